@@ -1,0 +1,38 @@
+/** Opening `pg` connections for activities, with the guard every long-lived client needs. */
+import { Client } from 'pg';
+import type { ResolvedConnection } from './credentials';
+
+/**
+ * Connects and returns a client whose background errors (a dropped socket while idle) are
+ * recorded instead of crashing the worker process: the next query on it fails and the
+ * activity's retry takes over.
+ */
+export async function openClient(conn: ResolvedConnection, purpose: string): Promise<Client> {
+  const client = new Client({ ...conn.pgConfig, application_name: `pgferry ${purpose}`.slice(0, 63) });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+/** Ends a client without letting a second error hide the first. */
+export async function closeQuietly(client: Client | undefined): Promise<void> {
+  if (!client) return;
+  try {
+    await client.end();
+  } catch {
+    // already broken: nothing to release
+  }
+}
+
+/** Quotes an identifier the way PostgreSQL's quote_ident does, always with quotes. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function qualified(t: { schema: string; name: string }): string {
+  return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+}
+
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

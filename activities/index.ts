@@ -1,0 +1,33 @@
+/**
+ * All activities, made over the worker's dependencies (the Temporal samples' factory shape).
+ * Each lives in the file of its concern; this is only the list the worker registers.
+ */
+import type { ActivityDeps } from './deps';
+import { makeCopyUnit } from './copy/copy-unit';
+import { makeListTables } from './copy/list-tables';
+import { makePrecheck } from './precheck/precheck';
+import { makeAnalyzeTarget } from './schema/analyze';
+import { makeDropBookkeeping } from './schema/finish';
+import { makeApplyPostData } from './schema/post-data';
+import { makeApplyPreData } from './schema/pre-data';
+import { makeCopySequences } from './schema/sequences';
+import { makeHoldSnapshot } from './snapshot';
+import { makeValidateTables } from './validate/validate-tables';
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    precheck: makePrecheck(deps),
+    holdSnapshot: makeHoldSnapshot(deps),
+    listTables: makeListTables(deps),
+    applyPreData: makeApplyPreData(deps),
+    copyUnit: makeCopyUnit(deps),
+    copySequences: makeCopySequences(deps),
+    applyPostData: makeApplyPostData(deps),
+    analyzeTarget: makeAnalyzeTarget(deps),
+    validateTables: makeValidateTables(deps),
+    dropBookkeeping: makeDropBookkeeping(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export type { ActivityDeps } from './deps';

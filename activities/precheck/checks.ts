@@ -1,0 +1,160 @@
+/**
+ * The individual precheck items. Each reads the catalogs and returns pass / warning / fail
+ * with a sentence saying what to do; none of them writes anything.
+ */
+import type { Client } from 'pg';
+import { displayName, type CheckItem } from '../../common/plan';
+import { USER_TABLES_SQL } from '../copy/list-tables';
+import { missingRoles } from '../schema/roles';
+
+type Table = { schema: string; name: string };
+
+const pass = (id: string, title: string, advice = 'Nothing to do.'): CheckItem => ({ id, status: 'pass', title, advice });
+const warn = (id: string, title: string, advice: string): CheckItem => ({ id, status: 'warning', title, advice });
+const fail = (id: string, title: string, advice: string): CheckItem => ({ id, status: 'fail', title, advice });
+
+/** "a, b, c and 12 more" */
+export function listSome(names: string[], max = 5): string {
+  const shown = names.slice(0, max).join(', ');
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}
+
+export async function serverVersion(client: Client): Promise<{ num: number; text: string }> {
+  const { rows } = await client.query<{ num: string; text: string }>(
+    "SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS text",
+  );
+  return { num: Number(rows[0].num), text: rows[0].text };
+}
+
+export async function checkVersions(src: Client, tgt: Client, pgDumpMajor: number): Promise<CheckItem[]> {
+  const s = await serverVersion(src);
+  const t = await serverVersion(tgt);
+  const sMajor = Math.floor(s.num / 10000);
+  const tMajor = Math.floor(t.num / 10000);
+  const items: CheckItem[] = [];
+  items.push(
+    tMajor >= sMajor
+      ? pass('server-versions', `Source runs PostgreSQL ${s.text}, target ${t.text}.`)
+      : fail('server-versions', `Target PostgreSQL ${t.text} is older than source ${s.text}.`, 'Migrate into a target of the same or a newer major version.'),
+  );
+  items.push(
+    pgDumpMajor >= sMajor
+      ? pass('pg-dump-version', `The worker's pg_dump ${pgDumpMajor} can dump source version ${sMajor}.`)
+      : fail('pg-dump-version', `The worker's pg_dump ${pgDumpMajor} is older than the source (${sMajor}).`, `Install PostgreSQL ${sMajor} client programs on the worker (or set PGFERRY_PG_BIN).`),
+  );
+  return items;
+}
+
+export async function checkSourcePrivileges(src: Client): Promise<CheckItem> {
+  const { rows } = await src.query<Table>(
+    `SELECT t.schema, t.name FROM (${USER_TABLES_SQL}) t
+      WHERE NOT pg_catalog.has_table_privilege(pg_catalog.format('%I.%I', t.schema, t.name), 'SELECT')`,
+  );
+  const seq = await src.query<Table>(
+    `SELECT schemaname AS schema, sequencename AS name FROM pg_catalog.pg_sequences
+      WHERE schemaname !~ '^pg_' AND NOT pg_catalog.has_sequence_privilege(pg_catalog.format('%I.%I', schemaname, sequencename), 'SELECT')`,
+  );
+  const denied = [...rows, ...seq.rows].map(displayName);
+  return denied.length
+    ? fail('source-privileges', `The source user cannot read ${denied.length} table(s) or sequence(s): ${listSome(denied)}.`, 'GRANT SELECT on them (or use a role with pg_read_all_data) and run again.')
+    : pass('source-privileges', 'The source user can read every table and sequence.');
+}
+
+export async function checkTargetPrivileges(tgt: Client): Promise<CheckItem> {
+  const { rows } = await tgt.query<{ can_create: boolean; superuser: boolean }>(
+    `SELECT pg_catalog.has_database_privilege(current_database(), 'CREATE') AS can_create,
+            (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS superuser`,
+  );
+  const { can_create, superuser } = rows[0];
+  if (superuser) return pass('target-privileges', 'The target user is a superuser.');
+  return can_create
+    ? warn('target-privileges', 'The target user may create schemas but is not a superuser.', 'Objects that need a superuser (some extensions, C functions, event triggers) will fail; use a superuser or the database owner if they exist.')
+    : fail('target-privileges', 'The target user may not create schemas in the target database.', 'GRANT CREATE ON DATABASE to the target user, or make it the database owner.');
+}
+
+export async function checkKeys(src: Client): Promise<CheckItem> {
+  const { rows } = await src.query<Table>(
+    `SELECT t.schema, t.name FROM (${USER_TABLES_SQL}) t
+      WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                         WHERE i.indrelid = pg_catalog.format('%I.%I', t.schema, t.name)::regclass
+                           AND (i.indisprimary OR i.indisunique))`,
+  );
+  const names = rows.map(displayName);
+  return names.length
+    ? warn('tables-without-key', `${names.length} table(s) have no primary key or unique constraint: ${listSome(names)}.`, 'They are copied whole and validated by count or checksum; add a primary key if you can, since duplicates cannot be told apart.')
+    : pass('tables-without-key', 'Every table has a primary key or unique constraint.');
+}
+
+export async function checkCFunctions(src: Client): Promise<CheckItem> {
+  const { rows } = await src.query<{ name: string }>(
+    `SELECT pg_catalog.format('%I.%I', n.nspname, p.proname) AS name
+       FROM pg_catalog.pg_proc p
+       JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+       JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+      WHERE l.lanname = 'c' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`,
+  );
+  const names = rows.map((r) => r.name);
+  return names.length
+    ? warn('c-functions', `${names.length} C-language function(s) outside extensions: ${listSome(names)}.`, 'They are migrated only if their shared library is installed on the target server; install it first, or the pre-data step fails.')
+    : pass('c-functions', 'No C-language functions outside extensions.');
+}
+
+export async function checkExtensions(src: Client, tgt: Client): Promise<CheckItem> {
+  const { rows } = await src.query<{ extname: string; extversion: string }>(
+    "SELECT extname, extversion FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
+  );
+  if (!rows.length) return pass('extensions', 'The source uses no extensions besides plpgsql.');
+  const available = await tgt.query<{ name: string }>('SELECT name FROM pg_catalog.pg_available_extensions WHERE name = ANY($1)', [rows.map((r) => r.extname)]);
+  const have = new Set(available.rows.map((r) => r.name));
+  const missing = rows.filter((r) => !have.has(r.extname)).map((r) => r.extname);
+  return missing.length
+    ? fail('extensions', `Extension(s) used on the source are not available on the target: ${listSome(missing)}.`, 'Install their packages on the target server (they must appear in pg_available_extensions), then run again.')
+    : pass('extensions', `Extensions used on the source are available on the target: ${listSome(rows.map((r) => r.extname))}.`);
+}
+
+export async function findConflicts(src: Client, tgt: Client): Promise<Table[]> {
+  const { rows: sourceTables } = await src.query<Table>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', '_pgferry')`,
+  );
+  if (!sourceTables.length) return [];
+  const { rows } = await tgt.query<Table>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN unnest($1::text[], $2::text[]) AS s(schema, name) ON s.schema = n.nspname AND s.name = c.relname
+      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')`,
+    [sourceTables.map((t) => t.schema), sourceTables.map((t) => t.name)],
+  );
+  return rows;
+}
+
+export function conflictItem(conflicts: Table[], mode: 'error' | 'ignore'): CheckItem {
+  const names = conflicts.map(displayName);
+  if (!names.length) return pass('target-conflicts', 'No table to be created exists in the target yet.');
+  if (mode === 'ignore') {
+    return warn('target-conflicts', `${names.length} table(s) already exist in the target: ${listSome(names)}.`, 'conflicts: ignore keeps them as they are and adds the source rows whose keys they lack; check that their columns match the source.');
+  }
+  return fail('target-conflicts', `${names.length} table(s) already exist in the target: ${listSome(names)}.`, 'Drop them, migrate into an empty database, or set conflicts: ignore to keep them and add the missing rows.');
+}
+
+export async function checkRoles(src: Client, tgt: Client): Promise<{ item: CheckItem; keepOwnership: boolean }> {
+  const missing = await missingRoles(src, tgt);
+  if (!missing.length) return { item: pass('roles', 'Every role that owns or is granted objects on the source exists on the target.'), keepOwnership: true };
+  return {
+    item: warn('roles', `Role(s) missing on the target: ${listSome(missing)}.`, 'Objects will be owned by the target user and grants will be skipped; create these roles on the target first to keep ownership and privileges.'),
+    keepOwnership: false,
+  };
+}
+
+export async function checkEncoding(src: Client, tgt: Client): Promise<CheckItem> {
+  const q = "SELECT pg_catalog.pg_encoding_to_char(encoding) AS enc, datcollate FROM pg_catalog.pg_database WHERE datname = current_database()";
+  const s = (await src.query<{ enc: string; datcollate: string }>(q)).rows[0];
+  const t = (await tgt.query<{ enc: string; datcollate: string }>(q)).rows[0];
+  if (s.enc !== t.enc) {
+    return fail('encoding', `Source encoding ${s.enc} differs from target encoding ${t.enc}.`, `Create the target database with ENCODING '${s.enc}' so that every value survives unchanged.`);
+  }
+  if (s.datcollate !== t.datcollate) {
+    return warn('encoding', `Encodings match (${s.enc}) but collations differ (source ${s.datcollate}, target ${t.datcollate}).`, 'Text sorts differently on the target; create it with the same LC_COLLATE if ordering matters.');
+  }
+  return pass('encoding', `Encoding ${s.enc} and collation ${s.datcollate} match.`);
+}

@@ -1,0 +1,40 @@
+/**
+ * Sets every target sequence to the source's value. Sequence reads are not transactional, so
+ * the value read now is at or above the one the copy snapshot saw: new rows on the target
+ * can never collide with copied ones.
+ */
+import type { Client } from 'pg';
+import { closeQuietly, openClient } from '../db';
+import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
+import { guarded } from '../errors';
+
+export function makeCopySequences(deps: ActivityDeps) {
+  return async function copySequences(input: Endpoints): Promise<{ sequences: number }> {
+    const { source, target, secrets } = resolveBoth(deps, input);
+    let src: Client | undefined;
+    let tgt: Client | undefined;
+    try {
+      return await guarded({ doing: `copy sequence values from ${source.label} to ${target.label}`, secrets, retry: input.retry }, async () => {
+        src = await openClient(source, 'sequences');
+        const { rows } = await src.query<{ name: string; value: string; called: boolean }>(
+          `SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(sequencename) AS name,
+                  coalesce(last_value, start_value)::text AS value, last_value IS NOT NULL AS called
+             FROM pg_catalog.pg_sequences
+            WHERE schemaname !~ '^pg_' AND schemaname NOT IN ('information_schema', '_pgferry')`,
+        );
+        tgt = await openClient(target, 'sequences');
+        // One statement for all of them; sequences that were not migrated are skipped.
+        const set = await tgt.query(
+          `SELECT pg_catalog.setval(pg_catalog.to_regclass(s.name), s.value, s.called)
+             FROM unnest($1::text[], $2::bigint[], $3::boolean[]) AS s(name, value, called)
+            WHERE pg_catalog.to_regclass(s.name) IS NOT NULL`,
+          [rows.map((r) => r.name), rows.map((r) => r.value), rows.map((r) => r.called)],
+        );
+        return { sequences: set.rowCount ?? 0 };
+      });
+    } finally {
+      await closeQuietly(src);
+      await closeQuietly(tgt);
+    }
+  };
+}

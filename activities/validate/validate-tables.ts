@@ -1,0 +1,68 @@
+/**
+ * Validation: the target's row count (and checksum, when asked) of each table against what was
+ * read from the source under the copy snapshot. Comparing against the snapshot, not the live
+ * source, keeps validation exact while the source goes on taking writes.
+ */
+import type { Client } from 'pg';
+import { displayName, type TableValidation } from '../../common/plan';
+import { resolveConnection } from '../credentials';
+import { closeQuietly, openClient, qualified } from '../db';
+import type { ActivityDeps, Endpoints } from '../deps';
+import { guarded } from '../errors';
+import { checksumSql } from './checksum';
+
+export interface ExpectedTable {
+  schema: string;
+  name: string;
+  rows: number;
+  checksum?: string;
+}
+
+export interface ValidateInput extends Pick<Endpoints, 'target' | 'retry'> {
+  mode: 'count' | 'checksum';
+  tables: ExpectedTable[];
+}
+
+export function makeValidateTables(deps: ActivityDeps) {
+  return async function validateTables(input: ValidateInput): Promise<TableValidation[]> {
+    const target = resolveConnection(input.target, deps.env);
+    let current = input.tables[0];
+    let client: Client | undefined;
+    try {
+      return await guarded(
+        { doing: () => `validate ${current ? displayName(current) : 'tables'} on target ${target.label}`, secrets: target.secrets, retry: input.retry },
+        async () => {
+          client = await openClient(target, 'validate');
+          const results: TableValidation[] = [];
+          for (const table of input.tables) {
+            current = table;
+            results.push(await validateOne(client, table, input.mode));
+          }
+          return results;
+        },
+      );
+    } finally {
+      await closeQuietly(client);
+    }
+  };
+}
+
+async function validateOne(client: Client, table: ExpectedTable, mode: 'count' | 'checksum'): Promise<TableValidation> {
+  if (mode === 'checksum') {
+    const { rows } = await client.query<{ checksum: string }>(checksumSql(table));
+    const actual = rows[0].checksum;
+    const actualRows = Number(actual.split(':')[0]);
+    return {
+      schema: table.schema,
+      name: table.name,
+      expectedRows: table.rows,
+      actualRows,
+      expectedChecksum: table.checksum,
+      actualChecksum: actual,
+      ok: actual === table.checksum,
+    };
+  }
+  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${qualified(table)}`);
+  const actualRows = Number(rows[0].n);
+  return { schema: table.schema, name: table.name, expectedRows: table.rows, actualRows, ok: actualRows === table.rows };
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+/**
+ * The `pgferry` command: a thin shell over client/migrations.ts.
+ * Exit codes: 0 success, 1 migration or precheck failed, 2 invalid input, 3 Temporal unreachable.
+ */
+import { Command, Option } from 'commander';
+import type { Client } from '@temporalio/client';
+import type { MigrationSpec } from '../common/spec';
+import { loadSpec } from './spec-file';
+import { connectClient, temporalSettings, type TemporalSettings } from './temporal';
+import { cancelMigration, defaultWorkflowId, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
+import { renderPrecheck, renderProgress, renderReport } from './render';
+import { workerConfig } from '../worker/config';
+import { runWorker } from '../worker/run-worker';
+
+const EXIT = { ok: 0, failed: 1, badInput: 2, temporal: 3 } as const;
+
+class ExitError extends Error {
+  constructor(message: string, readonly code: number) {
+    super(message);
+  }
+}
+
+function specOrExit(path: string): MigrationSpec {
+  const result = loadSpec(path);
+  if (result.ok) return result.spec;
+  throw new ExitError(`invalid spec ${path}:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`, EXIT.badInput);
+}
+
+async function clientOrExit(settings: TemporalSettings): Promise<Client> {
+  try {
+    return await connectClient(settings);
+  } catch (err) {
+    throw new ExitError((err as Error).message, EXIT.temporal);
+  }
+}
+
+const taskQueueOption = () => new Option('--task-queue <name>', 'Temporal task queue of the workers').env('PGFERRY_TASK_QUEUE').default('pgferry');
+
+/** Polls until the migration closes, redrawing progress; returns the final status. */
+async function follow(client: Client, workflowId: string, json = false): Promise<MigrationStatus> {
+  const tty = process.stdout.isTTY && !json;
+  let lastLines = 0;
+  let lastPrint = 0;
+  for (;;) {
+    const status = await migrationStatus(client, workflowId);
+    if (status.state !== 'running') {
+      if (tty && lastLines) process.stdout.write(`\x1b[${lastLines}A\x1b[0J`);
+      return status;
+    }
+    if (status.progress && !json) {
+      const text = renderProgress(status.progress);
+      if (tty) {
+        if (lastLines) process.stdout.write(`\x1b[${lastLines}A\x1b[0J`);
+        process.stdout.write(text + '\n');
+        lastLines = text.split('\n').length;
+      } else if (Date.now() - lastPrint > 5000) {
+        console.log(text);
+        lastPrint = Date.now();
+      }
+    }
+    await new Promise((r) => setTimeout(r, tty ? 1000 : 2000));
+  }
+}
+
+function printFinal(status: MigrationStatus, json: boolean): number {
+  if (json) {
+    console.log(JSON.stringify(status.state === 'completed' ? { state: status.state, report: status.report } : { state: status.state, error: 'error' in status ? status.error : undefined, progress: status.progress }, null, 2));
+  } else if (status.state === 'completed') {
+    console.log(renderReport(status.report));
+  } else if (status.state === 'running') {
+    console.log(status.progress ? renderProgress(status.progress, 1000) : 'running (no worker is answering queries right now)');
+  } else {
+    console.error(`migration ${status.state}: ${status.error}`);
+  }
+  return status.state === 'completed' || status.state === 'running' ? EXIT.ok : EXIT.failed;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('pgferry')
+    .description('PostgreSQL-to-PostgreSQL migration as a durable Temporal workflow')
+    .addHelpText('after', '\nEnvironment: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE (default "default"), PGFERRY_TASK_QUEUE (default "pgferry").')
+    .showHelpAfterError();
+
+  program
+    .command('start')
+    .description('validate a spec and start a migration')
+    .argument('<spec>', 'migration spec file (YAML or JSON)')
+    .option('--id <workflowId>', 'workflow id (default pgferry-<db>-<time>)')
+    .option('--wait', 'follow progress until the migration ends; exit 0 on success')
+    .option('--json', 'with --wait, print the final report as JSON')
+    .addOption(taskQueueOption())
+    .action(async (specPath: string, opts: { id?: string; wait?: boolean; json?: boolean; taskQueue: string }) => {
+      const spec = specOrExit(specPath);
+      const settings = temporalSettings(process.env, opts.taskQueue);
+      const client = await clientOrExit(settings);
+      const id = await startMigration(client, settings, spec, opts.id ?? defaultWorkflowId(spec));
+      if (!opts.json) console.log(`started migration ${id}\nWeb UI: ${webUiLink(settings, id)}`);
+      if (!opts.wait) return;
+      process.exitCode = printFinal(await follow(client, id, opts.json), Boolean(opts.json));
+    });
+
+  program
+    .command('status')
+    .description('show the phase, tables and progress of a migration (or its report when done)')
+    .argument('<workflowId>')
+    .option('--watch', 'keep refreshing until it ends')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { watch?: boolean; json?: boolean }) => {
+      const client = await clientOrExit(temporalSettings());
+      const status = opts.watch ? await follow(client, id, opts.json) : await migrationStatus(client, id);
+      process.exitCode = printFinal(status, Boolean(opts.json));
+    });
+
+  program
+    .command('list')
+    .description('list migrations, newest first')
+    .option('--limit <n>', 'at most this many', '50')
+    .action(async (opts: { limit: string }) => {
+      const client = await clientOrExit(temporalSettings());
+      for (const m of await listMigrations(client, Number(opts.limit))) {
+        console.log(`${m.workflowId}\t${m.status}\t${m.startTime.toISOString()}${m.closeTime ? `\t${m.closeTime.toISOString()}` : ''}`);
+      }
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a migration: running work stops, the source snapshot is released')
+    .argument('<workflowId>')
+    .action(async (id: string) => {
+      const client = await clientOrExit(temporalSettings());
+      await cancelMigration(client, id);
+      console.log(`cancellation requested for ${id}; waiting for it to stop...`);
+      const status = await follow(client, id, true);
+      console.log(`${id}: ${status.state}`);
+    });
+
+  program
+    .command('precheck')
+    .description('run only the precheck and print every item; exit 1 when an item fails')
+    .argument('<spec>', 'migration spec file (YAML or JSON)')
+    .option('--json', 'machine-readable output')
+    .addOption(taskQueueOption())
+    .action(async (specPath: string, opts: { json?: boolean; taskQueue: string }) => {
+      const spec = specOrExit(specPath);
+      const settings = temporalSettings(process.env, opts.taskQueue);
+      const report = await runPrecheck(await clientOrExit(settings), settings, spec);
+      console.log(opts.json ? JSON.stringify(report, null, 2) : renderPrecheck(report.items));
+      process.exitCode = report.ok ? EXIT.ok : EXIT.failed;
+    });
+
+  program
+    .command('worker')
+    .description('run a worker (it holds the database credentials: PGPASSWORD, pgpass, passwordEnv, passwordFile)')
+    .addOption(taskQueueOption())
+    .action(async (opts: { taskQueue: string }) => {
+      await runWorker({ ...workerConfig(), taskQueue: opts.taskQueue });
+    });
+
+  return program;
+}
+
+function webUiLink(settings: TemporalSettings, id: string): string {
+  const base = process.env.PGFERRY_UI_URL ?? 'http://localhost:8233';
+  return `${base}/namespaces/${encodeURIComponent(settings.namespace)}/workflows/${encodeURIComponent(id)}`;
+}
+
+if (require.main === module) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err) => {
+      const code = err instanceof ExitError ? err.code : EXIT.failed;
+      console.error(err instanceof Error ? err.message : String(err));
+      process.exit(code);
+    });
+}

@@ -1,0 +1,104 @@
+/**
+ * The typed client library behind the CLI: start, progress, result, cancel, list, precheck.
+ * Everything the CLI prints comes from here; scripts and tests can use it directly.
+ */
+import { WorkflowFailedError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { describeConnection } from '../common/connection';
+import type { MigrationProgress, MigrationReport, PrecheckReport } from '../common/plan';
+import type { MigrationSpec } from '../common/spec';
+import { PROGRESS_QUERY } from '../common/messages';
+import type { TemporalSettings } from './temporal';
+
+export const MIGRATION_WORKFLOW = 'migrationWorkflow';
+
+export function defaultWorkflowId(spec: MigrationSpec, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  return `pgferry-${spec.source.database}-${stamp}`;
+}
+
+export function migrationSummary(spec: MigrationSpec): string {
+  return `${describeConnection(spec.source)} → ${describeConnection(spec.target)} (${spec.types.join(', ')})`.slice(0, 200);
+}
+
+function migrationDetails(spec: MigrationSpec): string {
+  return [
+    `**Source:** ${describeConnection(spec.source)}`,
+    `**Target:** ${describeConnection(spec.target)}`,
+    `**Types:** ${spec.types.join(', ')} · **Tables in parallel:** ${spec.parallelism.tables} · **Validation:** ${spec.validation} · **Conflicts:** ${spec.conflicts}`,
+    `**Retry windows:** connection ${spec.retry.connectionMinutes} min, other ${spec.retry.otherMinutes} min`,
+  ].join('\n\n');
+}
+
+export async function startMigration(client: Client, settings: TemporalSettings, spec: MigrationSpec, workflowId = defaultWorkflowId(spec)): Promise<string> {
+  await client.workflow.start(MIGRATION_WORKFLOW, {
+    taskQueue: settings.taskQueue,
+    workflowId,
+    args: [{ spec }],
+    staticSummary: migrationSummary(spec),
+    staticDetails: migrationDetails(spec),
+  });
+  return workflowId;
+}
+
+export type MigrationStatus =
+  | { state: 'running'; progress?: MigrationProgress; description: WorkflowExecutionDescription }
+  | { state: 'completed'; report: MigrationReport; description: WorkflowExecutionDescription }
+  | { state: 'failed' | 'cancelled' | 'terminated' | 'timed_out'; error: string; description: WorkflowExecutionDescription; progress?: MigrationProgress };
+
+export async function migrationStatus(client: Client, workflowId: string): Promise<MigrationStatus> {
+  const handle = client.workflow.getHandle(workflowId);
+  const description = await handle.describe();
+  const status = description.status.name;
+  if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') {
+    // Queries need a running worker; without one the status still shows, without details.
+    const progress = await handle.query<MigrationProgress>(PROGRESS_QUERY).catch(() => undefined);
+    return { state: 'running', progress, description };
+  }
+  if (status === 'COMPLETED') return { state: 'completed', report: (await handle.result()) as MigrationReport, description };
+  const error = await handle.result().then(
+    () => 'unknown',
+    (err) => failureText(err),
+  );
+  const state = status === 'CANCELLED' ? 'cancelled' : status === 'TERMINATED' ? 'terminated' : status === 'TIMED_OUT' ? 'timed_out' : 'failed';
+  return { state, error, description };
+}
+
+/** The innermost failure message: the one that says which table and why. */
+export function failureText(err: unknown): string {
+  let current: unknown = err instanceof WorkflowFailedError ? err.cause : err;
+  let message = current instanceof Error ? current.message : String(current);
+  while (current instanceof Error && (current as { cause?: unknown }).cause) {
+    current = (current as { cause?: unknown }).cause;
+    if (current instanceof Error && current.message) message = current.message;
+  }
+  return message;
+}
+
+export async function cancelMigration(client: Client, workflowId: string): Promise<void> {
+  await client.workflow.getHandle(workflowId).cancel();
+}
+
+export interface MigrationListing {
+  workflowId: string;
+  status: string;
+  startTime: Date;
+  closeTime?: Date;
+}
+
+export async function listMigrations(client: Client, limit = 50): Promise<MigrationListing[]> {
+  const out: MigrationListing[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowType = '${MIGRATION_WORKFLOW}'` })) {
+    out.push({ workflowId: wf.workflowId, status: wf.status.name, startTime: wf.startTime, closeTime: wf.closeTime });
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+export async function runPrecheck(client: Client, settings: TemporalSettings, spec: MigrationSpec): Promise<PrecheckReport> {
+  return client.workflow.execute('precheckWorkflow', {
+    taskQueue: settings.taskQueue,
+    workflowId: `pgferry-precheck-${spec.source.database}-${Date.now()}`,
+    args: [{ spec }],
+    staticSummary: `precheck ${migrationSummary(spec)}`.slice(0, 200),
+  });
+}

@@ -1,0 +1,49 @@
+/** Text rendering for the CLI: precheck tables, live progress, the final report. */
+import { displayName, type CheckItem, type MigrationProgress, type MigrationReport } from '../common/plan';
+import { formatBytes } from '../common/format';
+
+const MARK: Record<CheckItem['status'], string> = { pass: 'PASS', warning: 'WARN', fail: 'FAIL' };
+
+export function renderPrecheck(items: CheckItem[]): string {
+  const idWidth = Math.max(...items.map((i) => i.id.length), 4);
+  return items
+    .map((i) => `${MARK[i.status]}  ${i.id.padEnd(idWidth)}  ${i.title}\n      ${' '.repeat(idWidth)}  → ${i.advice}`)
+    .join('\n');
+}
+
+export function renderProgress(p: MigrationProgress, maxTables = 12): string {
+  const lines = [
+    `phase ${p.phase}  ·  tables ${p.tablesDone}/${p.tablesTotal}  ·  ${formatBytes(p.bytesCopied)} copied  ·  ${p.percent}%  ${bar(p.percent)}`,
+  ];
+  const busy = p.tables.filter((t) => t.state === 'copying' || t.state === 'failed').slice(0, maxTables);
+  for (const t of busy) {
+    const error = t.error ? `  ${t.error}` : '';
+    lines.push(`  ${t.state.padEnd(8)} ${displayName(t)}  ${t.rows} rows  ${formatBytes(t.bytes)}${error}`);
+  }
+  return lines.join('\n');
+}
+
+function bar(percent: number, width = 30): string {
+  const filled = Math.round((Math.min(100, Math.max(0, percent)) / 100) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+export function renderReport(r: MigrationReport, maxTables = 20): string {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const lines = [
+    `Migrated ${r.source} → ${r.target} (${r.types.join(', ')}) in ${seconds(r.totalMs)}`,
+    `${r.tables.length} tables, ${r.totalRows} rows, ${formatBytes(r.totalBytes)}`,
+    `Phases: ${r.phases.map((p) => `${p.phase} ${seconds(p.ms)}`).join(', ')}`,
+    `Validation (${r.validation.mode}): ${r.validation.tablesChecked} tables checked, ${r.validation.mismatches.length} mismatches`,
+  ];
+  const biggest = [...r.tables].sort((a, b) => b.bytes - a.bytes).slice(0, maxTables);
+  if (biggest.length) {
+    lines.push('', 'table'.padEnd(40) + 'rows'.padStart(12) + 'size'.padStart(12) + 'time'.padStart(10) + 'MB/s'.padStart(8));
+    for (const t of biggest) {
+      lines.push(displayName(t).slice(0, 39).padEnd(40) + String(t.rows).padStart(12) + formatBytes(t.bytes).padStart(12) + seconds(t.ms).padStart(10) + String(t.mbPerSecond).padStart(8));
+    }
+    if (r.tables.length > biggest.length) lines.push(`… and ${r.tables.length - biggest.length} smaller tables (--json lists all)`);
+  }
+  if (r.warnings.length) lines.push('', 'Warnings:', ...r.warnings.map((w) => `  - ${w}`));
+  return lines.join('\n');
+}

@@ -1,0 +1,24 @@
+/**
+ * Names of the messages that activities send to the migration workflow. The workflow defines
+ * them with defineSignal; activities signal by name, so they need not import workflow code.
+ */
+export const SNAPSHOT_READY_SIGNAL = 'snapshotReady';
+export const TABLE_PROGRESS_SIGNAL = 'tableProgress';
+export const PROGRESS_QUERY = 'progress';
+
+export interface SnapshotReady {
+  name: string;
+  /** The holder's attempt; a new attempt means the previous snapshot is gone. */
+  attempt: number;
+}
+
+export interface TableProgressUpdate {
+  schema: string;
+  name: string;
+  state: 'copying' | 'copied' | 'failed';
+  rows: number;
+  bytes: number;
+  ms?: number;
+  sourceChecksum?: string;
+  error?: string;
+}

@@ -1,0 +1,130 @@
+/**
+ * The migration plan and its progress: small facts that travel through Temporal.
+ * Rows never do; only table names, counts, sizes and states.
+ */
+
+/** A table that holds data (a plain table or a leaf partition), as found on the source. */
+export interface TableRef {
+  schema: string;
+  name: string;
+  /** On-disk size on the source, used to order and group copies and to estimate progress. */
+  estimatedBytes: number;
+  /** Already in the target before the migration (conflicts: ignore): rows are added, not replaced. */
+  preexisting?: boolean;
+}
+
+/** One copy activity: a big table alone, or a group of small ones. */
+export interface CopyUnit {
+  id: number;
+  tables: TableRef[];
+}
+
+export type TableState = 'pending' | 'copying' | 'copied' | 'indexed' | 'done' | 'failed';
+
+export interface TableCopyResult {
+  schema: string;
+  name: string;
+  rows: number;
+  bytes: number;
+  ms: number;
+  /** Checksum of the source rows read under the snapshot (validation: checksum only). */
+  sourceChecksum?: string;
+}
+
+export interface TableProgress {
+  schema: string;
+  name: string;
+  state: TableState;
+  rows: number;
+  bytes: number;
+  estimatedBytes: number;
+  ms?: number;
+  error?: string;
+}
+
+export type Phase =
+  | 'precheck'
+  | 'snapshot'
+  | 'pre-data'
+  | 'data'
+  | 'post-data'
+  | 'validation'
+  | 'done'
+  | 'failed'
+  | 'cancelled';
+
+export interface PhaseTiming {
+  phase: Phase;
+  ms: number;
+}
+
+export type CheckStatus = 'pass' | 'warning' | 'fail';
+
+export interface CheckItem {
+  id: string;
+  status: CheckStatus;
+  /** What was checked and what was found. */
+  title: string;
+  /** A sentence saying what to do (or that nothing needs doing). */
+  advice: string;
+}
+
+export interface PrecheckReport {
+  items: CheckItem[];
+  ok: boolean;
+  /** Facts the later phases act on. */
+  facts: {
+    /** Target has every role that owns or is granted something on the source. */
+    keepOwnership: boolean;
+    /** Tables that exist on both sides (conflicts). */
+    conflictingTables: Array<{ schema: string; name: string }>;
+  };
+}
+
+export interface TableValidation {
+  schema: string;
+  name: string;
+  expectedRows: number;
+  actualRows: number;
+  expectedChecksum?: string;
+  actualChecksum?: string;
+  ok: boolean;
+}
+
+export interface MigrationReport {
+  source: string;
+  target: string;
+  types: string[];
+  tables: Array<TableCopyResult & { mbPerSecond: number }>;
+  phases: PhaseTiming[];
+  warnings: string[];
+  validation: { mode: 'count' | 'checksum'; tablesChecked: number; mismatches: TableValidation[] };
+  totalRows: number;
+  totalBytes: number;
+  totalMs: number;
+}
+
+export interface MigrationProgress {
+  phase: Phase;
+  tables: TableProgress[];
+  tablesDone: number;
+  tablesTotal: number;
+  bytesCopied: number;
+  bytesEstimated: number;
+  /** 0–100, by bytes. */
+  percent: number;
+  warnings: string[];
+  startedAt: number;
+  snapshot?: string;
+}
+
+/** A map key for a table; JSON so that dots and quotes inside names cannot collide. */
+export function tableKey(t: { schema: string; name: string }): string {
+  return JSON.stringify([t.schema, t.name]);
+}
+
+/** A display name that is unambiguous for odd identifiers: sales.orders, "Sales"."Order Items". */
+export function displayName(t: { schema: string; name: string }): string {
+  const part = (s: string) => (/^[a-z_][a-z0-9_]*$/.test(s) ? s : `"${s.replace(/"/g, '""')}"`);
+  return `${part(t.schema)}.${part(t.name)}`;
+}

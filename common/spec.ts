@@ -1,0 +1,127 @@
+/**
+ * The migration spec: what the user writes (YAML or JSON), validated with zod.
+ *
+ * Shared by the client (validation before anything starts) and the workflow (its input type),
+ * so it must stay free of Node built-ins.
+ */
+import { z } from 'zod';
+import { SSL_MODES, type ConnectionRef } from './connection';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const connectionObject = z
+  .object({
+    host: z.string().min(1).default('localhost'),
+    port: z.coerce.number().int().min(1).max(65535).default(5432),
+    database: z.string().min(1, 'name the database'),
+    user: z.string().min(1).optional(),
+    sslmode: z.enum(SSL_MODES).optional(),
+    sslrootcert: z.string().min(1).optional(),
+    sslcert: z.string().min(1).optional(),
+    sslkey: z.string().min(1).optional(),
+    passwordEnv: z.string().regex(ENV_NAME, 'must be an environment variable name').optional(),
+    passwordFile: z.string().min(1).optional(),
+  })
+  .strict();
+
+const URL_PARAMS = new Set(['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'passwordEnv', 'passwordFile']);
+
+/**
+ * Turns `postgres://user@host:port/db?sslmode=require` into the object form. A password in the
+ * URL is refused: the spec ends up in workflow history, where secrets must never go.
+ */
+function urlToFields(value: string, ctx: z.RefinementCtx): unknown {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `not a connection URL: expected postgres://user@host:port/database` });
+    return z.NEVER;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    ctx.addIssue({ code: 'custom', message: `URL scheme must be postgres:// or postgresql://, got ${url.protocol}//` });
+    return z.NEVER;
+  }
+  if (url.password) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'a password in the URL would be stored in workflow history; remove it and give it to the worker instead (PGPASSWORD, a pgpass file, passwordEnv or passwordFile)',
+    });
+    return z.NEVER;
+  }
+  const fields: Record<string, unknown> = {
+    host: decodeURIComponent(url.hostname.replace(/^\[|\]$/g, '')) || 'localhost',
+    database: decodeURIComponent(url.pathname.replace(/^\//, '')),
+  };
+  if (url.port) fields.port = url.port;
+  if (url.username) fields.user = decodeURIComponent(url.username);
+  for (const [key, val] of url.searchParams) {
+    if (!URL_PARAMS.has(key)) {
+      ctx.addIssue({ code: 'custom', message: `unsupported URL parameter "${key}" (supported: ${[...URL_PARAMS].join(', ')})` });
+      return z.NEVER;
+    }
+    fields[key] = val;
+  }
+  return fields;
+}
+
+export const connectionSchema = z.preprocess(
+  (value, ctx) => (typeof value === 'string' ? urlToFields(value, ctx) : value),
+  connectionObject,
+);
+
+export const MIGRATION_TYPES = ['schema', 'full'] as const;
+export type MigrationType = (typeof MIGRATION_TYPES)[number];
+
+export const specSchema = z
+  .object({
+    source: connectionSchema,
+    target: connectionSchema,
+    types: z
+      .array(z.enum(MIGRATION_TYPES))
+      .min(1, 'list at least one migration type')
+      .default(['schema', 'full']),
+    parallelism: z
+      .object({ tables: z.number().int().min(1).max(64).default(4) })
+      .strict()
+      .default({ tables: 4 }),
+    conflicts: z.enum(['error', 'ignore']).default('error'),
+    validation: z.enum(['count', 'checksum']).default('count'),
+    retry: z
+      .object({
+        connectionMinutes: z.number().positive().default(720),
+        otherMinutes: z.number().positive().default(10),
+      })
+      .strict()
+      .default({ connectionMinutes: 720, otherMinutes: 10 }),
+  })
+  .strict();
+
+export type MigrationSpec = z.output<typeof specSchema>;
+export type SpecInput = z.input<typeof specSchema>;
+
+// The parsed connection type must stay assignable to the shared ConnectionRef.
+const _connectionTypeCheck: ConnectionRef = {} as MigrationSpec['source'];
+void _connectionTypeCheck;
+
+export type SpecResult = { ok: true; spec: MigrationSpec } | { ok: false; problems: string[] };
+
+/** Validates a parsed document; one readable line per problem, each naming its field. */
+export function validateSpec(document: unknown): SpecResult {
+  const result = specSchema.safeParse(document);
+  if (result.success) return { ok: true, spec: result.data };
+  return { ok: false, problems: result.error.issues.map(formatIssue) };
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.length ? issue.path.map(String).join('.') : '(spec)';
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.join(', ');
+    const hint = issue.keys.includes('password')
+      ? ' (passwords never go in the spec: use PGPASSWORD, a pgpass file, passwordEnv or passwordFile)'
+      : '';
+    return `${field}: unknown field${issue.keys.length > 1 ? 's' : ''} ${keys}${hint}`;
+  }
+  return `${field}: ${issue.message}`;
+}

@@ -1,0 +1,39 @@
+/**
+ * Groups tables into copy units. Big tables get a unit of their own so they run in parallel;
+ * small tables share units so that 10,000 tiny tables become a few hundred activities and the
+ * workflow history stays small.
+ */
+import type { CopyUnit, TableRef } from './plan';
+
+export interface UnitLimits {
+  /** A table at least this big is copied alone. */
+  soloBytes: number;
+  /** At most this many tables share a unit. */
+  maxTablesPerUnit: number;
+}
+
+export const DEFAULT_UNIT_LIMITS: UnitLimits = { soloBytes: 16 * 1024 * 1024, maxTablesPerUnit: 50 };
+
+export function groupIntoUnits(tables: TableRef[], limits: UnitLimits = DEFAULT_UNIT_LIMITS): CopyUnit[] {
+  // Biggest first, so the long copies start early and the tail is made of small ones.
+  const sorted = [...tables].sort((a, b) => b.estimatedBytes - a.estimatedBytes);
+  const units: CopyUnit[] = [];
+  let open: TableRef[] = [];
+  let openBytes = 0;
+  const close = () => {
+    if (open.length) units.push({ id: units.length, tables: open });
+    open = [];
+    openBytes = 0;
+  };
+  for (const table of sorted) {
+    if (table.estimatedBytes >= limits.soloBytes) {
+      units.push({ id: units.length, tables: [table] });
+      continue;
+    }
+    open.push(table);
+    openBytes += table.estimatedBytes;
+    if (open.length >= limits.maxTablesPerUnit || openBytes >= limits.soloBytes) close();
+  }
+  close();
+  return units;
+}

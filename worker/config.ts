@@ -1,0 +1,34 @@
+/** Worker settings from the environment, with the defaults the README documents. */
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface WorkerConfig {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  pgBinDir: string;
+  tmpDir: string;
+}
+
+export const DEFAULT_TASK_QUEUE = 'pgferry';
+
+/** pg_dump and friends: $PGFERRY_PG_BIN, else the newest /usr/lib/postgresql/<v>/bin, else PATH. */
+export function findPgBinDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PGFERRY_PG_BIN) return env.PGFERRY_PG_BIN;
+  for (const version of [18, 17, 16, 15, 14, 13]) {
+    const dir = `/usr/lib/postgresql/${version}/bin`;
+    if (existsSync(join(dir, 'pg_dump'))) return dir;
+  }
+  return '/usr/bin';
+}
+
+export function workerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  return {
+    temporalAddress: env.TEMPORAL_ADDRESS ?? 'localhost:7233',
+    namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: env.PGFERRY_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    pgBinDir: findPgBinDir(env),
+    tmpDir: env.PGFERRY_TMP ?? tmpdir(),
+  };
+}

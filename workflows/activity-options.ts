@@ -1,0 +1,25 @@
+/**
+ * Timeouts and retry policy per kind of activity.
+ *
+ * Retries are unlimited here on purpose: each activity decides when to give up, from the
+ * spec's retry windows (connection trouble: `retry.connectionMinutes`, anything else:
+ * `retry.otherMinutes`, both counted from the first attempt) by throwing a non-retryable
+ * failure. Heartbeat timeouts are what notice a dead worker, so long activities keep them short.
+ */
+import type { ActivityOptions } from '@temporalio/workflow';
+
+const retry: ActivityOptions['retry'] = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  nonRetryableErrorTypes: ['AuthenticationError', 'ConfigurationError', 'SnapshotLost', 'PrecheckFailed'],
+};
+
+/** Quick catalog work: listing tables, sequences, dropping bookkeeping. */
+export const short: ActivityOptions = { startToCloseTimeout: '30 minutes', retry };
+
+/** The precheck reports problems as items; an activity error there is a bug or an outage. */
+export const precheck: ActivityOptions = { startToCloseTimeout: '10 minutes', retry: { ...retry, maximumAttempts: 5 } };
+
+/** Long, heartbeating work: copies, schema steps, validation, holding the snapshot. */
+export const long: ActivityOptions = { startToCloseTimeout: '7 days', heartbeatTimeout: '20 seconds', retry };

@@ -1,0 +1,84 @@
+/**
+ * Child workflow of the data phase: runs copy units with at most `parallelism` at once and
+ * reports each copied unit to the migration workflow. It continues-as-new when its history
+ * grows large, so 10,000+ tables never hit Temporal's history limits.
+ */
+import {
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { Endpoints } from '../activities/deps';
+import { displayName, type CopyUnit } from '../common/plan';
+import { long } from './activity-options';
+import { isSnapshotLost, rootMessage } from './failures';
+import { unitCopiedSignal } from './messages';
+
+const { copyUnit } = proxyActivities<Activities>(long);
+
+export interface CopyTablesInput extends Endpoints {
+  migrationId: string;
+  generation: number;
+  snapshot: string;
+  units: CopyUnit[];
+  parallelism: number;
+  checksum: boolean;
+}
+
+/** Well under Temporal's 10,240-event warning, leaving room for units still in flight. */
+const HISTORY_BUDGET = 8_000;
+
+export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> {
+  const migration = getExternalWorkflowHandle(input.migrationId);
+  const queue = [...input.units];
+  let running = 0;
+  let failure: unknown;
+
+  const runUnit = async (unit: CopyUnit) => {
+    try {
+      const results = await copyUnit.executeWithOptions({ summary: unitSummary(unit) }, [
+        {
+          source: input.source,
+          target: input.target,
+          retry: input.retry,
+          unit,
+          snapshot: input.snapshot,
+          checksum: input.checksum,
+          progressWorkflowId: input.migrationId,
+        },
+      ]);
+      await migration.signal(unitCopiedSignal, { generation: input.generation, results });
+    } catch (err) {
+      failure ??= err;
+    } finally {
+      running -= 1;
+    }
+  };
+
+  while (queue.length && !failure) {
+    await condition(() => running < input.parallelism || failure !== undefined);
+    if (failure) break;
+    const unit = queue.shift()!;
+    running += 1;
+    void runUnit(unit);
+    const info = workflowInfo();
+    if (queue.length && (info.continueAsNewSuggested || info.historyLength > HISTORY_BUDGET)) {
+      await condition(() => running === 0);
+      if (!failure) await continueAsNew<typeof copyTablesWorkflow>({ ...input, units: queue });
+    }
+  }
+  await condition(() => running === 0);
+  if (failure) {
+    if (isSnapshotLost(failure)) throw ApplicationFailure.nonRetryable('the copy snapshot was lost', 'SnapshotLost');
+    throw ApplicationFailure.nonRetryable(rootMessage(failure), 'CopyFailed');
+  }
+}
+
+function unitSummary(unit: CopyUnit): string {
+  if (unit.tables.length === 1) return `copy ${displayName(unit.tables[0])}`.slice(0, 200);
+  return `copy ${unit.tables.length} tables (${displayName(unit.tables[0])} …)`.slice(0, 200);
+}

@@ -1,0 +1,4 @@
+/** The workflows this worker runs (the bundle's entry point). */
+export { migrationWorkflow } from './migration';
+export { copyTablesWorkflow } from './copy-tables';
+export { precheckWorkflow } from './precheck';

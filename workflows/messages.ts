@@ -1,0 +1,20 @@
+/**
+ * The migration workflow's message API. Signals come from pgferry's own activities (snapshot
+ * ready, live table progress) and from its copy child workflow (units copied); the progress
+ * query serves `pgferry status` and the Web UI.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { PROGRESS_QUERY, SNAPSHOT_READY_SIGNAL, TABLE_PROGRESS_SIGNAL, type SnapshotReady, type TableProgressUpdate } from '../common/messages';
+import type { MigrationProgress, TableCopyResult } from '../common/plan';
+
+export const snapshotReadySignal = defineSignal<[SnapshotReady]>(SNAPSHOT_READY_SIGNAL);
+export const tableProgressSignal = defineSignal<[TableProgressUpdate[]]>(TABLE_PROGRESS_SIGNAL);
+
+export interface UnitCopied {
+  /** Which run of the data phase sent it; a restarted phase ignores older runs. */
+  generation: number;
+  results: TableCopyResult[];
+}
+export const unitCopiedSignal = defineSignal<[UnitCopied]>('unitCopied');
+
+export const progressQuery = defineQuery<MigrationProgress>(PROGRESS_QUERY);

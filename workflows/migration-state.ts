@@ -1,0 +1,145 @@
+/**
+ * What the migration workflow knows while it runs: the phase, each table's state, phase
+ * timings and warnings. It answers the `progress` query and renders the Markdown that the
+ * Temporal Web UI shows as the workflow's current details. Pure logic: no Temporal calls.
+ */
+import type { TableProgressUpdate } from '../common/messages';
+import {
+  displayName,
+  tableKey,
+  type MigrationProgress,
+  type Phase,
+  type PhaseTiming,
+  type TableCopyResult,
+  type TableProgress,
+  type TableRef,
+  type TableState,
+} from '../common/plan';
+import { formatBytes } from '../common/format';
+
+/** The Web UI's details are capped (20 KB); past this many tables only the busy ones are listed. */
+const DETAIL_TABLE_ROWS = 60;
+
+export class MigrationState {
+  phase: Phase = 'precheck';
+  readonly warnings: string[] = [];
+  readonly phases: PhaseTiming[] = [];
+  snapshot?: string;
+  private phaseStartedAt: number;
+  private readonly tables = new Map<string, TableProgress>();
+  readonly results = new Map<string, TableCopyResult>();
+
+  constructor(readonly startedAt: number) {
+    this.phaseStartedAt = startedAt;
+  }
+
+  enter(phase: Phase, now: number): void {
+    this.closePhase(now);
+    this.phase = phase;
+    this.phaseStartedAt = now;
+  }
+
+  /** Records the time spent in the current phase (called when leaving it). */
+  closePhase(now: number): void {
+    if (['done', 'failed', 'cancelled'].includes(this.phase)) return;
+    const existing = this.phases.find((p) => p.phase === this.phase);
+    const ms = now - this.phaseStartedAt;
+    if (existing) existing.ms += ms;
+    else this.phases.push({ phase: this.phase, ms });
+    this.phaseStartedAt = now;
+  }
+
+  setTables(tables: TableRef[]): void {
+    this.tables.clear();
+    for (const t of tables) {
+      this.tables.set(tableKey(t), { schema: t.schema, name: t.name, state: 'pending', rows: 0, bytes: 0, estimatedBytes: t.estimatedBytes });
+    }
+  }
+
+  /** Back to the start of the data phase (the snapshot was lost: everything is copied again). */
+  resetCopies(): void {
+    this.results.clear();
+    for (const t of this.tables.values()) Object.assign(t, { state: 'pending', rows: 0, bytes: 0, ms: undefined, error: undefined });
+  }
+
+  /** Live progress from copy activities; never moves a table backwards. */
+  applyProgress(updates: TableProgressUpdate[]): void {
+    for (const u of updates) {
+      const t = this.tables.get(tableKey(u));
+      if (!t || t.state !== 'pending' && t.state !== 'copying') continue;
+      Object.assign(t, { state: u.state, rows: u.rows, bytes: u.bytes });
+    }
+  }
+
+  recordCopied(results: TableCopyResult[]): void {
+    for (const r of results) {
+      this.results.set(tableKey(r), r);
+      const t = this.tables.get(tableKey(r));
+      if (t) Object.assign(t, { state: 'copied', rows: r.rows, bytes: r.bytes, ms: r.ms });
+    }
+  }
+
+  markAll(from: TableState[], to: TableState): void {
+    for (const t of this.tables.values()) if (from.includes(t.state)) t.state = to;
+  }
+
+  markFailed(table: { schema: string; name: string }, error: string): void {
+    const t = this.tables.get(tableKey(table));
+    if (t) Object.assign(t, { state: 'failed', error });
+  }
+
+  tableList(): TableProgress[] {
+    return [...this.tables.values()];
+  }
+
+  progress(): MigrationProgress {
+    const tables = this.tableList();
+    const finished: TableState[] = ['copied', 'indexed', 'done'];
+    const bytesEstimated = tables.reduce((s, t) => s + t.estimatedBytes, 0);
+    // Done tables count fully; busy ones by what they copied, never past their estimate.
+    const bytesProgress = tables.reduce(
+      (s, t) => s + (finished.includes(t.state) ? t.estimatedBytes : Math.min(t.bytes, t.estimatedBytes)),
+      0,
+    );
+    const bytesCopied = tables.reduce((s, t) => s + t.bytes, 0);
+    const dataDone = ['post-data', 'validation', 'done'].includes(this.phase);
+    const percent = dataDone ? 100 : bytesEstimated > 0 ? Math.floor((1000 * bytesProgress) / bytesEstimated) / 10 : 0;
+    return {
+      phase: this.phase,
+      tables,
+      tablesDone: tables.filter((t) => finished.includes(t.state)).length,
+      tablesTotal: tables.length,
+      bytesCopied,
+      bytesEstimated,
+      percent,
+      warnings: this.warnings,
+      startedAt: this.startedAt,
+      snapshot: this.snapshot,
+    };
+  }
+
+  /** Markdown for the Web UI: the phase, totals, and a table of tables. */
+  details(): string {
+    const p = this.progress();
+    const lines = [
+      `**Phase:** ${p.phase} · **Tables:** ${p.tablesDone}/${p.tablesTotal} copied · **Data:** ${formatBytes(p.bytesCopied)} (${p.percent}%)`,
+      '',
+    ];
+    if (p.warnings.length) lines.push(`**Warnings:** ${p.warnings.length} (see the progress query or the result)`, '');
+    const busyFirst = [...p.tables].sort((a, b) => stateOrder(a.state) - stateOrder(b.state));
+    const shown = busyFirst.slice(0, DETAIL_TABLE_ROWS);
+    if (shown.length) {
+      lines.push('| table | state | rows | size |', '|---|---|---:|---:|');
+      for (const t of shown) {
+        const error = t.error ? ` — ${t.error.slice(0, 120).replace(/\|/g, '/')}` : '';
+        lines.push(`| ${displayName(t).replace(/\|/g, '/')} | ${t.state}${error} | ${t.rows} | ${formatBytes(t.bytes)} |`);
+      }
+      if (p.tables.length > shown.length) lines.push('', `…and ${p.tables.length - shown.length} more tables (pgferry status --json lists all).`);
+    }
+    return lines.join('\n');
+  }
+}
+
+function stateOrder(state: TableState): number {
+  return ['failed', 'copying', 'pending', 'copied', 'indexed', 'done'].indexOf(state);
+}

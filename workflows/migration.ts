@@ -1,0 +1,240 @@
+/**
+ * The migration, as its runbook:
+ *
+ *   precheck → snapshot → pre-data schema → copy tables (child workflow, in parallel)
+ *   → sequences → release snapshot → post-data (indexes, constraints, triggers) → analyze
+ *   → validation → report
+ *
+ * Rows never pass through here: activities stream them between the databases. This workflow
+ * keeps only names, counts and states, and carries connection references, never passwords.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { Endpoints } from '../activities/deps';
+import type { SnapshotReady } from '../common/messages';
+import { groupIntoUnits } from '../common/units';
+import { describeConnection } from '../common/connection';
+import { tableKey, type MigrationReport, type PrecheckReport, type TableRef, type TableValidation } from '../common/plan';
+import type { MigrationSpec } from '../common/spec';
+import * as options from './activity-options';
+import { copyTablesWorkflow } from './copy-tables';
+import { failureType, isSnapshotLost, rootMessage } from './failures';
+import { MigrationState } from './migration-state';
+import { progressQuery, snapshotReadySignal, tableProgressSignal, unitCopiedSignal } from './messages';
+
+// proxyActivities returns a Proxy: take the functions out by name (spreading it yields nothing).
+const { listTables, copySequences, dropBookkeeping } = proxyActivities<Activities>(options.short);
+const { holdSnapshot, applyPreData, applyPostData, analyzeTarget, validateTables } = proxyActivities<Activities>(options.long);
+const { precheck } = proxyActivities<Activities>(options.precheck);
+const acts = { listTables, copySequences, dropBookkeeping, holdSnapshot, applyPreData, applyPostData, analyzeTarget, validateTables, precheck };
+
+export interface MigrationInput {
+  spec: MigrationSpec;
+}
+
+/** Tables validated per activity call, to keep payloads small for very large schemas. */
+const VALIDATION_BATCH = 500;
+
+export async function migrationWorkflow({ spec }: MigrationInput): Promise<MigrationReport> {
+  const state = new MigrationState(Date.now());
+  const endpoints: Endpoints = { source: spec.source, target: spec.target, retry: spec.retry };
+  const withSchema = spec.types.includes('schema');
+  const withData = spec.types.includes('full');
+  let snapshot: SnapshotReady | undefined;
+  let holderEnded = false;
+  let generation = 0;
+
+  setHandler(progressQuery, () => state.progress());
+  setHandler(snapshotReadySignal, (ready) => {
+    snapshot = ready;
+    state.snapshot = ready.name;
+  });
+  setHandler(tableProgressSignal, (updates) => {
+    state.applyProgress(updates);
+    refreshDetails();
+  });
+  setHandler(unitCopiedSignal, ({ generation: from, results }) => {
+    if (from !== generation) return; // from a data phase that was restarted
+    state.recordCopied(results);
+    refreshDetails();
+  });
+
+  function refreshDetails() {
+    setCurrentDetails(state.details());
+  }
+  function enter(phase: MigrationState['phase']) {
+    state.enter(phase, Date.now());
+    refreshDetails();
+  }
+
+  /** Waits for a snapshot other than `stale`; fails if the holder gave up for good. */
+  async function currentSnapshot(stale?: string): Promise<string> {
+    await condition(() => (snapshot !== undefined && snapshot.name !== stale) || holderEnded);
+    if (!snapshot || snapshot.name === stale) throw ApplicationFailure.nonRetryable('the snapshot holder stopped', 'SnapshotLost');
+    return snapshot.name;
+  }
+
+  /** Runs a step that reads under the snapshot, again under a new one if the old one is lost. */
+  async function underSnapshot<T>(step: (snapshotName: string) => Promise<T>, onLost?: () => void): Promise<T> {
+    let name = await currentSnapshot();
+    for (;;) {
+      try {
+        return await step(name);
+      } catch (err) {
+        if (!isSnapshotLost(err)) throw err;
+        state.warnings.push(`the source snapshot ${name} was lost (holder restarted); work read under it is redone`);
+        onLost?.();
+        name = await currentSnapshot(name);
+      }
+    }
+  }
+
+  const holderScope = new CancellationScope();
+  let holder: Promise<void> | undefined;
+  try {
+    // 1. Precheck: any fail stops here, before anything is written.
+    refreshDetails();
+    const report = await acts.precheck({ source: spec.source, target: spec.target, conflicts: spec.conflicts, types: spec.types });
+    for (const item of report.items) if (item.status === 'warning') state.warnings.push(`${item.id}: ${item.title} ${item.advice}`);
+    if (!report.ok) throw precheckFailure(report);
+
+    // 2. One exported snapshot for everything read from the source.
+    enter('snapshot');
+    holder = holderScope.run(() => acts.holdSnapshot({ source: spec.source, retry: spec.retry }));
+    holder.then(
+      () => (holderEnded = true),
+      () => (holderEnded = true),
+    );
+    const tables = await underSnapshot((s) => acts.listTables({ ...endpoints, snapshot: s }));
+    state.setTables(tables);
+    const schemaOptions = {
+      excludeTables: spec.conflicts === 'ignore' ? report.facts.conflictingTables : [],
+      keepOwnership: report.facts.keepOwnership,
+    };
+
+    // 3. Pre-data schema: types, tables, views, functions... with no indexes yet.
+    if (withSchema) {
+      enter('pre-data');
+      await underSnapshot((s) => acts.applyPreData({ ...endpoints, ...schemaOptions, snapshot: s }));
+    }
+
+    // 4. Data: every table under the same snapshot, in parallel.
+    if (withData) {
+      enter('data');
+      const units = groupIntoUnits(tables);
+      await underSnapshot(
+        (s) => {
+          generation += 1;
+          return executeChild(copyTablesWorkflow, {
+            workflowId: `${workflowInfo().workflowId}/copy-${generation}`,
+            staticSummary: `copy ${tables.length} tables of ${describeConnection(spec.source)}`.slice(0, 200),
+            args: [{ ...endpoints, migrationId: workflowInfo().workflowId, generation, snapshot: s, units, parallelism: spec.parallelism.tables, checksum: spec.validation === 'checksum' }],
+          });
+        },
+        () => state.resetCopies(),
+      ).catch((err) => {
+        if (!isCancellation(err)) state.markAll(['copying'], 'failed');
+        throw err;
+      });
+      await acts.copySequences(endpoints);
+    }
+    // The snapshot is no longer needed: release it before the long index builds.
+    holderScope.cancel();
+    await holder.catch(() => undefined);
+
+    // 5. Post-data: indexes, constraints, triggers, matview refreshes; then statistics.
+    if (withSchema) {
+      enter('post-data');
+      await acts.applyPostData({ ...endpoints, ...schemaOptions, jobs: spec.parallelism.tables });
+      state.markAll(['copied'], 'indexed');
+      refreshDetails();
+      await acts.analyzeTarget({ target: spec.target, retry: spec.retry, jobs: spec.parallelism.tables });
+    }
+
+    // 6. Validation against what was read under the snapshot.
+    const mismatches: TableValidation[] = [];
+    let checked = 0;
+    if (withData) {
+      enter('validation');
+      const expected = tables
+        .filter((t) => !t.preexisting)
+        .map((t) => {
+          const r = state.results.get(tableKey(t));
+          return { schema: t.schema, name: t.name, rows: r?.rows ?? 0, checksum: r?.sourceChecksum };
+        });
+      for (let i = 0; i < expected.length; i += VALIDATION_BATCH) {
+        const batch = expected.slice(i, i + VALIDATION_BATCH);
+        const results = await acts.validateTables({ target: spec.target, retry: spec.retry, mode: spec.validation, tables: batch });
+        checked += results.length;
+        mismatches.push(...results.filter((r) => !r.ok));
+      }
+      skippedValidationWarning(state, tables);
+      if (mismatches.length) {
+        for (const m of mismatches) state.markFailed(m, `validation: expected ${m.expectedRows} rows, found ${m.actualRows}`);
+        throw ApplicationFailure.nonRetryable(
+          `validation failed for ${mismatches.length} table(s): ${mismatches.slice(0, 5).map((m) => `${m.schema}.${m.name} (expected ${m.expectedRows} rows, found ${m.actualRows}${m.expectedChecksum ? ', checksum differs' : ''})`).join('; ')}`,
+          'ValidationFailed',
+          mismatches.slice(0, 50),
+        );
+      }
+    }
+    state.markAll(['copied', 'indexed', 'pending'], 'done');
+    await acts.dropBookkeeping({ target: spec.target, retry: spec.retry });
+    state.closePhase(Date.now());
+    enter('done');
+    return buildReport(spec, state, tables, checked, mismatches);
+  } catch (err) {
+    const cancelled = isCancellation(err);
+    state.closePhase(Date.now());
+    state.phase = cancelled ? 'cancelled' : 'failed';
+    if (!cancelled && failureType(err) !== 'PrecheckFailed') state.warnings.push(`failed: ${rootMessage(err)}`);
+    refreshDetails();
+    // Release the source before the workflow closes, even when it was cancelled.
+    await CancellationScope.nonCancellable(async () => {
+      holderScope.cancel();
+      await holder?.catch(() => undefined);
+    });
+    throw err;
+  }
+}
+
+function precheckFailure(report: PrecheckReport): ApplicationFailure {
+  const fails = report.items.filter((i) => i.status === 'fail');
+  const lines = fails.map((i) => `[${i.id}] ${i.title} ${i.advice}`);
+  return ApplicationFailure.nonRetryable(`precheck failed: ${lines.join(' ')}`, 'PrecheckFailed', report);
+}
+
+function skippedValidationWarning(state: MigrationState, tables: TableRef[]) {
+  const skipped = tables.filter((t) => t.preexisting).length;
+  if (skipped) state.warnings.push(`${skipped} table(s) existed in the target before (conflicts: ignore) and were not validated`);
+}
+
+function buildReport(spec: MigrationSpec, state: MigrationState, tables: TableRef[], checked: number, mismatches: TableValidation[]): MigrationReport {
+  const rows = tables.map((t) => {
+    const r = state.results.get(tableKey(t)) ?? { schema: t.schema, name: t.name, rows: 0, bytes: 0, ms: 0 };
+    const mbPerSecond = r.ms > 0 ? Math.round((r.bytes / 1048576 / (r.ms / 1000)) * 10) / 10 : 0;
+    return { ...r, sourceChecksum: undefined, mbPerSecond };
+  });
+  return {
+    source: describeConnection(spec.source),
+    target: describeConnection(spec.target),
+    types: spec.types,
+    tables: rows,
+    phases: state.phases,
+    warnings: state.warnings,
+    validation: { mode: spec.validation, tablesChecked: checked, mismatches },
+    totalRows: rows.reduce((s, r) => s + r.rows, 0),
+    totalBytes: rows.reduce((s, r) => s + r.bytes, 0),
+    totalMs: Date.now() - state.startedAt,
+  };
+}
