@@ -1,0 +1,113 @@
+/**
+ * A full migration of a deliberately awkward database, end to end: real clusters, the real
+ * Temporal dev server, a worker process and the CLI.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { MigrationReport } from '../common/plan';
+import { REPO, runCli, startHarness, tableChecksums, writeSpec, type Harness } from './support/harness';
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+/** pg_dump --schema-only, minus what must differ between two databases. */
+function schemaDump(h: Harness, side: 'source' | 'target'): string {
+  const cluster = h[side];
+  const text = execFileSync(join(PG_BIN, 'pg_dump'), ['--schema-only', '-h', cluster.host, '-p', String(cluster.port), '-U', 'postgres', 'app'], {
+    env: { ...process.env, PGPASSWORD: cluster.password ?? '' },
+    encoding: 'utf8',
+  });
+  // pg_dump 15.14+ writes a random \restrict key per dump.
+  return text.replace(/^\\(un)?restrict .*$/gm, '');
+}
+
+describe('full migration', () => {
+  let h: Harness;
+  let report: MigrationReport;
+  let workflowId: string;
+
+  beforeAll(async () => {
+    h = await startHarness({ name: 'full', temporalAddress: inject('temporalAddress') });
+    await h.source.createDatabase('app');
+    await h.target.createDatabase('app');
+    await h.source.psqlFile(join(REPO, 'test', 'fixtures', 'e2e-source.sql'), 'app');
+    const spec = writeSpec({
+      source: h.source.url('app'),
+      target: h.target.url('app'),
+      parallelism: { tables: 3 },
+      validation: 'checksum',
+    });
+    workflowId = `full-${Date.now()}`;
+    const run = await runCli(['start', spec, '--id', workflowId, '--wait', '--json'], h.cliEnv);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    report = JSON.parse(run.stdout).report;
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('copies every table exactly (checksums equal the source)', async () => {
+    const source = await tableChecksums(h.source, 'app');
+    const target = await tableChecksums(h.target, 'app');
+    expect(Object.keys(source).length).toBeGreaterThan(8);
+    expect(target).toEqual(source);
+  });
+
+  it('recreates the schema: pg_dump --schema-only of target equals the source', () => {
+    expect(schemaDump(h, 'target')).toEqual(schemaDump(h, 'source'));
+  });
+
+  it('sets sequences to the source values and refreshes materialized views', async () => {
+    const q = `SELECT format('%I.%I', schemaname, sequencename) AS s, last_value FROM pg_sequences ORDER BY 1`;
+    expect(await h.target.query(q, 'app')).toEqual(await h.source.query(q, 'app'));
+    const mv = `SELECT format('%I.%I', schemaname, matviewname) AS m, ispopulated FROM pg_matviews ORDER BY 1`;
+    const matviews = await h.target.query<{ m: string; ispopulated: boolean }>(mv, 'app');
+    expect(matviews.length).toBeGreaterThan(0);
+    expect(matviews.every((m) => m.ispopulated)).toBe(true);
+  });
+
+  it('reports each table with rows, bytes, duration and MB/s, phases and checksum validation', async () => {
+    const sourceRows = await h.source.query<{ n: string }>(
+      `SELECT sum(n_live_tup) AS n FROM pg_stat_user_tables`,
+      'app',
+    );
+    expect(report.tables.length).toBeGreaterThan(8);
+    expect(report.totalRows).toBeGreaterThan(0);
+    expect(report.totalRows).toBe(report.tables.reduce((s, t) => s + t.rows, 0));
+    expect(Number(sourceRows[0].n)).toBeGreaterThan(0);
+    for (const t of report.tables) expect(t).toMatchObject({ rows: expect.any(Number), bytes: expect.any(Number), ms: expect.any(Number), mbPerSecond: expect.any(Number) });
+    expect(report.phases.map((p) => p.phase)).toEqual(['precheck', 'snapshot', 'pre-data', 'data', 'post-data', 'validation']);
+    expect(report.validation).toMatchObject({ mode: 'checksum', mismatches: [] });
+    expect(report.validation.tablesChecked).toBe(report.tables.length);
+    expect(report.warnings.some((w) => w.startsWith('tables-without-key'))).toBe(true);
+  });
+
+  it('leaves no pgferry bookkeeping behind on the target and no session on the source', async () => {
+    expect(await h.target.query(`SELECT 1 FROM pg_namespace WHERE nspname = '_pgferry'`, 'app')).toEqual([]);
+    expect(await h.source.query(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'pgferry%'`)).toEqual([]);
+  });
+
+  it('shows up in the Temporal UI with a summary, activity summaries and a progress query', async () => {
+    const handle = h.client.workflow.getHandle(workflowId);
+    const description = await handle.describe();
+    expect(await description.staticSummary()).toContain(`→ postgres@127.0.0.1:${h.target.port}/app (schema, full)`);
+    const history = JSON.stringify(await handle.fetchHistory());
+    expect(history).toContain('copySequences');
+    const children = [];
+    for await (const wf of h.client.workflow.list({ query: `WorkflowId STARTS_WITH '${workflowId}/copy-'` })) children.push(wf);
+    expect(children).toHaveLength(1);
+    const childHistory = await h.client.workflow.getHandle(children[0].workflowId).fetchHistory();
+    const summaries = (childHistory.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes && e.userMetadata?.summary)
+      .map((e) => defaultPayloadConverter.fromPayload<string>(e.userMetadata!.summary!));
+    expect(summaries.length).toBeGreaterThan(0);
+    expect(summaries.every((s) => s.startsWith('copy '))).toBe(true);
+    expect(summaries.join('\n')).toMatch(/copy \d+ tables|copy [\w"]/);
+    const status = await runCli(['status', workflowId, '--json'], h.cliEnv);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ state: 'completed' });
+  });
+});

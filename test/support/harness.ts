@@ -1,0 +1,132 @@
+/**
+ * What the end-to-end tests share: a source and a target cluster, a worker process on its own
+ * task queue, a Temporal client, and the `pgferry` CLI run as a real child process.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { stringify } from 'yaml';
+import { startPostgres, type PgCluster } from './postgres';
+import { startWorkerProcess, type WorkerProcess } from './worker';
+
+export const REPO = resolve(__dirname, '..', '..');
+const CLI = join(REPO, 'dist', 'client', 'cli.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `pgferry ...` against the test Temporal server and task queue. */
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 240_000): Promise<CliResult> {
+  return new Promise((done) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+export function writeSpec(spec: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pgferry-spec-'));
+  const file = join(dir, 'spec.yaml');
+  writeFileSync(file, stringify(spec));
+  return file;
+}
+
+export async function temporalClient(address: string): Promise<Client> {
+  return new Client({ connection: await Connection.connect({ address }) });
+}
+
+let queueCounter = 0;
+export function uniqueTaskQueue(name: string): string {
+  queueCounter += 1;
+  return `test-${name}-${process.pid}-${queueCounter}-${Date.now()}`;
+}
+
+export interface Harness {
+  source: PgCluster;
+  target: PgCluster;
+  worker: WorkerProcess;
+  client: Client;
+  taskQueue: string;
+  cliEnv: Record<string, string>;
+  /** Starts another worker on the same task queue (after the first was killed). */
+  restartWorker(): Promise<WorkerProcess>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(opts: {
+  name: string;
+  temporalAddress: string;
+  sourcePassword?: string;
+  targetPassword?: string;
+  workerEnv?: Record<string, string>;
+}): Promise<Harness> {
+  const source = await startPostgres({ name: `${opts.name}-src`, logical: true, password: opts.sourcePassword });
+  const target = await startPostgres({ name: `${opts.name}-tgt`, password: opts.targetPassword });
+  const taskQueue = uniqueTaskQueue(opts.name);
+  const workerEnv = opts.workerEnv ?? {};
+  let worker = await startWorkerProcess({ temporalAddress: opts.temporalAddress, taskQueue, env: workerEnv });
+  const client = await temporalClient(opts.temporalAddress);
+  const harness: Harness = {
+    source,
+    target,
+    worker,
+    client,
+    taskQueue,
+    cliEnv: { TEMPORAL_ADDRESS: opts.temporalAddress, PGFERRY_TASK_QUEUE: taskQueue },
+    async restartWorker() {
+      worker = await startWorkerProcess({ temporalAddress: opts.temporalAddress, taskQueue, env: workerEnv });
+      harness.worker = worker;
+      return worker;
+    },
+    async close() {
+      await harness.worker.stop().catch(() => undefined);
+      await client.connection.close().catch(() => undefined);
+      await source.stop().catch(() => undefined);
+      await target.stop().catch(() => undefined);
+    },
+  };
+  return harness;
+}
+
+/** Every user table (with leaf partitions) and its order-independent checksum. */
+export async function tableChecksums(cluster: PgCluster, db: string): Promise<Record<string, string>> {
+  const tables = await cluster.query<{ t: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1`,
+    db,
+  );
+  const out: Record<string, string> = {};
+  for (const { t } of tables) {
+    const [row] = await cluster.query<{ c: string }>(
+      `SELECT count(*) || ':' || coalesce(sum(hashtextextended(x::text, 0)::numeric), 0) AS c FROM ONLY ${t} x`,
+      db,
+    );
+    out[t] = row.c;
+  }
+  return out;
+}
+
+/** Tables in the target database (to assert that a failed run left it untouched). */
+export async function userRelations(cluster: PgCluster, db: string): Promise<string[]> {
+  const rows = await cluster.query<{ r: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS r FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1`,
+    db,
+  );
+  return rows.map((r) => r.r);
+}
+
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 120_000, everyMs = 200): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

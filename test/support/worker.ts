@@ -1,0 +1,55 @@
+/** A pgferry worker as a real child process (`node dist/worker/main.js`), which tests can kill. */
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+
+const REPO = resolve(__dirname, '..', '..');
+
+export interface WorkerProcess {
+  pid: number;
+  output(): string;
+  /** Sends a signal (default SIGKILL) and waits for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGTERM, then SIGKILL after 10 s. */
+  stop(): Promise<void>;
+}
+
+export async function startWorkerProcess(opts: { temporalAddress: string; taskQueue: string; env?: Record<string, string> }): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [join(REPO, 'dist', 'worker', 'main.js')], {
+    env: { ...process.env, ...opts.env, TEMPORAL_ADDRESS: opts.temporalAddress, PGFERRY_TASK_QUEUE: opts.taskQueue },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const ready = new Promise<void>((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker not ready after 60 s:\n${output}`)), 60_000);
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('pgferry worker ready')) {
+        clearTimeout(timer);
+        resolveReady();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited (${code}) before it was ready:\n${output}`));
+    });
+  });
+  await ready;
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  process.on('exit', () => child.kill('SIGKILL'));
+  return {
+    pid: child.pid!,
+    output: () => output,
+    kill,
+    async stop() {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await kill('SIGTERM');
+      clearTimeout(timer);
+    },
+  };
+}

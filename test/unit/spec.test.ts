@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { validateSpec } from '../../common/spec';
+
+describe('validateSpec', () => {
+  it('accepts the smallest spec and fills in the defaults', () => {
+    const result = validateSpec({ source: 'postgres://alice@db1:5433/shop', target: 'postgresql://bob@db2/shop_copy' });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.spec.source).toEqual({ host: 'db1', port: 5433, database: 'shop', user: 'alice' });
+    expect(result.spec.target).toEqual({ host: 'db2', port: 5432, database: 'shop_copy', user: 'bob' });
+    expect(result.spec.parallelism.tables).toBe(4);
+    expect(result.spec.conflicts).toBe('error');
+    expect(result.spec.retry).toEqual({ connectionMinutes: 720, otherMinutes: 10 });
+    expect(result.spec.types).toEqual(['schema', 'full']);
+    expect(result.spec.validation).toBe('count');
+  });
+
+  it('reads TLS settings from URL parameters and from libpq-style fields', () => {
+    const result = validateSpec({
+      source: 'postgres://alice@db1/shop?sslmode=verify-full&sslrootcert=/etc/ca.pem',
+      target: { host: 'db2', database: 'shop', user: 'bob', sslmode: 'require', sslcert: '/c.pem', sslkey: '/k.pem', passwordEnv: 'TARGET_PW' },
+    });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.spec.source.sslmode).toBe('verify-full');
+    expect(result.spec.source.sslrootcert).toBe('/etc/ca.pem');
+    expect(result.spec.target).toMatchObject({ sslmode: 'require', sslcert: '/c.pem', sslkey: '/k.pem', passwordEnv: 'TARGET_PW', port: 5432 });
+  });
+
+  it('refuses a password in a URL, naming the field and where passwords go instead', () => {
+    const result = validateSpec({ source: 'postgres://alice:hunter2@db1/shop', target: 'postgres://bob@db2/shop' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems).toHaveLength(1);
+    expect(result.problems[0]).toMatch(/^source: .*PGPASSWORD/);
+    expect(result.problems[0]).not.toContain('hunter2');
+  });
+
+  it('refuses a password field', () => {
+    const result = validateSpec({ source: { host: 'db1', database: 'shop', password: 'x' }, target: 'postgres://bob@db2/shop' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems[0]).toMatch(/^source: unknown field password \(passwords never go in the spec/);
+  });
+
+  it('reports one line per problem, each naming its field', () => {
+    const result = validateSpec({
+      source: 'mysql://x@y/z',
+      parallelism: { tables: 0 },
+      conflicts: 'overwrite',
+      retry: { otherMinutes: -1 },
+      surprise: true,
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const fields = result.problems.map((p) => p.split(':')[0]);
+    expect(fields).toEqual(expect.arrayContaining(['source', 'target', 'parallelism.tables', 'conflicts', 'retry.otherMinutes', '(spec)']));
+    expect(result.problems).toHaveLength(6);
+  });
+});
