@@ -31,6 +31,11 @@ describe('cancel', () => {
     const handle = h.client.workflow.getHandle(workflowId);
     await waitFor('the copy to start', async () => (await handle.query<MigrationProgress>('progress')).tables.some((t) => t.state === 'copying'), 60_000, 50);
 
+    // What the Web UI shows as the workflow's current details, kept current while it runs.
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toContain('**Phase:** data');
+    expect(metadata.currentDetails).toMatch(/\| public\.big \| copying \|/);
+
     const sessions = () => h.source.query<{ application_name: string }>(`SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'pgferry%'`);
     expect((await sessions()).length).toBeGreaterThan(0);
 

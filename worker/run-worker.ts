@@ -16,6 +16,9 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       maxConcurrentActivityTaskExecutions: 64,
       // Give running copies a moment to roll back cleanly before the process exits.
       shutdownGraceTime: '10 seconds',
+      // Cancellation reaches an activity only in a heartbeat response: send heartbeats often
+      // enough that a cancel releases the source snapshot within seconds, not half a minute.
+      maxHeartbeatThrottleInterval: '2 seconds',
     });
     // Tests and scripts wait for this exact line.
     console.log(`pgferry worker ready (task queue ${config.taskQueue}, Temporal ${config.temporalAddress})`);

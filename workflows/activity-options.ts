@@ -6,7 +6,7 @@
  * `retry.otherMinutes`, both counted from the first attempt) by throwing a non-retryable
  * failure. Heartbeat timeouts are what notice a dead worker, so long activities keep them short.
  */
-import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 
 const retry: ActivityOptions['retry'] = {
   initialInterval: '1s',
@@ -21,5 +21,14 @@ export const short: ActivityOptions = { startToCloseTimeout: '30 minutes', retry
 /** The precheck reports problems as items; an activity error there is a bug or an outage. */
 export const precheck: ActivityOptions = { startToCloseTimeout: '10 minutes', retry: { ...retry, maximumAttempts: 5 } };
 
-/** Long, heartbeating work: copies, schema steps, validation, holding the snapshot. */
-export const long: ActivityOptions = { startToCloseTimeout: '7 days', heartbeatTimeout: '20 seconds', retry };
+/**
+ * Long, heartbeating work: copies, schema steps, validation, holding the snapshot. A cancelled
+ * one is waited for (the TypeScript SDK's default only requests it), so that when the workflow
+ * moves on or closes, the activity has really closed its connections and released the snapshot.
+ */
+export const long: ActivityOptions = {
+  startToCloseTimeout: '7 days',
+  heartbeatTimeout: '20 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry,
+};
