@@ -4,7 +4,8 @@
  * migration with live progress. Ctrl-C stops everything it started.
  *
  *   --exit        stop everything once the migration ends (used by the tests)
- *   --small       a few MB of demo data instead of ~150 MB
+ *   --small       a few MB of demo data instead of ~180 MB
+ * QUICKSTART_TEMPORAL_PORT / QUICKSTART_UI_PORT move the server off 7233 / 8233.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,8 @@ import { startWorkerProcess, type WorkerProcess } from '../test/support/worker';
 const REPO = resolve(__dirname, '..', '..');
 const STATE_DIR = join(REPO, '.pgferry');
 const TASK_QUEUE = 'pgferry-quickstart';
+const TEMPORAL_PORT = Number(process.env.QUICKSTART_TEMPORAL_PORT ?? 7233);
+const UI_PORT = Number(process.env.QUICKSTART_UI_PORT ?? 8233);
 
 async function main(): Promise<number> {
   const args = new Set(process.argv.slice(2));
@@ -30,8 +33,8 @@ async function main(): Promise<number> {
   });
 
   try {
-    console.log('starting Temporal (Web UI http://localhost:8233)...');
-    const temporal: TemporalServer = await startTemporalServer({ dbFile: join(STATE_DIR, 'temporal.db'), uiPort: 8233, port: 7233 });
+    console.log(`starting Temporal (Web UI http://localhost:${UI_PORT})...`);
+    const temporal: TemporalServer = await startTemporalServer({ dbFile: join(STATE_DIR, 'temporal.db'), uiPort: UI_PORT, port: TEMPORAL_PORT });
     started.push(temporal);
 
     console.log('starting a source and a target PostgreSQL...');
@@ -46,8 +49,7 @@ async function main(): Promise<number> {
     console.log(`loading the demo shop database${args.has('--small') ? ' (small)' : ''}...`);
     await source.createDatabase('shop');
     await target.createDatabase('shop');
-    await source.query(`SET pgferry.demo_scale = '${args.has('--small') ? 0.02 : 1}'`, 'shop').catch(() => undefined);
-    await source.psqlFile(join(REPO, 'scripts', 'demo-data.sql'), 'shop', args.has('--small') ? { scale: '0.02' } : { scale: '1' });
+    await source.psqlFile(join(REPO, 'scripts', 'demo-data.sql'), 'shop', { scale: args.has('--small') ? '0.02' : '0.5' });
 
     const specFile = join(STATE_DIR, 'quickstart-spec.yaml');
     writeFileSync(
@@ -57,7 +59,7 @@ async function main(): Promise<number> {
     const workflowId = `quickstart-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
     console.log(`spec: ${specFile}\n`);
     const code = await runCli(['start', specFile, '--id', workflowId, '--wait'], temporal.address);
-    console.log(`\nWeb UI: http://localhost:8233/namespaces/default/workflows/${workflowId}`);
+    console.log(`\nWeb UI: http://localhost:${UI_PORT}/namespaces/default/workflows/${workflowId}`);
     console.log(`source: psql ${source.url('shop')}\ntarget: psql ${target.url('shop')}`);
     if (args.has('--exit')) {
       await stopAll();
@@ -83,4 +85,4 @@ function runCli(args: string[], temporalAddress: string): Promise<number> {
   });
 }
 
-main().then((code) => process.exit(code));
+void main().then((code) => process.exit(code));

@@ -5,13 +5,14 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
 import { startPostgres, type PgCluster } from './postgres';
 import { startWorkerProcess, type WorkerProcess } from './worker';
+import { repoRoot } from './repo-root';
 
-export const REPO = resolve(__dirname, '..', '..');
+export const REPO = repoRoot();
 const CLI = join(REPO, 'dist', 'client', 'cli.js');
 
 export interface CliResult {

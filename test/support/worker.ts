@@ -1,8 +1,9 @@
 /** A pgferry worker as a real child process (`node dist/worker/main.js`), which tests can kill. */
 import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { repoRoot } from './repo-root';
 
-const REPO = resolve(__dirname, '..', '..');
+const REPO = repoRoot();
 
 export interface WorkerProcess {
   pid: number;
