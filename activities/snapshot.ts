@@ -15,7 +15,10 @@ import { closeQuietly, openClient } from './db';
 import type { ActivityDeps, Endpoints } from './deps';
 import { guarded, owningWorkflow } from './errors';
 
-const KEEPALIVE_MS = 5_000;
+/** Heartbeat often: a cancel (which releases the snapshot) arrives only with a heartbeat reply. */
+const HEARTBEAT_MS = 1_000;
+/** Check the connection now and then, so a dead one is noticed and the holder retried. */
+const KEEPALIVE_EVERY = 5;
 
 export function makeHoldSnapshot(deps: ActivityDeps) {
   return async function holdSnapshot(input: Pick<Endpoints, 'source' | 'retry'>): Promise<void> {
@@ -33,10 +36,10 @@ export function makeHoldSnapshot(deps: ActivityDeps) {
         const ready: SnapshotReady = { name: rows[0].name, attempt: ctx.info.attempt };
         const { workflowId, runId } = owningWorkflow();
         await ctx.client.workflow.getHandle(workflowId, runId).signal(SNAPSHOT_READY_SIGNAL, ready);
-        for (;;) {
+        for (let beat = 1; ; beat += 1) {
           ctx.heartbeat({ snapshot: ready.name });
-          await ctx.sleep(KEEPALIVE_MS); // throws when cancelled
-          await client.query('SELECT 1'); // notices a dead connection early
+          await ctx.sleep(HEARTBEAT_MS); // throws when cancelled
+          if (beat % KEEPALIVE_EVERY === 0) await client.query('SELECT 1');
         }
       });
     } finally {

@@ -37,17 +37,22 @@ async function clientOrExit(settings: TemporalSettings): Promise<Client> {
 
 const taskQueueOption = () => new Option('--task-queue <name>', 'Temporal task queue of the workers').env('PGFERRY_TASK_QUEUE').default('pgferry');
 
-/** Polls until the migration closes, redrawing progress; returns the final status. */
+/** Redraws progress until the migration closes (noticed at once, not at the next poll). */
 async function follow(client: Client, workflowId: string, json = false): Promise<MigrationStatus> {
   const tty = process.stdout.isTTY && !json;
+  let closed = false;
+  const settled = client.workflow
+    .getHandle(workflowId)
+    .result()
+    .then(
+      () => (closed = true),
+      () => (closed = true),
+    );
   let lastLines = 0;
   let lastPrint = 0;
-  for (;;) {
+  while (!closed) {
     const status = await migrationStatus(client, workflowId);
-    if (status.state !== 'running') {
-      if (tty && lastLines) process.stdout.write(`\x1b[${lastLines}A\x1b[0J`);
-      return status;
-    }
+    if (status.state !== 'running') break;
     if (status.progress && !json) {
       const text = renderProgress(status.progress);
       if (tty) {
@@ -59,8 +64,10 @@ async function follow(client: Client, workflowId: string, json = false): Promise
         lastPrint = Date.now();
       }
     }
-    await new Promise((r) => setTimeout(r, tty ? 1000 : 2000));
+    await Promise.race([settled, new Promise((r) => setTimeout(r, 1000))]);
   }
+  if (tty && lastLines) process.stdout.write(`\x1b[${lastLines}A\x1b[0J`);
+  return migrationStatus(client, workflowId);
 }
 
 function printFinal(status: MigrationStatus, json: boolean): number {

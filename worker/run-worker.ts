@@ -1,5 +1,7 @@
 /** Builds the activities' dependencies once and runs a Temporal worker until it is told to stop. */
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { WorkerConfig } from './config';
 
@@ -10,7 +12,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       connection,
       namespace: config.namespace,
       taskQueue: config.taskQueue,
-      workflowsPath: require.resolve('../workflows'),
+      ...workflowSource(),
       activities: createActivities({ env: process.env, pgBinDir: config.pgBinDir, tmpDir: config.tmpDir }),
       // Copies are I/O bound; the parallelism limit lives in the workflow, this is a ceiling.
       maxConcurrentActivityTaskExecutions: 64,
@@ -26,4 +28,11 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   } finally {
     await connection.close();
   }
+}
+
+/** The bundle made by `npm run build` (scripts/bundle-workflows.ts), else bundle at start-up. */
+function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const bundle = join(__dirname, '..', 'workflow-bundle.js');
+  if (existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
+  return { workflowsPath: require.resolve('../workflows') };
 }

@@ -148,9 +148,8 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
       });
       await acts.copySequences(endpoints);
     }
-    // The snapshot is no longer needed: release it before the long index builds.
+    // The snapshot is no longer needed: release it while the indexes build (awaited below).
     holderScope.cancel();
-    await holder.catch(() => undefined);
 
     // 5. Post-data: indexes, constraints, triggers, matview refreshes; then statistics.
     if (withSchema) {
@@ -190,6 +189,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     }
     state.markAll(['copied', 'indexed', 'pending'], 'done');
     await acts.dropBookkeeping({ target: spec.target, retry: spec.retry });
+    await holder.catch(() => undefined); // the snapshot holder has closed its connection
     state.closePhase(Date.now());
     enter('done');
     return buildReport(spec, state, tables, checked, mismatches);

@@ -1,0 +1,161 @@
+/**
+ * `npm run bench`: times pgferry against its peers in one run, on the same data, each into a
+ * freshly emptied target database, checks every target against the source, and writes
+ * bench/RESULTS.md.
+ *
+ *   --quick       a small dataset (smoke test of the benchmark itself)
+ *   --runs N      runs per tool and database (median reported; default 1)
+ *   --only NAMES  comma-separated tool names to run (default: all)
+ *   --jobs N      parallel jobs for pgferry (default 2, as the peers get)
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { startPostgres, type PgCluster } from '../test/support/postgres';
+import { startTemporalServer } from '../test/support/temporal';
+import { repoRoot } from '../test/support/repo-root';
+import { buildBigDatabase, buildTinyDatabase, FULL_SIZE, QUICK_SIZE, tableDataBytes } from './dataset';
+import { ALL_TOOLS, type Tool } from './tools';
+import { verifyTarget } from './verify';
+
+/** The server settings of benchmarks.md: durable (fsync on), production-like memory. */
+const BENCH_SETTINGS = {
+  fsync: 'on',
+  synchronous_commit: 'on',
+  full_page_writes: 'on',
+  shared_buffers: '1GB',
+  maintenance_work_mem: '256MB',
+  max_wal_size: '8GB',
+};
+
+interface Result {
+  db: string;
+  tool: string;
+  seconds?: number;
+  mbPerSecond?: number;
+  peakRssMiB?: number;
+  verified?: boolean;
+  note?: string;
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function recreate(target: PgCluster, db: string): Promise<void> {
+  await target.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await target.query(`CREATE DATABASE ${db}`);
+  await target.query('CHECKPOINT');
+}
+
+async function measure(tool: Tool, source: PgCluster, target: PgCluster, db: string, temporalAddress: string, runs: number, jobs: number, dataBytes: number): Promise<Result> {
+  const reason = tool.available();
+  if (reason) return { db, tool: tool.name, note: `skipped: ${reason}` };
+  const times: number[] = [];
+  let peak = 0;
+  let problems: string[] = [];
+  for (let i = 0; i < runs; i += 1) {
+    await recreate(target, db);
+    await source.query('CHECKPOINT');
+    const started = process.hrtime.bigint();
+    try {
+      const { peakRssBytes } = await tool.run({ source, target, db, temporalAddress, jobs });
+      times.push(Number(process.hrtime.bigint() - started) / 1e9);
+      peak = Math.max(peak, peakRssBytes);
+    } catch (err) {
+      return { db, tool: tool.name, note: `failed: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}` };
+    }
+    problems = await verifyTarget(source, target, db);
+    console.log(`  ${tool.name} on ${db}: ${times[times.length - 1].toFixed(1)} s${problems.length ? ` — MISMATCH: ${problems.slice(0, 3).join('; ')}` : ' (verified)'}`);
+  }
+  const seconds = median(times);
+  return {
+    db,
+    tool: tool.name,
+    seconds,
+    mbPerSecond: dataBytes / 1048576 / seconds,
+    peakRssMiB: peak / 1048576,
+    verified: problems.length === 0,
+    note: problems.length ? `target differs: ${problems.slice(0, 3).join('; ')}` : undefined,
+  };
+}
+
+function table(results: Result[], db: string): string {
+  const rows = results.filter((r) => r.db === db);
+  const peers = rows.filter((r) => r.tool !== 'pgferry' && r.seconds !== undefined);
+  const fastestPeer = peers.length ? Math.min(...peers.map((r) => r.seconds!)) : undefined;
+  const lines = ['| tool | seconds | table MB/s | × fastest peer | peak client RSS (MiB) | target verified |', '|---|---:|---:|---:|---:|---|'];
+  for (const r of rows) {
+    if (r.seconds === undefined) {
+      lines.push(`| ${r.tool.replace(/\|/g, '\\|')} | – | – | – | – | ${r.note} |`);
+      continue;
+    }
+    const ratio = fastestPeer ? (r.seconds / fastestPeer).toFixed(2) : '–';
+    lines.push(`| ${r.tool.replace(/\|/g, '\\|')} | ${r.seconds.toFixed(1)} | ${r.mbPerSecond!.toFixed(0)} | ${ratio} | ${r.peakRssMiB!.toFixed(0)} | ${r.verified ? 'yes' : `NO: ${r.note}`} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const runs = Number(arg('--runs') ?? 1);
+  const jobs = Number(arg('--jobs') ?? 2);
+  const only = arg('--only')?.split(',');
+  const size = quick ? QUICK_SIZE : FULL_SIZE;
+  const tools = ALL_TOOLS.filter((t) => !only || only.includes(t.name));
+
+  console.log('starting clusters and Temporal...');
+  const source = await startPostgres({ name: 'bench-src', logical: true, settings: BENCH_SETTINGS });
+  const target = await startPostgres({ name: 'bench-tgt', settings: BENCH_SETTINGS });
+  const temporal = await startTemporalServer();
+  const results: Result[] = [];
+  const sizes: string[] = [];
+  try {
+    let t0 = Date.now();
+    await buildBigDatabase(source, 'bench', size);
+    const [big] = await source.query<{ db: string; data: string }>(`SELECT pg_size_pretty(pg_database_size('bench')) AS db, pg_size_pretty(sum(pg_table_size(c.oid))) AS data FROM pg_class c WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace`, 'bench');
+    sizes.push(`bench: ${big.db} database, ${big.data} table data (built in ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    t0 = Date.now();
+    await buildTinyDatabase(source, 'tiny', size);
+    sizes.push(`tiny: ${size.tinyTables} tables of 10 rows (built in ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    console.log(sizes.join('\n'));
+
+    for (const db of ['bench', 'tiny']) {
+      const dataBytes = await tableDataBytes(source, db);
+      for (const tool of tools) results.push(await measure(tool, source, target, db, temporal.address, runs, jobs, dataBytes));
+    }
+  } finally {
+    await temporal.stop();
+    await source.stop();
+    await target.stop();
+  }
+
+  const [version] = await Promise.resolve([process.env.PG_VERSION ?? '15']);
+  const report = [
+    '# Benchmark results',
+    '',
+    `Run ${new Date().toISOString()} with \`npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}\` on ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, PostgreSQL ${version} (two clusters on one host over TCP 127.0.0.1, fsync and synchronous_commit on, shared_buffers 1GB). ${runs} run(s) per tool, median. pgferry ran with parallelism.tables = ${jobs}, validation: count; its time includes the precheck and the row-count validation; its RSS is the worker's peak (VmHWM), the peers' the summed RSS of their client processes.`,
+    '',
+    ...sizes.map((s) => `- ${s}`),
+    '',
+    '## Full migration of the big database (schema + data + indexes/constraints)',
+    '',
+    table(results, 'bench'),
+    '',
+    `## ${size.tinyTables} tiny tables`,
+    '',
+    table(results, 'tiny'),
+    '',
+  ].join('\n');
+  const file = join(repoRoot(), 'bench', quick ? 'RESULTS-quick.md' : 'RESULTS.md');
+  writeFileSync(file, report);
+  console.log(`\n${report}\nwritten to ${file}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,110 @@
+/**
+ * The contenders: pgferry and its peers, each migrating `db` from source to an empty target
+ * database of the same name. Each returns the peak client-side memory it used.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PgCluster } from '../test/support/postgres';
+import { PG_BIN } from '../test/support/postgres';
+import { startWorkerProcess } from '../test/support/worker';
+import { repoRoot } from '../test/support/repo-root';
+import { peakRssOf, sampleTreeRss } from './rss';
+
+export interface RunContext {
+  source: PgCluster;
+  target: PgCluster;
+  db: string;
+  temporalAddress: string;
+  jobs: number;
+}
+
+export interface Tool {
+  name: string;
+  available(): string | undefined; // a reason when it cannot run here
+  run(ctx: RunContext): Promise<{ peakRssBytes: number }>;
+}
+
+/** Runs a shell command line, sampling the memory of everything it starts. */
+function shell(command: string, env: Record<string, string> = {}): Promise<{ peakRssBytes: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-o', 'pipefail', '-c', command], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+    const sampler = sampleTreeRss(child.pid!);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-3000)));
+    child.on('close', (code) => {
+      const peakRssBytes = sampler.stop();
+      if (code === 0) resolve({ peakRssBytes });
+      else reject(new Error(`exit ${code}: ${command}\n${stderr}`));
+    });
+  });
+}
+
+const conn = (c: PgCluster, db: string) => `-h ${c.host} -p ${c.port} -U postgres -d ${db}`;
+const uri = (c: PgCluster, db: string) => `postgres://postgres@${c.host}:${c.port}/${db}`;
+
+function hasCommand(name: string): boolean {
+  return require('node:child_process').spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+}
+
+export const pgferry: Tool = {
+  name: 'pgferry',
+  available: () => undefined,
+  async run(ctx) {
+    const root = repoRoot();
+    const dir = mkdtempSync(join(tmpdir(), 'pgferry-bench-'));
+    const spec = join(dir, 'spec.yaml');
+    writeFileSync(spec, `source: ${ctx.source.url(ctx.db)}\ntarget: ${ctx.target.url(ctx.db)}\nparallelism:\n  tables: ${ctx.jobs}\nvalidation: count\n`);
+    // A fresh worker per run, so its peak RSS belongs to this migration alone.
+    const taskQueue = `bench-${Date.now()}`;
+    const worker = await startWorkerProcess({ temporalAddress: ctx.temporalAddress, taskQueue });
+    try {
+      await shell(`node ${join(root, 'dist', 'client', 'cli.js')} start ${spec} --wait --json > ${join(dir, 'report.json')}`, {
+        TEMPORAL_ADDRESS: ctx.temporalAddress,
+        PGFERRY_TASK_QUEUE: taskQueue,
+      });
+      return { peakRssBytes: peakRssOf(worker.pid) };
+    } finally {
+      await worker.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+export const dumpPipePsql: Tool = {
+  name: 'pg_dump | psql',
+  available: () => undefined,
+  run: (ctx) => shell(`${PG_BIN}/pg_dump ${conn(ctx.source, ctx.db)} | ${PG_BIN}/psql -X -q -v ON_ERROR_STOP=1 ${conn(ctx.target, ctx.db)} > /dev/null`),
+};
+
+export const dumpRestore: Tool = {
+  name: `pg_dump -Fd -j 2 + pg_restore -j 2`,
+  available: () => undefined,
+  async run(ctx) {
+    const dir = mkdtempSync(join(tmpdir(), 'pgferry-bench-dump-'));
+    try {
+      return await shell(`${PG_BIN}/pg_dump -Fd -j 2 -f ${dir}/dump ${conn(ctx.source, ctx.db)} && ${PG_BIN}/pg_restore -j 2 ${conn(ctx.target, ctx.db)} ${dir}/dump`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+export const pgcopydb: Tool = {
+  name: 'pgcopydb clone',
+  available: () => (hasCommand('pgcopydb') ? undefined : 'pgcopydb is not installed (bash scripts/setup.sh --bench installs it)'),
+  async run(ctx) {
+    const dir = mkdtempSync(join(tmpdir(), 'pgferry-bench-pgcopydb-'));
+    try {
+      return await shell(
+        `pgcopydb clone --source ${uri(ctx.source, ctx.db)} --target ${uri(ctx.target, ctx.db)} --dir ${dir}/work --table-jobs 2 --index-jobs 2 --split-tables-larger-than 200MB --no-owner > /dev/null`,
+        { PGCOPYDB_LOG_LEVEL: 'error' },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+export const ALL_TOOLS: Tool[] = [pgferry, dumpPipePsql, dumpRestore, pgcopydb];
