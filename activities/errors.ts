@@ -136,9 +136,3 @@ function cancellationReason(): unknown {
   }
 }
 
-/** The workflow that scheduled the running activity (always there for workflow activities). */
-export function owningWorkflow(): { workflowId: string; runId: string } {
-  const execution = Context.current().info.workflowExecution;
-  if (!execution) throw new Error('pgferry activities run only inside a workflow');
-  return execution;
-}

@@ -13,7 +13,8 @@ import { SNAPSHOT_READY_SIGNAL, type SnapshotReady } from '../common/messages';
 import { resolveConnection } from './credentials';
 import { closeQuietly, openClient } from './db';
 import type { ActivityDeps, Endpoints } from './deps';
-import { guarded, owningWorkflow } from './errors';
+import { guarded } from './errors';
+import { owningWorkflow } from './owning-workflow';
 
 /** Heartbeat often: a cancel (which releases the snapshot) arrives only with a heartbeat reply. */
 const HEARTBEAT_MS = 1_000;

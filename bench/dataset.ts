@@ -84,6 +84,8 @@ export async function buildTinyDatabase(source: PgCluster, db: string, size: Dat
        FOR i IN 1..${size.tinyTables} LOOP
          EXECUTE format('CREATE TABLE tiny_%s (id serial PRIMARY KEY, v text)', i);
          EXECUTE format('INSERT INTO tiny_%s (v) SELECT md5(g::text) FROM generate_series(1, 10) g', i);
+         -- each CREATE holds a lock until commit: commit in batches to stay within the lock table
+         IF i % 200 = 0 THEN COMMIT; END IF;
        END LOOP;
      END $$;`,
     db,

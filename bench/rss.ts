@@ -32,7 +32,20 @@ export function peakRssOf(pid: number): number {
   return rssBytes(pid, 'VmHWM');
 }
 
-/** Samples the summed RSS of a process and all its descendants until stopped. */
+/**
+ * Proportional set size: shared pages are split between the processes sharing them, so the
+ * sum over a forking tool's processes (pgcopydb) does not count shared memory many times.
+ */
+function pssBytes(pid: number): number {
+  try {
+    const m = /Pss:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : rssBytes(pid);
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples the summed memory (PSS) of a process and all its descendants until stopped. */
 export function sampleTreeRss(rootPid: number, everyMs = 50): { stop(): number } {
   let peak = 0;
   const timer = setInterval(() => {
@@ -41,7 +54,7 @@ export function sampleTreeRss(rootPid: number, everyMs = 50): { stop(): number }
     const stack = [rootPid];
     while (stack.length) {
       const pid = stack.pop()!;
-      total += rssBytes(pid);
+      total += pssBytes(pid);
       stack.push(...(tree.get(pid) ?? []));
     }
     peak = Math.max(peak, total);

@@ -3,9 +3,10 @@
  * database of the same name. Each returns the peak client-side memory it used.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { MigrationReport } from '../common/plan';
 import type { PgCluster } from '../test/support/postgres';
 import { PG_BIN } from '../test/support/postgres';
 import { startWorkerProcess } from '../test/support/worker';
@@ -64,6 +65,8 @@ export const pgferry: Tool = {
         TEMPORAL_ADDRESS: ctx.temporalAddress,
         PGFERRY_TASK_QUEUE: taskQueue,
       });
+      const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).report as MigrationReport;
+      console.log(`    pgferry phases: ${report.phases.map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)} s`).join(', ')}`);
       return { peakRssBytes: peakRssOf(worker.pid) };
     } finally {
       await worker.stop();

@@ -14,17 +14,22 @@ const TARGET_PW = 'tgt-Pa55-w0rd-91c2';
 describe('secrets', () => {
   let h: Harness;
   let passwordFile: string;
+  let pgpassFile: string;
 
   beforeAll(async () => {
-    passwordFile = join(mkdtempSync(join(tmpdir(), 'pgferry-pw-')), 'target.pw');
+    const dir = mkdtempSync(join(tmpdir(), 'pgferry-pw-'));
+    passwordFile = join(dir, 'target.pw');
     writeFileSync(passwordFile, `${TARGET_PW}\n`, { mode: 0o600 });
+    pgpassFile = join(dir, 'pgpass');
     h = await startHarness({
       name: 'secrets',
       temporalAddress: inject('temporalAddress'),
       sourcePassword: SOURCE_PW,
       targetPassword: TARGET_PW,
-      workerEnv: { PGFERRY_SOURCE_PASSWORD: SOURCE_PW },
+      workerEnv: { PGFERRY_SOURCE_PASSWORD: SOURCE_PW, PGPASSFILE: pgpassFile },
     });
+    // libpq and node-postgres both read the pgpass file at connect time, so it can be written now.
+    writeFileSync(pgpassFile, `127.0.0.1:${h.source.port}:*:postgres:${SOURCE_PW}\n127.0.0.1:${h.target.port}:*:postgres:${TARGET_PW}\n`, { mode: 0o600 });
     await h.source.createDatabase('app');
     await h.target.createDatabase('app');
     await h.source.query(`CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g;`, 'app');
@@ -57,6 +62,15 @@ describe('secrets', () => {
     expect(run.stdout + run.stderr).not.toContain(SOURCE_PW);
     expect(h.worker.output()).not.toContain(SOURCE_PW);
     expect(h.worker.output()).not.toContain(TARGET_PW);
+  });
+
+  it('finds passwords in a pgpass file when the spec names none', async () => {
+    await h.target.query('DROP TABLE IF EXISTS t', 'app');
+    const spec = writeSpec({ source: h.source.url('app'), target: h.target.url('app') });
+    const run = await runCli(['start', spec, '--wait'], h.cliEnv);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(await tableChecksums(h.target, 'app')).toEqual(await tableChecksums(h.source, 'app'));
   });
 
   it('keeps the password out of the failure when authentication fails mid-migration', async () => {

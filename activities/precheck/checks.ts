@@ -158,3 +158,34 @@ export async function checkEncoding(src: Client, tgt: Client): Promise<CheckItem
   }
   return pass('encoding', `Encoding ${s.enc} and collation ${s.datcollate} match.`);
 }
+
+/**
+ * pg_dump locks every table in one transaction, and pre-data is restored in one transaction
+ * that holds a lock on every relation it creates. Both must fit in the server's lock table
+ * (max_locks_per_transaction × (max_connections + max_prepared_transactions)).
+ */
+export async function checkLockCapacity(src: Client, tgt: Client): Promise<CheckItem> {
+  const { rows } = await src.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`,
+  );
+  const needed = Number(rows[0].n);
+  const capacity = async (c: Client) => {
+    const r = await c.query<{ cap: string; per: string }>(
+      `SELECT current_setting('max_locks_per_transaction')::int * (current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int) AS cap,
+              current_setting('max_locks_per_transaction') AS per`,
+    );
+    return { cap: Number(r.rows[0].cap), per: Number(r.rows[0].per) };
+  };
+  const s = await capacity(src);
+  const t = await capacity(tgt);
+  // Leave a margin for the other sessions of the server.
+  const short = [s.cap * 0.8 < needed ? 'source' : '', t.cap * 0.8 < needed ? 'target' : ''].filter(Boolean);
+  if (!short.length) return pass('lock-capacity', `${needed} relations fit in both servers' lock tables.`);
+  const per = Math.ceil((needed * 1.5) / Math.max(1, s.cap / s.per));
+  return fail(
+    'lock-capacity',
+    `${needed} relations need more locks than the ${short.join(' and ')} lock table holds (max_locks_per_transaction ${short.includes('source') ? s.per : t.per}).`,
+    `Set max_locks_per_transaction to at least ${per} on the ${short.join(' and ')} and restart ${short.length > 1 ? 'them' : 'it'}.`,
+  );
+}

@@ -34,6 +34,7 @@ export function makePrecheck(deps: ActivityDeps) {
         items.push(await checks.checkExtensions(src, tgt));
         items.push(await checks.checkCFunctions(src));
         items.push(await checks.checkKeys(src));
+        items.push(await checks.checkLockCapacity(src, tgt));
         const roles = await checks.checkRoles(src, tgt);
         items.push(roles.item);
         facts.keepOwnership = roles.keepOwnership;

@@ -60,7 +60,16 @@ export async function startTemporalServer(opts: { dbFile?: string; uiPort?: numb
   };
   await launch();
   process.on('exit', () => child.kill('SIGKILL'));
-  return { address, namespace: 'default', uiPort: opts.uiPort, stop, restart: async () => { await stop(); await launch(); } };
+  return {
+    address,
+    namespace: 'default',
+    uiPort: opts.uiPort,
+    stop,
+    restart: async () => {
+      await stop();
+      await launch();
+    },
+  };
 }
 
 async function waitUntilServing(address: string, child: ChildProcess, output: () => string): Promise<void> {
