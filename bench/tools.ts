@@ -2,7 +2,7 @@
  * The contenders: pgferry and its peers, each migrating `db` from source to an empty target
  * database of the same name. Each returns the peak client-side memory it used.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +46,7 @@ const conn = (c: PgCluster, db: string) => `-h ${c.host} -p ${c.port} -U postgre
 const uri = (c: PgCluster, db: string) => `postgres://postgres@${c.host}:${c.port}/${db}`;
 
 function hasCommand(name: string): boolean {
-  return require('node:child_process').spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 }
 
 export const pgferry: Tool = {

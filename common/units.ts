@@ -12,7 +12,8 @@ export interface UnitLimits {
   maxTablesPerUnit: number;
 }
 
-export const DEFAULT_UNIT_LIMITS: UnitLimits = { soloBytes: 16 * 1024 * 1024, maxTablesPerUnit: 50 };
+/** 250 tiny tables per unit: 10,000 tables make 40 activities, each a few seconds of work. */
+export const DEFAULT_UNIT_LIMITS: UnitLimits = { soloBytes: 16 * 1024 * 1024, maxTablesPerUnit: 250 };
 
 export function groupIntoUnits(tables: TableRef[], limits: UnitLimits = DEFAULT_UNIT_LIMITS): CopyUnit[] {
   // Biggest first, so the long copies start early and the tail is made of small ones.

@@ -27,6 +27,8 @@ export interface CopyTablesInput extends Endpoints {
   units: CopyUnit[];
   parallelism: number;
   checksum: boolean;
+  /** This migration created the tables (types include schema). */
+  withSchema: boolean;
 }
 
 /** Well under Temporal's 10,240-event warning, leaving room for units still in flight. */
@@ -48,6 +50,7 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
           unit,
           snapshot: input.snapshot,
           checksum: input.checksum,
+          fresh: input.withSchema && unit.tables.every((t) => !t.preexisting),
           progressWorkflowId: input.migrationId,
         },
       ]);

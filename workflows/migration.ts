@@ -138,7 +138,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
           return executeChild(copyTablesWorkflow, {
             workflowId: `${workflowInfo().workflowId}/copy-${generation}`,
             staticSummary: `copy ${tables.length} tables of ${describeConnection(spec.source)}`.slice(0, 200),
-            args: [{ ...endpoints, migrationId: workflowInfo().workflowId, generation, snapshot: s, units, parallelism: spec.parallelism.tables, checksum: spec.validation === 'checksum' }],
+            args: [{ ...endpoints, migrationId: workflowInfo().workflowId, generation, snapshot: s, units, parallelism: spec.parallelism.tables, checksum: spec.validation === 'checksum', withSchema }],
           });
         },
         () => state.resetCopies(),

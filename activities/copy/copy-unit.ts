@@ -1,22 +1,26 @@
 /**
  * Copies one unit of tables from source to target: binary COPY TO STDOUT piped into COPY FROM
- * STDIN through the worker, streaming, so memory stays bounded whatever the table size.
+ * STDIN through the worker, streaming, so memory stays bounded whatever the table size. Tables
+ * this migration created also get their indexes and keys here (table-indexes.ts).
  *
- * Idempotency lives in the target transaction: each table is truncated and refilled inside
- * one transaction per unit, so a retried unit replaces, never duplicates, what an earlier
- * attempt wrote (and an attempt that died wrote nothing at all).
+ * Idempotency lives in the target transaction: a unit is one transaction, so an attempt that
+ * died wrote nothing at all. Tables that may hold rows already (created by someone else, or
+ * copied under a lost snapshot) are truncated first, so a retry replaces, never duplicates; a
+ * unit already committed under this snapshot is recorded (unit-marker.ts) and not redone.
  */
 import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { TABLE_PROGRESS_SIGNAL, type TableProgressUpdate } from '../../common/messages';
-import { displayName, type CopyUnit, type TableCopyResult, type TableRef } from '../../common/plan';
+import { displayName, tableKey, type CopyUnit, type TableCopyResult, type TableRef } from '../../common/plan';
 import { closeQuietly, openClient, qualified, quoteLiteral } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { BinaryCopyCounter, countingStream, type CopyCounter } from './binary-copy-counter';
-import { readCopyColumns } from './columns';
+import { readCopyColumns, type CopyColumns } from './columns';
+import { existingIndexNames, readIndexStatements, type IndexStatement } from './table-indexes';
+import { findUnitRecord, recordUnit } from './unit-marker';
 import { TextCopyCounter } from './text-copy-counter';
 import { sourceChecksum } from '../validate/checksum';
 
@@ -24,6 +28,8 @@ export interface CopyUnitInput extends Endpoints {
   unit: CopyUnit;
   snapshot: string;
   checksum: boolean;
+  /** The tables were created empty by this migration's pre-data step (with its bookkeeping). */
+  fresh: boolean;
   /** The migration workflow, told about live progress (the unit runs in a child workflow). */
   progressWorkflowId: string;
 }
@@ -44,27 +50,47 @@ export function makeCopyUnit(deps: ActivityDeps) {
     };
     ctx.cancellationSignal.addEventListener('abort', abort);
     let current = input.unit.tables[0];
+    const live: LiveState = { table: displayName(current), rows: 0, bytes: 0 };
+    // One heartbeat timer for the whole unit: index builds can take longer than the timeout.
+    const beat = setInterval(() => {
+      ctx.heartbeat({ ...live });
+      progress.maybeSend([{ schema: current.schema, name: current.name, state: 'copying', rows: live.rows, bytes: live.bytes }]);
+    }, HEARTBEAT_MS);
     try {
       return await guarded(
         { doing: () => `copy ${displayName(current)}`, secrets, retry: input.retry },
         async () => {
+          const { unit } = input;
           src = await openClient(source, 'copy');
           tgt = await openClient(target, 'copy');
           await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
           await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
           await tgt.query('BEGIN');
-          await progress.send(input.unit.tables.map((t) => update(t, 'copying', 0, 0)));
+
+          const record = input.fresh ? await findUnitRecord(tgt, input.progressWorkflowId, unit.id) : undefined;
+          if (record?.snapshot === input.snapshot) return record.results; // committed by an earlier attempt
+          // A fresh table is empty unless an older snapshot's copy committed into it. Truncating
+          // an empty table costs a file and an fsync each, which adds up over thousands of tiny
+          // tables, but it lets a big table be copied with FREEZE.
+          const truncate = !input.fresh || record !== undefined || unit.tables.length === 1;
+
+          await progress.send(unit.tables.map((t) => update(t, 'copying', 0, 0)));
+          const columns = await readCopyColumns(src, unit.tables);
+          const indexes = input.fresh ? await readIndexStatements(src, unit.tables) : new Map<string, IndexStatement[]>();
           const results: TableCopyResult[] = [];
-          for (const table of input.unit.tables) {
+          for (const table of unit.tables) {
             current = table;
-            results.push(await copyTable(src, tgt, table, input.checksum, progress));
+            const plan = { columns: columns.get(tableKey(table))!, truncate, indexes: indexes.get(tableKey(table)) ?? [], recopy: record !== undefined };
+            results.push(await copyTable(src, tgt, table, plan, input.checksum, live));
           }
+          if (input.fresh) await recordUnit(tgt, input.progressWorkflowId, unit.id, input.snapshot, results);
           await tgt.query('COMMIT');
           await src.query('COMMIT');
           return results;
         },
       );
     } finally {
+      clearInterval(beat);
       ctx.cancellationSignal.removeEventListener('abort', abort);
       await closeQuietly(src);
       await closeQuietly(tgt);
@@ -72,16 +98,33 @@ export function makeCopyUnit(deps: ActivityDeps) {
   };
 }
 
+/** What the heartbeat shows: the table being copied, rows and bytes so far, or the index being built. */
+interface LiveState {
+  table: string;
+  rows: number;
+  bytes: number;
+  building?: string;
+}
+
+interface TablePlan {
+  columns: CopyColumns;
+  truncate: boolean;
+  /** Index and key statements to run once the rows are in. */
+  indexes: IndexStatement[];
+  /** Copied before under a lost snapshot: indexes may exist already. */
+  recopy: boolean;
+}
+
 async function copyTable(
   src: Client,
   tgt: Client,
   table: TableRef,
+  plan: TablePlan,
   checksum: boolean,
-  progress: ProgressReporter,
+  live: LiveState,
 ): Promise<TableCopyResult> {
   const started = Date.now();
-  const ctx = Context.current();
-  const columns = await readCopyColumns(src, table);
+  const { columns } = plan;
   const name = qualified(table);
   const format = `(FORMAT ${columns.format})`;
   const counter: CopyCounter = columns.format === 'binary' ? new BinaryCopyCounter() : new TextCopyCounter();
@@ -91,23 +134,21 @@ async function copyTable(
     // conflicts: ignore on a table that was already there: keep its rows, add the missing ones.
     await tgt.query(`CREATE TEMP TABLE pgferry_stage (LIKE ${name}) ON COMMIT DROP`);
     into = 'pgferry_stage';
-  } else {
+  } else if (plan.truncate) {
     await tgt.query(`TRUNCATE ONLY ${name}`);
   }
-  // FREEZE is allowed because the table was truncated in this transaction: it saves the target
-  // a full rewrite of every page by the first VACUUM after the migration.
-  const freeze = table.preexisting ? '' : ', FREEZE';
+  // FREEZE is allowed when the table was truncated in this transaction: it saves the target
+  // a rewrite of every page by the first VACUUM after the migration.
+  const freeze = !table.preexisting && plan.truncate ? ', FREEZE' : '';
   const reader = src.query(copyTo(`COPY ${name} (${columns.list}) TO STDOUT ${format}`));
   const writer = tgt.query(copyFrom(`COPY ${into} (${columns.list}) FROM STDIN (FORMAT ${columns.format}${freeze})`));
 
-  const beat = setInterval(() => {
-    ctx.heartbeat({ table: displayName(table), rows: counter.rows, bytes: counter.bytes });
-    progress.maybeSend([update(table, 'copying', counter.rows, counter.bytes)]);
-  }, HEARTBEAT_MS);
+  Object.assign(live, { table: displayName(table), rows: 0, bytes: 0, building: undefined });
+  const follow = setInterval(() => Object.assign(live, { rows: counter.rows, bytes: counter.bytes }), 250);
   try {
     await pipeline(reader, countingStream(counter), writer);
   } finally {
-    clearInterval(beat);
+    clearInterval(follow);
   }
 
   let rows = Number(writer.rowCount ?? counter.rows);
@@ -116,6 +157,14 @@ async function copyTable(
     await tgt.query('DROP TABLE pgferry_stage');
     rows = inserted.rowCount ?? 0;
   }
+  Object.assign(live, { rows, bytes: counter.bytes });
+  const existing = plan.recopy ? await existingIndexNames(tgt, table) : new Set<string>();
+  for (const statement of plan.indexes) {
+    if (statement.creates && existing.has(statement.creates)) continue;
+    live.building = statement.sql.slice(0, 200);
+    await tgt.query(statement.sql);
+  }
+  live.building = undefined;
   const result: TableCopyResult = {
     schema: table.schema,
     name: table.name,
@@ -124,7 +173,6 @@ async function copyTable(
     ms: Date.now() - started,
   };
   if (checksum) result.sourceChecksum = await sourceChecksum(src, table);
-  ctx.heartbeat({ table: displayName(table), rows, bytes: counter.bytes, done: true });
   return result;
 }
 

@@ -13,8 +13,12 @@ function exactPattern(t: { schema: string; name: string }): string {
   return `${quote(t.schema)}.${quote(t.name)}`;
 }
 
+/** pg_dump options: which tables to leave out. */
 export function dumpFilterArgs(options: SchemaOptions): string[] {
-  const args = options.excludeTables.map((t) => `--exclude-table=${exactPattern(t)}`);
-  if (!options.keepOwnership) args.push('--no-owner', '--no-privileges');
-  return args;
+  return options.excludeTables.map((t) => `--exclude-table=${exactPattern(t)}`);
+}
+
+/** pg_restore options: whether to restore owners and grants. */
+export function restoreOwnershipArgs(options: SchemaOptions): string[] {
+  return options.keepOwnership ? [] : ['--no-owner', '--no-privileges'];
 }

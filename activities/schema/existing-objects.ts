@@ -23,53 +23,74 @@ export function parseToc(listing: string): TocEntry[] {
   return entries;
 }
 
-/** Source lookup (by OID) returning schema, table and object name, per catalog. */
-const SOURCE_LOOKUP: Record<number, string> = {
-  1259: `SELECT n.nspname AS schema, NULL::text AS tbl, c.relname AS name
-           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1 AND c.relkind IN ('i', 'I')`,
-  2606: `SELECT n.nspname AS schema, c.relname AS tbl, k.conname AS name
-           FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE k.oid = $1`,
-  2620: `SELECT n.nspname AS schema, c.relname AS tbl, t.tgname AS name
-           FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE t.oid = $1`,
-  2618: `SELECT n.nspname AS schema, c.relname AS tbl, r.rulename AS name
-           FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE r.oid = $1`,
-  3256: `SELECT n.nspname AS schema, c.relname AS tbl, p.polname AS name
-           FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE p.oid = $1`,
-  3381: `SELECT n.nspname AS schema, NULL::text AS tbl, s.stxname AS name
-           FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace WHERE s.oid = $1`,
+/**
+ * Per catalog: the source's names for a list of OIDs (schema, table or NULL, name), and the
+ * target's objects of that kind by the same names.
+ */
+const CATALOGS: Record<number, { source: string; target: string }> = {
+  // pg_class: indexes (MATERIALIZED VIEW DATA entries also use pg_class but are refreshes)
+  1259: {
+    source: `SELECT c.oid, n.nspname AS schema, NULL::text AS tbl, c.relname AS name
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.oid = ANY($1) AND c.relkind IN ('i', 'I')`,
+    target: `SELECT n.nspname AS schema, NULL::text AS tbl, c.relname AS name
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('i', 'I')`,
+  },
+  2606: {
+    source: `SELECT k.oid, n.nspname AS schema, c.relname AS tbl, k.conname AS name
+               FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE k.oid = ANY($1)`,
+    target: `SELECT n.nspname AS schema, c.relname AS tbl, k.conname AS name
+               FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`,
+  },
+  2620: {
+    source: `SELECT t.oid, n.nspname AS schema, c.relname AS tbl, t.tgname AS name
+               FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE t.oid = ANY($1)`,
+    target: `SELECT n.nspname AS schema, c.relname AS tbl, t.tgname AS name
+               FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`,
+  },
+  2618: {
+    source: `SELECT r.oid, n.nspname AS schema, c.relname AS tbl, r.rulename AS name
+               FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE r.oid = ANY($1)`,
+    target: `SELECT n.nspname AS schema, c.relname AS tbl, r.rulename AS name
+               FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`,
+  },
+  3256: {
+    source: `SELECT p.oid, n.nspname AS schema, c.relname AS tbl, p.polname AS name
+               FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE p.oid = ANY($1)`,
+    target: `SELECT n.nspname AS schema, c.relname AS tbl, p.polname AS name
+               FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace`,
+  },
+  3381: {
+    source: `SELECT s.oid, n.nspname AS schema, NULL::text AS tbl, s.stxname AS name
+               FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace WHERE s.oid = ANY($1)`,
+    target: `SELECT n.nspname AS schema, NULL::text AS tbl, s.stxname AS name
+               FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace`,
+  },
 };
 
-/** Does the target have it? Same parameters: schema, table, name. */
-const TARGET_EXISTS: Record<number, string> = {
-  1259: `SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = $1 AND c.relname = $3 AND $2::text IS NULL`,
-  2606: `SELECT 1 FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3`,
-  2620: `SELECT 1 FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND t.tgname = $3`,
-  2618: `SELECT 1 FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND r.rulename = $3`,
-  3256: `SELECT 1 FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND p.polname = $3`,
-  3381: `SELECT 1 FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace
-          WHERE n.nspname = $1 AND s.stxname = $3 AND $2::text IS NULL`,
-};
+type Named = { schema: string; tbl: string | null; name: string };
+const nameKey = (r: Named) => JSON.stringify([r.schema, r.tbl, r.name]);
 
-/** Dump ids of entries whose object already exists on the target. */
+/** Dump ids of entries whose object already exists on the target (a few queries in all). */
 export async function alreadyRestored(entries: TocEntry[], source: Client, target: Client): Promise<Set<number>> {
   const done = new Set<number>();
-  for (const entry of entries) {
-    const lookup = SOURCE_LOOKUP[entry.classId];
-    if (!lookup || entry.desc.startsWith('MATERIALIZED VIEW DATA')) continue;
-    const { rows } = await source.query<{ schema: string; tbl: string | null; name: string }>(lookup, [entry.objectId]);
-    if (!rows.length) continue;
-    const { schema, tbl, name } = rows[0];
-    const found = await target.query(TARGET_EXISTS[entry.classId], [schema, tbl, name]);
-    if ((found.rowCount ?? 0) > 0) done.add(entry.dumpId);
+  for (const [classId, sql] of Object.entries(CATALOGS)) {
+    const wanted = entries.filter((e) => e.classId === Number(classId) && !e.desc.startsWith('MATERIALIZED VIEW DATA'));
+    if (!wanted.length) continue;
+    const { rows: named } = await source.query<Named & { oid: number }>(sql.source, [wanted.map((e) => e.objectId)]);
+    const { rows: present } = await target.query<Named>(sql.target);
+    const onTarget = new Set(present.map(nameKey));
+    const existingOids = new Set(named.filter((r) => onTarget.has(nameKey(r))).map((r) => Number(r.oid)));
+    for (const e of wanted) if (existingOids.has(e.objectId)) done.add(e.dumpId);
   }
   return done;
 }

@@ -1,8 +1,9 @@
 /**
- * Post-data: `pg_dump --section=post-data` (indexes, primary/unique/foreign keys, triggers,
- * rules, materialized view refreshes), restored with `pg_restore -j N` so index builds run in
- * parallel. pg_restore cannot do that in one transaction, so idempotency comes from the target
- * itself: a retried attempt skips the objects that already exist there.
+ * Post-data: the post-data section of the schema dump taken in pre-data (foreign keys,
+ * triggers, rules, materialized view refreshes, and indexes on partitioned tables), restored
+ * with `pg_restore -j N`. Indexes and keys of copied tables were already built by the copy
+ * (activities/copy/table-indexes.ts), and pg_restore cannot work in one transaction, so the
+ * objects that already exist on the target are left out: that also makes a retry safe.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +12,9 @@ import type { Client } from 'pg';
 import { closeQuietly, openClient } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
-import { dumpFilterArgs, type SchemaOptions } from './dump-options';
+import { dumpFilterArgs, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
+import { loadDump } from './step-marker';
+import { owningWorkflow } from '../owning-workflow';
 import { alreadyRestored, parseToc } from './existing-objects';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
 
@@ -34,33 +37,35 @@ export function makeApplyPostData(deps: ActivityDeps) {
     const abort = () => killQuietly(run);
     ctx.cancellationSignal.addEventListener('abort', abort);
     const dir = await mkdtemp(join(deps.tmpDir, 'pgferry-post-data-'));
-    const beat = setInterval(() => ctx.heartbeat('post-data'), 5_000);
+    const beat = setInterval(() => ctx.heartbeat('post-data'), 1_000);
     try {
       return await guarded({ doing: `post-data schema from ${source.label} to ${target.label}`, secrets, retry: input.retry }, async () => {
-        const dumpFile = join(dir, 'post-data.dump');
-        run = startTool(deps, 'pg_dump', ['--section=post-data', '-Fc', '-f', dumpFile, ...dumpFilterArgs(input)], source.libpqEnv);
-        await run.done;
+        tgt = await openClient(target, 'post-data');
+        const dumpFile = join(dir, 'schema.dump');
+        const saved = await loadDump(tgt, owningWorkflow().workflowId);
+        if (saved) {
+          await writeFile(dumpFile, saved);
+        } else {
+          // No pre-data step in this migration: dump the post-data section now.
+          run = startTool(deps, 'pg_dump', ['--section=post-data', '-Fc', '-f', dumpFile, ...dumpFilterArgs(input)], source.libpqEnv);
+          await run.done;
+        }
 
         let listing = '';
-        run = startTool(deps, 'pg_restore', ['-l', dumpFile], {});
+        run = startTool(deps, 'pg_restore', ['-l', '--section=post-data', dumpFile], {});
         run.child.stdout!.on('data', (chunk: Buffer) => (listing += chunk.toString('utf8')));
         await run.done;
         const entries = parseToc(listing);
 
-        let skip = new Set<number>();
-        if (ctx.info.attempt > 1) {
-          src = await openClient(source, 'post-data');
-          tgt = await openClient(target, 'post-data');
-          skip = await alreadyRestored(entries, src, tgt);
-        }
+        src = await openClient(source, 'post-data');
+        const skip = await alreadyRestored(entries, src, tgt);
         const listFile = join(dir, 'post-data.list');
         await writeFile(listFile, entries.filter((e) => !skip.has(e.dumpId)).map((e) => e.line).join('\n') + '\n');
 
-        const ownership = input.keepOwnership ? [] : ['--no-owner', '--no-privileges'];
         run = startTool(
           deps,
           'pg_restore',
-          ['--exit-on-error', `--jobs=${Math.max(1, input.jobs)}`, '-L', listFile, ...ownership, `--dbname=${conninfoDbname(input.target.database)}`, dumpFile],
+          ['--exit-on-error', '--section=post-data', `--jobs=${Math.max(1, input.jobs)}`, '-L', listFile, ...restoreOwnershipArgs(input), `--dbname=${conninfoDbname(input.target.database)}`, dumpFile],
           target.libpqEnv,
         );
         await run.done;

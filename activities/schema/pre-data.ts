@@ -1,17 +1,21 @@
 /**
- * Pre-data schema: `pg_dump --section=pre-data` under the copy snapshot, piped into `psql` on
- * the target in a single transaction (schemas, extensions, types, domains, sequences, tables,
- * views, functions, ...). All or nothing, and marked done in that same transaction.
+ * Pre-data schema. One `pg_dump -Fc --section=pre-data --section=post-data` (the schema, with materialized view refreshes) under the copy snapshot is kept in the
+ * target's bookkeeping (post-data restores from it later); its pre-data section (schemas,
+ * extensions, types, domains, sequences, tables, views, functions, ...) is piped through
+ * `pg_restore` into `psql` in a single transaction: all or nothing, and marked done in that
+ * same transaction.
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { closeQuietly, openClient } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { owningWorkflow } from '../owning-workflow';
-import { dumpFilterArgs, type SchemaOptions } from './dump-options';
+import { dumpFilterArgs, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
-import { isStepDone, markerSql } from './step-marker';
+import { isStepDone, markerSql, saveDump } from './step-marker';
 
 export interface PreDataInput extends Endpoints, SchemaOptions {
   snapshot: string;
@@ -30,48 +34,42 @@ export function makeApplyPreData(deps: ActivityDeps) {
     let tgt: Client | undefined;
     let dump: ToolRun | undefined;
     let restore: ToolRun | undefined;
-    const abort = () => {
-      killQuietly(dump);
-      killQuietly(restore);
-    };
+    let psql: ToolRun | undefined;
+    const abort = () => [dump, restore, psql].forEach(killQuietly);
     ctx.cancellationSignal.addEventListener('abort', abort);
+    const dir = await mkdtemp(join(deps.tmpDir, 'pgferry-schema-'));
+    const beat = setInterval(() => ctx.heartbeat('pre-data'), 1_000);
     try {
       return await guarded({ doing: `pre-data schema from ${source.label} to ${target.label}`, secrets, retry: input.retry }, async () => {
         tgt = await openClient(target, 'pre-data');
         if (await isStepDone(tgt, workflowId, 'pre-data')) return { alreadyDone: true };
-        await closeQuietly(tgt);
 
-        dump = startTool(deps, 'pg_dump', ['--section=pre-data', `--snapshot=${input.snapshot}`, ...dumpFilterArgs(input)], source.libpqEnv);
-        restore = startTool(
-          deps,
-          'psql',
-          ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'],
-          target.libpqEnv,
-          { stdin: 'pipe', stdout: 'ignore' },
-        );
-        const stdin = restore.child.stdin!;
+        const dumpFile = join(dir, 'schema.dump');
+        dump = startTool(deps, 'pg_dump', ['-Fc', '--section=pre-data', '--section=post-data', `--snapshot=${input.snapshot}`, '-f', dumpFile, ...dumpFilterArgs(input)], source.libpqEnv);
+        await dump.done;
+        await saveDump(tgt, workflowId, await readFile(dumpFile));
+
+        restore = startTool(deps, 'pg_restore', ['--section=pre-data', ...restoreOwnershipArgs(input), '-f', '-', dumpFile], {});
+        psql = startTool(deps, 'psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], target.libpqEnv, { stdin: 'pipe', stdout: 'ignore' });
+        const stdin = psql.child.stdin!;
         stdin.on('error', () => undefined); // psql exiting early is reported by its exit code
-        dump.child.stdout!.pipe(stdin, { end: false });
-        const beat = setInterval(() => ctx.heartbeat('pre-data'), 5_000);
-        try {
-          // psql commits when its input ends, so the input ends only after pg_dump succeeded;
-          // if pg_dump fails, psql is killed and its transaction rolls back.
-          await dump.done.catch((err) => {
-            killQuietly(restore);
-            throw err;
-          });
-          stdin.end(markerSql(workflowId, 'pre-data'));
-          await restore.done;
-        } finally {
-          clearInterval(beat);
-        }
+        restore.child.stdout!.pipe(stdin, { end: false });
+        // psql commits when its input ends, so the input ends only after pg_restore succeeded;
+        // if pg_restore fails, psql is killed and its transaction rolls back.
+        await restore.done.catch((err) => {
+          killQuietly(psql);
+          throw err;
+        });
+        stdin.end(markerSql(workflowId, 'pre-data'));
+        await psql.done;
         return { alreadyDone: false };
       });
     } finally {
+      clearInterval(beat);
       ctx.cancellationSignal.removeEventListener('abort', abort);
-      killQuietly(dump);
-      killQuietly(restore);
+      abort();
       await closeQuietly(tgt);
+      await rm(dir, { recursive: true, force: true });
     }
   };
 }
