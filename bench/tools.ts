@@ -67,6 +67,8 @@ export const pgferry: Tool = {
       });
       const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).report as MigrationReport;
       console.log(`    pgferry phases: ${report.phases.map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)} s`).join(', ')}`);
+      const slowest = [...report.tables].sort((a, b) => b.ms - a.ms).slice(0, 3);
+      console.log(`    slowest tables: ${slowest.map((t) => `${t.name} ${(t.ms / 1000).toFixed(1)} s (${t.mbPerSecond} MB/s)`).join(', ')}`);
       return { peakRssBytes: peakRssOf(worker.pid) };
     } finally {
       await worker.stop();

@@ -29,29 +29,72 @@ export class BinaryCopyCounter {
     this.bytes += chunk.length;
     let offset = 0;
     while (offset < chunk.length && this.state !== 'done') {
-      if (this.state === 'skipExtension' || this.state === 'skipField') {
-        const step = Math.min(this.toSkip, chunk.length - offset);
-        offset += step;
-        this.toSkip -= step;
-        if (this.toSkip === 0) this.afterSkip();
-        continue;
+      if (this.state === 'fieldCount' && this.partial.length === 0) {
+        const next = this.wholeRows(chunk, offset);
+        if (next !== offset) {
+          offset = next;
+          continue;
+        }
       }
-      const width = this.fixedWidth();
-      if (this.partial.length === 0 && chunk.length - offset >= width) {
-        // Fast path: the whole word is in this chunk.
-        this.onFixed(chunk, offset);
-        offset += width;
-        continue;
-      }
-      const take = Math.min(width - this.partial.length, chunk.length - offset);
-      this.partial = Buffer.concat([this.partial, chunk.subarray(offset, offset + take)]);
-      offset += take;
-      if (this.partial.length === width) {
-        const word = this.partial;
-        this.partial = Buffer.alloc(0);
-        this.onFixed(word, 0);
-      }
+      offset = this.step(chunk, offset);
     }
+  }
+
+  /**
+   * The hot loop: skips over every row that lies wholly inside the chunk, reading only the
+   * field lengths. Returns where the first incomplete row starts (the slow path takes it).
+   */
+  private wholeRows(chunk: Buffer, start: number): number {
+    const end = chunk.length;
+    let offset = start;
+    while (offset + 2 <= end) {
+      const fields = chunk.readInt16BE(offset);
+      if (fields === -1) {
+        this.state = 'done';
+        return offset + 2;
+      }
+      let at = offset + 2;
+      let complete = true;
+      for (let i = 0; i < fields; i += 1) {
+        if (at + 4 > end) {
+          complete = false;
+          break;
+        }
+        const length = chunk.readInt32BE(at);
+        at += 4 + (length > 0 ? length : 0);
+        if (at > end) {
+          complete = false;
+          break;
+        }
+      }
+      if (!complete) return offset;
+      this.rows += 1;
+      offset = at;
+    }
+    return offset;
+  }
+
+  /** The slow path: one fixed-width word or one skip, across chunk boundaries. */
+  private step(chunk: Buffer, offset: number): number {
+    if (this.state === 'skipExtension' || this.state === 'skipField') {
+      const n = Math.min(this.toSkip, chunk.length - offset);
+      this.toSkip -= n;
+      if (this.toSkip === 0) this.afterSkip();
+      return offset + n;
+    }
+    const width = this.fixedWidth();
+    if (this.partial.length === 0 && chunk.length - offset >= width) {
+      this.onFixed(chunk, offset);
+      return offset + width;
+    }
+    const take = Math.min(width - this.partial.length, chunk.length - offset);
+    this.partial = Buffer.concat([this.partial, chunk.subarray(offset, offset + take)]);
+    if (this.partial.length === width) {
+      const word = this.partial;
+      this.partial = Buffer.alloc(0);
+      this.onFixed(word, 0);
+    }
+    return offset + take;
   }
 
   private fixedWidth(): number {
