@@ -175,9 +175,15 @@ function webUiLink(settings: TemporalSettings, id: string): string {
 if (require.main === module) {
   buildProgram()
     .parseAsync(process.argv)
-    .catch((err) => {
-      const code = err instanceof ExitError ? err.code : EXIT.failed;
-      console.error(err instanceof Error ? err.message : String(err));
-      process.exit(code);
-    });
+    .then(
+      // The gRPC channel would keep the process alive for a while: exit as soon as the command is done.
+      () => {
+        if (process.argv[2] !== 'worker') process.exit(process.exitCode ?? EXIT.ok);
+      },
+      (err) => {
+        const code = err instanceof ExitError ? err.code : EXIT.failed;
+        console.error(err instanceof Error ? err.message : String(err));
+        process.exit(code);
+      },
+    );
 }

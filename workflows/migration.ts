@@ -99,6 +99,23 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     }
   }
 
+  /** Row counts (and checksums) of the target against the values read under the snapshot. */
+  async function validate(tables: TableRef[]): Promise<{ checked: number; mismatches: TableValidation[] }> {
+    const expected = tables
+      .filter((t) => !t.preexisting)
+      .map((t) => {
+        const r = state.results.get(tableKey(t));
+        return { schema: t.schema, name: t.name, rows: r?.rows ?? 0, checksum: r?.sourceChecksum };
+      });
+    const mismatches: TableValidation[] = [];
+    for (let i = 0; i < expected.length; i += VALIDATION_BATCH) {
+      const batch = expected.slice(i, i + VALIDATION_BATCH);
+      const results = await acts.validateTables({ target: spec.target, retry: spec.retry, mode: spec.validation, tables: batch });
+      mismatches.push(...results.filter((r) => !r.ok));
+    }
+    return { checked: expected.length, mismatches };
+  }
+
   const holderScope = new CancellationScope();
   let holder: Promise<void> | undefined;
   try {
@@ -151,7 +168,11 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     // The snapshot is no longer needed: release it while the indexes build (awaited below).
     holderScope.cancel();
 
-    // 5. Post-data: indexes, constraints, triggers, matview refreshes; then statistics.
+    // 5. Post-data (foreign keys, triggers, rules, matview refreshes), then statistics; and
+    // 6. validation against what was read under the snapshot. They run side by side: row
+    // counts take locks that foreign key checks and index builds do not wait for.
+    const validation = withData ? validate(tables) : Promise.resolve({ checked: 0, mismatches: [] as TableValidation[] });
+    validation.catch(() => undefined); // awaited below; failures surface there
     if (withSchema) {
       enter('post-data');
       await acts.applyPostData({ ...endpoints, ...schemaOptions, jobs: spec.parallelism.tables });
@@ -159,24 +180,9 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
       refreshDetails();
       await acts.analyzeTarget({ target: spec.target, retry: spec.retry, jobs: spec.parallelism.tables });
     }
-
-    // 6. Validation against what was read under the snapshot.
-    const mismatches: TableValidation[] = [];
-    let checked = 0;
+    if (withData) enter('validation');
+    const { checked, mismatches } = await validation;
     if (withData) {
-      enter('validation');
-      const expected = tables
-        .filter((t) => !t.preexisting)
-        .map((t) => {
-          const r = state.results.get(tableKey(t));
-          return { schema: t.schema, name: t.name, rows: r?.rows ?? 0, checksum: r?.sourceChecksum };
-        });
-      for (let i = 0; i < expected.length; i += VALIDATION_BATCH) {
-        const batch = expected.slice(i, i + VALIDATION_BATCH);
-        const results = await acts.validateTables({ target: spec.target, retry: spec.retry, mode: spec.validation, tables: batch });
-        checked += results.length;
-        mismatches.push(...results.filter((r) => !r.ok));
-      }
       skippedValidationWarning(state, tables);
       if (mismatches.length) {
         for (const m of mismatches) state.markFailed(m, `validation: expected ${m.expectedRows} rows, found ${m.actualRows}`);

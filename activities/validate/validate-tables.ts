@@ -33,6 +33,7 @@ export function makeValidateTables(deps: ActivityDeps) {
         { doing: () => `validate ${current ? displayName(current) : 'tables'} on target ${target.label}`, secrets: target.secrets, retry: input.retry },
         async () => {
           client = await openClient(target, 'validate');
+          if (input.mode === 'count') return countAll(client, input.tables);
           const results: TableValidation[] = [];
           for (const table of input.tables) {
             current = table;
@@ -45,6 +46,18 @@ export function makeValidateTables(deps: ActivityDeps) {
       await closeQuietly(client);
     }
   };
+}
+
+/** Row counts of many tables in one round trip (thousands of tiny tables add up otherwise). */
+async function countAll(client: Client, tables: ExpectedTable[]): Promise<TableValidation[]> {
+  if (!tables.length) return [];
+  const sql = tables.map((t, i) => `SELECT ${i} AS i, count(*)::bigint AS n FROM ONLY ${qualified(t)}`).join(' UNION ALL ');
+  const { rows } = await client.query<{ i: number; n: string }>(sql);
+  const counts = new Map(rows.map((r) => [Number(r.i), Number(r.n)]));
+  return tables.map((t, i) => {
+    const actualRows = counts.get(i) ?? -1;
+    return { schema: t.schema, name: t.name, expectedRows: t.rows, actualRows, ok: actualRows === t.rows };
+  });
 }
 
 async function validateOne(client: Client, table: ExpectedTable, mode: 'count' | 'checksum'): Promise<TableValidation> {
