@@ -66,9 +66,11 @@ export async function startHarness(opts: {
   sourcePassword?: string;
   targetPassword?: string;
   workerEnv?: Record<string, string>;
+  /** Server settings for both clusters. */
+  settings?: Record<string, string>;
 }): Promise<Harness> {
-  const source = await startPostgres({ name: `${opts.name}-src`, logical: true, password: opts.sourcePassword });
-  const target = await startPostgres({ name: `${opts.name}-tgt`, password: opts.targetPassword });
+  const source = await startPostgres({ name: `${opts.name}-src`, logical: true, password: opts.sourcePassword, settings: opts.settings });
+  const target = await startPostgres({ name: `${opts.name}-tgt`, password: opts.targetPassword, settings: opts.settings });
   const taskQueue = uniqueTaskQueue(opts.name);
   const workerEnv = opts.workerEnv ?? {};
   let worker = await startWorkerProcess({ temporalAddress: opts.temporalAddress, taskQueue, env: workerEnv });
