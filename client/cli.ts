@@ -178,7 +178,8 @@ if (require.main === module) {
     .then(
       // The gRPC channel would keep the process alive for a while: exit as soon as the command is done.
       () => {
-        if (process.argv[2] !== 'worker') process.exit(process.exitCode ?? EXIT.ok);
+        // Exit once everything printed has been flushed (a big --json report to a pipe).
+        if (process.argv[2] !== 'worker') process.stdout.write('', () => process.exit(process.exitCode ?? EXIT.ok));
       },
       (err) => {
         const code = err instanceof ExitError ? err.code : EXIT.failed;
