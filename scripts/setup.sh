@@ -17,7 +17,12 @@ say() { printf 'setup: %s\n' "$*"; }
 # npm packages
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund
+  # npm 11 here writes lock files without other platforms' optional packages (swc, rollup) and
+  # then refuses them in `npm ci`; `npm install` honours the same lock file.
+  if ! npm ci --no-audit --no-fund 2>/tmp/pgferry-npm-ci.log; then
+    say "npm ci refused the lock file ($(grep -m1 -o 'Missing: [^ ]*' /tmp/pgferry-npm-ci.log || echo 'see /tmp/pgferry-npm-ci.log')); using npm install"
+    npm install --no-audit --no-fund
+  fi
 else
   say "npm packages are up to date"
 fi
