@@ -48,15 +48,13 @@ function sslConfig(ref: ConnectionRef): ClientConfig['ssl'] {
     // unless certificates are given; libpq tools still apply the mode as written.
     if (!ref.sslrootcert && !ref.sslcert) return false;
   }
-  const read = (path?: string) => (path ? readFileSync(path, 'utf8') : undefined);
-  return {
-    ca: read(ref.sslrootcert),
-    cert: read(ref.sslcert),
-    key: read(ref.sslkey),
-    // require: encrypt only; verify-ca / verify-full: check the chain (and the host name).
-    rejectUnauthorized: mode === 'verify-ca' || mode === 'verify-full',
-    checkServerIdentity: mode === 'verify-full' ? undefined : () => undefined,
-  };
+  // require: encrypt only; verify-ca: check the chain; verify-full: the chain and the host name.
+  const ssl: Exclude<ClientConfig['ssl'], boolean | undefined> = { rejectUnauthorized: mode === 'verify-ca' || mode === 'verify-full' };
+  if (ref.sslrootcert) ssl.ca = readFileSync(ref.sslrootcert, 'utf8');
+  if (ref.sslcert) ssl.cert = readFileSync(ref.sslcert, 'utf8');
+  if (ref.sslkey) ssl.key = readFileSync(ref.sslkey, 'utf8');
+  if (mode !== 'verify-full') ssl.checkServerIdentity = () => undefined;
+  return ssl;
 }
 
 export function resolveConnection(ref: ConnectionRef, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {

@@ -44,6 +44,11 @@ describe('bad input', () => {
     expect(run.stdout).toMatch(/FAIL\s+target-connect\s+Cannot connect to the target postgres@127.0.0.1:1\/app: .*ECONNREFUSED/);
     expect(run.stdout).toMatch(/Check the target host and port/);
     expect(run.stdout).toMatch(/PASS\s+source-connect/);
+    const json = await runCli(['precheck', spec, '--json'], h.cliEnv);
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.items).toContainEqual(expect.objectContaining({ id: 'target-connect', status: 'fail' }));
   });
 
   it('fails on a table that already exists in the target and leaves it as it was', async () => {

@@ -113,5 +113,7 @@ describe('full migration', () => {
     const status = await runCli(['status', workflowId, '--json'], h.cliEnv);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ state: 'completed' });
+    const list = await runCli(['list'], h.cliEnv);
+    expect(list.stdout).toMatch(new RegExp(`^${workflowId}\tCOMPLETED\t`, 'm'));
   });
 });

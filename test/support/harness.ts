@@ -68,8 +68,10 @@ export async function startHarness(opts: {
   workerEnv?: Record<string, string>;
   /** Server settings for both clusters. */
   settings?: Record<string, string>;
+  /** The source accepts TLS connections only. */
+  sourceTlsOnly?: boolean;
 }): Promise<Harness> {
-  const source = await startPostgres({ name: `${opts.name}-src`, logical: true, password: opts.sourcePassword, settings: opts.settings });
+  const source = await startPostgres({ name: `${opts.name}-src`, logical: true, password: opts.sourcePassword, settings: opts.settings, tlsOnly: opts.sourceTlsOnly });
   const target = await startPostgres({ name: `${opts.name}-tgt`, password: opts.targetPassword, settings: opts.settings });
   const taskQueue = uniqueTaskQueue(opts.name);
   const workerEnv = opts.workerEnv ?? {};

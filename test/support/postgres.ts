@@ -36,6 +36,8 @@ export interface StartOptions {
   settings?: Record<string, string>;
   /** Keep the data directory here instead of a fresh temporary one. */
   dataDir?: string;
+  /** Serve TLS only (self-signed certificate for 127.0.0.1, in `<dataDir>/server.crt`). */
+  tlsOnly?: boolean;
 }
 
 const running = new Set<PgCluster>();
@@ -98,8 +100,11 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster>
     await pgProgram('initdb', initArgs);
   }
 
+  if (opts.tlsOnly) await enableTlsOnly(dataDir);
+
   const settings: Record<string, string> = {
     ...TEST_SETTINGS,
+    ...(opts.tlsOnly ? { ssl: 'on' } : {}),
     wal_level: opts.logical ? 'logical' : 'replica',
     ...opts.settings,
     port: String(port),
@@ -126,7 +131,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster>
     dataDir,
     url: (db = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(db)}`,
     async query<T>(sql: string, db = 'postgres', params?: unknown[]) {
-      const client = new Client({ host: '127.0.0.1', port, user: 'postgres', database: db, password: opts.password });
+      const client = new Client({ host: '127.0.0.1', port, user: 'postgres', database: db, password: opts.password, ssl: opts.tlsOnly ? { rejectUnauthorized: false } : false });
       await client.connect();
       try {
         const result = await client.query(sql, params as unknown[]);
@@ -142,7 +147,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster>
     async psqlFile(file: string, db = 'postgres', vars: Record<string, string> = {}) {
       const args = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', db, '-f', file];
       for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
-      await run(join(PG_BIN, 'psql'), args, { env: { ...process.env, PGPASSWORD: opts.password ?? '' }, maxBuffer: 64 * 1024 * 1024 });
+      await run(join(PG_BIN, 'psql'), args, { env: { ...process.env, PGPASSWORD: opts.password ?? '', PGSSLMODE: opts.tlsOnly ? 'require' : 'prefer' }, maxBuffer: 64 * 1024 * 1024 });
     },
     async stop() {
       running.delete(cluster);
@@ -152,4 +157,19 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster>
   };
   running.add(cluster);
   return cluster;
+}
+
+/** A self-signed certificate for 127.0.0.1, and pg_hba rules that refuse plain TCP. */
+async function enableTlsOnly(dataDir: string): Promise<void> {
+  const crt = join(dataDir, 'server.crt');
+  const key = join(dataDir, 'server.key');
+  await run('openssl', ['req', '-new', '-x509', '-days', '2', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', crt]);
+  chmodSync(key, 0o600);
+  chmodSync(crt, 0o644);
+  if (isRoot()) {
+    chownSync(key, postgresIds().uid, postgresIds().gid);
+    chownSync(crt, postgresIds().uid, postgresIds().gid);
+  }
+  const hba = join(dataDir, 'pg_hba.conf');
+  writeFileSync(hba, `hostnossl all all 0.0.0.0/0 reject\nhostnossl all all ::/0 reject\n${readFileSync(hba, 'utf8')}`);
 }
