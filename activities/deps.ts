@@ -5,7 +5,7 @@ import { resolveConnection, type ResolvedConnection } from './credentials';
 export interface ActivityDeps {
   /** Where passwords named by passwordEnv (and PGPASSWORD) are looked up. */
   env: NodeJS.ProcessEnv;
-  /** Directory holding pg_dump, pg_restore, psql and vacuumdb. */
+  /** Directory holding pg_dump, pg_restore and psql. */
   pgBinDir: string;
   /** Scratch space for post-data dumps. */
   tmpDir: string;

@@ -60,13 +60,20 @@ describe('full migration', () => {
     expect(schemaDump(h, 'target')).toEqual(schemaDump(h, 'source'));
   });
 
-  it('sets sequences to the source values and refreshes materialized views', async () => {
+  it('sets sequences to the source values, refreshes materialized views and analyzes every table', async () => {
     const q = `SELECT format('%I.%I', schemaname, sequencename) AS s, last_value FROM pg_sequences ORDER BY 1`;
     expect(await h.target.query(q, 'app')).toEqual(await h.source.query(q, 'app'));
     const mv = `SELECT format('%I.%I', schemaname, matviewname) AS m, ispopulated FROM pg_matviews ORDER BY 1`;
     const matviews = await h.target.query<{ m: string; ispopulated: boolean }>(mv, 'app');
     expect(matviews.length).toBeGreaterThan(0);
     expect(matviews.every((m) => m.ispopulated)).toBe(true);
+    // Every table has planner statistics (reltuples is -1 until the first ANALYZE).
+    const unanalyzed = await h.target.query(
+      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' AND c.reltuples < 0`,
+      'app',
+    );
+    expect(unanalyzed).toEqual([]);
   });
 
   it('reports each table with rows, bytes, duration and MB/s, phases and checksum validation', async () => {

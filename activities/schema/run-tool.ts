@@ -1,5 +1,5 @@
 /**
- * Runs PostgreSQL's client programs (pg_dump, pg_restore, psql, vacuumdb) with the connection
+ * Runs PostgreSQL's client programs (pg_dump, pg_restore, psql) with the connection
  * in libpq environment variables: passwords never appear on a command line, where `ps` shows
  * them to every user of the machine.
  */
@@ -24,7 +24,7 @@ function baseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 export function startTool(
   deps: ActivityDeps,
-  tool: 'pg_dump' | 'pg_restore' | 'psql' | 'vacuumdb',
+  tool: 'pg_dump' | 'pg_restore' | 'psql',
   args: string[],
   libpqEnv: Record<string, string>,
   stdio: { stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore' } = {},
