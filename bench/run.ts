@@ -7,6 +7,7 @@
  *   --runs N      runs per tool and database (median reported; default 1)
  *   --only NAMES  comma-separated tool names to run (default: all)
  *   --jobs N      parallel jobs for pgferry (default 2, as the peers get)
+ *   --cdc         instead: the change-capture benchmark (cdc.ts; its options are there)
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -15,6 +16,7 @@ import { startPostgres, type PgCluster } from '../test/support/postgres';
 import { startTemporalServer } from '../test/support/temporal';
 import { repoRoot } from '../test/support/repo-root';
 import { buildBigDatabase, buildTinyDatabase, FULL_SIZE, QUICK_SIZE, tableDataBytes } from './dataset';
+import { runCdcBench } from './cdc';
 import { ALL_TOOLS, type Tool } from './tools';
 import { verifyTarget } from './verify';
 
@@ -51,36 +53,56 @@ async function recreate(target: PgCluster, db: string): Promise<void> {
   await target.query('CHECKPOINT');
 }
 
-async function measure(tool: Tool, source: PgCluster, target: PgCluster, db: string, temporalAddress: string, runs: number, jobs: number, dataBytes: number): Promise<Result> {
-  const reason = tool.available();
-  if (reason) return { db, tool: tool.name, note: `skipped: ${reason}` };
-  const times: number[] = [];
-  let peak = 0;
-  let problems: string[] = [];
-  for (let i = 0; i < runs; i += 1) {
-    await recreate(target, db);
-    await source.query('CHECKPOINT');
-    const started = process.hrtime.bigint();
-    try {
-      const { peakRssBytes } = await tool.run({ source, target, db, temporalAddress, jobs });
-      times.push(Number(process.hrtime.bigint() - started) / 1e9);
-      peak = Math.max(peak, peakRssBytes);
-    } catch (err) {
-      return { db, tool: tool.name, note: `failed: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}` };
-    }
-    problems = await verifyTarget(source, target, db);
-    console.log(`  ${tool.name} on ${db}: ${times[times.length - 1].toFixed(1)} s${problems.length ? ` — MISMATCH: ${problems.slice(0, 3).join('; ')}` : ' (verified)'}`);
+interface Tally {
+  times: number[];
+  peak: number;
+  problems: string[];
+  failure?: string;
+}
+
+/** One timed run of one tool into a fresh target database, then the check of the target. */
+async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCluster, db: string, temporalAddress: string, jobs: number): Promise<void> {
+  if (tally.failure) return;
+  await recreate(target, db);
+  await source.query('CHECKPOINT');
+  const started = process.hrtime.bigint();
+  try {
+    const { peakRssBytes } = await tool.run({ source, target, db, temporalAddress, jobs });
+    tally.times.push(Number(process.hrtime.bigint() - started) / 1e9);
+    tally.peak = Math.max(tally.peak, peakRssBytes);
+  } catch (err) {
+    tally.failure = `failed: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`;
+    return;
   }
-  const seconds = median(times);
-  return {
-    db,
-    tool: tool.name,
-    seconds,
-    mbPerSecond: dataBytes / 1048576 / seconds,
-    peakRssMiB: peak / 1048576,
-    verified: problems.length === 0,
-    note: problems.length ? `target differs: ${problems.slice(0, 3).join('; ')}` : undefined,
-  };
+  tally.problems = await verifyTarget(source, target, db);
+  console.log(`  ${tool.name} on ${db}: ${tally.times[tally.times.length - 1].toFixed(1)} s${tally.problems.length ? ` — MISMATCH: ${tally.problems.slice(0, 3).join('; ')}` : ' (verified)'}`);
+}
+
+/**
+ * Runs every tool once per round, round after round, so that each tool meets the same
+ * conditions (a freshly built dataset, a target that has seen N drops) as often as the others.
+ */
+async function measureAll(tools: Tool[], source: PgCluster, target: PgCluster, db: string, temporalAddress: string, runs: number, jobs: number, dataBytes: number): Promise<Result[]> {
+  const tallies = new Map(tools.map((t) => [t, { times: [], peak: 0, problems: [] } as Tally]));
+  for (let round = 0; round < runs; round += 1) {
+    for (const tool of tools) if (!tool.available()) await runOnce(tool, tallies.get(tool)!, source, target, db, temporalAddress, jobs);
+  }
+  return tools.map((tool) => {
+    const reason = tool.available();
+    if (reason) return { db, tool: tool.name, note: `skipped: ${reason}` };
+    const t = tallies.get(tool)!;
+    if (t.failure) return { db, tool: tool.name, note: t.failure };
+    const seconds = median(t.times);
+    return {
+      db,
+      tool: tool.name,
+      seconds,
+      mbPerSecond: dataBytes / 1048576 / seconds,
+      peakRssMiB: t.peak / 1048576,
+      verified: t.problems.length === 0,
+      note: t.problems.length ? `target differs: ${t.problems.slice(0, 3).join('; ')}` : undefined,
+    };
+  });
 }
 
 function table(results: Result[], db: string): string {
@@ -125,7 +147,7 @@ async function main(): Promise<void> {
 
     for (const db of ['bench', 'tiny']) {
       const dataBytes = await tableDataBytes(source, db);
-      for (const tool of tools) results.push(await measure(tool, source, target, db, temporal.address, runs, jobs, dataBytes));
+      results.push(...(await measureAll(tools, source, target, db, temporal.address, runs, jobs, dataBytes)));
     }
   } finally {
     await temporal.stop();
@@ -137,7 +159,7 @@ async function main(): Promise<void> {
   const report = [
     '# Benchmark results',
     '',
-    `Run ${new Date().toISOString()} with \`npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}\` on ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, PostgreSQL ${version} (two clusters on one host over TCP 127.0.0.1, fsync and synchronous_commit on, shared_buffers 1GB). ${runs} run(s) per tool, median. pgferry ran with parallelism.tables = ${jobs}, validation: count; its time includes the precheck and the row-count validation; its RSS is the worker's peak (VmHWM), the peers' the summed RSS of their client processes.`,
+    `Run ${new Date().toISOString()} with \`npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}\` on ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, PostgreSQL ${version} (two clusters on one host over TCP 127.0.0.1, fsync and synchronous_commit on, shared_buffers 1GB). ${runs} run(s) per tool, taken in rounds (every tool once per round), median. pgferry ran with parallelism.tables = ${jobs}, validation: count; its time includes the precheck and the row-count validation; its RSS is the worker's peak (VmHWM), the peers' the summed RSS of their client processes.`,
     '',
     ...sizes.map((s) => `- ${s}`),
     '',
@@ -155,7 +177,7 @@ async function main(): Promise<void> {
   console.log(`\n${report}\nwritten to ${file}`);
 }
 
-main().catch((err) => {
+(process.argv.includes('--cdc') ? runCdcBench() : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });
