@@ -36,3 +36,14 @@ export function qualified(t: { schema: string; name: string }): string {
 export function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
+
+/**
+ * A connection in logical replication mode (`replication=database`): it accepts replication
+ * commands (CREATE_REPLICATION_SLOT, START_REPLICATION) as well as plain SQL.
+ */
+export async function openReplicationClient(conn: ResolvedConnection, purpose: string): Promise<Client> {
+  const client = new Client({ ...conn.pgConfig, replication: 'database', application_name: `pgferry ${purpose}`.slice(0, 63) } as ConstructorParameters<typeof Client>[0]);
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}

@@ -70,6 +70,11 @@ export interface FailureContext {
   doing: string | (() => string);
   secrets: string[];
   retry: { connectionMinutes: number; otherMinutes: number };
+  /**
+   * When the current run of failures began (ms). Defaults to the activity's first scheduling;
+   * a stream that ran fine for days counts from its last progress instead.
+   */
+  failingSince?: () => number;
 }
 
 const ADVICE: Partial<Record<ErrorKind, string>> = {
@@ -123,7 +128,7 @@ export async function guarded<T>(ctx: FailureContext, body: () => Promise<T>): P
     // terminated": report the cancellation, not that.
     const cancelled = cancellationReason();
     if (cancelled) throw cancelled;
-    throw toFailure(err, ctx);
+    throw toFailure(err, ctx, Date.now(), ctx.failingSince?.() ?? firstAttemptScheduledMs());
   }
 }
 

@@ -13,6 +13,11 @@ import { makeApplyPreData } from './schema/pre-data';
 import { makeCopySequences } from './schema/sequences';
 import { makeHoldSnapshot } from './snapshot';
 import { makeValidateTables } from './validate/validate-tables';
+import { makeCompareTables } from './validate/compare-tables';
+import { makeCreatePublication, makeDropReplication } from './replication/publication';
+import { makeEmitCutoverMarker, makeLockSource } from './replication/cutover';
+import { makeStreamChanges } from './stream/stream-changes';
+import { makeCloseStream, makeOpenStream } from './stream/stream-position';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -26,6 +31,15 @@ export function createActivities(deps: ActivityDeps) {
     analyzeTarget: makeAnalyzeTarget(deps),
     validateTables: makeValidateTables(deps),
     dropBookkeeping: makeDropBookkeeping(deps),
+    // incremental migrations
+    createPublication: makeCreatePublication(deps),
+    dropReplication: makeDropReplication(deps),
+    openStream: makeOpenStream(deps),
+    streamChanges: makeStreamChanges(deps),
+    lockSource: makeLockSource(deps),
+    emitCutoverMarker: makeEmitCutoverMarker(deps),
+    closeStream: makeCloseStream(deps),
+    compareTables: makeCompareTables(deps),
   };
 }
 

@@ -8,8 +8,8 @@ import type { Client } from '@temporalio/client';
 import type { MigrationSpec } from '../common/spec';
 import { loadSpec } from './spec-file';
 import { connectClient, temporalSettings, type TemporalSettings } from './temporal';
-import { cancelMigration, defaultWorkflowId, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
-import { renderPrecheck, renderProgress, renderReport } from './render';
+import { cancelMigration, cutoverMigration, defaultWorkflowId, failureText, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
+import { renderCutover, renderPrecheck, renderProgress, renderReport } from './render';
 import { workerConfig } from '../worker/config';
 import { runWorker } from '../worker/run-worker';
 
@@ -127,6 +127,24 @@ export function buildProgram(): Command {
       const client = await clientOrExit(temporalSettings());
       for (const m of await listMigrations(client, Number(opts.limit))) {
         console.log(`${m.workflowId}\t${m.status}\t${m.startTime.toISOString()}${m.closeTime ? `\t${m.closeTime.toISOString()}` : ''}`);
+      }
+    });
+
+  program
+    .command('cutover')
+    .description('switch an incremental migration over: apply every change up to now, stop the stream, set sequences, validate, drop the slot. Stop application writes first (or use --lock-source).')
+    .argument('<workflowId>')
+    .option('--lock-source', 'make the source database read-only for new transactions and wait for running ones first')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { lockSource?: boolean; json?: boolean }) => {
+      const client = await clientOrExit(temporalSettings());
+      const started = Date.now();
+      try {
+        const result = await cutoverMigration(client, id, { lockSource: Boolean(opts.lockSource) });
+        console.log(opts.json ? JSON.stringify(result, null, 2) : renderCutover(result, Date.now() - started));
+        process.exitCode = result.validation.mismatches.length ? EXIT.failed : EXIT.ok;
+      } catch (err) {
+        throw new ExitError(`cutover of ${id} failed: ${failureText(err)}`, EXIT.failed);
       }
     });
 

@@ -4,7 +4,8 @@
  */
 import { WorkflowFailedError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { describeConnection } from '../common/connection';
-import type { MigrationProgress, MigrationReport, PrecheckReport } from '../common/plan';
+import type { CutoverRequest, CutoverResult, MigrationProgress, MigrationReport, PrecheckReport } from '../common/plan';
+import type { StreamProgress } from '../common/stream';
 import type { MigrationSpec } from '../common/spec';
 import { PROGRESS_QUERY } from '../common/messages';
 import type { TemporalSettings } from './temporal';
@@ -52,6 +53,10 @@ export async function migrationStatus(client: Client, workflowId: string): Promi
   if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') {
     // Queries need a running worker; without one the status still shows, without details.
     const progress = await handle.query<MigrationProgress>(PROGRESS_QUERY).catch(() => undefined);
+    if (progress?.streamWorkflowId) {
+      // The stream's lag and rates live in its own workflow (its reports would bloat this one's history).
+      progress.stream = await client.workflow.getHandle(progress.streamWorkflowId).query<StreamProgress>(PROGRESS_QUERY).catch(() => undefined);
+    }
     return { state: 'running', progress, description };
   }
   if (status === 'COMPLETED') return { state: 'completed', report: (await handle.result()) as MigrationReport, description };
@@ -72,6 +77,14 @@ export function failureText(err: unknown): string {
     if (current instanceof Error && current.message) message = current.message;
   }
   return message;
+}
+
+/**
+ * Cutover (incremental migrations): a Temporal Update, so this returns only when the target is
+ * ready, with the downtime and the validation, or throws why it could not be done.
+ */
+export async function cutoverMigration(client: Client, workflowId: string, request: CutoverRequest): Promise<CutoverResult> {
+  return client.workflow.getHandle(workflowId).executeUpdate<CutoverResult, [CutoverRequest]>('cutover', { args: [request] });
 }
 
 export async function cancelMigration(client: Client, workflowId: string): Promise<void> {

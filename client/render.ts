@@ -1,5 +1,6 @@
 /** Text rendering for the CLI: precheck tables, live progress, the final report. */
-import { displayName, type CheckItem, type MigrationProgress, type MigrationReport } from '../common/plan';
+import { displayName, type CheckItem, type CutoverResult, type MigrationProgress, type MigrationReport } from '../common/plan';
+import type { StreamProgress } from '../common/stream';
 import { formatBytes } from '../common/format';
 
 const MARK: Record<CheckItem['status'], string> = { pass: 'PASS', warning: 'WARN', fail: 'FAIL' };
@@ -15,11 +16,34 @@ export function renderProgress(p: MigrationProgress, maxTables = 12): string {
   const lines = [
     `phase ${p.phase}  ·  tables ${p.tablesDone}/${p.tablesTotal}  ·  ${formatBytes(p.bytesCopied)} copied  ·  ${p.percent}%  ${bar(p.percent)}`,
   ];
+  if (p.stream) lines.push(renderStream(p.stream));
+  else if (p.streamWorkflowId) lines.push(`stream ${p.streamWorkflowId}: starting`);
   const busy = p.tables.filter((t) => t.state === 'copying' || t.state === 'failed').slice(0, maxTables);
   for (const t of busy) {
     const error = t.error ? `  ${t.error}` : '';
     lines.push(`  ${t.state.padEnd(8)} ${displayName(t)}  ${t.rows} rows  ${formatBytes(t.bytes)}${error}`);
   }
+  return lines.join('\n');
+}
+
+export function renderStream(s: StreamProgress, maxTables = 8): string {
+  const lines = [
+    `stream ${s.state}  ·  applied ${s.appliedLsn ?? '-'}  ·  source ${s.sourceLsn ?? '-'}  ·  lag ${formatBytes(s.lagBytes)} / ${s.lagSeconds.toFixed(2)} s  ·  ${s.changesPerSecond} changes/s  ·  ${s.totalChanges} changes in ${s.transactions} transactions`,
+  ];
+  const busiest = [...s.tables].sort((a, b) => b.inserts + b.updates + b.deletes - (a.inserts + a.updates + a.deletes)).slice(0, maxTables);
+  for (const t of busiest) lines.push(`  ${displayName(t)}  +${t.inserts} ~${t.updates} -${t.deletes}${t.truncates ? ` truncated ${t.truncates}×` : ''}`);
+  return lines.join('\n');
+}
+
+export function renderCutover(r: CutoverResult, clientMs?: number): string {
+  const lines = [
+    `Cut over at source LSN ${r.lsn}: the target is ready.`,
+    `Downtime ${(r.downtimeMs / 1000).toFixed(2)} s (from the cutover request to ready${clientMs !== undefined ? `; ${(clientMs / 1000).toFixed(2)} s as this command saw it` : ''})${r.sourceLocked ? ', source made read-only' : ''}.`,
+    `Applied ${r.changesApplied} changes in ${r.transactionsApplied} transactions; ${r.sequences} sequences set; slots dropped: ${r.droppedSlots.join(', ') || 'none left'}.`,
+    `Validation (${r.validation.mode}, source against target): ${r.validation.tablesChecked} tables, ${r.validation.mismatches.length} mismatches` +
+      (r.validation.mismatches.length ? `: ${r.validation.mismatches.slice(0, 5).map((m) => `${displayName(m)} (source ${m.expectedRows} rows, target ${m.actualRows})`).join('; ')}` : ''),
+  ];
+  if (r.sourceLocked) lines.push('The source stays read-only; to undo: ALTER DATABASE <db> RESET default_transaction_read_only;');
   return lines.join('\n');
 }
 
@@ -44,6 +68,7 @@ export function renderReport(r: MigrationReport, maxTables = 20): string {
     }
     if (r.tables.length > biggest.length) lines.push(`… and ${r.tables.length - biggest.length} smaller tables (--json lists all)`);
   }
+  if (r.cutover) lines.push('', renderCutover(r.cutover));
   if (r.warnings.length) lines.push('', 'Warnings:', ...r.warnings.map((w) => `  - ${w}`));
   return lines.join('\n');
 }

@@ -10,6 +10,12 @@ export interface SnapshotReady {
   name: string;
   /** The holder's attempt; a new attempt means the previous snapshot is gone. */
   attempt: number;
+  /**
+   * Incremental migrations: the logical replication slot whose creation exported this
+   * snapshot, and its consistent point. Changes after the snapshot stream from this slot.
+   */
+  slot?: string;
+  consistentLsn?: string;
 }
 
 export interface TableProgressUpdate {

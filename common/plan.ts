@@ -2,6 +2,7 @@
  * The migration plan and its progress: small facts that travel through Temporal.
  * Rows never do; only table names, counts, sizes and states.
  */
+import type { StreamProgress } from './stream';
 
 /** A table that holds data (a plain table or a leaf partition), as found on the source. */
 export interface TableRef {
@@ -49,6 +50,8 @@ export type Phase =
   | 'data'
   | 'post-data'
   | 'validation'
+  | 'streaming'
+  | 'cutover'
   | 'done'
   | 'failed'
   | 'cancelled';
@@ -102,6 +105,29 @@ export interface MigrationReport {
   totalRows: number;
   totalBytes: number;
   totalMs: number;
+  /** Incremental migrations: the cutover. */
+  cutover?: CutoverResult;
+}
+
+/** What `pgferry cutover` asks for. */
+export interface CutoverRequest {
+  /** Make the source read-only for new transactions and wait for running writers first. */
+  lockSource: boolean;
+}
+
+/** What the cutover returns once the target is ready. */
+export interface CutoverResult {
+  /** The source position the target is exactly at (the cutover marker). */
+  lsn: string;
+  /** From the cutover request to the target being ready, in ms. */
+  downtimeMs: number;
+  sourceLocked: boolean;
+  sequences: number;
+  validation: { mode: 'count' | 'checksum'; tablesChecked: number; mismatches: TableValidation[] };
+  /** Change stream totals. */
+  changesApplied: number;
+  transactionsApplied: number;
+  droppedSlots: string[];
 }
 
 export interface MigrationProgress {
@@ -116,6 +142,10 @@ export interface MigrationProgress {
   warnings: string[];
   startedAt: number;
   snapshot?: string;
+  /** Incremental migrations: the child workflow streaming changes (query it for lag). */
+  streamWorkflowId?: string;
+  /** The stream's last report, as of when the migration workflow last heard of it. */
+  stream?: StreamProgress;
 }
 
 /** A map key for a table; JSON so that dots and quotes inside names cannot collide. */

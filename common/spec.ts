@@ -71,8 +71,26 @@ export const connectionSchema = z.preprocess(
   connectionObject,
 );
 
-export const MIGRATION_TYPES = ['schema', 'full'] as const;
+export const MIGRATION_TYPES = ['schema', 'full', 'incremental'] as const;
 export type MigrationType = (typeof MIGRATION_TYPES)[number];
+
+/** Row operations the change stream can replicate. */
+export const OPERATIONS = ['insert', 'update', 'delete', 'truncate'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+const operationList = z.array(z.enum(OPERATIONS)).min(1, 'list at least one operation (insert, update, delete, truncate)');
+
+/**
+ * Change data capture settings (types include `incremental`). `tables` overrides the
+ * operations per table, keyed by its name as `schema.table` (quote odd names: `"Sales"."Order"`).
+ */
+const incrementalSchema = z
+  .object({
+    operations: operationList.default([...OPERATIONS]),
+    tables: z.record(z.string().min(1), z.object({ operations: operationList }).strict()).default({}),
+  })
+  .strict()
+  .default({ operations: [...OPERATIONS], tables: {} });
 
 export const specSchema = z
   .object({
@@ -95,8 +113,14 @@ export const specSchema = z
       })
       .strict()
       .default({ connectionMinutes: 720, otherMinutes: 10 }),
+    incremental: incrementalSchema,
   })
-  .strict();
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.types.includes('incremental') && !spec.types.includes('full')) {
+      ctx.addIssue({ code: 'custom', path: ['types'], message: 'incremental needs full: the change stream starts where the full copy ends (use [schema, full, incremental])' });
+    }
+  });
 
 export type MigrationSpec = z.output<typeof specSchema>;
 export type SpecInput = z.input<typeof specSchema>;

@@ -32,3 +32,15 @@ export const long: ActivityOptions = {
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry,
 };
+
+/**
+ * The change stream: runs until cutover (its workflow restarts it now and then to keep history
+ * small). A dead worker is noticed by the heartbeat timeout and the stream resumes elsewhere
+ * from the position the target recorded.
+ */
+export const stream: ActivityOptions = {
+  startToCloseTimeout: '365 days',
+  heartbeatTimeout: '20 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { ...retry, nonRetryableErrorTypes: [...(retry.nonRetryableErrorTypes ?? []), 'StreamClosed', 'SourceSchemaChanged'] },
+};

@@ -2,3 +2,4 @@
 export { migrationWorkflow } from './migration';
 export { copyTablesWorkflow } from './copy-tables';
 export { precheckWorkflow } from './precheck';
+export { streamChangesWorkflow } from './stream-changes';

@@ -25,6 +25,7 @@ export class MigrationState {
   readonly warnings: string[] = [];
   readonly phases: PhaseTiming[] = [];
   snapshot?: string;
+  streamWorkflowId?: string;
   private phaseStartedAt: number;
   private readonly tables = new Map<string, TableProgress>();
   readonly results = new Map<string, TableCopyResult>();
@@ -102,7 +103,7 @@ export class MigrationState {
       0,
     );
     const bytesCopied = tables.reduce((s, t) => s + t.bytes, 0);
-    const dataDone = ['post-data', 'validation', 'done'].includes(this.phase);
+    const dataDone = ['post-data', 'validation', 'streaming', 'cutover', 'done'].includes(this.phase);
     const percent = dataDone ? 100 : bytesEstimated > 0 ? Math.floor((1000 * bytesProgress) / bytesEstimated) / 10 : 0;
     return {
       phase: this.phase,
@@ -115,6 +116,7 @@ export class MigrationState {
       warnings: this.warnings,
       startedAt: this.startedAt,
       snapshot: this.snapshot,
+      streamWorkflowId: this.streamWorkflowId,
     };
   }
 
@@ -125,6 +127,7 @@ export class MigrationState {
       `**Phase:** ${p.phase} · **Tables:** ${p.tablesDone}/${p.tablesTotal} copied · **Data:** ${formatBytes(p.bytesCopied)} (${p.percent}%)`,
       '',
     ];
+    if (this.streamWorkflowId) lines.push(`**Change stream:** child workflow \`${this.streamWorkflowId}\` (lag, rates and per-table changes on its page)`, '');
     if (p.warnings.length) lines.push(`**Warnings:** ${p.warnings.length} (see the progress query or the result)`, '');
     const busyFirst = [...p.tables].sort((a, b) => stateOrder(a.state) - stateOrder(b.state));
     const shown = busyFirst.slice(0, DETAIL_TABLE_ROWS);

@@ -3,16 +3,18 @@
  *
  *   precheck → snapshot → pre-data schema → copy tables (child workflow, in parallel)
  *   → sequences → release snapshot → post-data (indexes, constraints, triggers) → analyze
- *   → validation → report
+ *   → validation → [incremental: stream changes (child workflow) → cutover] → report
  *
  * Rows never pass through here: activities stream them between the databases. This workflow
  * keeps only names, counts and states, and carries connection references, never passwords.
  */
 import {
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
   executeChild,
+  startChild,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
@@ -24,9 +26,12 @@ import type { Endpoints } from '../activities/deps';
 import type { SnapshotReady } from '../common/messages';
 import { groupIntoUnits } from '../common/units';
 import { describeConnection } from '../common/connection';
-import { tableKey, type MigrationReport, type PrecheckReport, type TableRef, type TableValidation } from '../common/plan';
+import { tableKey, type CutoverRequest, type CutoverResult, type MigrationReport, type PrecheckReport, type TableRef, type TableValidation } from '../common/plan';
+import { replicationNames, type ReplicationNames } from '../common/replication-names';
 import type { MigrationSpec } from '../common/spec';
 import * as options from './activity-options';
+import { cutoverUpdate, type PendingCutover } from './cutover';
+import { stopAtSignal, streamChangesWorkflow } from './stream-changes';
 import { copyTablesWorkflow } from './copy-tables';
 import { failureType, isSnapshotLost, rootMessage } from './failures';
 import { MigrationState } from './migration-state';
@@ -36,7 +41,13 @@ import { progressQuery, snapshotReadySignal, tableProgressSignal, unitCopiedSign
 const { listTables, copySequences, dropBookkeeping } = proxyActivities<Activities>(options.short);
 const { holdSnapshot, applyPreData, applyPostData, analyzeTarget, validateTables } = proxyActivities<Activities>(options.long);
 const { precheck } = proxyActivities<Activities>(options.precheck);
-const acts = { listTables, copySequences, dropBookkeeping, holdSnapshot, applyPreData, applyPostData, analyzeTarget, validateTables, precheck };
+const { createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables } = proxyActivities<Activities>(options.short);
+const acts = {
+  listTables, copySequences, dropBookkeeping, holdSnapshot, applyPreData, applyPostData, analyzeTarget, validateTables, precheck,
+  createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables,
+};
+/** Cleanup must end even if the source stays unreachable: then the report names what to drop by hand. */
+const { dropReplication } = proxyActivities<Activities>({ ...options.short, retry: { ...options.short.retry, maximumAttempts: 20, maximumInterval: '15s' } });
 
 export interface MigrationInput {
   spec: MigrationSpec;
@@ -50,6 +61,11 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
   const endpoints: Endpoints = { source: spec.source, target: spec.target, retry: spec.retry };
   const withSchema = spec.types.includes('schema');
   const withData = spec.types.includes('full');
+  const incremental = spec.types.includes('incremental');
+  const names: ReplicationNames | undefined = incremental ? replicationNames(workflowInfo().workflowId) : undefined;
+  let replicationCreated = false;
+  const snapshots = new Map<string, SnapshotReady>();
+  let cutover: PendingCutover | undefined;
   let snapshot: SnapshotReady | undefined;
   let holderEnded = false;
   let generation = 0;
@@ -57,6 +73,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
   setHandler(progressQuery, () => state.progress());
   setHandler(snapshotReadySignal, (ready) => {
     snapshot = ready;
+    snapshots.set(ready.name, ready);
     state.snapshot = ready.name;
   });
   setHandler(tableProgressSignal, (updates) => {
@@ -68,6 +85,23 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     state.recordCopied(results);
     refreshDetails();
   });
+
+  setHandler(
+    cutoverUpdate,
+    async (request) => {
+      cutover = { request, requestedAt: Date.now() };
+      await condition(() => cutover?.result !== undefined || cutover?.failure !== undefined);
+      if (cutover.failure) throw ApplicationFailure.nonRetryable(`cutover failed: ${cutover.failure}`, 'CutoverFailed');
+      return cutover.result!;
+    },
+    {
+      validator: (_request: CutoverRequest) => {
+        if (!incremental) throw new Error('this migration has no change stream (its types do not include incremental): there is nothing to cut over');
+        if (cutover) throw new Error('cutover was already requested');
+        if (state.phase !== 'streaming') throw new Error(`the migration is in phase ${state.phase}; cutover is possible once it streams changes (after the full copy, post-data and validation)`);
+      },
+    },
+  );
 
   function refreshDetails() {
     setCurrentDetails(state.details());
@@ -127,7 +161,12 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
 
     // 2. One exported snapshot for everything read from the source.
     enter('snapshot');
-    holder = holderScope.run(() => acts.holdSnapshot({ source: spec.source, retry: spec.retry }));
+    if (names) {
+      // The publication first: pgoutput must find it as of the slot's consistent point.
+      replicationCreated = true;
+      await acts.createPublication({ source: spec.source, retry: spec.retry, names });
+    }
+    holder = holderScope.run(() => acts.holdSnapshot({ source: spec.source, retry: spec.retry, replication: names }));
     holder.then(
       () => (holderEnded = true),
       () => (holderEnded = true),
@@ -146,12 +185,14 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     }
 
     // 4. Data: every table under the same snapshot, in parallel.
+    let copiedUnder: SnapshotReady | undefined;
     if (withData) {
       enter('data');
       const units = groupIntoUnits(tables);
       await underSnapshot(
         (s) => {
           generation += 1;
+          copiedUnder = snapshots.get(s);
           return executeChild(copyTablesWorkflow, {
             workflowId: `${workflowInfo().workflowId}/copy-${generation}`,
             staticSummary: `copy ${tables.length} tables of ${describeConnection(spec.source)}`.slice(0, 200),
@@ -186,19 +227,23 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
       skippedValidationWarning(state, tables);
       if (mismatches.length) {
         for (const m of mismatches) state.markFailed(m, `validation: expected ${m.expectedRows} rows, found ${m.actualRows}`);
-        throw ApplicationFailure.nonRetryable(
-          `validation failed for ${mismatches.length} table(s): ${mismatches.slice(0, 5).map((m) => `${m.schema}.${m.name} (expected ${m.expectedRows} rows, found ${m.actualRows}${m.expectedChecksum ? ', checksum differs' : ''})`).join('; ')}`,
-          'ValidationFailed',
-          mismatches.slice(0, 50),
-        );
+        throw validationFailure(mismatches);
       }
     }
     state.markAll(['copied', 'indexed', 'pending'], 'done');
-    await acts.dropBookkeeping({ target: spec.target, retry: spec.retry });
     await holder.catch(() => undefined); // the snapshot holder has closed its connection
+
+    // 7. Incremental: stream changes from the slot whose snapshot the copy read, until cutover.
+    let cutoverResult: CutoverResult | undefined;
+    if (names && copiedUnder?.slot && copiedUnder.consistentLsn) {
+      cutoverResult = await streamUntilCutover(names, copiedUnder.slot, copiedUnder.consistentLsn, tables);
+    }
+
+    await acts.dropBookkeeping({ target: spec.target, retry: spec.retry });
     state.closePhase(Date.now());
     enter('done');
-    return buildReport(spec, state, tables, checked, mismatches);
+    await condition(allHandlersFinished); // the cutover update returns its result first
+    return { ...buildReport(spec, state, tables, checked, mismatches), cutover: cutoverResult };
   } catch (err) {
     const cancelled = isCancellation(err);
     state.closePhase(Date.now());
@@ -209,8 +254,102 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     await CancellationScope.nonCancellable(async () => {
       holderScope.cancel();
       await holder?.catch(() => undefined);
+      if (names && replicationCreated) await releaseSource(names);
     });
+    if (cutover && !cutover.result) {
+      cutover.failure ??= rootMessage(err);
+      await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    }
     throw err;
+  }
+
+  /**
+   * The streaming phase and the cutover: the stream runs in a child workflow until the
+   * operator's cutover; then the stream stops exactly at a marker written into the source's
+   * WAL, the target is fenced, sequences are set, and source and target are compared.
+   */
+  async function streamUntilCutover(names: ReplicationNames, slot: string, startLsn: string, tables: TableRef[]): Promise<CutoverResult> {
+    const id = workflowInfo().workflowId;
+    // Slots of snapshots that were lost along the way hold WAL for nothing: drop them.
+    await dropReplication({ source: spec.source, retry: spec.retry, names, keepSlot: slot, dropPublication: false });
+    await acts.openStream({ target: spec.target, retry: spec.retry, migrationId: id, slot, startLsn });
+    enter('streaming');
+    const stream = await startChild(streamChangesWorkflow, {
+      workflowId: `${id}/stream`,
+      staticSummary: `stream changes ${describeConnection(spec.source)} → ${describeConnection(spec.target)}`.slice(0, 200),
+      args: [{ ...endpoints, migrationId: id, names, slot, operations: spec.incremental }],
+    });
+    state.streamWorkflowId = stream.workflowId;
+    refreshDetails();
+    let streamFailure: unknown;
+    let streamEnded = false;
+    const streamResult = stream.result();
+    streamResult.then(
+      () => (streamEnded = true),
+      (err) => {
+        streamEnded = true;
+        streamFailure = err;
+      },
+    );
+    await condition(() => cutover !== undefined || streamEnded);
+    if (streamFailure) throw streamFailure;
+    if (!cutover) throw ApplicationFailure.nonRetryable('the change stream ended before cutover', 'StreamEnded');
+
+    enter('cutover');
+    const request = cutover.request;
+    if (request.lockSource) await acts.lockSource({ source: spec.source, retry: spec.retry });
+    const marker = await acts.emitCutoverMarker({ source: spec.source, retry: spec.retry, migrationId: id });
+    await stream.signal(stopAtSignal, { lsn: marker.lsn });
+    const streamed = await streamResult;
+    // From here on nothing may write to the target: the fence closes before anything else.
+    await acts.closeStream({ target: spec.target, retry: spec.retry, migrationId: id });
+    const { sequences } = await acts.copySequences(endpoints);
+    const validation = await compareAll(tables);
+    const dropped = await dropReplication({ source: spec.source, retry: spec.retry, names, dropPublication: true });
+    const result: CutoverResult = {
+      lsn: marker.lsn,
+      downtimeMs: Date.now() - cutover.requestedAt,
+      sourceLocked: request.lockSource,
+      sequences,
+      validation,
+      changesApplied: streamed.progress.totalChanges,
+      transactionsApplied: streamed.progress.transactions,
+      droppedSlots: dropped.droppedSlots,
+    };
+    if (validation.mismatches.length) {
+      for (const m of validation.mismatches) state.markFailed(m, `cutover validation: source has ${m.expectedRows} rows, target ${m.actualRows}`);
+      cutover.failure = validationFailure(validation.mismatches).message;
+      throw validationFailure(validation.mismatches);
+    }
+    cutover.result = result;
+    return result;
+  }
+
+  /** Live source against target, in batches (payloads stay small for huge schemas). */
+  async function compareAll(tables: TableRef[]): Promise<CutoverResult['validation']> {
+    const mismatches: TableValidation[] = [];
+    for (let i = 0; i < tables.length; i += VALIDATION_BATCH) {
+      const batch = tables.slice(i, i + VALIDATION_BATCH).map((t) => ({ schema: t.schema, name: t.name }));
+      const results = await acts.compareTables({ ...endpoints, mode: spec.validation, tables: batch });
+      mismatches.push(...results.filter((r) => !r.ok));
+    }
+    return { mode: spec.validation, tablesChecked: tables.length, mismatches };
+  }
+
+  /** Nothing left behind on the source: fence the target, drop every slot and the publication. */
+  async function releaseSource(names: ReplicationNames): Promise<void> {
+    try {
+      await acts.closeStream({ target: spec.target, retry: { ...spec.retry, connectionMinutes: 1, otherMinutes: 1 }, migrationId: workflowInfo().workflowId });
+    } catch {
+      // the target may be what failed; the slot below matters more
+    }
+    try {
+      await dropReplication({ source: spec.source, retry: spec.retry, names, dropPublication: true });
+    } catch (cleanupErr) {
+      state.warnings.push(
+        `could not drop the replication slots (${names.slotPrefix}*) and publication ${names.publication} on the source: ${rootMessage(cleanupErr)}; drop them by hand or the source keeps WAL`,
+      );
+    }
   }
 }
 
@@ -218,6 +357,13 @@ function precheckFailure(report: PrecheckReport): ApplicationFailure {
   const fails = report.items.filter((i) => i.status === 'fail');
   const lines = fails.map((i) => `[${i.id}] ${i.title} ${i.advice}`);
   return ApplicationFailure.nonRetryable(`precheck failed: ${lines.join(' ')}`, 'PrecheckFailed', report);
+}
+
+function validationFailure(mismatches: TableValidation[]): ApplicationFailure {
+  const described = mismatches
+    .slice(0, 5)
+    .map((m) => `${m.schema}.${m.name} (expected ${m.expectedRows} rows, found ${m.actualRows}${m.expectedChecksum ? ', checksum differs' : ''})`);
+  return ApplicationFailure.nonRetryable(`validation failed for ${mismatches.length} table(s): ${described.join('; ')}`, 'ValidationFailed', mismatches.slice(0, 50));
 }
 
 function skippedValidationWarning(state: MigrationState, tables: TableRef[]) {

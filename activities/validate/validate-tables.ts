@@ -49,7 +49,7 @@ export function makeValidateTables(deps: ActivityDeps) {
 }
 
 /** Row counts of many tables in one round trip (thousands of tiny tables add up otherwise). */
-async function countAll(client: Client, tables: ExpectedTable[]): Promise<TableValidation[]> {
+export async function countAll(client: Client, tables: ExpectedTable[]): Promise<TableValidation[]> {
   if (!tables.length) return [];
   const sql = tables.map((t, i) => `SELECT ${i} AS i, count(*)::bigint AS n FROM ONLY ${qualified(t)}`).join(' UNION ALL ');
   const { rows } = await client.query<{ i: number; n: string }>(sql);

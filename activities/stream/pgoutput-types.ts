@@ -1,0 +1,135 @@
+/**
+ * The logical replication messages pgferry consumes, as decoded from the `pgoutput` plugin
+ * (protocol version 1, PostgreSQL "Logical Replication Message Formats"). Values stay in
+ * PostgreSQL's text form: converting them to JS numbers or dates would lose precision.
+ *
+ * LSNs are kept as bigint (64-bit WAL positions); `formatLsn`/`parseLsn` in lsn.ts convert
+ * them to and from PostgreSQL's `X/Y` notation.
+ */
+
+/** One column of a tuple: `null`, a text value, or unchanged TOASTed data that was not sent. */
+export type TupleValue = string | null | typeof UNCHANGED_TOAST;
+
+/** Marker for pgoutput's `u` kind: the value did not change and is not in the message. */
+export const UNCHANGED_TOAST: unique symbol = Symbol('unchanged-toast');
+
+export interface RelationColumn {
+  name: string;
+  /** Part of the replica identity key (flag bit 1). */
+  isKey: boolean;
+  /** Type OID on the source. */
+  typeOid: number;
+  typeMod: number;
+}
+
+export interface RelationMessage {
+  tag: 'relation';
+  relationId: number;
+  schema: string;
+  name: string;
+  /** `d` default (primary key), `n` nothing, `f` full, `i` index. */
+  replicaIdentity: 'd' | 'n' | 'f' | 'i';
+  columns: RelationColumn[];
+}
+
+export interface BeginMessage {
+  tag: 'begin';
+  /** LSN of the transaction's commit record. */
+  finalLsn: bigint;
+  /** Commit time, microseconds since the Unix epoch (converted from PostgreSQL's 2000 epoch). */
+  commitTimeMicros: bigint;
+  xid: number;
+}
+
+export interface CommitMessage {
+  tag: 'commit';
+  flags: number;
+  commitLsn: bigint;
+  /** End of the commit record: the position to confirm once this transaction is applied. */
+  endLsn: bigint;
+  commitTimeMicros: bigint;
+}
+
+export interface InsertMessage {
+  tag: 'insert';
+  relationId: number;
+  newTuple: TupleValue[];
+}
+
+export interface UpdateMessage {
+  tag: 'update';
+  relationId: number;
+  /** Present (`K`) when the key changed, or the whole old row (`O`) under REPLICA IDENTITY FULL. */
+  oldTuple?: TupleValue[];
+  oldKind?: 'key' | 'old';
+  newTuple: TupleValue[];
+}
+
+export interface DeleteMessage {
+  tag: 'delete';
+  relationId: number;
+  /** `K`: only the key columns are meaningful (others null); `O`: the whole old row. */
+  oldKind: 'key' | 'old';
+  oldTuple: TupleValue[];
+}
+
+export interface TruncateMessage {
+  tag: 'truncate';
+  cascade: boolean;
+  restartIdentity: boolean;
+  relationIds: number[];
+}
+
+export interface TypeMessage {
+  tag: 'type';
+  typeOid: number;
+  schema: string;
+  name: string;
+}
+
+export interface OriginMessage {
+  tag: 'origin';
+  lsn: bigint;
+  name: string;
+}
+
+/** A logical decoding message (`pg_logical_emit_message`), received with `messages 'true'`. */
+export interface LogicalMessage {
+  tag: 'message';
+  transactional: boolean;
+  lsn: bigint;
+  prefix: string;
+  content: Buffer;
+}
+
+export type PgOutputMessage =
+  | RelationMessage
+  | BeginMessage
+  | CommitMessage
+  | InsertMessage
+  | UpdateMessage
+  | DeleteMessage
+  | TruncateMessage
+  | TypeMessage
+  | OriginMessage
+  | LogicalMessage;
+
+/** XLogData (`w`): a chunk of the stream carrying one pgoutput message. */
+export interface XLogData {
+  kind: 'xlogdata';
+  walStart: bigint;
+  /** The server's current end of WAL. */
+  walEnd: bigint;
+  sendTimeMicros: bigint;
+  payload: Buffer;
+}
+
+/** Primary keepalive (`k`). */
+export interface PrimaryKeepalive {
+  kind: 'keepalive';
+  walEnd: bigint;
+  sendTimeMicros: bigint;
+  replyRequested: boolean;
+}
+
+export type CopyBothFrame = XLogData | PrimaryKeepalive;

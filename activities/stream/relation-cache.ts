@@ -1,0 +1,107 @@
+/**
+ * What the stream knows about each source relation: pgoutput sends a Relation message before a
+ * table's first change and again after its definition changes. The first one is checked
+ * against the target table (same columns, same types); a later one that differs means DDL ran
+ * on the source during the migration, which logical replication does not carry: that stops the
+ * stream with a clear account of what changed instead of applying rows to the wrong columns.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Client } from 'pg';
+import { displayName } from '../../common/plan';
+import type { Operation } from '../../common/spec';
+import type { OperationsConfig } from '../../common/stream';
+import type { RelationMessage } from './pgoutput-types';
+import { readTargetColumns, type ApplyTable } from './target-table';
+
+interface Known {
+  message: RelationMessage;
+  /** Source type names, as format_type prints them. */
+  types: string[];
+  table: ApplyTable;
+}
+
+export class RelationCache {
+  private readonly known = new Map<number, Known>();
+
+  constructor(
+    private readonly source: Client,
+    private readonly target: Client,
+    private readonly operations: OperationsConfig,
+  ) {}
+
+  table(relationId: number): ApplyTable {
+    const known = this.known.get(relationId);
+    if (!known) throw new Error(`pgoutput sent a change for relation ${relationId} before describing it`);
+    return known.table;
+  }
+
+  async learn(message: RelationMessage): Promise<void> {
+    const name = displayName(message);
+    const types = await this.sourceTypes(message);
+    const previous = this.known.get(message.relationId);
+    if (previous) {
+      const changes = describeChanges(previous.message, previous.types, message, types);
+      if (changes.length) throw schemaChanged(name, changes);
+      return;
+    }
+    const targetColumns = await readTargetColumns(this.target, message.schema, message.name);
+    const changes = describeChanges(
+      { ...message, columns: targetColumns.map((c) => ({ name: c.name, isKey: false, typeOid: 0, typeMod: 0 })) },
+      targetColumns.map((c) => c.type),
+      message,
+      types,
+      false,
+    );
+    if (changes.length) throw schemaChanged(name, changes, 'the target table');
+    // Same columns; take them in the order the source sends values.
+    const byName = new Map(targetColumns.map((c) => [c.name, c]));
+    const columns = message.columns.map((c) => byName.get(c.name)!);
+    const keyColumns = message.replicaIdentity === 'f' ? [] : message.columns.flatMap((c, i) => (c.isKey ? [i] : []));
+    if (!keyColumns.length && message.replicaIdentity !== 'f') {
+      throw ApplicationFailure.nonRetryable(
+        `source table ${name} has no replica identity (no primary key): its updates and deletes cannot be replicated; run ALTER TABLE ${name} REPLICA IDENTITY FULL on the source`,
+        'SourceSchemaChanged',
+      );
+    }
+    this.known.set(message.relationId, {
+      message,
+      types,
+      table: { schema: message.schema, name: message.name, columns, keyColumns, operations: this.operationsOf(name), partitioned: targetColumns.partitioned },
+    });
+  }
+
+  private operationsOf(name: string): ReadonlySet<Operation> {
+    return new Set(this.operations.tables[name]?.operations ?? this.operations.operations);
+  }
+
+  private async sourceTypes(message: RelationMessage): Promise<string[]> {
+    const { rows } = await this.source.query<{ t: string }>(
+      'SELECT pg_catalog.format_type(o, CASE WHEN m < 0 THEN NULL ELSE m END) AS t FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS u(o, m, i) ORDER BY i',
+      [message.columns.map((c) => c.typeOid), message.columns.map((c) => c.typeMod)],
+    );
+    return rows.map((r) => r.t);
+  }
+}
+
+/** Differences between two column lists, in words ("column note added"). */
+export function describeChanges(before: RelationMessage, beforeTypes: string[], after: RelationMessage, afterTypes: string[], orderMatters = true): string[] {
+  const changes: string[] = [];
+  const oldCols = new Map(before.columns.map((c, i) => [c.name, beforeTypes[i]]));
+  const newCols = new Map(after.columns.map((c, i) => [c.name, afterTypes[i]]));
+  for (const [col, type] of newCols) {
+    if (!oldCols.has(col)) changes.push(`column ${col} ${type} added`);
+    else if (oldCols.get(col) !== type) changes.push(`column ${col} changed type from ${oldCols.get(col)} to ${type}`);
+  }
+  for (const col of oldCols.keys()) if (!newCols.has(col)) changes.push(`column ${col} dropped`);
+  if (orderMatters && !changes.length && before.columns.map((c) => c.name).join('\0') !== after.columns.map((c) => c.name).join('\0')) {
+    changes.push(`columns reordered to (${after.columns.map((c) => c.name).join(', ')})`);
+  }
+  return changes;
+}
+
+function schemaChanged(name: string, changes: string[], comparedTo = 'when the stream started'): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    `source table ${name} changed during the migration (${changes.join('; ')}, compared with ${comparedTo}); DDL is not replicated: apply the same change to the target table, or restart the migration`,
+    'SourceSchemaChanged',
+  );
+}

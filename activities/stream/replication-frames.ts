@@ -1,0 +1,73 @@
+/**
+ * The CopyBoth layer of the streaming replication protocol: after START_REPLICATION every
+ * CopyData payload from the server is an XLogData (`w`) or a primary keepalive (`k`), and the
+ * client answers with standby status updates (`r`). The `w` payload is one pgoutput message
+ * (see pgoutput-decoder.ts). Positions are unsigned 64-bit, times signed 64-bit protocol time.
+ */
+import { pgTimeToUnixMicros, unixMicrosToPgTime } from './lsn';
+import type { CopyBothFrame } from './pgoutput-types';
+
+const XLOG_DATA = 0x77; // 'w'
+const KEEPALIVE = 0x6b; // 'k'
+const STATUS_UPDATE = 0x72; // 'r'
+
+const XLOG_HEADER = 1 + 8 + 8 + 8;
+const KEEPALIVE_LENGTH = 1 + 8 + 8 + 1;
+const STATUS_UPDATE_LENGTH = 1 + 8 + 8 + 8 + 8 + 1;
+
+/** Parses one whole CopyData payload (use `alignOnCopyDataFrame: true` so chunks are whole). */
+export function parseCopyBothFrame(buf: Buffer): CopyBothFrame {
+  if (buf.length === 0) throw new Error('empty CopyData frame in replication stream');
+  const kind = buf[0];
+  if (kind === XLOG_DATA) {
+    if (buf.length < XLOG_HEADER) throw new Error(`truncated XLogData frame: ${buf.length} bytes, header needs ${XLOG_HEADER}`);
+    return {
+      kind: 'xlogdata',
+      walStart: buf.readBigUInt64BE(1),
+      walEnd: buf.readBigUInt64BE(9),
+      sendTimeMicros: pgTimeToUnixMicros(buf.readBigInt64BE(17)),
+      // A view, not a copy: the frame buffer is ours alone once copy-both has pushed it.
+      payload: buf.subarray(XLOG_HEADER),
+    };
+  }
+  if (kind === KEEPALIVE) {
+    if (buf.length !== KEEPALIVE_LENGTH) throw new Error(`malformed primary keepalive frame: ${buf.length} bytes, expected ${KEEPALIVE_LENGTH}`);
+    return {
+      kind: 'keepalive',
+      walEnd: buf.readBigUInt64BE(1),
+      sendTimeMicros: pgTimeToUnixMicros(buf.readBigInt64BE(9)),
+      replyRequested: buf[17] !== 0,
+    };
+  }
+  throw new Error(`unknown replication CopyData message type ${describeByte(kind)}: expected 'w' (XLogData) or 'k' (keepalive)`);
+}
+
+export interface StandbyStatus {
+  /** Last WAL position received (+1). */
+  written: bigint;
+  /** Last position durably applied on the target: the server may discard WAL before it. */
+  flushed: bigint;
+  applied: bigint;
+  /** Ask the server to answer at once with a keepalive. */
+  replyRequested?: boolean;
+  /** Client clock in µs since the Unix epoch (default: now). Sent in protocol time. */
+  nowMicros?: bigint;
+}
+
+/** Builds a standby status update (`r`) to write, as one CopyData message, to the stream. */
+export function standbyStatusUpdate(status: StandbyStatus): Buffer {
+  const now = status.nowMicros ?? BigInt(Date.now()) * 1000n;
+  const buf = Buffer.allocUnsafe(STATUS_UPDATE_LENGTH);
+  buf[0] = STATUS_UPDATE;
+  buf.writeBigUInt64BE(status.written, 1);
+  buf.writeBigUInt64BE(status.flushed, 9);
+  buf.writeBigUInt64BE(status.applied, 17);
+  buf.writeBigInt64BE(unixMicrosToPgTime(now), 25);
+  buf[33] = status.replyRequested ? 1 : 0;
+  return buf;
+}
+
+function describeByte(b: number): string {
+  const hex = '0x' + b.toString(16).padStart(2, '0');
+  return b >= 0x20 && b < 0x7f ? `'${String.fromCharCode(b)}' (${hex})` : hex;
+}

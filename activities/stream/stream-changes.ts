@@ -1,0 +1,283 @@
+/**
+ * The change stream: one long-running, heartbeating activity that reads the migration's
+ * replication slot (pgoutput over the streaming replication protocol) and applies the changes
+ * to the target in source commit order, many source transactions per target transaction.
+ *
+ * Exactly once, by construction:
+ *   - each target transaction also moves the migration's position row (stream-position.ts),
+ *     so the target knows exactly what it has applied;
+ *   - the source is told a position is flushed only after that transaction committed, so a
+ *     crash never loses changes the target does not have;
+ *   - a resumed stream skips every transaction older than the target's position, so nothing is
+ *     applied twice (and the apply itself is an upsert/delete by key, so even a replay converges).
+ *
+ * It stops when its workflow asks it to stop at the cutover marker's position and everything
+ * up to there is applied, or when cancelled (continue-as-new, worker shutdown, migration cancel).
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Client } from 'pg';
+import { both } from 'pg-copy-streams';
+import type { ReplicationNames } from '../../common/replication-names';
+import { STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type OperationsConfig, type StreamControl, type StreamStats } from '../../common/stream';
+import { closeQuietly, openClient, openReplicationClient } from '../db';
+import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
+import { guarded } from '../errors';
+import { owningWorkflow } from '../owning-workflow';
+import { CUTOVER_MESSAGE_PREFIX } from '../replication/cutover';
+import { ChangeBatch } from './change-batch';
+import { FrameReader } from './frame-reader';
+import { formatLsn, parseLsn } from './lsn';
+import { decodePgOutput } from './pgoutput-decoder';
+import type { PgOutputMessage } from './pgoutput-types';
+import { RelationCache } from './relation-cache';
+import { standbyStatusUpdate } from './replication-frames';
+import { CountTotals, StreamMeter } from './stream-meter';
+import { lockPosition, readPosition, savePosition } from './stream-position';
+
+export interface StreamChangesInput extends Endpoints {
+  migrationId: string;
+  names: ReplicationNames;
+  slot: string;
+  operations: OperationsConfig;
+}
+
+export interface StreamChangesResult {
+  appliedLsn: string;
+  stopped: boolean;
+}
+
+/** A batch is applied once it holds this many changes... */
+const MAX_BATCH_CHANGES = 20_000;
+/** ...or its oldest change waited this long (keeps lag well under a second). */
+const MAX_BATCH_AGE_MS = 100;
+const HEARTBEAT_MS = 2_000;
+const STATS_SIGNAL_MS = 5_000;
+const CONTROL_POLL_MS = 250;
+/** The source drops a silent stream after wal_sender_timeout (60 s by default). */
+const STATUS_UPDATE_MS = 5_000;
+
+export function makeStreamChanges(deps: ActivityDeps) {
+  return async function streamChanges(input: StreamChangesInput): Promise<StreamChangesResult> {
+    const { source, target, secrets } = resolveBoth(deps, input);
+    const ctx = Context.current();
+    const clients: Client[] = [];
+    const abort = () => clients.forEach((c) => void closeQuietly(c));
+    ctx.cancellationSignal.addEventListener('abort', abort);
+    const meter = new StreamMeter();
+    let doing = `stream changes from ${source.label}`;
+    // Retry windows count from the last time the stream was healthy, not from its first start
+    // days ago (kept across attempts in the heartbeat).
+    let healthyAt = (ctx.info.heartbeatDetails as { healthyAt?: number } | undefined)?.healthyAt ?? 0;
+    const failingSince = () => Math.max(healthyAt, ctx.info.scheduledTimestampMs);
+    const beat = setInterval(() => ctx.heartbeat({ ...meter.heartbeat(), healthyAt }), HEARTBEAT_MS);
+    try {
+      return await guarded({ doing: () => doing, secrets, retry: input.retry, failingSince }, async () => {
+        const tgt = await openClient(target, 'apply');
+        clients.push(tgt);
+        const start = await readPosition(tgt, input.migrationId);
+        if (!start || start.closed) throw streamClosed();
+        const control = new ControlPoller();
+        meter.start(parseLsn(start.appliedLsn));
+        await control.poll();
+        if (control.stopReached(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
+
+        const src = await openClient(source, 'stream-catalog');
+        clients.push(src);
+        const relations = new RelationCache(src, tgt, input.operations);
+        const repl = await openReplicationClient(source, 'stream');
+        clients.push(repl);
+        const stream = repl.query(
+          both(
+            `START_REPLICATION SLOT ${input.slot} LOGICAL ${formatLsn(meter.applied)} (proto_version '1', publication_names '"${input.names.publication}"', messages 'true')`,
+            // One CopyData frame per chunk; object mode keeps reads from joining buffered frames.
+            { alignOnCopyDataFrame: true, readableObjectMode: true, readableHighWaterMark: 256 },
+          ),
+        );
+        const reader = new FrameReader(stream);
+        const sendStatus = (replyRequested = false) => {
+          stream.write(standbyStatusUpdate({ written: meter.received, flushed: meter.confirmed, applied: meter.confirmed, replyRequested }));
+          meter.statusSentAt = Date.now();
+        };
+
+        const batch = new ChangeBatch();
+        let batchStartedAt = 0;
+        let batchEndLsn = 0n;
+        let batchTransactions = 0;
+        let skipping = false;
+        let inTransaction = false;
+
+        // The open target transaction. A source transaction bigger than a batch is applied in
+        // pieces inside it (memory stays bounded) and committed with its position at its end.
+        let targetTxOpen = false;
+        const pendingCounts = new CountTotals();
+        const applyPending = async () => {
+          if (!targetTxOpen) {
+            await tgt.query('BEGIN');
+            targetTxOpen = true;
+            const fence = await lockPosition(tgt, input.migrationId);
+            if (!fence || fence.closed) throw streamClosed();
+            // Like PostgreSQL's own apply worker: no FK checks or user triggers for replicated rows.
+            await tgt.query('SET LOCAL session_replication_role = replica');
+          }
+          if (batch.isEmpty) return;
+          doing = `apply changes before ${formatLsn(meter.received)} to target ${target.label}`;
+          await batch.apply(tgt);
+          pendingCounts.add(batch.counts());
+          batch.clear();
+          doing = `stream changes from ${source.label}`;
+        };
+        /** Commits everything applied so far together with the position it reaches. */
+        const commit = async (position: bigint) => {
+          if (!targetTxOpen && batch.isEmpty && position <= meter.applied) return;
+          await applyPending();
+          await savePosition(tgt, input.migrationId, formatLsn(position));
+          await tgt.query('COMMIT');
+          targetTxOpen = false;
+          meter.recordApplied(position, pendingCounts.take(), batchTransactions);
+          healthyAt = Date.now();
+          batchTransactions = 0;
+          batchStartedAt = 0;
+          sendStatus();
+        };
+
+        let lastStats = Date.now();
+        for (;;) {
+          if (ctx.cancellationSignal.aborted) throw new Error('cancelled'); // reported as the cancellation
+          if (control.due(Date.now())) await control.poll();
+          const idle = !inTransaction && batch.isEmpty && !targetTxOpen;
+          if (idle && control.stopReached(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
+          // Paused between transactions: read nothing (the slot keeps the backlog), but keep the
+          // source from timing the stream out.
+          if (idle && control.paused) {
+            if (Date.now() - meter.statusSentAt >= STATUS_UPDATE_MS) sendStatus();
+            await new Promise((r) => setTimeout(r, CONTROL_POLL_MS));
+            continue;
+          }
+          const waitMs = batchStartedAt ? Math.max(1, MAX_BATCH_AGE_MS - (Date.now() - batchStartedAt)) : CONTROL_POLL_MS;
+          const frame = await reader.next(waitMs);
+          const now = Date.now();
+          if (frame?.kind === 'keepalive') {
+            meter.sawServerEnd(frame.walEnd);
+            // Nothing pending: everything up to the server's end is either applied or not ours.
+            if (!inTransaction && batch.isEmpty && !targetTxOpen) {
+              if (frame.walEnd > meter.confirmed) meter.confirmIdle(frame.walEnd);
+              healthyAt = now;
+            }
+            if (frame.replyRequested) sendStatus();
+          } else if (frame?.kind === 'xlogdata') {
+            meter.sawServerEnd(frame.walEnd);
+            if (frame.walStart > meter.received) meter.received = frame.walStart;
+            const message: PgOutputMessage = decodePgOutput(frame.payload);
+            switch (message.tag) {
+              case 'begin':
+                inTransaction = true;
+                // Committed before the target's position: applied already (by an earlier attempt).
+                skipping = message.finalLsn < meter.applied;
+                if (!skipping) meter.pendingSince(message.commitTimeMicros);
+                break;
+              case 'commit':
+                inTransaction = false;
+                if (!skipping) {
+                  batchEndLsn = message.endLsn;
+                  batchTransactions += 1;
+                  if (!batchStartedAt) batchStartedAt = now;
+                }
+                skipping = false;
+                break;
+              case 'relation':
+                doing = `stream changes of ${message.schema}.${message.name} from ${source.label}`;
+                await relations.learn(message);
+                doing = `stream changes from ${source.label}`;
+                break;
+              case 'insert':
+              case 'update':
+              case 'delete':
+                if (!skipping) batch.add(relations.table(message.relationId), message);
+                break;
+              case 'truncate':
+                if (!skipping) batch.truncate(message.relationIds.map((id) => relations.table(id)), message.restartIdentity);
+                break;
+              case 'message':
+                if (message.prefix === CUTOVER_MESSAGE_PREFIX && message.content.toString() === input.migrationId) {
+                  // Everything committed before the marker has arrived: apply it, then see whether
+                  // this is the marker the workflow stops at (it learns the position a moment later).
+                  await commit(message.lsn > batchEndLsn ? message.lsn : batchEndLsn);
+                  batchEndLsn = meter.applied;
+                  if (await control.awaitStopAt(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
+                }
+                break;
+              default:
+                break; // type and origin messages carry nothing to apply
+            }
+          }
+          if (!inTransaction && batchStartedAt && (batch.size >= MAX_BATCH_CHANGES || now - batchStartedAt >= MAX_BATCH_AGE_MS)) {
+            await commit(batchEndLsn);
+          } else if (batch.size >= MAX_BATCH_CHANGES) {
+            await applyPending(); // a big source transaction: apply it in pieces, commit at its end
+          }
+          if (now - meter.statusSentAt >= STATUS_UPDATE_MS) sendStatus();
+          if (now - lastStats >= STATS_SIGNAL_MS) {
+            lastStats = now;
+            await signalStats(meter.takeStats());
+          }
+        }
+      });
+    } finally {
+      clearInterval(beat);
+      ctx.cancellationSignal.removeEventListener('abort', abort);
+      await signalStats(meter.takeStats()).catch(() => undefined);
+      for (const c of clients) await closeQuietly(c);
+    }
+  };
+}
+
+function streamClosed(): ApplicationFailure {
+  return ApplicationFailure.nonRetryable('the stream is closed: the migration was cut over (or finished), so nothing may be applied to the target any more', 'StreamClosed');
+}
+
+async function signalStats(stats: StreamStats | undefined): Promise<void> {
+  if (!stats) return;
+  const { workflowId, runId } = owningWorkflow();
+  try {
+    await Context.current().client.workflow.getHandle(workflowId, runId).signal(STREAM_STATS_SIGNAL, stats);
+  } catch {
+    // The workflow may be between runs (continue-as-new); the next report carries on.
+  }
+}
+
+/** Asks the owning workflow (by query: no history events) whether and where to stop. */
+class ControlPoller {
+  private lastPoll = 0;
+  private control: StreamControl = {};
+
+  due(now: number): boolean {
+    return now - this.lastPoll >= CONTROL_POLL_MS;
+  }
+
+  async poll(): Promise<StreamControl> {
+    this.lastPoll = Date.now();
+    const { workflowId, runId } = owningWorkflow();
+    this.control = await Context.current().client.workflow.getHandle(workflowId, runId).query<StreamControl>(STREAM_CONTROL_QUERY);
+    return this.control;
+  }
+
+  get paused(): boolean {
+    return this.control.paused === true;
+  }
+
+  /** From the last poll: the cutover position is set and applied. */
+  stopReached(applied: bigint): boolean {
+    return this.control.stopAtLsn !== undefined && applied >= parseLsn(this.control.stopAtLsn);
+  }
+
+  /** After a cutover marker: the workflow learns its position a moment after writing it. */
+  async awaitStopAt(applied: bigint, waitMs = 3_000): Promise<boolean> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const { stopAtLsn } = await this.poll();
+      if (stopAtLsn !== undefined) return applied >= parseLsn(stopAtLsn);
+      if (Date.now() > deadline) return false; // a marker of an earlier, abandoned cutover
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The stream's positions and rates: what it has received, applied and confirmed, how far
+ * behind the source it is, and the per-table counts to report. Pure bookkeeping.
+ */
+import type { StreamStats, TableChangeCounts } from '../../common/stream';
+import { formatLsn } from './lsn';
+
+/** Sums per-table change counts. */
+export class CountTotals {
+  private readonly byTable = new Map<string, TableChangeCounts>();
+
+  add(counts: Iterable<TableChangeCounts>): void {
+    for (const c of counts) {
+      const key = JSON.stringify([c.schema, c.name]);
+      const t = this.byTable.get(key) ?? { schema: c.schema, name: c.name, inserts: 0, updates: 0, deletes: 0, truncates: 0 };
+      t.inserts += c.inserts;
+      t.updates += c.updates;
+      t.deletes += c.deletes;
+      t.truncates += c.truncates;
+      this.byTable.set(key, t);
+    }
+  }
+
+  /** The totals so far, and start again from zero. */
+  take(): TableChangeCounts[] {
+    const out = [...this.byTable.values()];
+    this.byTable.clear();
+    return out;
+  }
+}
+
+export function changeCount(c: TableChangeCounts): number {
+  return c.inserts + c.updates + c.deletes + c.truncates;
+}
+
+export class StreamMeter {
+  /** Applied and committed in the target. */
+  applied = 0n;
+  /** Confirmed to the source as flushed: `applied`, or further when the rest was not ours. */
+  confirmed = 0n;
+  /** Last WAL position received. */
+  received = 0n;
+  /** The source's end of WAL, as last reported by the server. */
+  serverEnd = 0n;
+  statusSentAt = 0;
+  private oldestPendingCommitMicros?: bigint;
+  private readonly deltas = new CountTotals();
+  private transactions = 0;
+  private changesSinceStats = 0;
+  private statsAt = Date.now();
+  private totalChanges = 0;
+  private lastRate = 0;
+
+  start(position: bigint): void {
+    this.applied = position;
+    this.confirmed = position;
+    this.received = position;
+  }
+
+  sawServerEnd(lsn: bigint): void {
+    if (lsn > this.serverEnd) this.serverEnd = lsn;
+  }
+
+  /** A transaction to apply was received; its commit time dates the lag. */
+  pendingSince(commitMicros: bigint): void {
+    this.oldestPendingCommitMicros ??= commitMicros;
+  }
+
+  /** Nothing is pending: the slot may move up to the server's end without holding WAL. */
+  confirmIdle(position: bigint): void {
+    if (position > this.confirmed) this.confirmed = position;
+    this.oldestPendingCommitMicros = undefined;
+  }
+
+  recordApplied(position: bigint, counts: TableChangeCounts[], transactions: number): void {
+    if (position > this.applied) this.applied = position;
+    if (position > this.confirmed) this.confirmed = position;
+    this.oldestPendingCommitMicros = undefined;
+    this.deltas.add(counts);
+    const n = counts.reduce((s, c) => s + changeCount(c), 0);
+    this.changesSinceStats += n;
+    this.totalChanges += n;
+    this.transactions += transactions;
+  }
+
+  lagBytes(): number {
+    return this.serverEnd > this.confirmed ? Number(this.serverEnd - this.confirmed) : 0;
+  }
+
+  lagSeconds(now = Date.now()): number {
+    if (this.oldestPendingCommitMicros === undefined) return 0;
+    return Math.max(0, (now * 1000 - Number(this.oldestPendingCommitMicros)) / 1e6);
+  }
+
+  /** What the activity's heartbeat shows in the Web UI (pending activity card). */
+  heartbeat(): Record<string, unknown> {
+    return {
+      appliedLsn: formatLsn(this.applied),
+      sourceLsn: formatLsn(this.serverEnd),
+      lagBytes: this.lagBytes(),
+      lagSeconds: Math.round(this.lagSeconds() * 100) / 100,
+      totalChanges: this.totalChanges,
+      changesPerSecond: this.lastRate,
+    };
+  }
+
+  /** The report for the workflow: positions now, counts since the previous report. */
+  takeStats(now = Date.now()): StreamStats {
+    const seconds = Math.max(0.001, (now - this.statsAt) / 1000);
+    this.lastRate = Math.round(this.changesSinceStats / seconds);
+    const stats: StreamStats = {
+      appliedLsn: formatLsn(this.applied),
+      sourceLsn: formatLsn(this.serverEnd > this.applied ? this.serverEnd : this.applied),
+      lagBytes: this.lagBytes(),
+      lagSeconds: Math.round(this.lagSeconds(now) * 100) / 100,
+      changesPerSecond: this.lastRate,
+      tableDeltas: this.deltas.take(),
+      transactions: this.transactions,
+      at: now,
+    };
+    this.changesSinceStats = 0;
+    this.transactions = 0;
+    this.statsAt = now;
+    return stats;
+  }
+}

@@ -1,0 +1,455 @@
+// ChangeBatch against a real PostgreSQL: decoded changes (built by hand, as the pgoutput
+// decoder would give them) applied in one target transaction with
+// session_replication_role = replica, as the change stream does.
+import { createHash } from 'node:crypto';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChangeBatch } from '../activities/stream/change-batch';
+import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValue, type UpdateMessage } from '../activities/stream/pgoutput-types';
+import { readTargetColumns, type ApplyTable } from '../activities/stream/target-table';
+import type { Operation } from '../common/spec';
+import { startPostgres, type PgCluster } from './support/postgres';
+
+const U: typeof UNCHANGED_TOAST = UNCHANGED_TOAST;
+const ALL: ReadonlySet<Operation> = new Set(['insert', 'update', 'delete', 'truncate']);
+
+let pg: PgCluster;
+let client: Client;
+
+beforeAll(async () => {
+  pg = await startPostgres({ name: 'apply' });
+  client = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', database: 'postgres' });
+  client.on('error', () => undefined);
+  await client.connect();
+  await client.query(`SET TIME ZONE 'UTC'`);
+});
+
+afterAll(async () => {
+  await client?.end();
+  await pg?.stop();
+});
+
+async function sql<T = any>(text: string, params?: unknown[]): Promise<T[]> {
+  return (await client.query(text, params)).rows as T[];
+}
+
+/** One target transaction, as the stream applies a batch. */
+async function applyBatch(batch: ChangeBatch, via: Pick<Client, 'query'> = client): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SET LOCAL session_replication_role = replica');
+    await batch.apply(via);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  }
+}
+
+async function table(schema: string, name: string, key: string[], operations = ALL): Promise<ApplyTable> {
+  const columns = await readTargetColumns(client, schema, name);
+  const keyColumns = key.map((k) => columns.findIndex((c) => c.name === k));
+  if (keyColumns.includes(-1)) throw new Error(`no key column ${key.join(',')} in ${name}`);
+  return { schema, name, columns, keyColumns, operations, partitioned: columns.partitioned };
+}
+
+/** A tuple in the table's column order; columns not given are NULL. */
+function tuple(t: ApplyTable, values: Record<string, TupleValue>): TupleValue[] {
+  return t.columns.map((c) => (c.name in values ? values[c.name] : null));
+}
+
+const ins = (t: ApplyTable, v: Record<string, TupleValue>): InsertMessage => ({ tag: 'insert', relationId: 1, newTuple: tuple(t, v) });
+function upd(t: ApplyTable, v: Record<string, TupleValue>, old?: Record<string, TupleValue>, oldKind: 'key' | 'old' = 'key'): UpdateMessage {
+  return { tag: 'update', relationId: 1, newTuple: tuple(t, v), ...(old ? { oldTuple: tuple(t, old), oldKind } : {}) };
+}
+function del(t: ApplyTable, old: Record<string, TupleValue>, oldKind: 'key' | 'old' = 'key'): DeleteMessage {
+  return { tag: 'delete', relationId: 1, oldKind, oldTuple: tuple(t, old) };
+}
+
+/** A client.query that counts the statements sent through it. */
+function counting(c: Client): Pick<Client, 'query'> & { statements: number } {
+  const counter = {
+    statements: 0,
+    query: ((...args: unknown[]) => {
+      counter.statements += 1;
+      return (c.query as (...a: unknown[]) => unknown).apply(c, args);
+    }) as Client['query'],
+  };
+  return counter;
+}
+
+const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+
+describe('readTargetColumns', () => {
+  it('lists non-generated columns with target types, equality and identity; names a missing table', async () => {
+    await sql(`CREATE TYPE rtc_mood AS ENUM ('a', 'b');
+               CREATE DOMAIN rtc_dom AS int CHECK (VALUE > 0);
+               CREATE TABLE rtc (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v varchar(10), j json, jb jsonb, p point, x xml,
+                                 m rtc_mood, d rtc_dom, ai int[], pa point[], g int GENERATED ALWAYS AS (id * 2) STORED, dropped int, n numeric(40, 2));
+               ALTER TABLE rtc DROP COLUMN dropped`);
+    const columns = await readTargetColumns(client, 'public', 'rtc');
+    expect(columns.map((c) => [c.name, c.type, c.equality])).toEqual([
+      ['id', 'integer', true],
+      ['v', 'character varying(10)', true],
+      ['j', 'json', false],
+      ['jb', 'jsonb', true],
+      ['p', 'point', false],
+      ['x', 'xml', false],
+      ['m', 'rtc_mood', true],
+      ['d', 'rtc_dom', true],
+      ['ai', 'integer[]', true],
+      ['pa', 'point[]', false],
+      ['n', 'numeric(40,2)', true],
+    ]);
+    expect(columns[0].identity).toBe('always');
+    expect(columns.generated).toEqual(['g']);
+    expect(columns.partitioned).toBe(false);
+    await expect(readTargetColumns(client, 'public', 'nope')).rejects.toThrow('table "public"."nope" does not exist in the target');
+  });
+});
+
+describe('tables with a key', () => {
+  const BIG = Array.from({ length: 40_000 }, (_, i) => md5(String(i))).join(''); // 1.28 MB, incompressible
+  let kv: ApplyTable;
+
+  beforeAll(async () => {
+    await sql('CREATE TABLE kv (id int PRIMARY KEY, v text, big text)');
+    kv = await table('public', 'kv', ['id']);
+  });
+
+  it('nets insert → update → delete of one key to nothing', async () => {
+    await sql(`INSERT INTO kv VALUES (2, 'other', NULL)`);
+    const batch = new ChangeBatch();
+    batch.add(kv, ins(kv, { id: '1', v: 'a' }));
+    batch.add(kv, upd(kv, { id: '1', v: 'b' }));
+    batch.add(kv, del(kv, { id: '1' }));
+    await applyBatch(batch);
+    expect(await sql('SELECT id, v FROM kv WHERE id IN (1, 2) ORDER BY id')).toEqual([{ id: 2, v: 'other' }]);
+    expect(batch.isEmpty).toBe(true);
+    expect(batch.counts()).toEqual([{ schema: 'public', name: 'kv', inserts: 1, updates: 1, deletes: 1, truncates: 0 }]);
+    batch.add(kv, del(kv, { id: '1' })); // the next batch starts its own counts
+    expect(batch.counts()).toEqual([{ schema: 'public', name: 'kv', inserts: 0, updates: 0, deletes: 1, truncates: 0 }]);
+    batch.clear();
+    expect(batch.isEmpty).toBe(true);
+  });
+
+  it('deletes then re-inserts a key', async () => {
+    await sql(`INSERT INTO kv VALUES (3, 'old', 'old big')`);
+    const batch = new ChangeBatch();
+    batch.add(kv, del(kv, { id: '3' }));
+    batch.add(kv, ins(kv, { id: '3', v: 'new' }));
+    await applyBatch(batch);
+    expect(await sql('SELECT v, big FROM kv WHERE id = 3')).toEqual([{ v: 'new', big: null }]);
+  });
+
+  it('keeps the target value of an unchanged TOASTed column, never writing NULL', async () => {
+    await sql('INSERT INTO kv VALUES (10, $1, $2)', ['v', BIG]);
+    const batch = new ChangeBatch();
+    batch.add(kv, upd(kv, { id: '10', v: 'changed', big: U }));
+    batch.add(kv, upd(kv, { id: '10', v: 'changed again', big: U }));
+    await applyBatch(batch);
+    const [row] = await sql(`SELECT v, md5(big) AS big, pg_column_size(big) > 100000 AS toasted FROM kv WHERE id = 10`);
+    expect(row).toEqual({ v: 'changed again', big: md5(BIG), toasted: true });
+  });
+
+  it('merges a partial update into a full row of the same batch', async () => {
+    const batch = new ChangeBatch();
+    batch.add(kv, ins(kv, { id: '11', v: 'a', big: 'kept' }));
+    batch.add(kv, upd(kv, { id: '11', v: 'b', big: U }));
+    await applyBatch(batch);
+    expect(await sql('SELECT v, big FROM kv WHERE id = 11')).toEqual([{ v: 'b', big: 'kept' }]);
+  });
+
+  it('moves a row whose key changed, with a full new row', async () => {
+    await sql(`INSERT INTO kv VALUES (20, 'x', 'bx')`);
+    const batch = new ChangeBatch();
+    batch.add(kv, upd(kv, { id: '21', v: 'y', big: 'by' }, { id: '20' }));
+    await applyBatch(batch);
+    expect(await sql('SELECT id, v, big FROM kv WHERE id IN (20, 21)')).toEqual([{ id: 21, v: 'y', big: 'by' }]);
+  });
+
+  it('moves a row whose key changed with a partial new row, in order with the rest', async () => {
+    await sql('INSERT INTO kv VALUES (30, $1, $2)', ['x', BIG]);
+    const batch = new ChangeBatch();
+    batch.add(kv, ins(kv, { id: '31', v: 'n' }));
+    batch.add(kv, upd(kv, { id: '30', v: 'before', big: U }));
+    batch.add(kv, upd(kv, { id: '32', v: 'moved', big: U }, { id: '30' }));
+    batch.add(kv, upd(kv, { id: '32', v: 'after', big: U }));
+    await applyBatch(batch);
+    const rows = await sql(`SELECT id, v, md5(big) AS big FROM kv WHERE id BETWEEN 30 AND 32 ORDER BY id`);
+    expect(rows).toEqual([
+      { id: 31, v: 'n', big: null },
+      { id: 32, v: 'after', big: md5(BIG) },
+    ]);
+  });
+
+  it('fails on a partial update of a missing row, naming the table and the count but no value', async () => {
+    const batch = new ChangeBatch();
+    batch.add(kv, upd(kv, { id: '424242', v: 'SECRET-VALUE', big: U }));
+    batch.add(kv, upd(kv, { id: '10', v: 'SECRET-VALUE-2', big: U }));
+    const err = await applyBatch(batch).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toBe('the target diverged from the source: 1 of 2 row(s) to update in "public"."kv" was not found');
+    expect((err as Error).message).not.toMatch(/SECRET|424242/);
+    expect(batch.isEmpty).toBe(false); // kept for the caller, who rolled back
+    expect(await sql('SELECT v FROM kv WHERE id = 10')).toEqual([{ v: 'changed again' }]);
+  });
+
+  it('keeps the value PostgreSQL quotes in a data error out of the message', async () => {
+    const batch = new ChangeBatch();
+    batch.add(kv, ins(kv, { id: 'SECRET-not-a-number', v: 'x' }));
+    const err = (await applyBatch(batch).catch((e: Error) => e)) as Error & { code?: string };
+    expect(err.message).toBe('upsert in "public"."kv" (1 row(s)) failed: invalid input syntax for type integer: "…"');
+    expect(err.code).toBe('22P02');
+  });
+});
+
+describe('other unique constraints', () => {
+  it('replays the batch in source order when the netted rows collide on another unique constraint', async () => {
+    await sql('CREATE TABLE pos (id int PRIMARY KEY, p int UNIQUE); INSERT INTO pos VALUES (1, 1), (2, 2)');
+    const t = await table('public', 'pos', ['id']);
+    const batch = new ChangeBatch();
+    batch.add(t, upd(t, { id: '1', p: '3' })); // a swap through a temporary value
+    batch.add(t, upd(t, { id: '2', p: '1' }));
+    batch.add(t, upd(t, { id: '1', p: '2' }));
+    const counter = counting(client);
+    await applyBatch(batch, counter);
+    expect(await sql('SELECT id, p FROM pos ORDER BY id')).toEqual([
+      { id: 1, p: 2 },
+      { id: 2, p: 1 },
+    ]);
+    expect(counter.statements).toBe(7); // SAVEPOINT, upsert (fails), ROLLBACK TO, one upsert per change, RELEASE
+    expect(batch.isEmpty).toBe(true);
+  });
+});
+
+describe('tables without a key (REPLICA IDENTITY FULL)', () => {
+  it('deletes and updates exactly one of several duplicate rows', async () => {
+    await sql(`CREATE TABLE dup (a int, b text, c text);
+               INSERT INTO dup VALUES (1, 'x', NULL), (1, 'x', NULL), (1, 'x', NULL), (2, 'y', 'c')`);
+    const dup = await table('public', 'dup', []);
+    const batch = new ChangeBatch();
+    batch.add(dup, del(dup, { a: '1', b: 'x' }, 'old'));
+    batch.add(dup, upd(dup, { a: '1', b: 'z' }, { a: '1', b: 'x' }, 'old'));
+    batch.add(dup, ins(dup, { a: '5', b: 'q' }));
+    batch.add(dup, ins(dup, { a: '5', b: 'q' }));
+    batch.add(dup, del(dup, { a: '5', b: 'q' }, 'old'));
+    await applyBatch(batch);
+    const rows = await sql(`SELECT a, b, c, count(*)::int AS n FROM dup GROUP BY a, b, c ORDER BY a, b`);
+    expect(rows).toEqual([
+      { a: 1, b: 'x', c: null, n: 1 },
+      { a: 1, b: 'z', c: null, n: 1 },
+      { a: 2, b: 'y', c: 'c', n: 1 },
+      { a: 5, b: 'q', c: null, n: 1 },
+    ]);
+  });
+
+  it('matches jsonb, json, point and xml columns', async () => {
+    await sql('CREATE TABLE geo (id int, doc jsonb, j json, p point, x xml)');
+    const geo = await table('public', 'geo', []);
+    const row1 = { id: '1', doc: '{"a": [1, 2]}', j: '{"b":  1}', p: '(1,2)', x: '<a>1</a>' };
+    const row2 = { id: '2', doc: '{"c": null}', j: '[]', p: '(-1.5,0.25)', x: '<b/>' };
+    const first = new ChangeBatch();
+    first.add(geo, ins(geo, row1));
+    first.add(geo, ins(geo, row2));
+    await applyBatch(first);
+    const second = new ChangeBatch();
+    second.add(geo, upd(geo, { ...row1, doc: '{"a": 3}', p: '(3,4)' }, row1, 'old'));
+    second.add(geo, del(geo, row2, 'old'));
+    await applyBatch(second);
+    expect(await sql('SELECT id, doc::text, j::text, p::text, x::text FROM geo')).toEqual([{ id: 1, doc: '{"a": 3}', j: '{"b":  1}', p: '(3,4)', x: '<a>1</a>' }]);
+  });
+
+  it('fails when no row matches, naming the table but no value', async () => {
+    const geo = await table('public', 'geo', []);
+    const batch = new ChangeBatch();
+    batch.add(geo, del(geo, { id: '99', doc: '{"secret": "SECRET"}' }, 'old'));
+    await expect(applyBatch(batch)).rejects.toThrow(/^the target diverged from the source: 1 of 1 row\(s\) to delete in "public"."geo" was not found$/);
+  });
+});
+
+describe('value fidelity', () => {
+  const values = {
+    Id: '1',
+    Näme: 'ä "quoted", comma',
+    Num: '123456789012345678901.123456789',
+    Ts: '2024-02-29 23:59:59.123456+00',
+    Bin: '\\x00ff10',
+    Ints: '{1,NULL,3}',
+    Texts: '{"a,b","c\\"d",NULL,"NULL","e\\\\f"}',
+    Mood: 'Sad Face',
+    Dom: '7',
+    Uni: '日本語 ü',
+    Nul: null,
+  };
+  const columns = `"Id" int, "Näme" text, "Num" numeric, "Ts" timestamptz, "Bin" bytea, "Ints" int[], "Texts" text[],
+                   "Mood" "Mixed Schema"."Mood", "Dom" "Mixed Schema"."Positive", "Uni" text, "Nul" text`;
+  const readBack = `SELECT "Id"::text, "Näme", "Num"::text, "Ts"::text, "Bin"::text, "Ints"::text, "Texts"::text, "Mood"::text, "Dom"::text, "Uni", "Nul"`;
+
+  beforeAll(async () => {
+    await sql(`CREATE SCHEMA "Mixed Schema";
+               CREATE TYPE "Mixed Schema"."Mood" AS ENUM ('Happy', 'Sad Face');
+               CREATE DOMAIN "Mixed Schema"."Positive" AS int CHECK (VALUE > 0);
+               CREATE TABLE "Mixed Schema"."Types Ä" (${columns}, PRIMARY KEY ("Id", "Näme"));
+               CREATE TABLE "Mixed Schema"."Types Full" (${columns})`);
+  });
+
+  it('round-trips numeric, timestamptz, bytea, arrays, enum, domain, NULL and non-ASCII through a keyed table', async () => {
+    const t = await table('Mixed Schema', 'Types Ä', ['Id', 'Näme']);
+    const batch = new ChangeBatch();
+    batch.add(t, ins(t, values));
+    batch.add(t, ins(t, { ...values, Id: '2' }));
+    await applyBatch(batch);
+    expect(await sql(`${readBack} FROM "Mixed Schema"."Types Ä" WHERE "Id" = 1`)).toEqual([values]);
+
+    const update = new ChangeBatch();
+    update.add(t, upd(t, { Id: '1', Näme: values.Näme, Num: '-0.000000000000000000000000000001', Ts: U, Bin: U, Ints: U, Texts: U, Mood: 'Happy', Dom: U, Uni: U, Nul: U }));
+    update.add(t, del(t, { Id: '2', Näme: values.Näme }));
+    await applyBatch(update);
+    expect(await sql(`${readBack} FROM "Mixed Schema"."Types Ä"`)).toEqual([{ ...values, Num: '-0.000000000000000000000000000001', Mood: 'Happy' }]);
+  });
+
+  it('finds rows by every such value in a table without a key', async () => {
+    const t = await table('Mixed Schema', 'Types Full', []);
+    const batch = new ChangeBatch();
+    batch.add(t, ins(t, values));
+    batch.add(t, ins(t, values));
+    batch.add(t, ins(t, { ...values, Id: '3' }));
+    await applyBatch(batch);
+    const change = new ChangeBatch();
+    change.add(t, del(t, values, 'old'));
+    change.add(t, upd(t, { ...values, Id: '4', Uni: U }, { ...values, Id: '3' }, 'old'));
+    await applyBatch(change);
+    expect(await sql(`${readBack} FROM "Mixed Schema"."Types Full" ORDER BY "Id"`)).toEqual([values, { ...values, Id: '4' }]);
+  });
+});
+
+describe('identity and generated columns', () => {
+  it('inserts the source value of a GENERATED ALWAYS identity key and recomputes stored generated columns', async () => {
+    await sql('CREATE TABLE ident (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a int, g int GENERATED ALWAYS AS (a * 2) STORED)');
+    const t = await table('public', 'ident', ['id']);
+    expect(t.columns.map((c) => c.name)).toEqual(['id', 'a']);
+    const batch = new ChangeBatch();
+    batch.add(t, ins(t, { id: '100', a: '5' }));
+    batch.add(t, ins(t, { id: '101', a: '1' }));
+    await applyBatch(batch);
+    const update = new ChangeBatch();
+    update.add(t, upd(t, { id: '100', a: '6' }));
+    update.add(t, upd(t, { id: '102', a: '7' }, { id: '101' }));
+    await applyBatch(update);
+    expect(await sql('SELECT id, a, g FROM ident ORDER BY id')).toEqual([
+      { id: 100, a: 6, g: 12 },
+      { id: 102, a: 7, g: 14 },
+    ]);
+  });
+
+  it('takes the new identity value of a row deleted and inserted again', async () => {
+    await sql(`CREATE TABLE seqd (k text PRIMARY KEY, s bigint GENERATED ALWAYS AS IDENTITY, v text); INSERT INTO seqd (k, v) VALUES ('a', 'old')`);
+    const t = await table('public', 'seqd', ['k']);
+    const batch = new ChangeBatch();
+    batch.add(t, del(t, { k: 'a' }));
+    batch.add(t, ins(t, { k: 'a', s: '42', v: 'new' }));
+    await applyBatch(batch);
+    const update = new ChangeBatch();
+    update.add(t, upd(t, { k: 'a', s: '42', v: 'newer' }));
+    await applyBatch(update);
+    expect(await sql('SELECT k, s::int, v FROM seqd')).toEqual([{ k: 'a', s: 42, v: 'newer' }]);
+  });
+});
+
+describe('truncate, operations and partitions', () => {
+  it('applies a truncate between what came before and after it', async () => {
+    await sql(`CREATE TABLE tr (id int PRIMARY KEY, v text); INSERT INTO tr VALUES (9, 'pre')`);
+    const t = await table('public', 'tr', ['id']);
+    const batch = new ChangeBatch();
+    batch.add(t, ins(t, { id: '1', v: 'first' }));
+    batch.truncate([t], true);
+    batch.add(t, ins(t, { id: '2', v: 'second' }));
+    await applyBatch(batch);
+    expect(await sql('SELECT id, v FROM tr')).toEqual([{ id: 2, v: 'second' }]);
+  });
+
+  it('applies only the operations a table replicates', async () => {
+    await sql(`CREATE TABLE only_ins (id int PRIMARY KEY, v text); INSERT INTO only_ins VALUES (1, 'a')`);
+    const t = await table('public', 'only_ins', ['id'], new Set<Operation>(['insert']));
+    const batch = new ChangeBatch();
+    batch.add(t, upd(t, { id: '1', v: 'b' }));
+    batch.add(t, del(t, { id: '1' }));
+    batch.add(t, ins(t, { id: '2', v: 'c' }));
+    batch.truncate([t], false);
+    expect(batch.skipped).toBe(3);
+    await applyBatch(batch);
+    expect(await sql('SELECT id, v FROM only_ins ORDER BY id')).toEqual([
+      { id: 1, v: 'a' },
+      { id: 2, v: 'c' },
+    ]);
+  });
+
+  it('writes through a partitioned table, and changes one row only where ctids repeat across partitions', async () => {
+    await sql(`CREATE TABLE parted (id int PRIMARY KEY, v text, big text) PARTITION BY RANGE (id);
+               CREATE TABLE parted_a PARTITION OF parted FOR VALUES FROM (0) TO (100);
+               CREATE TABLE parted_b PARTITION OF parted FOR VALUES FROM (100) TO (200);
+               INSERT INTO parted VALUES (1, 'a', 'big a'), (101, 'b', 'big b');
+               CREATE TABLE pfull (a int, b text) PARTITION BY LIST (a);
+               CREATE TABLE pfull_1 PARTITION OF pfull FOR VALUES IN (1);
+               CREATE TABLE pfull_2 PARTITION OF pfull FOR VALUES IN (2);
+               INSERT INTO pfull VALUES (1, 'x'), (2, 'x')`);
+    const parted = await table('public', 'parted', ['id']);
+    const pfull = await table('public', 'pfull', []);
+    expect(parted.partitioned).toBe(true);
+    const batch = new ChangeBatch();
+    batch.add(parted, upd(parted, { id: '1', v: 'a2', big: U }));
+    batch.add(parted, del(parted, { id: '101' }));
+    batch.add(parted, ins(parted, { id: '150', v: 'c' }));
+    batch.add(pfull, del(pfull, { a: '2', b: 'x' }, 'old'));
+    batch.add(pfull, upd(pfull, { a: '1', b: 'y' }, { a: '1', b: 'x' }, 'old'));
+    await applyBatch(batch);
+    expect(await sql('SELECT id, v, big FROM parted ORDER BY id')).toEqual([
+      { id: 1, v: 'a2', big: 'big a' },
+      { id: 150, v: 'c', big: null },
+    ]);
+    expect(await sql('SELECT a, b FROM pfull')).toEqual([{ a: 1, b: 'y' }]);
+  });
+});
+
+describe('a large batch', () => {
+  it('applies 20,000 changes as a handful of statements, correctly', async () => {
+    await sql(`CREATE TABLE bulk (id int PRIMARY KEY, v text, n int);
+               INSERT INTO bulk SELECT g, 'pre', g FROM generate_series(0, 4999) g`);
+    const t = await table('public', 'bulk', ['id']);
+    const expected = new Map<number, { v: string; n: number | null }>();
+    for (let i = 0; i < 5000; i += 1) expected.set(i, { v: 'pre', n: i });
+    const batch = new ChangeBatch();
+    for (let i = 5000; i < 15_000; i += 1) {
+      batch.add(t, ins(t, { id: String(i), v: 'new', n: String(i) }));
+      expected.set(i, { v: 'new', n: i });
+    }
+    for (let i = 0; i < 4000; i += 1) {
+      batch.add(t, upd(t, { id: String(i), v: 'upd', n: null }));
+      expected.set(i, { v: 'upd', n: null });
+    }
+    for (let i = 5000; i < 7000; i += 1) {
+      batch.add(t, upd(t, { id: String(i), v: 'merged', n: U }));
+      expected.get(i)!.v = 'merged';
+    }
+    for (let i = 4000; i < 5000; i += 1) {
+      batch.add(t, upd(t, { id: String(i), v: 'partial', n: U }));
+      batch.add(t, upd(t, { id: String(i), v: 'partial 2', n: U }));
+      expected.get(i)!.v = 'partial 2';
+    }
+    for (let i = 13_000; i < 15_000; i += 1) {
+      batch.add(t, del(t, { id: String(i) }));
+      expected.delete(i);
+    }
+    expect(batch.size).toBe(20_000);
+    const counter = counting(client);
+    const started = performance.now();
+    await applyBatch(batch, counter);
+    const ms = performance.now() - started;
+    console.log(`20,000 changes applied in ${Math.round(ms)} ms with ${counter.statements} statements`);
+    expect(counter.statements).toBe(5); // SAVEPOINT, DELETE, upsert, one partial UPDATE, RELEASE
+    const rows = await sql<{ id: number; v: string; n: number | null }>('SELECT id, v, n FROM bulk ORDER BY id');
+    expect(rows.length).toBe(expected.size);
+    expect(rows).toEqual([...expected.entries()].sort((a, b) => a[0] - b[0]).map(([id, r]) => ({ id, ...r })));
+  });
+});

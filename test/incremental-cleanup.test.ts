@@ -1,0 +1,72 @@
+/**
+ * Incremental migrations never leave a replication slot or publication behind on the source:
+ * not when cancelled mid-stream, not when they fail. DDL on the source during the stream fails
+ * the migration with what changed. A table the stream cannot follow fails the precheck with
+ * the statement that fixes it.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { MigrationProgress } from '../common/plan';
+import { runCli, startHarness, waitFor, writeSpec, type Harness } from './support/harness';
+import { replicationLeftovers } from './support/write-load';
+
+describe('incremental migration cleanup', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness({ name: 'cdc-cleanup', temporalAddress: inject('temporalAddress') });
+    await h.source.createDatabase('app');
+    for (const db of ['t1', 't2', 't3']) await h.target.createDatabase(db);
+    await h.source.query(
+      `CREATE TABLE items (id int PRIMARY KEY, v text);
+       INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 1000) g;
+       CREATE TABLE log_nokey (at int, line text);`,
+      'app',
+    );
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const spec = (db: string) => writeSpec({ source: h.source.url('app'), target: h.target.url(db), types: ['schema', 'full', 'incremental'] });
+
+  it('fails the precheck for a table without key or replica identity, printing the fix', async () => {
+    const result = await runCli(['precheck', spec('t1')], h.cliEnv);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/FAIL\s+replica-identity/);
+    expect(result.stdout).toContain('ALTER TABLE "public"."log_nokey" REPLICA IDENTITY FULL;');
+    expect(result.stdout).toMatch(/PASS\s+wal-level/);
+    expect(await replicationLeftovers(h.source, 'app')).toEqual([]);
+    await h.source.query('ALTER TABLE log_nokey REPLICA IDENTITY FULL', 'app');
+  });
+
+  it('drops the slot and publication when cancelled mid-stream', async () => {
+    const workflowId = `cdc-cancel-${Date.now()}`;
+    expect((await runCli(['start', spec('t2'), '--id', workflowId], h.cliEnv)).code).toBe(0);
+    const handle = h.client.workflow.getHandle(workflowId);
+    await waitFor('the stream to run', async () => (await handle.query<MigrationProgress>('progress')).phase === 'streaming', 120_000, 100);
+    await h.source.query(`INSERT INTO items VALUES (5001, 'during the stream')`, 'app');
+    await waitFor('the change to arrive', async () => (await h.target.query(`SELECT 1 FROM items WHERE id = 5001`, 't2')).length === 1, 30_000);
+    expect((await replicationLeftovers(h.source, 'app')).length).toBe(2); // one slot, one publication
+
+    const cancel = await runCli(['cancel', workflowId], h.cliEnv);
+    expect(cancel.stdout).toContain(`${workflowId}: cancelled`);
+    expect(await replicationLeftovers(h.source, 'app')).toEqual([]);
+    await h.source.query(`DELETE FROM items WHERE id = 5001`, 'app');
+  });
+
+  it('fails clearly on source DDL during the stream, and drops the slot and publication', async () => {
+    const workflowId = `cdc-ddl-${Date.now()}`;
+    expect((await runCli(['start', spec('t3'), '--id', workflowId], h.cliEnv)).code).toBe(0);
+    const handle = h.client.workflow.getHandle(workflowId);
+    await waitFor('the stream to run', async () => (await handle.query<MigrationProgress>('progress')).phase === 'streaming', 120_000, 100);
+    await h.source.query(`ALTER TABLE items ADD COLUMN extra integer; INSERT INTO items VALUES (7001, 'x', 7);`, 'app');
+
+    const status = await runCli(['status', workflowId, '--watch'], h.cliEnv);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toMatch(/migration failed: .*source table public\.items changed during the migration \(column extra integer added/);
+    expect(await replicationLeftovers(h.source, 'app')).toEqual([]);
+    // The row with the new column was never applied to the old table.
+    expect(await h.target.query(`SELECT 1 FROM items WHERE id = 7001`, 't3')).toEqual([]);
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * Child workflow of the streaming phase: keeps the change stream activity running until the
+ * migration asks it to stop at the cutover position, collects the stream's reports for the
+ * `progress` query and the Web UI, and continues-as-new before its history grows large, so a
+ * stream can run for weeks.
+ */
+import {
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  allHandlersFinished,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { StreamChangesInput } from '../activities/stream/stream-changes';
+import { formatBytes } from '../common/format';
+import { displayName } from '../common/plan';
+import { PROGRESS_QUERY } from '../common/messages';
+import { STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type StreamControl, type StreamProgress, type StreamStats, type TableChangeCounts } from '../common/stream';
+import * as options from './activity-options';
+
+const { streamChanges } = proxyActivities<Activities>(options.stream);
+
+export const streamStatsSignal = defineSignal<[StreamStats]>(STREAM_STATS_SIGNAL);
+export const stopAtSignal = defineSignal<[{ lsn: string }]>('stopAt');
+/** Pause or resume applying changes (they wait in the slot meanwhile). */
+export const pauseStreamSignal = defineSignal<[{ paused: boolean }]>('pauseStream');
+export const streamControlQuery = defineQuery<StreamControl>(STREAM_CONTROL_QUERY);
+export const streamProgressQuery = defineQuery<StreamProgress>(PROGRESS_QUERY);
+
+export interface StreamWorkflowInput extends StreamChangesInput {
+  /** Carried over continue-as-new. */
+  progress?: StreamProgress;
+  stopAtLsn?: string;
+  paused?: boolean;
+}
+
+export interface StreamWorkflowResult {
+  appliedLsn: string;
+  progress: StreamProgress;
+}
+
+/** Stats reports cost history events: continue-as-new well before Temporal's warning. */
+const HISTORY_BUDGET = 8_000;
+/** Tables listed in the Web UI details. */
+const DETAIL_ROWS = 40;
+
+export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise<StreamWorkflowResult> {
+  const progress: StreamProgress = input.progress ?? {
+    state: 'starting',
+    lagBytes: 0,
+    lagSeconds: 0,
+    changesPerSecond: 0,
+    totalChanges: 0,
+    transactions: 0,
+    tables: [],
+  };
+  const tables = new Map(progress.tables.map((t) => [displayName(t), t]));
+  let stopAtLsn = input.stopAtLsn;
+  let paused = input.paused ?? false;
+  progress.stopAtLsn = stopAtLsn;
+
+  setHandler(streamProgressQuery, () => ({ ...progress, tables: [...tables.values()] }));
+  setHandler(streamControlQuery, () => ({ stopAtLsn, paused: paused && !stopAtLsn }));
+  setHandler(pauseStreamSignal, ({ paused: p }) => {
+    paused = p;
+    if (progress.state === 'streaming' || progress.state === 'paused' || progress.state === 'starting') progress.state = p ? 'paused' : 'streaming';
+    refresh();
+  });
+  setHandler(stopAtSignal, ({ lsn }) => {
+    stopAtLsn = lsn;
+    progress.stopAtLsn = lsn;
+    progress.state = 'stopping';
+    refresh();
+  });
+  setHandler(streamStatsSignal, (stats) => {
+    Object.assign(progress, {
+      appliedLsn: stats.appliedLsn,
+      sourceLsn: stats.sourceLsn,
+      lagBytes: stats.lagBytes,
+      lagSeconds: stats.lagSeconds,
+      changesPerSecond: stats.changesPerSecond,
+      updatedAt: stats.at,
+    });
+    if (progress.state === 'starting') progress.state = paused ? 'paused' : 'streaming';
+    progress.transactions += stats.transactions;
+    for (const d of stats.tableDeltas) {
+      const t = tables.get(displayName(d)) ?? { schema: d.schema, name: d.name, inserts: 0, updates: 0, deletes: 0, truncates: 0 };
+      t.inserts += d.inserts;
+      t.updates += d.updates;
+      t.deletes += d.deletes;
+      t.truncates += d.truncates;
+      tables.set(displayName(d), t);
+      progress.totalChanges += d.inserts + d.updates + d.deletes + d.truncates;
+    }
+    refresh();
+  });
+
+  function refresh() {
+    setCurrentDetails(streamDetails(progress, [...tables.values()]));
+  }
+  refresh();
+
+  const { progress: _carried, stopAtLsn: _stop, paused: _paused, ...activityInput } = input;
+  const scope = new CancellationScope();
+  let result: { appliedLsn: string } | undefined;
+  let failure: unknown;
+  const run = scope.run(() => streamChanges.executeWithOptions({ summary: `stream changes into ${input.target.host}:${input.target.port}/${input.target.database}` }, [activityInput]));
+  run.then(
+    (r) => (result = r),
+    (err) => (failure = err),
+  );
+
+  const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_BUDGET;
+  await condition(() => result !== undefined || failure !== undefined || historyFull());
+  if (result) {
+    progress.state = 'stopped';
+    progress.appliedLsn = result.appliedLsn;
+    refresh();
+    return { appliedLsn: result.appliedLsn, progress: { ...progress, tables: [...tables.values()] } };
+  }
+  if (failure) throw failure;
+
+  // History is getting long: stop the activity (it resumes from the target's position) and go on in a new run.
+  scope.cancel();
+  await run.catch((err) => {
+    if (!isCancellation(err)) throw err;
+  });
+  if (result) return { appliedLsn: (result as { appliedLsn: string }).appliedLsn, progress };
+  await condition(allHandlersFinished);
+  return continueAsNew<typeof streamChangesWorkflow>({ ...input, progress: { ...progress, tables: [...tables.values()] }, stopAtLsn, paused });
+}
+
+function streamDetails(p: StreamProgress, tables: TableChangeCounts[]): string {
+  const busiest = [...tables].sort((a, b) => total(b) - total(a)).slice(0, DETAIL_ROWS);
+  return [
+    `**Change stream: ${p.state}**`,
+    '',
+    `| applied LSN | source LSN | lag | changes/s | changes | transactions |`,
+    `|---|---|---|---|---|---|`,
+    `| ${p.appliedLsn ?? '-'} | ${p.sourceLsn ?? '-'} | ${formatBytes(p.lagBytes)}, ${p.lagSeconds.toFixed(2)} s | ${p.changesPerSecond} | ${p.totalChanges} | ${p.transactions} |`,
+    p.stopAtLsn ? `\nCutover: stopping at ${p.stopAtLsn}` : '',
+    '',
+    '| table | inserts | updates | deletes | truncates |',
+    '|---|---:|---:|---:|---:|',
+    ...busiest.map((t) => `| ${displayName(t)} | ${t.inserts} | ${t.updates} | ${t.deletes} | ${t.truncates} |`),
+  ].join('\n');
+}
+
+function total(t: TableChangeCounts): number {
+  return t.inserts + t.updates + t.deletes + t.truncates;
+}
