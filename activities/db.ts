@@ -47,3 +47,13 @@ export async function openReplicationClient(conn: ResolvedConnection, purpose: s
   await client.connect();
   return client;
 }
+
+/**
+ * A source connection for pgferry's own bookkeeping there (publication, slots, cutover marker):
+ * it must work even after `--lock-source` made the database read-only for new sessions.
+ */
+export async function openSourceAdminClient(conn: ResolvedConnection, purpose: string): Promise<Client> {
+  const client = await openClient(conn, purpose);
+  await client.query('SET default_transaction_read_only = off');
+  return client;
+}

@@ -88,9 +88,11 @@ const incrementalSchema = z
   .object({
     operations: operationList.default([...OPERATIONS]),
     tables: z.record(z.string().min(1), z.object({ operations: operationList }).strict()).default({}),
+    /** Advanced: history events after which the stream's workflow continues as new (bounded history). */
+    historyBudget: z.number().int().min(50).max(40_000).default(8_000),
   })
   .strict()
-  .default({ operations: [...OPERATIONS], tables: {} });
+  .default({ operations: [...OPERATIONS], tables: {}, historyBudget: 8_000 });
 
 export const specSchema = z
   .object({

@@ -49,6 +49,11 @@ export interface OperationsConfig {
   tables: Record<string, { operations: Operation[] }>;
 }
 
+/** The spec's `incremental` section. */
+export interface IncrementalConfig extends OperationsConfig {
+  historyBudget: number;
+}
+
 /** The stream's progress, as the `progress` query of the stream workflow returns it. */
 export interface StreamProgress {
   state: 'starting' | 'streaming' | 'paused' | 'stopping' | 'stopped';

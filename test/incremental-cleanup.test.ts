@@ -15,11 +15,10 @@ describe('incremental migration cleanup', () => {
   beforeAll(async () => {
     h = await startHarness({ name: 'cdc-cleanup', temporalAddress: inject('temporalAddress') });
     await h.source.createDatabase('app');
-    for (const db of ['t1', 't2', 't3']) await h.target.createDatabase(db);
+    for (const db of ['t1', 't2', 't3', 't4', 't5']) await h.target.createDatabase(db);
     await h.source.query(
       `CREATE TABLE items (id int PRIMARY KEY, v text);
-       INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 1000) g;
-       CREATE TABLE log_nokey (at int, line text);`,
+       INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 1000) g;`,
       'app',
     );
   });
@@ -28,9 +27,16 @@ describe('incremental migration cleanup', () => {
     await h?.close();
   });
 
-  const spec = (db: string) => writeSpec({ source: h.source.url('app'), target: h.target.url(db), types: ['schema', 'full', 'incremental'] });
+  const spec = (db: string, more: Record<string, unknown> = {}) =>
+    writeSpec({ source: h.source.url('app'), target: h.target.url(db), types: ['schema', 'full', 'incremental'], ...more });
+  const streaming = async (workflowId: string) => {
+    const handle = h.client.workflow.getHandle(workflowId);
+    await waitFor('the stream to run', async () => (await handle.query<MigrationProgress>('progress')).phase === 'streaming', 120_000, 100);
+    return handle;
+  };
 
   it('fails the precheck for a table without key or replica identity, printing the fix', async () => {
+    await h.source.query('CREATE TABLE log_nokey (at int, line text)', 'app');
     const result = await runCli(['precheck', spec('t1')], h.cliEnv);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/FAIL\s+replica-identity/);
@@ -68,5 +74,43 @@ describe('incremental migration cleanup', () => {
     expect(await replicationLeftovers(h.source, 'app')).toEqual([]);
     // The row with the new column was never applied to the old table.
     expect(await h.target.query(`SELECT 1 FROM items WHERE id = 7001`, 't3')).toEqual([]);
+    await h.source.query(`ALTER TABLE items DROP COLUMN extra; DELETE FROM items WHERE id = 7001;`, 'app');
+  });
+
+  it('fails with the table, the position and the error when the target keeps rejecting a change', async () => {
+    const workflowId = `cdc-reject-${Date.now()}`;
+    expect((await runCli(['start', spec('t4', { retry: { otherMinutes: 0.1 } }), '--id', workflowId], h.cliEnv)).code).toBe(0);
+    await streaming(workflowId);
+    // Something on the target that the source does not have rejects the next change.
+    await h.target.query(`ALTER TABLE items ADD CONSTRAINT only_small_ids CHECK (id < 100000)`, 't4');
+    await h.source.query(`INSERT INTO items VALUES (100001, 'too big for the target')`, 'app');
+
+    const status = await runCli(['status', workflowId, '--watch'], h.cliEnv);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toMatch(/apply source changes up to [0-9A-F]+\/[0-9A-F]+ to target .*"public"\."items".*violates check constraint "only_small_ids"/);
+    expect(status.stderr).toMatch(/gave up after/);
+    expect(status.stderr).not.toContain('too big for the target'); // no row data in errors
+    expect(await replicationLeftovers(h.source, 'app')).toEqual([]);
+    await h.source.query(`DELETE FROM items WHERE id = 100001`, 'app');
+  });
+
+  it('continues the stream workflow as new when its history fills up, without losing a change', async () => {
+    const workflowId = `cdc-can-${Date.now()}`;
+    expect((await runCli(['start', spec('t5', { incremental: { historyBudget: 60 } }), '--id', workflowId], h.cliEnv)).code).toBe(0);
+    await streaming(workflowId);
+    const child = h.client.workflow.getHandle(`${workflowId}/stream`);
+    const firstRun = (await child.describe()).runId;
+    for (let i = 0; i < 40; i += 1) {
+      await h.source.query(`INSERT INTO items VALUES (${20000 + i}, 'during run ${i}')`, 'app');
+      await child.signal('pauseStream', { paused: false }); // each signal costs history events
+    }
+    await waitFor('a new run of the stream workflow', async () => (await child.describe()).runId !== firstRun, 60_000, 200);
+    await h.source.query(`UPDATE items SET v = v || '!' WHERE id BETWEEN 1 AND 50`, 'app');
+
+    const cutover = await runCli(['cutover', workflowId], h.cliEnv);
+    expect(cutover.code).toBe(0);
+    const rows = `SELECT count(*)::int AS n, sum(length(v))::int AS len FROM items`;
+    expect(await h.target.query(rows, 't5')).toEqual(await h.source.query(rows, 'app'));
+    expect(await replicationLeftovers(h.source, 'app')).toEqual([]);
   });
 });

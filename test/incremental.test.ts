@@ -65,14 +65,18 @@ describe('incremental migration', () => {
     expect(live.stream?.appliedLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     expect(live.stream?.tables.map((t) => t.name)).toEqual(expect.arrayContaining(['accounts', 'docs', 'events_nokey']));
 
-    // The operator stops the application, then cuts over.
-    await load.stop();
+    // Cutover while the application still writes: --lock-source makes the source read-only
+    // for new transactions and waits for the running ones, so the cutover point is final.
     expect(load.committed()).toBeGreaterThan(200);
-    const cutover = await runCli(['cutover', workflowId], h.cliEnv);
+    const cutover = await runCli(['cutover', workflowId, '--lock-source'], h.cliEnv);
+    await load.stop();
     expect(cutover.stderr).toBe('');
     expect(cutover.code).toBe(0);
     expect(cutover.stdout).toMatch(/Downtime \d+\.\d+ s/);
     expect(cutover.stdout).toContain('0 mismatches');
+    expect(cutover.stdout).toContain('source made read-only');
+    const [ro] = await h.source.query<{ v: string }>(`SELECT current_setting('default_transaction_read_only') AS v`, 'app');
+    expect(ro.v).toBe('on');
 
     const report = (await handle.result()) as MigrationReport;
     expect(report.cutover?.validation.mismatches).toEqual([]);

@@ -277,7 +277,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     const stream = await startChild(streamChangesWorkflow, {
       workflowId: `${id}/stream`,
       staticSummary: `stream changes ${describeConnection(spec.source)} → ${describeConnection(spec.target)}`.slice(0, 200),
-      args: [{ ...endpoints, migrationId: id, names, slot, operations: spec.incremental }],
+      args: [{ ...endpoints, migrationId: id, names, slot, operations: { operations: spec.incremental.operations, tables: spec.incremental.tables }, historyBudget: spec.incremental.historyBudget }],
     });
     state.streamWorkflowId = stream.workflowId;
     refreshDetails();

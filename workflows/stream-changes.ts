@@ -35,6 +35,8 @@ export const streamControlQuery = defineQuery<StreamControl>(STREAM_CONTROL_QUER
 export const streamProgressQuery = defineQuery<StreamProgress>(PROGRESS_QUERY);
 
 export interface StreamWorkflowInput extends StreamChangesInput {
+  /** History events after which this workflow continues as new. */
+  historyBudget: number;
   /** Carried over continue-as-new. */
   progress?: StreamProgress;
   stopAtLsn?: string;
@@ -46,8 +48,6 @@ export interface StreamWorkflowResult {
   progress: StreamProgress;
 }
 
-/** Stats reports cost history events: continue-as-new well before Temporal's warning. */
-const HISTORY_BUDGET = 8_000;
 /** Tables listed in the Web UI details. */
 const DETAIL_ROWS = 40;
 
@@ -107,7 +107,7 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
   }
   refresh();
 
-  const { progress: _carried, stopAtLsn: _stop, paused: _paused, ...activityInput } = input;
+  const { progress: _carried, stopAtLsn: _stop, paused: _paused, historyBudget, ...activityInput } = input;
   const scope = new CancellationScope();
   let result: { appliedLsn: string } | undefined;
   let failure: unknown;
@@ -117,7 +117,8 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
     (err) => (failure = err),
   );
 
-  const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_BUDGET;
+  // Stats reports cost history events: continue-as-new well before Temporal's limits.
+  const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyBudget;
   await condition(() => result !== undefined || failure !== undefined || historyFull());
   if (result) {
     progress.state = 'stopped';

@@ -118,9 +118,11 @@ async function checkUnlogged(src: Client): Promise<CheckItem> {
 
 /** The apply runs with session_replication_role = replica, like PostgreSQL's own apply worker. */
 async function checkApplyPrivilege(tgt: Client): Promise<CheckItem> {
+  // GRANT SET ON PARAMETER (and has_parameter_privilege) exist from PostgreSQL 15 on.
+  const grantable = Number((await tgt.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0].v) >= 150000;
   const { rows } = await tgt.query<{ ok: boolean; who: string }>(
     `SELECT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
-            OR pg_catalog.has_parameter_privilege('session_replication_role', 'SET') AS ok, current_user AS who`,
+            ${grantable ? "OR pg_catalog.has_parameter_privilege('session_replication_role', 'SET')" : ''} AS ok, current_user AS who`,
   );
   return rows[0].ok
     ? pass('apply-privilege', 'The target user may set session_replication_role, so replicated rows skip foreign key checks and triggers (as in native replication).')

@@ -8,7 +8,7 @@
  */
 import type { Client } from 'pg';
 import { resolveConnection } from '../credentials';
-import { closeQuietly, openClient, quoteIdent } from '../db';
+import { closeQuietly, openSourceAdminClient, quoteIdent } from '../db';
 import type { ActivityDeps, Endpoints } from '../deps';
 import { guarded } from '../errors';
 
@@ -18,9 +18,9 @@ export const CUTOVER_MESSAGE_PREFIX = 'pgferry-cutover';
 const WRITER_WAIT_MS = 60_000;
 
 export interface LockSourceResult {
-  /** Sessions that were idle and were ended so that they reconnect read-only. */
+  /** Sessions older than the lock, ended between transactions so that they reconnect read-only. */
   endedSessions: number;
-  /** Transactions that were writing and were waited for. */
+  /** Most sessions found busy in a transaction at once, whose transactions were waited for. */
   waitedForWriters: number;
 }
 
@@ -30,38 +30,32 @@ export function makeLockSource(deps: ActivityDeps) {
     let client: Client | undefined;
     try {
       return await guarded({ doing: `make source ${source.label} read-only`, secrets: source.secrets, retry: input.retry }, async () => {
-        client = await openClient(source, 'cutover');
+        client = await openSourceAdminClient(source, 'cutover');
         const db = quoteIdent(input.source.database);
+        const { rows: at } = await client.query<{ now: Date }>('SELECT clock_timestamp() AS now');
         await client.query(`ALTER DATABASE ${db} SET default_transaction_read_only = on`);
-        // Sessions keep the settings they started with: end the idle ones (their pools reconnect
-        // read-only) and wait for the ones inside a transaction that has written.
-        const ended = await client.query(
-          `SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_catalog.pg_backend_pid()
-              AND backend_type = 'client backend' AND state IN ('idle')`,
-        );
+        // Sessions started from now on are read-only. The older ones keep the setting they began
+        // with: each may finish the transaction it is in, and is ended once it is between
+        // transactions (a pool reconnects it, read-only). After a minute, the rest are ended too.
+        const older = `datname = current_database() AND pid <> pg_catalog.pg_backend_pid() AND backend_type = 'client backend'
+                       AND application_name NOT LIKE 'pgferry%' AND backend_start < $1`;
+        let ended = 0;
         let waited = 0;
         const deadline = Date.now() + WRITER_WAIT_MS;
         for (;;) {
-          const { rows } = await client.query<{ n: string }>(
-            `SELECT count(*) AS n FROM pg_catalog.pg_stat_activity
-              WHERE datname = current_database() AND pid <> pg_catalog.pg_backend_pid()
-                AND backend_type = 'client backend' AND backend_xid IS NOT NULL`,
-          );
-          const writers = Number(rows[0].n);
-          waited = Math.max(waited, writers);
-          if (writers === 0) break;
+          const idle = await client.query(`SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE ${older} AND state = 'idle'`, [at[0].now]);
+          ended += idle.rowCount ?? 0;
+          const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM pg_catalog.pg_stat_activity WHERE ${older}`, [at[0].now]);
+          const busy = Number(rows[0].n);
+          waited = Math.max(waited, busy);
+          if (busy === 0) break;
           if (Date.now() > deadline) {
-            // Still writing after a minute: end them, so that the cutover point is final.
-            await client.query(
-              `SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
-                WHERE datname = current_database() AND pid <> pg_catalog.pg_backend_pid()
-                  AND backend_type = 'client backend' AND backend_xid IS NOT NULL`,
-            );
+            const rest = await client.query(`SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE ${older}`, [at[0].now]);
+            ended += rest.rowCount ?? 0;
           }
-          await new Promise((r) => setTimeout(r, 100));
+          await new Promise((r) => setTimeout(r, 50));
         }
-        return { endedSessions: ended.rowCount ?? 0, waitedForWriters: waited };
+        return { endedSessions: ended, waitedForWriters: waited };
       });
     } finally {
       await closeQuietly(client);
@@ -75,9 +69,7 @@ export function makeEmitCutoverMarker(deps: ActivityDeps) {
     let client: Client | undefined;
     try {
       return await guarded({ doing: `write the cutover marker on source ${source.label}`, secrets: source.secrets, retry: input.retry }, async () => {
-        client = await openClient(source, 'cutover');
-        // Allowed even on a database made read-only by lockSource: this session opts out.
-        await client.query('SET default_transaction_read_only = off');
+        client = await openSourceAdminClient(source, 'cutover');
         const { rows } = await client.query<{ lsn: string }>('SELECT pg_catalog.pg_logical_emit_message(false, $1, $2)::text AS lsn', [CUTOVER_MESSAGE_PREFIX, input.migrationId]);
         return { lsn: rows[0].lsn };
       });

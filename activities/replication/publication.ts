@@ -7,7 +7,7 @@ import type { Client } from 'pg';
 import type { ReplicationNames } from '../../common/replication-names';
 import { USER_TABLES_SQL } from '../copy/list-tables';
 import { resolveConnection } from '../credentials';
-import { closeQuietly, openClient, quoteIdent } from '../db';
+import { closeQuietly, openSourceAdminClient, quoteIdent } from '../db';
 import type { ActivityDeps, Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { dropSlots, slotsWithPrefix } from './slots';
@@ -22,7 +22,7 @@ export function makeCreatePublication(deps: ActivityDeps) {
     let client: Client | undefined;
     try {
       return await guarded({ doing: `create publication ${input.names.publication} on source ${source.label}`, secrets: source.secrets, retry: input.retry }, async () => {
-        client = await openClient(source, 'publication');
+        client = await openSourceAdminClient(source, 'publication');
         const { rows } = await client.query<{ schema: string; name: string }>(USER_TABLES_SQL);
         const list = rows.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`).join(', ');
         const pub = quoteIdent(input.names.publication);
@@ -56,7 +56,7 @@ export function makeDropReplication(deps: ActivityDeps) {
     let client: Client | undefined;
     try {
       return await guarded({ doing: `drop replication slots and publication of ${input.names.publication} on source ${source.label}`, secrets: source.secrets, retry: input.retry }, async () => {
-        client = await openClient(source, 'cleanup');
+        client = await openSourceAdminClient(source, 'cleanup');
         const slots = (await slotsWithPrefix(client, input.names.slotPrefix)).filter((s) => s !== input.keepSlot);
         const droppedSlots = await dropSlots(client, slots);
         let droppedPublication = false;

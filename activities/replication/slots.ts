@@ -5,7 +5,7 @@
  */
 import type { Client } from 'pg';
 import type { ResolvedConnection } from '../credentials';
-import { closeQuietly, openClient } from '../db';
+import { closeQuietly, openSourceAdminClient } from '../db';
 
 /** Drops the named slots that exist, ending any connection still streaming from them. */
 export async function dropSlots(client: Client, names: string[]): Promise<string[]> {
@@ -41,7 +41,7 @@ export async function slotsWithPrefix(client: Client, prefix: string): Promise<s
 }
 
 export async function dropSlotIfExists(source: ResolvedConnection, name: string): Promise<void> {
-  const client = await openClient(source, 'slots');
+  const client = await openSourceAdminClient(source, 'slots');
   try {
     await dropSlots(client, [name]);
   } finally {

@@ -55,6 +55,13 @@ const STATS_SIGNAL_MS = 5_000;
 const CONTROL_POLL_MS = 250;
 /** The source drops a silent stream after wal_sender_timeout (60 s by default). */
 const STATUS_UPDATE_MS = 5_000;
+/** How often the source's current WAL position is read, for the lag. */
+const SOURCE_LSN_MS = 1_000;
+/**
+ * A retry that fails again replays its failing change within moments of connecting; an attempt
+ * that stayed caught up this long is healthy, and a later failure starts a new retry window.
+ */
+const IDLE_HEALTHY_AFTER_MS = 15_000;
 
 export function makeStreamChanges(deps: ActivityDeps) {
   return async function streamChanges(input: StreamChangesInput): Promise<StreamChangesResult> {
@@ -69,6 +76,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
     // days ago (kept across attempts in the heartbeat).
     let healthyAt = (ctx.info.heartbeatDetails as { healthyAt?: number } | undefined)?.healthyAt ?? 0;
     const failingSince = () => Math.max(healthyAt, ctx.info.scheduledTimestampMs);
+    const attemptStartedAt = Date.now();
     const beat = setInterval(() => ctx.heartbeat({ ...meter.heartbeat(), healthyAt }), HEARTBEAT_MS);
     try {
       return await guarded({ doing: () => doing, secrets, retry: input.retry, failingSince }, async () => {
@@ -120,7 +128,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
             await tgt.query('SET LOCAL session_replication_role = replica');
           }
           if (batch.isEmpty) return;
-          doing = `apply changes before ${formatLsn(meter.received)} to target ${target.label}`;
+          doing = `apply source changes up to ${formatLsn(meter.received)} to target ${target.label}`;
           await batch.apply(tgt);
           pendingCounts.add(batch.counts());
           batch.clear();
@@ -141,6 +149,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         };
 
         let lastStats = Date.now();
+        let lastSourceLsnAt = 0;
         for (;;) {
           if (ctx.cancellationSignal.aborted) throw new Error('cancelled'); // reported as the cancellation
           if (control.due(Date.now())) await control.poll();
@@ -157,15 +166,19 @@ export function makeStreamChanges(deps: ActivityDeps) {
           const frame = await reader.next(waitMs);
           const now = Date.now();
           if (frame?.kind === 'keepalive') {
-            meter.sawServerEnd(frame.walEnd);
-            // Nothing pending: everything up to the server's end is either applied or not ours.
+            // The keepalive's position is how far the source has decoded: every transaction that
+            // committed before it has been sent. With nothing pending, all of it is applied or
+            // not ours, so the slot may move there and stop holding WAL.
             if (!inTransaction && batch.isEmpty && !targetTxOpen) {
-              if (frame.walEnd > meter.confirmed) meter.confirmIdle(frame.walEnd);
-              healthyAt = now;
+              if (frame.walEnd > meter.confirmed) {
+                meter.confirmIdle(frame.walEnd);
+                healthyAt = now;
+              } else if (now - attemptStartedAt > IDLE_HEALTHY_AFTER_MS) {
+                healthyAt = now; // caught up on a quiet source for a while: this attempt is fine
+              }
             }
             if (frame.replyRequested) sendStatus();
           } else if (frame?.kind === 'xlogdata') {
-            meter.sawServerEnd(frame.walEnd);
             if (frame.walStart > meter.received) meter.received = frame.walStart;
             const message: PgOutputMessage = decodePgOutput(frame.payload);
             switch (message.tag) {
@@ -216,6 +229,11 @@ export function makeStreamChanges(deps: ActivityDeps) {
             await applyPending(); // a big source transaction: apply it in pieces, commit at its end
           }
           if (now - meter.statusSentAt >= STATUS_UPDATE_MS) sendStatus();
+          if (now - lastSourceLsnAt >= SOURCE_LSN_MS) {
+            lastSourceLsnAt = now;
+            const { rows } = await src.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
+            meter.sawSourceEnd(parseLsn(rows[0].lsn));
+          }
           if (now - lastStats >= STATS_SIGNAL_MS) {
             lastStats = now;
             await signalStats(meter.takeStats());

@@ -40,8 +40,8 @@ export class StreamMeter {
   confirmed = 0n;
   /** Last WAL position received. */
   received = 0n;
-  /** The source's end of WAL, as last reported by the server. */
-  serverEnd = 0n;
+  /** The source's current end of WAL (pg_current_wal_lsn), read now and then. */
+  sourceEnd = 0n;
   statusSentAt = 0;
   private oldestPendingCommitMicros?: bigint;
   private readonly deltas = new CountTotals();
@@ -57,8 +57,8 @@ export class StreamMeter {
     this.received = position;
   }
 
-  sawServerEnd(lsn: bigint): void {
-    if (lsn > this.serverEnd) this.serverEnd = lsn;
+  sawSourceEnd(lsn: bigint): void {
+    if (lsn > this.sourceEnd) this.sourceEnd = lsn;
   }
 
   /** A transaction to apply was received; its commit time dates the lag. */
@@ -84,7 +84,7 @@ export class StreamMeter {
   }
 
   lagBytes(): number {
-    return this.serverEnd > this.confirmed ? Number(this.serverEnd - this.confirmed) : 0;
+    return this.sourceEnd > this.confirmed ? Number(this.sourceEnd - this.confirmed) : 0;
   }
 
   lagSeconds(now = Date.now()): number {
@@ -96,7 +96,7 @@ export class StreamMeter {
   heartbeat(): Record<string, unknown> {
     return {
       appliedLsn: formatLsn(this.applied),
-      sourceLsn: formatLsn(this.serverEnd),
+      sourceLsn: formatLsn(this.sourceEnd),
       lagBytes: this.lagBytes(),
       lagSeconds: Math.round(this.lagSeconds() * 100) / 100,
       totalChanges: this.totalChanges,
@@ -110,7 +110,7 @@ export class StreamMeter {
     this.lastRate = Math.round(this.changesSinceStats / seconds);
     const stats: StreamStats = {
       appliedLsn: formatLsn(this.applied),
-      sourceLsn: formatLsn(this.serverEnd > this.applied ? this.serverEnd : this.applied),
+      sourceLsn: formatLsn(this.sourceEnd > this.applied ? this.sourceEnd : this.applied),
       lagBytes: this.lagBytes(),
       lagSeconds: Math.round(this.lagSeconds(now) * 100) / 100,
       changesPerSecond: this.lastRate,

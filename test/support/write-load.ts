@@ -72,21 +72,32 @@ export async function startWriteLoad(cluster: PgCluster, db: string, connections
   let running = true;
   let committed = 0;
   const loops: Promise<void>[] = [];
-  for (let w = 0; w < connections; w += 1) {
+  const connect = async () => {
     const c = new Client({ host: cluster.host, port: cluster.port, user: cluster.user, database: db, password: cluster.password });
+    c.on('error', () => undefined); // the session may be ended under it (--lock-source does that)
     await c.connect();
+    return c;
+  };
+  for (let w = 0; w < connections; w += 1) {
+    let c: Client | undefined = await connect();
     loops.push(
       (async () => {
         for (let i = w; running; i += connections) {
           try {
+            c ??= await connect();
             await step(c, i);
             committed += 1;
+            await new Promise((r) => setTimeout(r, 2));
           } catch {
-            await c.query('ROLLBACK').catch(() => undefined); // e.g. a deadlock between loops: skip it
+            // A deadlock between loops, a read-only source, an ended session: skip this one.
+            await c?.query('ROLLBACK').catch(() => {
+              void c?.end().catch(() => undefined);
+              c = undefined;
+            });
+            await new Promise((r) => setTimeout(r, 50));
           }
-          await new Promise((r) => setTimeout(r, 2));
         }
-        await c.end();
+        await c?.end().catch(() => undefined);
       })(),
     );
   }
