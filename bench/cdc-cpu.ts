@@ -1,0 +1,101 @@
+/**
+ * Where the CPU went during a step, from /proc (Linux): the source cluster (mostly its walsender
+ * decoding WAL), the target cluster (the apply, for native its apply worker), pgferry's worker,
+ * the Temporal server, and everything else on the machine. On 2 shared cores that split says what bounds a rate, and
+ * how much other work skewed it.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PgCluster } from '../test/support/postgres';
+
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+
+export interface CpuSplit {
+  source: number;
+  target: number;
+  worker: number;
+  /** The Temporal dev server (pgferry's signals, queries and heartbeats go through it). */
+  temporal: number;
+  other: number;
+  /** Wall seconds of the step (the machine had 2 × this in CPU seconds). */
+  wall: number;
+}
+
+/** pid → [ppid, user+system ticks], for every process. */
+function processes(): Map<number, [number, number]> {
+  const out = new Map<number, [number, number]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(entry), [Number(f[1]), Number(f[11]) + Number(f[12])]);
+    } catch {
+      // ended while we looked
+    }
+  }
+  return out;
+}
+
+/** Busy ticks of the whole machine (all but idle and iowait). */
+function machineBusy(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return f.slice(0, 8).reduce((a, b) => a + b, 0) - f[3] - f[4];
+}
+
+function postmasterPid(c: PgCluster): number {
+  return Number(readFileSync(join(c.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+function ticksOf(procs: Map<number, [number, number]>, root: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [pid, [ppid, ticks]] of procs) if (pid === root || ppid === root) out.set(pid, ticks);
+  return out;
+}
+
+/** Ticks spent since `before` (a process that started meanwhile counts from zero). */
+const since = (now: Map<number, number>, before: Map<number, number>) => [...now].reduce((a, [pid, t]) => a + t - (before.get(pid) ?? 0), 0);
+
+/** The process whose command line holds all of `parts` as separate arguments (the Temporal server by its port). */
+export function pidByCommandLine(parts: string[]): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (parts.every((p) => args.includes(p))) return Number(entry);
+    } catch {
+      // ended while we looked
+    }
+  }
+  return undefined;
+}
+
+/** Starts counting; `stop()` returns the CPU seconds of each part since. */
+export function countCpu(source: PgCluster, target: PgCluster, pids: { worker?: number; temporal?: number }): { stop(): CpuSplit } {
+  const roots = { source: postmasterPid(source), target: postmasterPid(target) };
+  const one = (procs: Map<number, [number, number]>, pid?: number) => (pid ? new Map([[pid, procs.get(pid)?.[1] ?? 0]]) : new Map<number, number>());
+  const snap = () => {
+    const procs = processes();
+    return {
+      source: ticksOf(procs, roots.source),
+      target: ticksOf(procs, roots.target),
+      worker: one(procs, pids.worker),
+      temporal: one(procs, pids.temporal),
+      machine: machineBusy(),
+      at: Date.now(),
+    };
+  };
+  const before = snap();
+  return {
+    stop() {
+      const now = snap();
+      const source = since(now.source, before.source) / TICKS;
+      const target = since(now.target, before.target) / TICKS;
+      const worker = since(now.worker, before.worker) / TICKS;
+      const temporal = since(now.temporal, before.temporal) / TICKS;
+      const machine = (now.machine - before.machine) / TICKS;
+      return { source, target, worker, temporal, other: Math.max(0, machine - source - target - worker - temporal), wall: (now.at - before.at) / 1000 };
+    },
+  };
+}

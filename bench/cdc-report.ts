@@ -1,0 +1,170 @@
+/**
+ * bench/RESULTS-cdc.md: one table per measurement (steady load, drain, cutover), the goals of
+ * the issue checked against pgferry's numbers, and every failure verbatim.
+ */
+import type { CutoverOutcome } from './cdc-contender';
+import type { CpuSplit } from './cdc-cpu';
+import type { LagSummary } from './cdc-lag';
+import type { LoadResult } from './cdc-pgbench';
+
+export interface SteadyResult {
+  load: LoadResult;
+  lag: LagSummary;
+  catchUpMs: number;
+  mismatches: string[];
+}
+
+export interface DrainResult {
+  load: LoadResult;
+  backlogBytes: number;
+  /** Confirmed past the load's start while it should have been paused (0 when the pause held). */
+  appliedWhilePausedBytes: number;
+  drainMs: number;
+  /** CPU seconds while draining, by part. */
+  cpu: CpuSplit;
+  peakRssBytes?: number;
+  mismatches: string[];
+}
+
+export interface CutoverRun {
+  load: LoadResult;
+  outcome: CutoverOutcome;
+  mismatches: string[];
+}
+
+export interface CdcResult {
+  name: string;
+  setupSeconds?: number;
+  steady?: SteadyResult;
+  drain?: DrainResult;
+  cutover?: CutoverRun;
+  /** Worker high-water mark from its start through the steady load. */
+  peakRssBytes?: number;
+  failure?: string;
+}
+
+export interface RunInfo {
+  command: string;
+  machine: string;
+  scale: number;
+  seconds: number;
+  cutoverSeconds: number;
+  /** 1-minute load averages before and after: other work on the machine skews everything. */
+  loadAverages: [number, number];
+}
+
+const MB = 1048576;
+const f = (n: number | undefined, digits = 1) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
+const rows = (m: string[] | undefined) => (m === undefined ? '–' : m.length ? `NO: ${m.join('; ')}` : 'yes');
+const wal = (l: LoadResult) => (l.endLsn - l.startLsn) / MB;
+/** pgbench's transactions, less the share of them applied before the pause took hold (by WAL bytes). */
+export const backlogTransactions = (d: DrainResult) => Math.round(d.load.transactions * Math.min(1, d.backlogBytes / (d.backlogBytes + d.appliedWhilePausedBytes)));
+/** CPU the replication itself spent per drained transaction (all but "other"): a noise-robust cost. */
+export const cpuPerTransaction = (d: DrainResult) => ((d.cpu.source + d.cpu.target + d.cpu.worker + d.cpu.temporal) * 1e6) / backlogTransactions(d);
+export const drainTps = (d: DrainResult) => backlogTransactions(d) / (d.drainMs / 1000);
+const drainMBps = (d: DrainResult) => d.backlogBytes / MB / (d.drainMs / 1000);
+const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, '<br>');
+
+function steadyTable(results: CdcResult[]): string[] {
+  const lines = [
+    '| contender | initial copy (s) | pgbench TPS | WAL MB/s | peak lag (MB) | avg lag (MB) | peak lag (s) | avg lag (s) | flush_lag peak / avg (s) | own view peak / avg (s) | catch-up (s) | rows match |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const r of results) {
+    const s = r.steady;
+    if (!s) {
+      lines.push(`| ${r.name} | ${f(r.setupSeconds)} | – | – | – | – | – | – | – | – | – | ${r.failure ? 'failed (below)' : '–'} |`);
+      continue;
+    }
+    const l = s.lag;
+    lines.push(
+      `| ${r.name} | ${f(r.setupSeconds)} | ${f(s.load.tps, 0)} | ${f(wal(s.load) / s.load.seconds)} | ${f(l.peakBytes / MB, 2)} | ${f(l.avgBytes / MB, 2)} | ${f(l.peakSeconds, 2)} | ${f(l.avgSeconds, 2)} | ${f(l.peakFlushLag, 2)} / ${f(l.avgFlushLag, 2)} | ${f(l.peakOwn, 2)} / ${f(l.avgOwn, 2)} | ${f(s.catchUpMs / 1000, 2)} | ${rows(s.mismatches)} |`,
+    );
+  }
+  return lines;
+}
+
+function drainTable(results: CdcResult[]): string[] {
+  const native = results.find((r) => r.name.startsWith('native'))?.drain;
+  const lines = ['| contender | transactions in backlog | backlog (MB) | drain (s) | TPS drained | MB/s drained | × native | applied while paused (MB) | CPU s: source / target / worker / Temporal / other | CPU µs per transaction | worker peak RSS in drain (MiB) | rows match |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|'];
+  for (const r of results) {
+    const d = r.drain;
+    if (!d) {
+      lines.push(`| ${r.name} | – | – | – | – | – | – | – | – | – | – | ${r.failure ? 'failed (below)' : '–'} |`);
+      continue;
+    }
+    const cpu = `${f(d.cpu.source)} / ${f(d.cpu.target)} / ${d.cpu.worker ? f(d.cpu.worker) : '–'} / ${f(d.cpu.temporal)} / ${f(d.cpu.other)}`;
+    const ratio = native ? f(drainTps(d) / drainTps(native), 2) : '–';
+    lines.push(
+      `| ${r.name} | ${backlogTransactions(d)} | ${f(d.backlogBytes / MB)} | ${f(d.drainMs / 1000, 2)} | ${f(drainTps(d), 0)} | ${f(drainMBps(d))} | ${ratio} | ${f(d.appliedWhilePausedBytes / MB, 2)} | ${cpu} | ${f(cpuPerTransaction(d), 0)} | ${d.peakRssBytes ? f(d.peakRssBytes / MB, 0) : '–'} | ${rows(d.mismatches)} |`,
+    );
+  }
+  return lines;
+}
+
+function cutoverTable(results: CdcResult[]): string[] {
+  const lines = ['| contender | load TPS | downtime, own figure (s) | writes stopped → target ready (s) | detail | rows match after |', '|---|---:|---:|---:|---|---|'];
+  for (const r of results) {
+    const c = r.cutover;
+    if (!c) lines.push(`| ${r.name} | – | – | – | ${r.failure ? 'failed (below)' : '–'} | – |`);
+    else lines.push(`| ${r.name} | ${f(c.load.tps, 0)} | ${f(c.outcome.downtimeMs / 1000, 2)} | ${f(c.outcome.wallMs / 1000, 2)} | ${esc(c.outcome.detail ?? '')} | ${rows(c.mismatches)} |`);
+  }
+  return lines;
+}
+
+function goals(results: CdcResult[]): string[] {
+  const p = results.find((r) => r.name === 'pgferry');
+  const n = results.find((r) => r.name.startsWith('native'));
+  if (!p) return ['pgferry was not run.'];
+  const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**');
+  const out: string[] = [];
+  const pd = p.drain;
+  const nd = n?.drain;
+  out.push(`- Drain rate at or above native's: ${pd ? `${f(drainTps(pd), 0)} TPS` : '–'} vs ${nd ? `${f(drainTps(nd), 0)} TPS` : '–'} — ${verdict(pd && nd ? drainTps(pd) >= drainTps(nd) : undefined)}`);
+  out.push(`  (CPU per drained transaction, less sensitive to other work on the machine: pgferry ${pd ? f(cpuPerTransaction(pd), 0) : '–'} µs, native ${nd ? f(cpuPerTransaction(nd), 0) : '–'} µs)`);
+  out.push(`- Steady lag under 1 s: peak ${f(p.steady?.lag.peakSeconds, 2)} s (source-side), average ${f(p.steady?.lag.avgSeconds, 2)} s — ${verdict(p.steady ? p.steady.lag.peakSeconds < 1 : undefined)}`);
+  out.push(`- Catch-up under 1 s: ${f(p.steady ? p.steady.catchUpMs / 1000 : undefined, 2)} s — ${verdict(p.steady ? p.steady.catchUpMs < 1000 : undefined)}`);
+  out.push(`- Cutover downtime under 3 s: ${f(p.cutover ? p.cutover.outcome.downtimeMs / 1000 : undefined, 2)} s (pgferry's figure), ${f(p.cutover ? p.cutover.outcome.wallMs / 1000 : undefined, 2)} s from the end of the writes to the CLI's answer — ${verdict(p.cutover ? p.cutover.outcome.downtimeMs < 3000 : undefined)}`);
+  out.push(
+    `- Worker RSS bounded whatever the backlog: ${pd?.peakRssBytes ? `${f(pd.peakRssBytes / MB, 0)} MiB peak while draining ${f(pd.backlogBytes / MB, 0)} MB` : '–'}; ${p.peakRssBytes ? `${f(p.peakRssBytes / MB, 0)} MiB peak through the initial copy and the steady load` : '–'}`,
+  );
+  return out;
+}
+
+export function renderCdcReport(info: RunInfo, results: CdcResult[]): string {
+  const failures = results.filter((r) => r.failure);
+  return [
+    '# Change-capture benchmark results',
+    '',
+    `Run ${new Date().toISOString()} with \`${info.command}\` on ${info.machine}. Source: \`pgbench -i -s ${info.scale}\` in a fresh database for each contender; load \`pgbench -c 4 -j 2 -T ${info.seconds} -N\` (cutover: ${info.cutoverSeconds} s of the same load). Contenders ran one after the other in this run, each into a fresh target database. Load average before / after the run: ${info.loadAverages.map((l) => l.toFixed(2)).join(' / ')} (anything else running on the 2 cores skews the figures).`,
+    '',
+    '## Steady load: lag while the load runs, catch-up after it stops',
+    '',
+    ...steadyTable(results),
+    '',
+    '## Drain: the load runs with the apply paused, then the backlog is applied',
+    '',
+    ...drainTable(results),
+    '',
+    '## Cutover: writes stop, then the target takes over',
+    '',
+    ...cutoverTable(results),
+    '',
+    '## pgferry against the goals of the issue',
+    '',
+    ...goals(results),
+    '',
+    ...(failures.length ? ['## Failures (verbatim)', '', ...failures.flatMap((r) => [`### ${r.name}`, '', '```', r.failure!, '```', ''])] : []),
+    '## How it is measured',
+    '',
+    "- **Lag, bytes**: every 100 ms, `pg_current_wal_lsn() - confirmed_flush_lsn` of the contender's slot in `pg_replication_slots`. Peak over the load and the catch-up, average over the load.",
+    '- **Lag, seconds (source-side)**: from the same samples, how long ago the end of WAL passed the slot\'s confirmed position (±50 ms). The same measure for both contenders. Also shown: `pg_stat_replication.flush_lag` of the walsender serving the slot (PostgreSQL computes it from any client\'s status updates), and each contender\'s own view (native: `replay_lag`; pgferry: its stream query\'s `lagSeconds`, which its activity reports every 5 s, sampled every second).',
+    '- **Catch-up**: from the moment pgbench exits until the slot\'s `confirmed_flush_lsn` reaches the WAL position read right then (polled every 10 ms).',
+    '- **Drain**: native `ALTER SUBSCRIPTION ... DISABLE` (waiting for its walsender to go) / pgferry\'s `pauseStream` signal, the same load, then `ENABLE` / un-pause and the time until the slot confirms the end of the load. TPS drained = pgbench transactions in the backlog ÷ drain time (should some have been applied before the pause took hold, their share of the WAL is taken off); MB/s = WAL backlog ÷ drain time. CPU seconds from /proc over the drain: the source cluster\'s processes (the walsender decoding), the target\'s (the apply; native\'s apply worker runs there), pgferry\'s worker, the Temporal server (it still runs, idle, during native\'s drain), and the rest of the machine (the 2 cores give 2 CPU seconds per second); CPU µs per transaction is all but the rest of the machine ÷ transactions drained, a cost that other work on the machine hardly changes. pgferry\'s worker VmHWM is reset (`/proc/<pid>/clear_refs`) before the drain and read after it.',
+    '- **Cutover**: the load runs with the stream live; the moment pgbench exits, native waits for the slot to confirm the current WAL position, sets sequences, compares row counts and drops the subscription; pgferry runs `pgferry cutover --json` (its `downtimeMs` counts from the request arriving in the workflow; the wall time also counts the CLI\'s start).',
+    '- **Rows match**: `count(*)` of the four pgbench tables, source against target, after each catch-up and after the cutover.',
+    "- pgbench_history gets `REPLICA IDENTITY FULL` on the source for both contenders: pgferry's precheck refuses a table without a key or replica identity (native replication accepts it, as `-N` only inserts there). Inserts write the same WAL either way.",
+    '- The load and the apply share the same 2 cores, so the TPS the load reaches differs with the contender: a costlier apply slows the load it has to keep up with. Compare lag together with the TPS beside it.',
+    '',
+  ].join('\n');
+}
