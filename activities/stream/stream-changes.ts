@@ -46,8 +46,9 @@ export interface StreamChangesResult {
   stopped: boolean;
 }
 
-/** A batch is applied once it holds this many changes... */
+/** A batch is applied once it holds this many changes, or this many bytes of them... */
 const MAX_BATCH_CHANGES = 20_000;
+const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 /** ...or its oldest change waited this long (keeps lag well under a second). */
 const MAX_BATCH_AGE_MS = 100;
 const HEARTBEAT_MS = 2_000;
@@ -111,6 +112,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         let batchStartedAt = 0;
         let batchEndLsn = 0n;
         let batchTransactions = 0;
+        let batchBytes = 0;
         let skipping = false;
         let inTransaction = false;
 
@@ -132,6 +134,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
           await batch.apply(tgt);
           pendingCounts.add(batch.counts());
           batch.clear();
+          batchBytes = 0;
           doing = `stream changes from ${source.label}`;
         };
         /** Commits everything applied so far together with the position it reaches. */
@@ -205,7 +208,10 @@ export function makeStreamChanges(deps: ActivityDeps) {
               case 'insert':
               case 'update':
               case 'delete':
-                if (!skipping) batch.add(relations.table(message.relationId), message);
+                if (!skipping) {
+                  batch.add(relations.table(message.relationId), message);
+                  batchBytes += frame.payload.length;
+                }
                 break;
               case 'truncate':
                 if (!skipping) batch.truncate(message.relationIds.map((id) => relations.table(id)), message.restartIdentity);
@@ -223,9 +229,10 @@ export function makeStreamChanges(deps: ActivityDeps) {
                 break; // type and origin messages carry nothing to apply
             }
           }
-          if (!inTransaction && batchStartedAt && (batch.size >= MAX_BATCH_CHANGES || now - batchStartedAt >= MAX_BATCH_AGE_MS)) {
+          const full = batch.size >= MAX_BATCH_CHANGES || batchBytes >= MAX_BATCH_BYTES;
+          if (!inTransaction && batchStartedAt && (full || now - batchStartedAt >= MAX_BATCH_AGE_MS)) {
             await commit(batchEndLsn);
-          } else if (batch.size >= MAX_BATCH_CHANGES) {
+          } else if (full) {
             await applyPending(); // a big source transaction: apply it in pieces, commit at its end
           }
           if (now - meter.statusSentAt >= STATUS_UPDATE_MS) sendStatus();

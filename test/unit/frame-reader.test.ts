@@ -1,0 +1,49 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { FrameReader } from '../../activities/stream/frame-reader';
+
+function keepalive(walEnd: bigint): Buffer {
+  const b = Buffer.alloc(18);
+  b.write('k', 0);
+  b.writeBigUInt64BE(walEnd, 1);
+  b.writeBigUInt64BE(0n, 9);
+  b.writeUInt8(0, 17);
+  return b;
+}
+
+describe('FrameReader', () => {
+  it('returns buffered frames one by one, in order', async () => {
+    const stream = new PassThrough({ objectMode: true });
+    const reader = new FrameReader(stream);
+    stream.write(keepalive(1n));
+    stream.write(keepalive(2n));
+    expect(await reader.next(100)).toMatchObject({ kind: 'keepalive', walEnd: 1n });
+    expect(await reader.next(100)).toMatchObject({ kind: 'keepalive', walEnd: 2n });
+  });
+
+  it('gives up after the time limit when nothing arrives, and wakes up as soon as a frame does', async () => {
+    const stream = new PassThrough({ objectMode: true });
+    const reader = new FrameReader(stream);
+    const started = Date.now();
+    expect(await reader.next(50)).toBeUndefined();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    setTimeout(() => stream.write(keepalive(7n)), 20);
+    const waitStarted = Date.now();
+    expect(await reader.next(5_000)).toMatchObject({ walEnd: 7n });
+    expect(Date.now() - waitStarted).toBeLessThan(1_000);
+  });
+
+  it('reports the end of the stream as a connection error, which the retry policy treats as such', async () => {
+    const stream = new PassThrough({ objectMode: true });
+    const reader = new FrameReader(stream);
+    stream.end();
+    await expect(reader.next(1_000)).rejects.toMatchObject({ code: '08006' });
+  });
+
+  it('rethrows a stream error', async () => {
+    const stream = new PassThrough({ objectMode: true });
+    const reader = new FrameReader(stream);
+    stream.destroy(new Error('terminating connection due to administrator command'));
+    await expect(reader.next(1_000)).rejects.toThrow(/administrator command/);
+  });
+});
