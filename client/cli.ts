@@ -10,8 +10,6 @@ import { loadSpec } from './spec-file';
 import { connectClient, temporalSettings, type TemporalSettings } from './temporal';
 import { cancelMigration, cutoverMigration, defaultWorkflowId, failureText, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
 import { renderCutover, renderPrecheck, renderProgress, renderReport } from './render';
-import { workerConfig } from '../worker/config';
-import { runWorker } from '../worker/run-worker';
 
 const EXIT = { ok: 0, failed: 1, badInput: 2, temporal: 3 } as const;
 
@@ -179,6 +177,10 @@ export function buildProgram(): Command {
     .description('run a worker (it holds the database credentials: PGPASSWORD, pgpass, passwordEnv, passwordFile)')
     .addOption(taskQueueOption())
     .action(async (opts: { taskQueue: string }) => {
+      // Loaded only here: the worker SDK takes most of a second to load, which every other
+      // command (a cutover above all) would pay for nothing.
+      const { workerConfig } = await import('../worker/config');
+      const { runWorker } = await import('../worker/run-worker');
       await runWorker({ ...workerConfig(), taskQueue: opts.taskQueue });
     });
 

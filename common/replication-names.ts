@@ -18,7 +18,10 @@ function fnv1a(text: string): string {
 }
 
 export interface ReplicationNames {
-  /** The publication of the migrated tables. */
+  /**
+   * The publication of the tables that replicate every operation; tables that replicate fewer
+   * go in publications named after their operations (`<publication>_i` for inserts only).
+   */
   publication: string;
   /** Every slot of this migration starts with this (one slot per snapshot the holder exported). */
   slotPrefix: string;
@@ -33,4 +36,17 @@ export function replicationNames(workflowId: string): ReplicationNames {
 /** The slot made by the snapshot holder's attempt `attempt` (each attempt exports its own snapshot). */
 export function slotName(names: ReplicationNames, attempt: number): string {
   return `${names.slotPrefix}${attempt}`;
+}
+
+const OPERATION_ORDER = ['insert', 'update', 'delete', 'truncate'];
+
+/**
+ * The publication for tables replicating exactly these operations. A table that replicates no
+ * updates or deletes is published without them, so the source never refuses an UPDATE on it
+ * for lack of a replica identity.
+ */
+export function publicationFor(names: ReplicationNames, operations: readonly string[]): string {
+  const ops = OPERATION_ORDER.filter((o) => operations.includes(o));
+  if (ops.length === OPERATION_ORDER.length) return names.publication;
+  return `${names.publication}_${ops.map((o) => o[0]).join('')}`;
 }

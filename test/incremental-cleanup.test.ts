@@ -43,6 +43,10 @@ describe('incremental migration cleanup', () => {
     expect(result.stdout).toContain('ALTER TABLE "public"."log_nokey" REPLICA IDENTITY FULL;');
     expect(result.stdout).toMatch(/PASS\s+wal-level/);
     expect(await replicationLeftovers(h.source, 'app')).toEqual([]);
+    // Replicating only its inserts needs no identity: its publication publishes no updates.
+    const insertOnly = await runCli(['precheck', spec('t1', { incremental: { tables: { 'public.log_nokey': { operations: ['insert'] } } } })], h.cliEnv);
+    expect(insertOnly.stdout).toMatch(/PASS\s+replica-identity/);
+    expect(insertOnly.code).toBe(0);
     await h.source.query('ALTER TABLE log_nokey REPLICA IDENTITY FULL', 'app');
   });
 

@@ -31,7 +31,13 @@ describe('incremental migration', () => {
 
   it('streams changes through crashes and a killed connection, and cuts over to an exact copy', async () => {
     load = await startWriteLoad(h.source, 'app');
-    const spec = writeSpec({ source: h.source.url('app'), target: h.target.url('app'), types: ['schema', 'full', 'incremental'], validation: 'checksum' });
+    const spec = writeSpec({
+      source: h.source.url('app'),
+      target: h.target.url('app'),
+      types: ['schema', 'full', 'incremental'],
+      validation: 'checksum',
+      incremental: { tables: { 'public.audit_log': { operations: ['insert'] } } },
+    });
     const workflowId = `cdc-${Date.now()}`;
     expect((await runCli(['start', spec, '--id', workflowId], h.cliEnv)).code).toBe(0);
     const handle = h.client.workflow.getHandle(workflowId);
@@ -63,7 +69,11 @@ describe('incremental migration', () => {
     const live = (await status()).progress;
     expect(live.phase).toBe('streaming');
     expect(live.stream?.appliedLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
-    expect(live.stream?.tables.map((t) => t.name)).toEqual(expect.arrayContaining(['accounts', 'docs', 'events_nokey']));
+    expect(live.stream?.tables.map((t) => t.name)).toEqual(expect.arrayContaining(['accounts', 'docs', 'events_nokey', 'audit_log']));
+    // Insert-only tables get a publication of their own that publishes nothing else.
+    const pubs = await h.source.query<{ pubname: string; pubupdate: boolean }>('SELECT pubname, pubupdate FROM pg_publication ORDER BY 1', 'app');
+    expect(pubs.map((p) => p.pubupdate)).toEqual([true, false]);
+    expect(pubs[1].pubname).toBe(`${pubs[0].pubname}_i`);
 
     // Cutover while the application still writes: --lock-source makes the source read-only
     // for new transactions and waits for the running ones, so the cutover point is final.

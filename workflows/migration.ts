@@ -29,6 +29,7 @@ import { describeConnection } from '../common/connection';
 import { tableKey, type CutoverRequest, type CutoverResult, type MigrationReport, type PrecheckReport, type TableRef, type TableValidation } from '../common/plan';
 import { replicationNames, type ReplicationNames } from '../common/replication-names';
 import type { MigrationSpec } from '../common/spec';
+import type { OperationsConfig } from '../common/stream';
 import * as options from './activity-options';
 import { cutoverUpdate, type PendingCutover } from './cutover';
 import { stopAtSignal, streamChangesWorkflow } from './stream-changes';
@@ -64,6 +65,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
   const incremental = spec.types.includes('incremental');
   const names: ReplicationNames | undefined = incremental ? replicationNames(workflowInfo().workflowId) : undefined;
   let replicationCreated = false;
+  let publications: string[] = [];
   const snapshots = new Map<string, SnapshotReady>();
   let cutover: PendingCutover | undefined;
   let snapshot: SnapshotReady | undefined;
@@ -155,7 +157,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
   try {
     // 1. Precheck: any fail stops here, before anything is written.
     refreshDetails();
-    const report = await acts.precheck({ source: spec.source, target: spec.target, conflicts: spec.conflicts, types: spec.types });
+    const report = await acts.precheck({ source: spec.source, target: spec.target, conflicts: spec.conflicts, types: spec.types, incremental: spec.incremental });
     for (const item of report.items) if (item.status === 'warning') state.warnings.push(`${item.id}: ${item.title} ${item.advice}`);
     if (!report.ok) throw precheckFailure(report);
 
@@ -164,7 +166,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     if (names) {
       // The publication first: pgoutput must find it as of the slot's consistent point.
       replicationCreated = true;
-      await acts.createPublication({ source: spec.source, retry: spec.retry, names });
+      ({ publications } = await acts.createPublication({ source: spec.source, retry: spec.retry, names, operations: streamOperations(spec) }));
     }
     holder = holderScope.run(() => acts.holdSnapshot({ source: spec.source, retry: spec.retry, replication: names }));
     holder.then(
@@ -277,7 +279,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     const stream = await startChild(streamChangesWorkflow, {
       workflowId: `${id}/stream`,
       staticSummary: `stream changes ${describeConnection(spec.source)} → ${describeConnection(spec.target)}`.slice(0, 200),
-      args: [{ ...endpoints, migrationId: id, names, slot, operations: { operations: spec.incremental.operations, tables: spec.incremental.tables }, historyBudget: spec.incremental.historyBudget }],
+      args: [{ ...endpoints, migrationId: id, names, publications, slot, operations: streamOperations(spec), historyBudget: spec.incremental.historyBudget }],
     });
     state.streamWorkflowId = stream.workflowId;
     refreshDetails();
@@ -347,10 +349,14 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
       await dropReplication({ source: spec.source, retry: spec.retry, names, dropPublication: true });
     } catch (cleanupErr) {
       state.warnings.push(
-        `could not drop the replication slots (${names.slotPrefix}*) and publication ${names.publication} on the source: ${rootMessage(cleanupErr)}; drop them by hand or the source keeps WAL`,
+        `could not drop the replication slots (${names.slotPrefix}*) and publications (${names.publication}*) on the source: ${rootMessage(cleanupErr)}; drop them by hand or the source keeps WAL`,
       );
     }
   }
+}
+
+function streamOperations(spec: MigrationSpec): OperationsConfig {
+  return { operations: spec.incremental.operations, tables: spec.incremental.tables };
 }
 
 function precheckFailure(report: PrecheckReport): ApplicationFailure {

@@ -6,6 +6,7 @@ import type { Client } from 'pg';
 import { displayName, type CheckItem } from '../../common/plan';
 import { USER_TABLES_SQL } from '../copy/list-tables';
 import { qualified } from '../db';
+import type { OperationsConfig } from '../../common/stream';
 import { listSome } from './checks';
 
 type Table = { schema: string; name: string };
@@ -14,13 +15,13 @@ const pass = (id: string, title: string, advice = 'Nothing to do.'): CheckItem =
 const warn = (id: string, title: string, advice: string): CheckItem => ({ id, status: 'warning', title, advice });
 const fail = (id: string, title: string, advice: string): CheckItem => ({ id, status: 'fail', title, advice });
 
-export async function incrementalChecks(src: Client, tgt: Client): Promise<CheckItem[]> {
+export async function incrementalChecks(src: Client, tgt: Client, operations?: OperationsConfig): Promise<CheckItem[]> {
   return [
     await checkWalLevel(src),
     ...(await checkReplicationCapacity(src)),
     await checkReplicationPrivilege(src),
     await checkPublicationPrivilege(src),
-    await checkReplicaIdentity(src),
+    await checkReplicaIdentity(src, operations),
     await checkUnlogged(src),
     await checkApplyPrivilege(tgt),
     warn('ddl-during-migration', 'DDL on the source during the migration is not replicated.', 'Freeze schema changes on the source until cutover; a changed table stops the stream with a message saying what changed.'),
@@ -88,20 +89,29 @@ async function checkPublicationPrivilege(src: Client): Promise<CheckItem> {
     : pass('publication-privilege', 'The source user may create a publication of every table.');
 }
 
-/** Updates and deletes are published only for tables with a replica identity. */
-async function checkReplicaIdentity(src: Client): Promise<CheckItem> {
-  const { rows } = await src.query<Table>(
+/**
+ * Updates and deletes are published only for tables with a replica identity (and the source
+ * refuses them on a published table without one). Tables that replicate neither are exempt:
+ * their publication does not publish updates or deletes.
+ */
+async function checkReplicaIdentity(src: Client, operations?: OperationsConfig): Promise<CheckItem> {
+  let { rows } = await src.query<Table>(
     `SELECT t.schema, t.name FROM (${USER_TABLES_SQL}) t JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.format('%I.%I', t.schema, t.name)::regclass
       WHERE c.relreplident = 'n'
          OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
          OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisreplident))`,
   );
+  const needsIdentity = (t: Table) => {
+    const ops = operations?.tables[displayName(t)]?.operations ?? operations?.operations ?? ['update', 'delete'];
+    return ops.includes('update') || ops.includes('delete');
+  };
+  rows = rows.filter(needsIdentity);
   if (!rows.length) return pass('replica-identity', 'Every table has a primary key or a replica identity (FULL or USING INDEX).');
   const fixes = rows.slice(0, 20).map((t) => `ALTER TABLE ${qualified(t)} REPLICA IDENTITY FULL;`);
   return fail(
     'replica-identity',
     `${rows.length} table(s) have no primary key and no replica identity, so their updates and deletes cannot be streamed: ${listSome(rows.map(displayName))}.`,
-    `Add a primary key, or run on the source: ${fixes.join(' ')}${rows.length > 20 ? ` (and the same for the other ${rows.length - 20})` : ''}`,
+    `Add a primary key, or replicate only inserts (and truncates) of the table (incremental.tables), or run on the source: ${fixes.join(' ')}${rows.length > 20 ? ` (and the same for the other ${rows.length - 20})` : ''}`,
   );
 }
 

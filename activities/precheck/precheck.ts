@@ -16,7 +16,7 @@ import { classifyError, errorMessage, scrub } from '../errors';
 import * as checks from './checks';
 import { incrementalChecks } from './incremental-checks';
 
-export type PrecheckInput = Pick<MigrationSpec, 'source' | 'target' | 'conflicts' | 'types'>;
+export type PrecheckInput = Pick<MigrationSpec, 'source' | 'target' | 'conflicts' | 'types'> & Partial<Pick<MigrationSpec, 'incremental'>>;
 
 export function makePrecheck(deps: ActivityDeps) {
   return async function precheck(input: PrecheckInput): Promise<PrecheckReport> {
@@ -39,7 +39,7 @@ export function makePrecheck(deps: ActivityDeps) {
         const roles = await checks.checkRoles(src, tgt);
         items.push(roles.item);
         facts.keepOwnership = roles.keepOwnership;
-        if (input.types.includes('incremental')) items.push(...(await incrementalChecks(src, tgt)));
+        if (input.types.includes('incremental')) items.push(...(await incrementalChecks(src, tgt, input.incremental)));
         if (input.types.includes('schema')) {
           facts.conflictingTables = await checks.findConflicts(src, tgt);
           items.push(checks.conflictItem(facts.conflictingTables, input.conflicts));

@@ -1,10 +1,13 @@
 /**
- * The publication that tells the source which tables' changes to stream. It is created before
- * the slot: pgoutput looks publications up as of each change's position in WAL, so one created
- * after the slot would be missing for the changes in between.
+ * The publications that tell the source which tables' changes to stream: one per set of
+ * operations the spec asks for (usually just one, of every table with every operation). They
+ * are created before the slot: pgoutput looks publications up as of each change's position in
+ * WAL, so one created after the slot would be missing for the changes in between.
  */
 import type { Client } from 'pg';
-import type { ReplicationNames } from '../../common/replication-names';
+import { displayName } from '../../common/plan';
+import { publicationFor, type ReplicationNames } from '../../common/replication-names';
+import type { OperationsConfig } from '../../common/stream';
 import { USER_TABLES_SQL } from '../copy/list-tables';
 import { resolveConnection } from '../credentials';
 import { closeQuietly, openSourceAdminClient, quoteIdent } from '../db';
@@ -14,26 +17,28 @@ import { dropSlots, slotsWithPrefix } from './slots';
 
 export interface PublicationInput extends Pick<Endpoints, 'source' | 'retry'> {
   names: ReplicationNames;
+  operations: OperationsConfig;
 }
 
 export function makeCreatePublication(deps: ActivityDeps) {
-  return async function createPublication(input: PublicationInput): Promise<{ tables: number }> {
+  return async function createPublication(input: PublicationInput): Promise<{ publications: string[]; tables: number }> {
     const source = resolveConnection(input.source, deps.env);
     let client: Client | undefined;
     try {
       return await guarded({ doing: `create publication ${input.names.publication} on source ${source.label}`, secrets: source.secrets, retry: input.retry }, async () => {
         client = await openSourceAdminClient(source, 'publication');
         const { rows } = await client.query<{ schema: string; name: string }>(USER_TABLES_SQL);
-        const list = rows.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`).join(', ');
-        const pub = quoteIdent(input.names.publication);
-        const exists = await client.query('SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1', [input.names.publication]);
-        // A retry finds the publication of the earlier attempt and brings its table list up to date.
-        if (exists.rowCount) {
-          if (list) await client.query(`ALTER PUBLICATION ${pub} SET TABLE ${list}`);
-        } else {
-          await client.query(`CREATE PUBLICATION ${pub}${list ? ` FOR TABLE ${list}` : ''}`);
+        const groups = new Map<string, { operations: string[]; tables: string[] }>();
+        for (const t of rows) {
+          const operations = input.operations.tables[displayName(t)]?.operations ?? input.operations.operations;
+          const pub = publicationFor(input.names, operations);
+          const group = groups.get(pub) ?? { operations, tables: [] };
+          group.tables.push(`${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
+          groups.set(pub, group);
         }
-        return { tables: rows.length };
+        if (!groups.size) groups.set(input.names.publication, { operations: input.operations.operations, tables: [] });
+        for (const [name, group] of groups) await ensurePublication(client, name, group.operations, group.tables);
+        return { publications: [...groups.keys()].sort(), tables: rows.length };
       });
     } finally {
       await closeQuietly(client);
@@ -41,17 +46,30 @@ export function makeCreatePublication(deps: ActivityDeps) {
   };
 }
 
+/** Creates the publication, or (a retry) brings the one an earlier attempt made up to date. */
+async function ensurePublication(client: Client, name: string, operations: string[], tables: string[]): Promise<void> {
+  const pub = quoteIdent(name);
+  const publish = `publish = '${operations.join(', ')}'`;
+  const exists = await client.query('SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1', [name]);
+  if (exists.rowCount) {
+    if (tables.length) await client.query(`ALTER PUBLICATION ${pub} SET TABLE ${tables.join(', ')}`);
+    await client.query(`ALTER PUBLICATION ${pub} SET (${publish})`);
+  } else {
+    await client.query(`CREATE PUBLICATION ${pub}${tables.length ? ` FOR TABLE ${tables.join(', ')}` : ''} WITH (${publish})`);
+  }
+}
+
 export interface DropReplicationInput extends Pick<Endpoints, 'source' | 'retry'> {
   names: ReplicationNames;
   /** Keep this slot (the one the stream will read) and drop the others; omit to drop all. */
   keepSlot?: string;
-  /** Drop the publication too (with all slots). */
+  /** Drop the publications too (with all slots). */
   dropPublication: boolean;
 }
 
-/** Drops this migration's slots (all, or all but one) and its publication. Idempotent. */
+/** Drops this migration's slots (all, or all but one) and its publications. Idempotent. */
 export function makeDropReplication(deps: ActivityDeps) {
-  return async function dropReplication(input: DropReplicationInput): Promise<{ droppedSlots: string[]; droppedPublication: boolean }> {
+  return async function dropReplication(input: DropReplicationInput): Promise<{ droppedSlots: string[]; droppedPublications: string[] }> {
     const source = resolveConnection(input.source, deps.env);
     let client: Client | undefined;
     try {
@@ -59,15 +77,18 @@ export function makeDropReplication(deps: ActivityDeps) {
         client = await openSourceAdminClient(source, 'cleanup');
         const slots = (await slotsWithPrefix(client, input.names.slotPrefix)).filter((s) => s !== input.keepSlot);
         const droppedSlots = await dropSlots(client, slots);
-        let droppedPublication = false;
+        const droppedPublications: string[] = [];
         if (input.dropPublication) {
-          const r = await client.query('SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1', [input.names.publication]);
-          if (r.rowCount) {
-            await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(input.names.publication)}`);
-            droppedPublication = true;
+          const { rows } = await client.query<{ pubname: string }>(
+            `SELECT pubname FROM pg_catalog.pg_publication WHERE pubname = $1 OR left(pubname, length($1) + 1) = $1 || '_'`,
+            [input.names.publication],
+          );
+          for (const { pubname } of rows) {
+            await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(pubname)}`);
+            droppedPublications.push(pubname);
           }
         }
-        return { droppedSlots, droppedPublication };
+        return { droppedSlots, droppedPublications };
       });
     } finally {
       await closeQuietly(client);

@@ -57,7 +57,9 @@ export class RelationCache {
     const byName = new Map(targetColumns.map((c) => [c.name, c]));
     const columns = message.columns.map((c) => byName.get(c.name)!);
     const keyColumns = message.replicaIdentity === 'f' ? [] : message.columns.flatMap((c, i) => (c.isKey ? [i] : []));
-    if (!keyColumns.length && message.replicaIdentity !== 'f') {
+    const operations = this.operationsOf(name);
+    // Without a key, only inserts (and truncates) can be applied: rows are told apart by nothing.
+    if (!keyColumns.length && message.replicaIdentity !== 'f' && (operations.has('update') || operations.has('delete'))) {
       throw ApplicationFailure.nonRetryable(
         `source table ${name} has no replica identity (no primary key): its updates and deletes cannot be replicated; run ALTER TABLE ${name} REPLICA IDENTITY FULL on the source`,
         'SourceSchemaChanged',
@@ -66,7 +68,7 @@ export class RelationCache {
     this.known.set(message.relationId, {
       message,
       types,
-      table: { schema: message.schema, name: message.name, columns, keyColumns, operations: this.operationsOf(name), partitioned: targetColumns.partitioned },
+      table: { schema: message.schema, name: message.name, columns, keyColumns, operations, partitioned: targetColumns.partitioned },
     });
   }
 

@@ -37,6 +37,8 @@ import { lockPosition, readPosition, savePosition } from './stream-position';
 export interface StreamChangesInput extends Endpoints {
   migrationId: string;
   names: ReplicationNames;
+  /** The publications to stream (see createPublication). */
+  publications: string[];
   slot: string;
   operations: OperationsConfig;
 }
@@ -97,7 +99,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         clients.push(repl);
         const stream = repl.query(
           both(
-            `START_REPLICATION SLOT ${input.slot} LOGICAL ${formatLsn(meter.applied)} (proto_version '1', publication_names '"${input.names.publication}"', messages 'true')`,
+            `START_REPLICATION SLOT ${input.slot} LOGICAL ${formatLsn(meter.applied)} (proto_version '1', publication_names '${input.publications.map((p) => `"${p}"`).join(',')}', messages 'true')`,
             // One CopyData frame per chunk; object mode keeps reads from joining buffered frames.
             { alignOnCopyDataFrame: true, readableObjectMode: true, readableHighWaterMark: 256 },
           ),

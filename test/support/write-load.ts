@@ -1,7 +1,8 @@
 /**
  * A concurrent write load on the incremental test database: several connections running small
  * transactions of inserts, updates and deletes on every kind of table (with a key, without a key
- * under REPLICA IDENTITY FULL, with TOASTed values, partitioned, with a foreign key), until stopped.
+ * under REPLICA IDENTITY FULL, with TOASTed values, partitioned, with a foreign key, an
+ * insert-only log without any identity), until stopped.
  */
 import { Client } from 'pg';
 import type { PgCluster } from './postgres';
@@ -17,6 +18,8 @@ CREATE TABLE measurements (region int NOT NULL, id bigint NOT NULL, v numeric, P
 CREATE TABLE measurements_r1 PARTITION OF measurements FOR VALUES IN (1);
 CREATE TABLE measurements_r2 PARTITION OF measurements FOR VALUES IN (2);
 CREATE SEQUENCE ticket_seq;
+-- No key and no replica identity: fine for a table whose inserts alone are replicated.
+CREATE TABLE audit_log (at timestamptz NOT NULL, what text);
 
 INSERT INTO accounts (owner, balance, tags) SELECT 'owner ' || g, g / 10.0, ARRAY['t' || (g % 7), NULL, 'quote"d,'] FROM generate_series(1, 20000) g;
 INSERT INTO orders (account_id, amount) SELECT g, g % 100 FROM generate_series(1, 5000) g;
@@ -40,6 +43,7 @@ async function step(c: Client, i: number): Promise<void> {
       await c.query(`INSERT INTO orders (account_id, amount, note) VALUES ($1, $2, $3)`, [r(20000), r(500), `n${i}`]);
       await c.query(`DELETE FROM accounts a WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.account_id = a.id)`, [r(20000)]);
       await c.query(`SELECT nextval('ticket_seq')`);
+      await c.query(`INSERT INTO audit_log VALUES (now(), $1)`, [`order ${i}`]);
       break;
     case 2:
       // Leaves the TOASTed body alone (streamed as unchanged), or now and then replaces it.
