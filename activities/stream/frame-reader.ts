@@ -33,19 +33,25 @@ export class FrameReader {
   async next(timeoutMs: number): Promise<CopyBothFrame | undefined> {
     const ready = this.take();
     if (ready) return ready;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      this.wake = done;
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    this.wake = undefined;
+    await this.wait(timeoutMs);
     return this.take();
   }
 
-  private take(): CopyBothFrame | undefined {
+  /** Waits until a frame may be there (or the stream ended or failed), at most `timeoutMs`. */
+  wait(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.wake = done;
+    });
+  }
+
+  /** A frame already received, without waiting: the fast path while catching up. */
+  take(): CopyBothFrame | undefined {
     if (this.failure) throw this.failure;
     const chunk = this.stream.read() as Buffer | null;
     if (chunk !== null) return parseCopyBothFrame(chunk);

@@ -55,7 +55,8 @@ const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 const MAX_BATCH_AGE_MS = 100;
 const HEARTBEAT_MS = 2_000;
 const STATS_SIGNAL_MS = 5_000;
-const CONTROL_POLL_MS = 250;
+/** How often the workflow is asked whether to pause or stop (a cutover marker asks at once). */
+const CONTROL_POLL_MS = 1_000;
 /** The source drops a silent stream after wal_sender_timeout (60 s by default). */
 const STATUS_UPDATE_MS = 5_000;
 /** How often the source's current WAL position is read, for the lag. */
@@ -110,7 +111,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
           meter.statusSentAt = Date.now();
         };
 
-        const batch = new ChangeBatch();
+        let batch = new ChangeBatch();
         let batchStartedAt = 0;
         let batchEndLsn = 0n;
         let batchTransactions = 0;
@@ -122,43 +123,80 @@ export function makeStreamChanges(deps: ActivityDeps) {
         // pieces inside it (memory stays bounded) and committed with its position at its end.
         let targetTxOpen = false;
         const pendingCounts = new CountTotals();
-        const applyPending = async () => {
-          if (!targetTxOpen) {
-            await tgt.query('BEGIN');
-            targetTxOpen = true;
-            const fence = await lockPosition(tgt, input.migrationId);
-            if (!fence || fence.closed) throw streamClosed();
-            // Like PostgreSQL's own apply worker: no FK checks or user triggers for replicated rows.
-            await tgt.query('SET LOCAL session_replication_role = replica');
-          }
-          if (batch.isEmpty) return;
+        const begin = async () => {
+          await tgt.query('BEGIN');
+          targetTxOpen = true;
+          const fence = await lockPosition(tgt, input.migrationId);
+          if (!fence || fence.closed) throw streamClosed();
+          // Like PostgreSQL's own apply worker: no FK checks or user triggers for replicated rows.
+          await tgt.query('SET LOCAL session_replication_role = replica');
+        };
+        const applyBatch = async (b: ChangeBatch) => {
+          if (!targetTxOpen) await begin();
+          if (b.isEmpty) return;
           doing = `apply source changes up to ${formatLsn(meter.received)} to target ${target.label}`;
-          await batch.apply(tgt);
-          pendingCounts.add(batch.counts());
-          batch.clear();
-          batchBytes = 0;
+          await b.apply(tgt);
+          pendingCounts.add(b.counts());
           doing = `stream changes from ${source.label}`;
         };
+
+        // Pipelining: while one batch's target transaction runs, the next batch is read and
+        // netted, so the source's decoding, the worker and the target work at the same time.
+        // One transaction at a time on the target, committed in source order.
+        let inflight: Promise<void> | undefined;
+        let inflightSettled = false;
+        let queuedPosition = meter.applied;
+        const settle = async () => {
+          const running = inflight;
+          inflight = undefined;
+          if (running) await running;
+        };
+        /** Applies the rest of a source transaction too big for one batch, inside the open target transaction. */
+        const applyPending = async () => {
+          await settle();
+          await applyBatch(batch);
+          batch.clear();
+          batchBytes = 0;
+        };
         /** Commits everything applied so far together with the position it reaches. */
-        const commit = async (position: bigint) => {
-          if (!targetTxOpen && batch.isEmpty && position <= meter.applied) return;
-          await applyPending();
-          await savePosition(tgt, input.migrationId, formatLsn(position));
-          await tgt.query('COMMIT');
-          targetTxOpen = false;
-          meter.recordApplied(position, pendingCounts.take(), batchTransactions);
-          healthyAt = Date.now();
+        const commit = async (position: bigint, wait = false) => {
+          if (!targetTxOpen && batch.isEmpty && position <= queuedPosition) {
+            if (wait) await settle();
+            return;
+          }
+          await settle();
+          queuedPosition = position;
+          const b = batch;
+          const transactions = batchTransactions;
+          batch = new ChangeBatch();
           batchTransactions = 0;
           batchStartedAt = 0;
-          sendStatus();
+          batchBytes = 0;
+          const run = (async () => {
+            await applyBatch(b);
+            await savePosition(tgt, input.migrationId, formatLsn(position));
+            await tgt.query('COMMIT');
+            targetTxOpen = false;
+            meter.recordApplied(position, pendingCounts.take(), transactions);
+            healthyAt = Date.now();
+            sendStatus();
+          })();
+          inflightSettled = false;
+          run.then(
+            () => (inflightSettled = true),
+            () => (inflightSettled = true), // the failure surfaces through settle()
+          );
+          inflight = run;
+          if (wait) await settle();
         };
 
         let lastStats = Date.now();
         let lastSourceLsnAt = 0;
         for (;;) {
           if (ctx.cancellationSignal.aborted) throw new Error('cancelled'); // reported as the cancellation
+          if (inflight && inflightSettled) await settle(); // a failed apply fails the stream here
           if (control.due(Date.now())) await control.poll();
-          const idle = !inTransaction && batch.isEmpty && !targetTxOpen;
+          const idle = !inTransaction && batch.isEmpty && !targetTxOpen && !inflight;
           if (idle && control.stopReached(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
           // Paused between transactions: read nothing (the slot keeps the backlog), but keep the
           // source from timing the stream out.
@@ -167,17 +205,21 @@ export function makeStreamChanges(deps: ActivityDeps) {
             await new Promise((r) => setTimeout(r, CONTROL_POLL_MS));
             continue;
           }
-          const waitMs = batchStartedAt ? Math.max(1, MAX_BATCH_AGE_MS - (Date.now() - batchStartedAt)) : CONTROL_POLL_MS;
-          const frame = await reader.next(waitMs);
+          let frame = reader.take(); // no promise per frame while frames are waiting
+          if (!frame) {
+            await reader.wait(batchStartedAt ? Math.max(1, MAX_BATCH_AGE_MS - (Date.now() - batchStartedAt)) : CONTROL_POLL_MS);
+            frame = reader.take();
+          }
           const now = Date.now();
           if (frame?.kind === 'keepalive') {
             // The keepalive's position is how far the source has decoded: every transaction that
             // committed before it has been sent. With nothing pending, all of it is applied or
             // not ours, so the slot may move there and stop holding WAL.
-            if (!inTransaction && batch.isEmpty && !targetTxOpen) {
+            if (!inTransaction && batch.isEmpty && !targetTxOpen && !inflight) {
               if (frame.walEnd > meter.confirmed) {
                 meter.confirmIdle(frame.walEnd);
                 healthyAt = now;
+                sendStatus(); // at once: the slot lets go of that WAL sooner
               } else if (now - attemptStartedAt > IDLE_HEALTHY_AFTER_MS) {
                 healthyAt = now; // caught up on a quiet source for a while: this attempt is fine
               }
@@ -222,7 +264,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
                 if (message.prefix === CUTOVER_MESSAGE_PREFIX && message.content.toString() === input.migrationId) {
                   // Everything committed before the marker has arrived: apply it, then see whether
                   // this is the marker the workflow stops at (it learns the position a moment later).
-                  await commit(message.lsn > batchEndLsn ? message.lsn : batchEndLsn);
+                  await commit(message.lsn > batchEndLsn ? message.lsn : batchEndLsn, true);
                   batchEndLsn = meter.applied;
                   if (await control.awaitStopAt(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
                 }

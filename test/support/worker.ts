@@ -15,7 +15,9 @@ export interface WorkerProcess {
 }
 
 export async function startWorkerProcess(opts: { temporalAddress: string; taskQueue: string; env?: Record<string, string> }): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [join(REPO, 'dist', 'worker', 'main.js')], {
+  // PGFERRY_WORKER_NODE_ARGS: extra node flags for the worker, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+  const nodeArgs = (process.env.PGFERRY_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'dist', 'worker', 'main.js')], {
     env: { ...process.env, ...opts.env, TEMPORAL_ADDRESS: opts.temporalAddress, PGFERRY_TASK_QUEUE: opts.taskQueue },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
