@@ -22,17 +22,8 @@ import { currentLsn, sampleLag, slotPosition, summarize, waitConfirmed, type Lag
 import { nativeReplication } from './cdc-native';
 import { buildPgbenchDatabase, compareCounts, runLoad } from './cdc-pgbench';
 import { failureChain, pgferryContender } from './cdc-pgferry';
+import { BENCH_SETTINGS } from './settings';
 import { drainTps, renderCdcReport, type CdcResult, type DrainResult } from './cdc-report';
-
-/** benchmarks.md's server settings (as bench/run.ts): durable, production-like memory. */
-const SETTINGS = {
-  fsync: 'on',
-  synchronous_commit: 'on',
-  full_page_writes: 'on',
-  shared_buffers: '1GB',
-  maintenance_work_mem: '256MB',
-  max_wal_size: '8GB',
-};
 
 const DB = 'cdc';
 const CATCH_UP_TIMEOUT_MS = 10 * 60_000;
@@ -161,8 +152,8 @@ export async function runCdcBench(): Promise<void> {
 
   const loadBefore = loadavg()[0];
   console.log('starting clusters and Temporal...');
-  const source = await startPostgres({ name: 'bench-cdc-src', logical: true, settings: SETTINGS });
-  const target = await startPostgres({ name: 'bench-cdc-tgt', settings: SETTINGS });
+  const source = await startPostgres({ name: 'bench-cdc-src', logical: true, settings: BENCH_SETTINGS });
+  const target = await startPostgres({ name: 'bench-cdc-tgt', settings: BENCH_SETTINGS });
   let temporal: TemporalServer | undefined;
   const results: CdcResult[] = [];
   try {

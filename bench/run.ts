@@ -17,18 +17,9 @@ import { startTemporalServer } from '../test/support/temporal';
 import { repoRoot } from '../test/support/repo-root';
 import { buildBigDatabase, buildTinyDatabase, FULL_SIZE, QUICK_SIZE, tableDataBytes } from './dataset';
 import { runCdcBench } from './cdc';
+import { BENCH_SETTINGS } from './settings';
 import { ALL_TOOLS, type Tool } from './tools';
 import { verifyTarget } from './verify';
-
-/** The server settings of benchmarks.md: durable (fsync on), production-like memory. */
-const BENCH_SETTINGS = {
-  fsync: 'on',
-  synchronous_commit: 'on',
-  full_page_writes: 'on',
-  shared_buffers: '1GB',
-  maintenance_work_mem: '256MB',
-  max_wal_size: '8GB',
-};
 
 interface Result {
   db: string;

@@ -1,6 +1,6 @@
 /** Text rendering for the CLI: precheck tables, live progress, the final report. */
 import { displayName, type CheckItem, type CutoverResult, type MigrationProgress, type MigrationReport } from '../common/plan';
-import type { StreamProgress } from '../common/stream';
+import { changeCount, type StreamProgress } from '../common/stream';
 import { formatBytes } from '../common/format';
 
 const MARK: Record<CheckItem['status'], string> = { pass: 'PASS', warning: 'WARN', fail: 'FAIL' };
@@ -30,7 +30,7 @@ export function renderStream(s: StreamProgress, maxTables = 8): string {
   const lines = [
     `stream ${s.state}  ·  applied ${s.appliedLsn ?? '-'}  ·  source ${s.sourceLsn ?? '-'}  ·  lag ${formatBytes(s.lagBytes)} / ${s.lagSeconds.toFixed(2)} s  ·  ${s.changesPerSecond} changes/s  ·  ${s.totalChanges} changes in ${s.transactions} transactions`,
   ];
-  const busiest = [...s.tables].sort((a, b) => b.inserts + b.updates + b.deletes - (a.inserts + a.updates + a.deletes)).slice(0, maxTables);
+  const busiest = [...s.tables].sort((a, b) => changeCount(b) - changeCount(a)).slice(0, maxTables);
   for (const t of busiest) lines.push(`  ${displayName(t)}  +${t.inserts} ~${t.updates} -${t.deletes}${t.truncates ? ` truncated ${t.truncates}×` : ''}`);
   return lines.join('\n');
 }

@@ -2,6 +2,7 @@
  * What the change stream reports and obeys: small facts that travel through Temporal (LSNs as
  * PostgreSQL's `X/Y` text, counters), never row data.
  */
+import { tableKey } from './plan';
 import type { Operation } from './spec';
 
 export const STREAM_STATS_SIGNAL = 'streamStats';
@@ -67,4 +68,41 @@ export interface StreamProgress {
   tables: TableChangeCounts[];
   stopAtLsn?: string;
   updatedAt?: number;
+}
+
+/** All row changes (and truncates) in a count. */
+export function changeCount(c: TableChangeCounts): number {
+  return c.inserts + c.updates + c.deletes + c.truncates;
+}
+
+/** Per-table change counts summed as they come (by the stream activity and its workflow). */
+export class CountTotals {
+  private readonly byTable = new Map<string, TableChangeCounts>();
+
+  constructor(initial: Iterable<TableChangeCounts> = []) {
+    this.add(initial);
+  }
+
+  add(counts: Iterable<TableChangeCounts>): void {
+    for (const c of counts) {
+      const key = tableKey(c);
+      const t = this.byTable.get(key) ?? { schema: c.schema, name: c.name, inserts: 0, updates: 0, deletes: 0, truncates: 0 };
+      t.inserts += c.inserts;
+      t.updates += c.updates;
+      t.deletes += c.deletes;
+      t.truncates += c.truncates;
+      this.byTable.set(key, t);
+    }
+  }
+
+  list(): TableChangeCounts[] {
+    return [...this.byTable.values()];
+  }
+
+  /** The totals so far, and start again from zero. */
+  take(): TableChangeCounts[] {
+    const out = this.list();
+    this.byTable.clear();
+    return out;
+  }
 }

@@ -22,7 +22,7 @@ import type { StreamChangesInput } from '../activities/stream/stream-changes';
 import { formatBytes } from '../common/format';
 import { displayName } from '../common/plan';
 import { PROGRESS_QUERY } from '../common/messages';
-import { STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type StreamControl, type StreamProgress, type StreamStats, type TableChangeCounts } from '../common/stream';
+import { changeCount, CountTotals, STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type StreamControl, type StreamProgress, type StreamStats, type TableChangeCounts } from '../common/stream';
 import * as options from './activity-options';
 
 const { streamChanges } = proxyActivities<Activities>(options.stream);
@@ -61,12 +61,13 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
     transactions: 0,
     tables: [],
   };
-  const tables = new Map(progress.tables.map((t) => [displayName(t), t]));
+  const tables = new CountTotals(progress.tables);
+  const snapshot = (): StreamProgress => ({ ...progress, tables: tables.list() });
   let stopAtLsn = input.stopAtLsn;
   let paused = input.paused ?? false;
   progress.stopAtLsn = stopAtLsn;
 
-  setHandler(streamProgressQuery, () => ({ ...progress, tables: [...tables.values()] }));
+  setHandler(streamProgressQuery, snapshot);
   setHandler(streamControlQuery, () => ({ stopAtLsn, paused: paused && !stopAtLsn }));
   setHandler(pauseStreamSignal, ({ paused: p }) => {
     paused = p;
@@ -90,20 +91,13 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
     });
     if (progress.state === 'starting') progress.state = paused ? 'paused' : 'streaming';
     progress.transactions += stats.transactions;
-    for (const d of stats.tableDeltas) {
-      const t = tables.get(displayName(d)) ?? { schema: d.schema, name: d.name, inserts: 0, updates: 0, deletes: 0, truncates: 0 };
-      t.inserts += d.inserts;
-      t.updates += d.updates;
-      t.deletes += d.deletes;
-      t.truncates += d.truncates;
-      tables.set(displayName(d), t);
-      progress.totalChanges += d.inserts + d.updates + d.deletes + d.truncates;
-    }
+    tables.add(stats.tableDeltas);
+    progress.totalChanges += stats.tableDeltas.reduce((sum, d) => sum + changeCount(d), 0);
     refresh();
   });
 
   function refresh() {
-    setCurrentDetails(streamDetails(progress, [...tables.values()]));
+    setCurrentDetails(streamDetails(progress, tables.list()));
   }
   refresh();
 
@@ -120,26 +114,27 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
   // Stats reports cost history events: continue-as-new well before Temporal's limits.
   const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyBudget;
   await condition(() => result !== undefined || failure !== undefined || historyFull());
+  if (failure) throw failure;
+  if (!result) {
+    // History is getting long: stop the activity (it resumes from the target's position) and go on in a new run.
+    scope.cancel();
+    await run.catch((err) => {
+      if (!isCancellation(err)) throw err;
+    });
+  }
   if (result) {
+    // Stopped at the cutover position (possibly just as it was being cancelled).
     progress.state = 'stopped';
     progress.appliedLsn = result.appliedLsn;
     refresh();
-    return { appliedLsn: result.appliedLsn, progress: { ...progress, tables: [...tables.values()] } };
+    return { appliedLsn: result.appliedLsn, progress: snapshot() };
   }
-  if (failure) throw failure;
-
-  // History is getting long: stop the activity (it resumes from the target's position) and go on in a new run.
-  scope.cancel();
-  await run.catch((err) => {
-    if (!isCancellation(err)) throw err;
-  });
-  if (result) return { appliedLsn: (result as { appliedLsn: string }).appliedLsn, progress };
   await condition(allHandlersFinished);
-  return continueAsNew<typeof streamChangesWorkflow>({ ...input, progress: { ...progress, tables: [...tables.values()] }, stopAtLsn, paused });
+  return continueAsNew<typeof streamChangesWorkflow>({ ...input, progress: snapshot(), stopAtLsn, paused });
 }
 
 function streamDetails(p: StreamProgress, tables: TableChangeCounts[]): string {
-  const busiest = [...tables].sort((a, b) => total(b) - total(a)).slice(0, DETAIL_ROWS);
+  const busiest = [...tables].sort((a, b) => changeCount(b) - changeCount(a)).slice(0, DETAIL_ROWS);
   return [
     `**Change stream: ${p.state}**`,
     '',
@@ -152,8 +147,4 @@ function streamDetails(p: StreamProgress, tables: TableChangeCounts[]): string {
     '|---|---:|---:|---:|---:|',
     ...busiest.map((t) => `| ${displayName(t)} | ${t.inserts} | ${t.updates} | ${t.deletes} | ${t.truncates} |`),
   ].join('\n');
-}
-
-function total(t: TableChangeCounts): number {
-  return t.inserts + t.updates + t.deletes + t.truncates;
 }

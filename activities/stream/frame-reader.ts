@@ -29,14 +29,6 @@ export class FrameReader {
     });
   }
 
-  /** The next frame, or undefined if none arrived within `timeoutMs`. */
-  async next(timeoutMs: number): Promise<CopyBothFrame | undefined> {
-    const ready = this.take();
-    if (ready) return ready;
-    await this.wait(timeoutMs);
-    return this.take();
-  }
-
   /** Waits until a frame may be there (or the stream ended or failed), at most `timeoutMs`. */
   wait(timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve) => {

@@ -13,10 +13,15 @@ import type { OperationsConfig } from '../../common/stream';
 import type { RelationMessage } from './pgoutput-types';
 import { readTargetColumns, type ApplyTable } from './target-table';
 
+/** A column as compared across definitions: its name and type as format_type prints it. */
+export interface NamedColumn {
+  name: string;
+  type: string;
+}
+
 interface Known {
   message: RelationMessage;
-  /** Source type names, as format_type prints them. */
-  types: string[];
+  columns: NamedColumn[];
   table: ApplyTable;
 }
 
@@ -37,21 +42,17 @@ export class RelationCache {
 
   async learn(message: RelationMessage): Promise<void> {
     const name = displayName(message);
-    const types = await this.sourceTypes(message);
     const previous = this.known.get(message.relationId);
+    // pgoutput sends the same definition again after truncates and cache resets: nothing to check.
+    if (previous && sameDefinition(previous.message, message)) return;
+    const sourceColumns = await this.sourceColumns(message);
     if (previous) {
-      const changes = describeChanges(previous.message, previous.types, message, types);
+      const changes = describeChanges(previous.columns, sourceColumns);
       if (changes.length) throw schemaChanged(name, changes);
       return;
     }
     const targetColumns = await readTargetColumns(this.target, message.schema, message.name);
-    const changes = describeChanges(
-      { ...message, columns: targetColumns.map((c) => ({ name: c.name, isKey: false, typeOid: 0, typeMod: 0 })) },
-      targetColumns.map((c) => c.type),
-      message,
-      types,
-      false,
-    );
+    const changes = describeChanges(targetColumns, sourceColumns, false);
     if (changes.length) throw schemaChanged(name, changes, 'the target table');
     // Same columns; take them in the order the source sends values.
     const byName = new Map(targetColumns.map((c) => [c.name, c]));
@@ -67,7 +68,7 @@ export class RelationCache {
     }
     this.known.set(message.relationId, {
       message,
-      types,
+      columns: sourceColumns,
       table: { schema: message.schema, name: message.name, columns, keyColumns, operations, partitioned: targetColumns.partitioned },
     });
   }
@@ -76,27 +77,37 @@ export class RelationCache {
     return new Set(this.operations.tables[name]?.operations ?? this.operations.operations);
   }
 
-  private async sourceTypes(message: RelationMessage): Promise<string[]> {
+  private async sourceColumns(message: RelationMessage): Promise<NamedColumn[]> {
     const { rows } = await this.source.query<{ t: string }>(
       'SELECT pg_catalog.format_type(o, CASE WHEN m < 0 THEN NULL ELSE m END) AS t FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS u(o, m, i) ORDER BY i',
       [message.columns.map((c) => c.typeOid), message.columns.map((c) => c.typeMod)],
     );
-    return rows.map((r) => r.t);
+    return rows.map((r, i) => ({ name: message.columns[i].name, type: r.t }));
   }
 }
 
-/** Differences between two column lists, in words ("column note added"). */
-export function describeChanges(before: RelationMessage, beforeTypes: string[], after: RelationMessage, afterTypes: string[], orderMatters = true): string[] {
+function sameDefinition(a: RelationMessage, b: RelationMessage): boolean {
+  return (
+    a.schema === b.schema &&
+    a.name === b.name &&
+    a.replicaIdentity === b.replicaIdentity &&
+    a.columns.length === b.columns.length &&
+    a.columns.every((c, i) => c.name === b.columns[i].name && c.typeOid === b.columns[i].typeOid && c.typeMod === b.columns[i].typeMod && c.isKey === b.columns[i].isKey)
+  );
+}
+
+/** Differences between two column lists, in words ("column note integer added"). */
+export function describeChanges(before: NamedColumn[], after: NamedColumn[], orderMatters = true): string[] {
   const changes: string[] = [];
-  const oldCols = new Map(before.columns.map((c, i) => [c.name, beforeTypes[i]]));
-  const newCols = new Map(after.columns.map((c, i) => [c.name, afterTypes[i]]));
-  for (const [col, type] of newCols) {
-    if (!oldCols.has(col)) changes.push(`column ${col} ${type} added`);
-    else if (oldCols.get(col) !== type) changes.push(`column ${col} changed type from ${oldCols.get(col)} to ${type}`);
+  const oldTypes = new Map(before.map((c) => [c.name, c.type]));
+  const newTypes = new Map(after.map((c) => [c.name, c.type]));
+  for (const [col, type] of newTypes) {
+    if (!oldTypes.has(col)) changes.push(`column ${col} ${type} added`);
+    else if (oldTypes.get(col) !== type) changes.push(`column ${col} changed type from ${oldTypes.get(col)} to ${type}`);
   }
-  for (const col of oldCols.keys()) if (!newCols.has(col)) changes.push(`column ${col} dropped`);
-  if (orderMatters && !changes.length && before.columns.map((c) => c.name).join('\0') !== after.columns.map((c) => c.name).join('\0')) {
-    changes.push(`columns reordered to (${after.columns.map((c) => c.name).join(', ')})`);
+  for (const col of oldTypes.keys()) if (!newTypes.has(col)) changes.push(`column ${col} dropped`);
+  if (orderMatters && !changes.length && before.map((c) => c.name).join('\0') !== after.map((c) => c.name).join('\0')) {
+    changes.push(`columns reordered to (${after.map((c) => c.name).join(', ')})`);
   }
   return changes;
 }

@@ -18,7 +18,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { both } from 'pg-copy-streams';
 import type { ReplicationNames } from '../../common/replication-names';
-import { STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type OperationsConfig, type StreamControl, type StreamStats } from '../../common/stream';
+import { CountTotals, STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type OperationsConfig, type StreamControl, type StreamStats } from '../../common/stream';
 import { closeQuietly, openClient, openReplicationClient } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
@@ -31,7 +31,7 @@ import { decodePgOutput } from './pgoutput-decoder';
 import type { PgOutputMessage } from './pgoutput-types';
 import { RelationCache } from './relation-cache';
 import { standbyStatusUpdate } from './replication-frames';
-import { CountTotals, StreamMeter } from './stream-meter';
+import { StreamMeter } from './stream-meter';
 import { lockPosition, readPosition, savePosition } from './stream-position';
 
 export interface StreamChangesInput extends Endpoints {
@@ -190,13 +190,16 @@ export function makeStreamChanges(deps: ActivityDeps) {
           if (wait) await settle();
         };
 
+        /** Between transactions with nothing received that is not yet committed on the target. */
+        const nothingPending = () => !inTransaction && batch.isEmpty && !targetTxOpen && !inflight;
+
         let lastStats = Date.now();
         let lastSourceLsnAt = 0;
         for (;;) {
           if (ctx.cancellationSignal.aborted) throw new Error('cancelled'); // reported as the cancellation
           if (inflight && inflightSettled) await settle(); // a failed apply fails the stream here
           if (control.due(Date.now())) await control.poll();
-          const idle = !inTransaction && batch.isEmpty && !targetTxOpen && !inflight;
+          const idle = nothingPending();
           if (idle && control.stopReached(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
           // Paused between transactions: read nothing (the slot keeps the backlog), but keep the
           // source from timing the stream out.
@@ -215,7 +218,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
             // The keepalive's position is how far the source has decoded: every transaction that
             // committed before it has been sent. With nothing pending, all of it is applied or
             // not ours, so the slot may move there and stop holding WAL.
-            if (!inTransaction && batch.isEmpty && !targetTxOpen && !inflight) {
+            if (nothingPending()) {
               if (frame.walEnd > meter.confirmed) {
                 meter.confirmIdle(frame.walEnd);
                 healthyAt = now;

@@ -2,36 +2,8 @@
  * The stream's positions and rates: what it has received, applied and confirmed, how far
  * behind the source it is, and the per-table counts to report. Pure bookkeeping.
  */
-import type { StreamStats, TableChangeCounts } from '../../common/stream';
+import { changeCount, CountTotals, type StreamStats, type TableChangeCounts } from '../../common/stream';
 import { formatLsn } from './lsn';
-
-/** Sums per-table change counts. */
-export class CountTotals {
-  private readonly byTable = new Map<string, TableChangeCounts>();
-
-  add(counts: Iterable<TableChangeCounts>): void {
-    for (const c of counts) {
-      const key = JSON.stringify([c.schema, c.name]);
-      const t = this.byTable.get(key) ?? { schema: c.schema, name: c.name, inserts: 0, updates: 0, deletes: 0, truncates: 0 };
-      t.inserts += c.inserts;
-      t.updates += c.updates;
-      t.deletes += c.deletes;
-      t.truncates += c.truncates;
-      this.byTable.set(key, t);
-    }
-  }
-
-  /** The totals so far, and start again from zero. */
-  take(): TableChangeCounts[] {
-    const out = [...this.byTable.values()];
-    this.byTable.clear();
-    return out;
-  }
-}
-
-export function changeCount(c: TableChangeCounts): number {
-  return c.inserts + c.updates + c.deletes + c.truncates;
-}
 
 export class StreamMeter {
   /** Applied and committed in the target. */

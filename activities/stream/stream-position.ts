@@ -27,27 +27,24 @@ export interface StreamPosition {
   closed: boolean;
 }
 
+type PositionRow = { slot: string; applied_lsn: string; closed: boolean };
+const POSITION_COLUMNS = 'slot, applied_lsn::text, closed';
+const toPosition = (r: PositionRow | undefined): StreamPosition | undefined => (r ? { slot: r.slot, appliedLsn: r.applied_lsn, closed: r.closed } : undefined);
+
 /**
  * Locks the migration's position row for the rest of the caller's transaction. Undefined when
  * there is none (the migration is finished and its bookkeeping dropped).
  */
 export async function lockPosition(client: Client, migrationId: string): Promise<StreamPosition | undefined> {
-  const { rows } = await client.query<{ slot: string; applied_lsn: string; closed: boolean }>(
-    `SELECT slot, applied_lsn::text, closed FROM ${MARKER_SCHEMA}.stream WHERE workflow_id = $1 FOR UPDATE`,
-    [migrationId],
-  );
-  return rows[0] ? { slot: rows[0].slot, appliedLsn: rows[0].applied_lsn, closed: rows[0].closed } : undefined;
+  const { rows } = await client.query<PositionRow>(`SELECT ${POSITION_COLUMNS} FROM ${MARKER_SCHEMA}.stream WHERE workflow_id = $1 FOR UPDATE`, [migrationId]);
+  return toPosition(rows[0]);
 }
 
 export async function readPosition(client: Client, migrationId: string): Promise<StreamPosition | undefined> {
   const { rows } = await client.query<{ ok: boolean }>(`SELECT to_regclass('${MARKER_SCHEMA}.stream') IS NOT NULL AS ok`);
   if (!rows[0].ok) return undefined;
-  const found = await client.query<{ slot: string; applied_lsn: string; closed: boolean }>(
-    `SELECT slot, applied_lsn::text, closed FROM ${MARKER_SCHEMA}.stream WHERE workflow_id = $1`,
-    [migrationId],
-  );
-  const r = found.rows[0];
-  return r ? { slot: r.slot, appliedLsn: r.applied_lsn, closed: r.closed } : undefined;
+  const found = await client.query<PositionRow>(`SELECT ${POSITION_COLUMNS} FROM ${MARKER_SCHEMA}.stream WHERE workflow_id = $1`, [migrationId]);
+  return toPosition(found.rows[0]);
 }
 
 export async function savePosition(client: Client, migrationId: string, lsn: string): Promise<void> {
