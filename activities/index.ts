@@ -17,6 +17,7 @@ import { makeCompareTables } from './validate/compare-tables';
 import { makeCreatePublication, makeDropReplication } from './replication/publication';
 import { makeEmitCutoverMarker, makeLockSource } from './replication/cutover';
 import { makeStreamChanges } from './stream/stream-changes';
+import { makeApplyRenames } from './objects/apply-renames';
 import { makeCloseStream, makeOpenStream } from './stream/stream-position';
 
 export function createActivities(deps: ActivityDeps) {
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     copyUnit: makeCopyUnit(deps),
     copySequences: makeCopySequences(deps),
     applyPostData: makeApplyPostData(deps),
+    applyRenames: makeApplyRenames(deps),
     analyzeTarget: makeAnalyzeTarget(deps),
     validateTables: makeValidateTables(deps),
     dropBookkeeping: makeDropBookkeeping(deps),

@@ -12,6 +12,17 @@ export interface TableRef {
   estimatedBytes: number;
   /** Already in the target before the migration (conflicts: ignore): rows are added, not replaced. */
   preexisting?: boolean;
+  /** Its name in the target when objects.rename changes it (tables are renamed after post-data). */
+  target?: { schema: string; name: string };
+  /** The columns migrated, when not all of them (source names, in table order). */
+  columns?: string[];
+  /** Only rows matching this SQL condition are migrated (objects.tables.<table>.where). */
+  where?: string;
+}
+
+/** Where a table's rows are written during the copy: pre-existing tables already carry the target name. */
+export function copyDestination(t: TableRef): { schema: string; name: string } {
+  return t.preexisting && t.target ? t.target : t;
 }
 
 /** One copy activity: a big table alone, or a group of small ones. */
@@ -30,6 +41,8 @@ export interface TableCopyResult {
   ms: number;
   /** Checksum of the source rows read under the snapshot (validation: checksum only). */
   sourceChecksum?: string;
+  /** conflicts: ignore into a pre-existing table: source rows whose key was already there (the target's row kept). */
+  rowsKept?: number;
 }
 
 export interface TableProgress {

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { SSL_MODES, type ConnectionRef } from './connection';
+import { conflictMode, objectsSchema } from './objects-spec';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -106,7 +107,7 @@ export const specSchema = z
       .object({ tables: z.number().int().min(1).max(64).default(4) })
       .strict()
       .default({ tables: 4 }),
-    conflicts: z.enum(['error', 'ignore']).default('error'),
+    conflicts: conflictMode.default('error'),
     validation: z.enum(['count', 'checksum']).default('count'),
     retry: z
       .object({
@@ -116,6 +117,7 @@ export const specSchema = z
       .strict()
       .default({ connectionMinutes: 720, otherMinutes: 10 }),
     incremental: incrementalSchema,
+    objects: objectsSchema,
   })
   .strict()
   .superRefine((spec, ctx) => {

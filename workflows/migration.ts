@@ -40,11 +40,11 @@ import { progressQuery, snapshotReadySignal, tableProgressSignal, unitCopiedSign
 
 // proxyActivities returns a Proxy: take the functions out by name (spreading it yields nothing).
 const { listTables, copySequences, dropBookkeeping } = proxyActivities<Activities>(options.short);
-const { holdSnapshot, applyPreData, applyPostData, analyzeTarget, validateTables } = proxyActivities<Activities>(options.long);
+const { holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables } = proxyActivities<Activities>(options.long);
 const { precheck } = proxyActivities<Activities>(options.precheck);
 const { createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables } = proxyActivities<Activities>(options.short);
 const acts = {
-  listTables, copySequences, dropBookkeeping, holdSnapshot, applyPreData, applyPostData, analyzeTarget, validateTables, precheck,
+  listTables, copySequences, dropBookkeeping, holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables, precheck,
   createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables,
 };
 /** Cleanup must end even if the source stays unreachable: then the report names what to drop by hand. */
@@ -157,7 +157,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
   try {
     // 1. Precheck: any fail stops here, before anything is written.
     refreshDetails();
-    const report = await acts.precheck({ source: spec.source, target: spec.target, conflicts: spec.conflicts, types: spec.types, incremental: spec.incremental });
+    const report = await acts.precheck({ source: spec.source, target: spec.target, conflicts: spec.conflicts, types: spec.types, incremental: spec.incremental, objects: spec.objects });
     for (const item of report.items) if (item.status === 'warning') state.warnings.push(`${item.id}: ${item.title} ${item.advice}`);
     if (!report.ok) throw precheckFailure(report);
 
@@ -173,17 +173,21 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
       () => (holderEnded = true),
       () => (holderEnded = true),
     );
-    const tables = await underSnapshot((s) => acts.listTables({ ...endpoints, snapshot: s }));
+    const selection = { objects: spec.objects, conflicts: spec.conflicts };
+    const tables = await underSnapshot((s) => acts.listTables({ ...endpoints, ...selection, snapshot: s }));
     state.setTables(tables);
     const schemaOptions = {
-      excludeTables: spec.conflicts === 'ignore' ? report.facts.conflictingTables : [],
+      // a conflict passes the precheck only under conflicts: ignore (for all or for that table)
+      excludeTables: report.facts.conflictingTables,
       keepOwnership: report.facts.keepOwnership,
     };
 
     // 3. Pre-data schema: types, tables, views, functions... with no indexes yet.
     if (withSchema) {
       enter('pre-data');
-      await underSnapshot((s) => acts.applyPreData({ ...endpoints, ...schemaOptions, snapshot: s }));
+      const preData = await underSnapshot((s) => acts.applyPreData({ ...endpoints, ...schemaOptions, ...selection, snapshot: s }));
+      if (preData.leftOut?.length) state.warnings.push(`left out because they depend on something not migrated: ${preData.leftOut.join('; ')}`);
+      if (preData.notSelected?.length) state.warnings.push(`not selected (table-level selection) in the schemas of selected tables: ${preData.notSelected.join('; ')}`);
     }
 
     // 4. Data: every table under the same snapshot, in parallel.
@@ -232,6 +236,8 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
         throw validationFailure(mismatches);
       }
     }
+    // Renames last: pg_dump's post-data statements name objects by their source names.
+    if (withSchema && renamesSomething(spec)) await acts.applyRenames({ ...endpoints, objects: spec.objects, conflicts: spec.conflicts });
     state.markAll(['copied', 'indexed', 'pending'], 'done');
     await holder.catch(() => undefined); // the snapshot holder has closed its connection
 
@@ -331,7 +337,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
   async function compareAll(tables: TableRef[]): Promise<CutoverResult['validation']> {
     const mismatches: TableValidation[] = [];
     for (let i = 0; i < tables.length; i += VALIDATION_BATCH) {
-      const batch = tables.slice(i, i + VALIDATION_BATCH).map((t) => ({ schema: t.schema, name: t.name }));
+      const batch = tables.slice(i, i + VALIDATION_BATCH).map((t) => ({ schema: t.schema, name: t.name, target: t.target, columns: t.columns, where: t.where }));
       const results = await acts.compareTables({ ...endpoints, mode: spec.validation, tables: batch });
       mismatches.push(...results.filter((r) => !r.ok));
     }
@@ -353,6 +359,12 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
       );
     }
   }
+}
+
+/** Whether objects.rename or a per-table rename / column map changes any name. */
+function renamesSomething(spec: MigrationSpec): boolean {
+  const tables = Object.values(spec.objects.tables);
+  return Object.keys(spec.objects.rename).length > 0 || tables.some((t) => t.rename || (t.columns && !Array.isArray(t.columns)));
 }
 
 function streamOperations(spec: MigrationSpec): OperationsConfig {

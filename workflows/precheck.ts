@@ -8,5 +8,5 @@ import * as options from './activity-options';
 const { precheck } = proxyActivities<Activities>(options.precheck);
 
 export async function precheckWorkflow({ spec }: { spec: MigrationSpec }): Promise<PrecheckReport> {
-  return precheck({ source: spec.source, target: spec.target, conflicts: spec.conflicts, types: spec.types, incremental: spec.incremental });
+  return precheck({ source: spec.source, target: spec.target, conflicts: spec.conflicts, types: spec.types, incremental: spec.incremental, objects: spec.objects });
 }

@@ -4,6 +4,8 @@ import { tableKey } from '../../common/plan';
 import { qualified, quoteIdent } from '../db';
 
 export interface CopyColumns {
+  /** The column names (unquoted), in table order. */
+  names: string[];
   /** Quoted, comma-separated list of the columns COPY writes (generated columns excluded). */
   list: string;
   /**
@@ -33,11 +35,11 @@ export async function readCopyColumns(source: Client, tables: Array<{ schema: st
   for (const r of rows) {
     const key = tableKey(r);
     const entry = columns.get(key) ?? { names: [], text: false };
-    entry.names.push(quoteIdent(r.column));
+    entry.names.push(r.column);
     entry.text ||= r.oid_sensitive;
     columns.set(key, entry);
   }
   const out = new Map<string, CopyColumns>();
-  for (const [key, { names, text }] of columns) out.set(key, { list: names.join(', '), format: text ? 'text' : 'binary' });
+  for (const [key, { names, text }] of columns) out.set(key, { names, list: names.map(quoteIdent).join(', '), format: text ? 'text' : 'binary' });
   return out;
 }

@@ -13,8 +13,8 @@ import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { TABLE_PROGRESS_SIGNAL, type TableProgressUpdate } from '../../common/messages';
-import { displayName, tableKey, type CopyUnit, type TableCopyResult, type TableRef } from '../../common/plan';
-import { closeQuietly, openClient, qualified, quoteLiteral } from '../db';
+import { copyDestination, displayName, tableKey, type CopyUnit, type TableCopyResult, type TableRef } from '../../common/plan';
+import { closeQuietly, openClient, qualified, quoteIdent, quoteLiteral } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { BinaryCopyCounter, countingStream, type CopyCounter } from './binary-copy-counter';
@@ -124,15 +124,16 @@ async function copyTable(
   live: LiveState,
 ): Promise<TableCopyResult> {
   const started = Date.now();
-  const { columns } = plan;
+  const columns = selectedColumns(plan.columns, table);
   const name = qualified(table);
   const format = `(FORMAT ${columns.format})`;
   const counter: CopyCounter = columns.format === 'binary' ? new BinaryCopyCounter() : new TextCopyCounter();
 
-  let into = name;
+  const destination = qualified(copyDestination(table));
+  let into = destination;
   if (table.preexisting) {
     // conflicts: ignore on a table that was already there: keep its rows, add the missing ones.
-    await tgt.query(`CREATE TEMP TABLE pgferry_stage (LIKE ${name}) ON COMMIT DROP`);
+    await tgt.query(`CREATE TEMP TABLE pgferry_stage (LIKE ${destination}) ON COMMIT DROP`);
     into = 'pgferry_stage';
   } else if (plan.truncate) {
     await tgt.query(`TRUNCATE ONLY ${name}`);
@@ -140,7 +141,7 @@ async function copyTable(
   // FREEZE is allowed when the table was truncated in this transaction: it saves the target
   // a rewrite of every page by the first VACUUM after the migration.
   const freeze = !table.preexisting && plan.truncate ? ', FREEZE' : '';
-  const reader = src.query(copyTo(`COPY ${name} (${columns.list}) TO STDOUT ${format}`));
+  const reader = src.query(copyTo(table.where ? `COPY (SELECT ${columns.list} FROM ONLY ${name} WHERE (${table.where})) TO STDOUT ${format}` : `COPY ${name} (${columns.list}) TO STDOUT ${format}`));
   const writer = tgt.query(copyFrom(`COPY ${into} (${columns.list}) FROM STDIN (FORMAT ${columns.format}${freeze})`));
 
   Object.assign(live, { table: displayName(table), rows: 0, bytes: 0, building: undefined });
@@ -152,9 +153,11 @@ async function copyTable(
   }
 
   let rows = Number(writer.rowCount ?? counter.rows);
+  let rowsKept: number | undefined;
   if (table.preexisting) {
-    const inserted = await tgt.query(`INSERT INTO ${name} (${columns.list}) SELECT ${columns.list} FROM pgferry_stage ON CONFLICT DO NOTHING`);
+    const inserted = await tgt.query(`INSERT INTO ${destination} (${columns.list}) SELECT ${columns.list} FROM pgferry_stage ON CONFLICT DO NOTHING`);
     await tgt.query('DROP TABLE pgferry_stage');
+    rowsKept = rows - (inserted.rowCount ?? 0);
     rows = inserted.rowCount ?? 0;
   }
   Object.assign(live, { rows, bytes: counter.bytes });
@@ -165,8 +168,8 @@ async function copyTable(
     await tgt.query(statement.sql);
   }
   // Statistics now, while the pages are in cache, instead of a pass over every table afterwards.
-  live.building = `ANALYZE ${name}`;
-  await tgt.query(`ANALYZE ${name}`);
+  live.building = `ANALYZE ${destination}`;
+  await tgt.query(`ANALYZE ${destination}`);
   live.building = undefined;
   const result: TableCopyResult = {
     schema: table.schema,
@@ -175,8 +178,17 @@ async function copyTable(
     bytes: counter.bytes,
     ms: Date.now() - started,
   };
-  if (checksum) result.sourceChecksum = await sourceChecksum(src, table);
+  if (rowsKept !== undefined) result.rowsKept = rowsKept;
+  if (checksum) result.sourceChecksum = await sourceChecksum(src, table, { columns: table.columns?.map(quoteIdent).join(', '), where: table.where });
   return result;
+}
+
+/** The copy's column list narrowed to the table's selected columns (objects.tables.<t>.columns). */
+function selectedColumns(all: CopyColumns, table: TableRef): CopyColumns {
+  if (!table.columns) return all;
+  const wanted = new Set(table.columns);
+  const names = all.names.filter((c) => wanted.has(c));
+  return { ...all, names, list: names.map(quoteIdent).join(', ') };
 }
 
 function update(table: TableRef, state: TableProgressUpdate['state'], rows: number, bytes: number): TableProgressUpdate {

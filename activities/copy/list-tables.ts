@@ -7,6 +7,10 @@ import type { TableRef } from '../../common/plan';
 import { closeQuietly, openClient, quoteLiteral } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
+import type { ObjectsSpec } from '../../common/objects-spec';
+import { selectsEverything, type TableSelection } from '../../common/selection';
+import { tableKey } from '../../common/plan';
+import { readSelection } from '../objects/read-selection';
 
 export const USER_TABLES_SQL = `
   SELECT n.nspname AS schema, c.relname AS name, pg_catalog.pg_table_size(c.oid)::bigint AS bytes
@@ -23,6 +27,9 @@ export const USER_TABLES_SQL = `
 
 export interface ListTablesInput extends Endpoints {
   snapshot: string;
+  /** The spec's objects section (absent or empty: every table as it is). */
+  objects?: ObjectsSpec;
+  conflicts?: 'error' | 'ignore';
 }
 
 export function makeListTables(deps: ActivityDeps) {
@@ -36,13 +43,18 @@ export function makeListTables(deps: ActivityDeps) {
         await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
         const { rows } = await src.query<{ schema: string; name: string; bytes: string }>(USER_TABLES_SQL);
+        const objects = input.objects;
+        const selected = objects && !selectsEverything(objects) ? await readSelection(src, objects, input.conflicts ?? 'error') : undefined;
         await src.query('COMMIT');
         tgt = await openClient(target, 'plan');
         const existing = await existingTables(tgt);
-        return rows.map((r) => {
-          const ref: TableRef = { schema: r.schema, name: r.name, estimatedBytes: Number(r.bytes) };
-          if (existing.has(JSON.stringify([r.schema, r.name]))) ref.preexisting = true;
-          return ref;
+        const byKey = selected && new Map(selected.tables.map((t) => [tableKey(t), t]));
+        return rows.flatMap((r) => {
+          const choice = byKey?.get(tableKey(r));
+          if (byKey && !choice) return [];
+          const ref: TableRef = { schema: r.schema, name: r.name, estimatedBytes: Number(r.bytes), ...(choice ? mapping(choice) : {}) };
+          if (existing.has(tableKey(ref.target ?? ref))) ref.preexisting = true;
+          return [ref];
         });
       });
     } finally {
@@ -52,7 +64,16 @@ export function makeListTables(deps: ActivityDeps) {
   };
 }
 
-/** Tables already in the target, as JSON [schema, name] keys. */
+/** What a table's copy needs from its selection (only what differs from a plain copy). */
+function mapping(t: TableSelection): Partial<TableRef> {
+  const out: Partial<TableRef> = {};
+  if (t.target.schema !== t.schema || t.target.name !== t.name) out.target = t.target;
+  if (t.columns) out.columns = t.columns;
+  if (t.where) out.where = t.where;
+  return out;
+}
+
+/** Tables already in the target, as JSON [schema, name] keys (tableKey). */
 export async function existingTables(client: Client): Promise<Set<string>> {
   const { rows } = await client.query<{ schema: string; name: string }>(USER_TABLES_SQL);
   return new Set(rows.map((r) => JSON.stringify([r.schema, r.name])));

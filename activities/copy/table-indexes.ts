@@ -21,6 +21,8 @@ interface IndexRow {
   idxdef: string;
   replident: boolean;
   clustered: boolean;
+  /** Every column the index uses (keys, expressions, predicate). */
+  columns: string[];
 }
 
 export interface IndexStatement {
@@ -29,13 +31,20 @@ export interface IndexStatement {
   sql: string;
 }
 
-/** Statements per table (by tableKey), read from the source under the copy snapshot. */
-export async function readIndexStatements(source: Client, tables: Array<{ schema: string; name: string }>): Promise<Map<string, IndexStatement[]>> {
+/**
+ * Statements per table (by tableKey), read from the source under the copy snapshot. Indexes
+ * (and the keys they back) that use a column left out of a table's `columns` are skipped.
+ */
+export async function readIndexStatements(source: Client, tables: Array<{ schema: string; name: string; columns?: string[] }>): Promise<Map<string, IndexStatement[]>> {
   await source.query('SET LOCAL search_path = pg_catalog, pg_temp');
   const { rows } = await source.query<IndexRow>(
     `SELECT n.nspname AS schema, t.relname AS name, ic.relname AS index_name, k.conname,
             pg_catalog.pg_get_constraintdef(k.oid) AS condef, pg_catalog.pg_get_indexdef(i.indexrelid) AS idxdef,
-            i.indisreplident AS replident, i.indisclustered AS clustered
+            i.indisreplident AS replident, i.indisclustered AS clustered,
+            ARRAY(SELECT a.attname::text FROM pg_catalog.pg_depend d
+                    JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+                   WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = i.indexrelid
+                     AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = i.indrelid AND d.refobjsubid > 0) AS columns
        FROM pg_catalog.pg_index i
        JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
        JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
@@ -46,8 +55,11 @@ export async function readIndexStatements(source: Client, tables: Array<{ schema
       ORDER BY i.indrelid, k.conname IS NULL, ic.relname`,
     [tables.map(qualified)],
   );
+  const kept = new Map(tables.filter((t) => t.columns).map((t) => [tableKey(t), new Set(t.columns)]));
   const out = new Map<string, IndexStatement[]>();
   for (const r of rows) {
+    const columns = kept.get(tableKey(r));
+    if (columns && r.columns.some((c) => !columns.has(c))) continue; // uses a column that is not migrated
     const table = qualified(r);
     const list = out.get(tableKey(r)) ?? [];
     const create = r.conname && r.condef ? `ALTER TABLE ONLY ${table} ADD CONSTRAINT ${quoteIdent(r.conname)} ${r.condef}` : r.idxdef;

@@ -15,8 +15,10 @@ import type { ActivityDeps } from '../deps';
 import { classifyError, errorMessage, scrub } from '../errors';
 import * as checks from './checks';
 import { incrementalChecks } from './incremental-checks';
+import { selectionChecks } from './selection-checks';
+import { selectsEverything } from '../../common/selection';
 
-export type PrecheckInput = Pick<MigrationSpec, 'source' | 'target' | 'conflicts' | 'types'> & Partial<Pick<MigrationSpec, 'incremental'>>;
+export type PrecheckInput = Pick<MigrationSpec, 'source' | 'target' | 'conflicts' | 'types'> & Partial<Pick<MigrationSpec, 'incremental' | 'objects'>>;
 
 export function makePrecheck(deps: ActivityDeps) {
   return async function precheck(input: PrecheckInput): Promise<PrecheckReport> {
@@ -40,7 +42,11 @@ export function makePrecheck(deps: ActivityDeps) {
         items.push(roles.item);
         facts.keepOwnership = roles.keepOwnership;
         if (input.types.includes('incremental')) items.push(...(await incrementalChecks(src, tgt, input.incremental)));
-        if (input.types.includes('schema')) {
+        if (input.objects && !selectsEverything(input.objects)) {
+          const selected = await selectionChecks(src, tgt, input.objects, input.conflicts, input.types.includes('schema'));
+          items.push(...selected.items);
+          facts.conflictingTables = selected.conflictingTables;
+        } else if (input.types.includes('schema')) {
           facts.conflictingTables = await checks.findConflicts(src, tgt);
           items.push(checks.conflictItem(facts.conflictingTables, input.conflicts));
         }

@@ -43,8 +43,9 @@ export function makeApplyPostData(deps: ActivityDeps) {
         tgt = await openClient(target, 'post-data');
         const dumpFile = join(dir, 'schema.dump');
         const saved = await loadDump(tgt, owningWorkflow().workflowId);
+        const leftOut = new Set(saved?.skip ?? []);
         if (saved) {
-          await writeFile(dumpFile, saved);
+          await writeFile(dumpFile, saved.dump);
         } else {
           // No pre-data step in this migration: dump the post-data section now.
           run = startTool(deps, 'pg_dump', ['--section=post-data', '-Fc', '-f', dumpFile, ...dumpFilterArgs(input)], source.libpqEnv);
@@ -55,7 +56,7 @@ export function makeApplyPostData(deps: ActivityDeps) {
         run = startTool(deps, 'pg_restore', ['-l', '--section=post-data', dumpFile], {});
         run.child.stdout!.on('data', (chunk: Buffer) => (listing += chunk.toString('utf8')));
         await run.done;
-        const entries = parseToc(listing);
+        const entries = parseToc(listing).filter((e) => !leftOut.has(e.dumpId)); // not selected (objects)
 
         src = await openClient(source, 'post-data');
         const skip = await alreadyRestored(entries, src, tgt);

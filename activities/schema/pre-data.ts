@@ -5,7 +5,7 @@
  * `pg_restore` into `psql` in a single transaction: all or nothing, and marked done in that
  * same transaction.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
@@ -16,14 +16,28 @@ import { owningWorkflow } from '../owning-workflow';
 import { dumpFilterArgs, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
 import { isStepDone, markerSql, saveDump } from './step-marker';
+import type { ObjectsSpec } from '../../common/objects-spec';
+import { selectsEverything } from '../../common/selection';
+import { qualified, quoteIdent, quoteLiteral } from '../db';
+import type { ResolvedConnection } from '../credentials';
+import { parseToc } from './existing-objects';
+import { readSelection } from '../objects/read-selection';
+import { planSchemaFilter, type SchemaFilter } from '../objects/schema-filter';
 
 export interface PreDataInput extends Endpoints, SchemaOptions {
   snapshot: string;
+  /** The spec's objects section: schemas, tables and columns to leave out. */
+  objects?: ObjectsSpec;
+  conflicts?: 'error' | 'ignore';
 }
 
 export interface PreDataResult {
   /** True when an earlier attempt had already committed it. */
   alreadyDone: boolean;
+  /** Objects left out because they depend on something not migrated (for the report). */
+  leftOut?: string[];
+  /** Objects in the schemas of selected tables that were not selected (table-level selection). */
+  notSelected?: string[];
 }
 
 export function makeApplyPreData(deps: ActivityDeps) {
@@ -47,9 +61,18 @@ export function makeApplyPreData(deps: ActivityDeps) {
         const dumpFile = join(dir, 'schema.dump');
         dump = startTool(deps, 'pg_dump', ['-Fc', '--section=pre-data', '--section=post-data', `--snapshot=${input.snapshot}`, '-f', dumpFile, ...dumpFilterArgs(input)], source.libpqEnv);
         await dump.done;
-        await saveDump(tgt, workflowId, await readFile(dumpFile));
+        let filter: SchemaFilter | undefined;
+        const listFile = join(dir, 'pre-data.list');
+        if (input.objects && !selectsEverything(input.objects)) {
+          filter = await selectionFilter(deps, source, input, dumpFile);
+          const skip = new Set(filter.skip);
+          const entries = parseToc(await listDump(deps, dumpFile)).filter((e) => !skip.has(e.dumpId));
+          await writeFile(listFile, entries.map((e) => e.line).join('\n') + '\n');
+        }
+        const { rows: schemas } = await tgt.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace');
+        await saveDump(tgt, workflowId, await readFile(dumpFile), filter?.skip, schemas.map((r) => r.nspname));
 
-        restore = startTool(deps, 'pg_restore', ['--section=pre-data', ...restoreOwnershipArgs(input), '-f', '-', dumpFile], {});
+        restore = startTool(deps, 'pg_restore', ['--section=pre-data', ...(filter ? ['-L', listFile] : []), ...restoreOwnershipArgs(input), '-f', '-', dumpFile], {});
         psql = startTool(deps, 'psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], target.libpqEnv, { stdin: 'pipe', stdout: 'ignore' });
         const stdin = psql.child.stdin!;
         stdin.on('error', () => undefined); // psql exiting early is reported by its exit code
@@ -60,9 +83,9 @@ export function makeApplyPreData(deps: ActivityDeps) {
           killQuietly(psql);
           throw err;
         });
-        stdin.end(markerSql(workflowId, 'pre-data'));
+        stdin.end(dropColumnsSql(filter) + markerSql(workflowId, 'pre-data'));
         await psql.done;
-        return { alreadyDone: false };
+        return { alreadyDone: false, leftOut: filter?.leftOutByDependency, notSelected: filter?.notSelected };
       });
     } finally {
       clearInterval(beat);
@@ -72,4 +95,34 @@ export function makeApplyPreData(deps: ActivityDeps) {
       await rm(dir, { recursive: true, force: true });
     }
   };
+}
+
+/** The dump's table of contents (`pg_restore -l`). */
+async function listDump(deps: ActivityDeps, dumpFile: string): Promise<string> {
+  let listing = '';
+  const run = startTool(deps, 'pg_restore', ['-l', dumpFile], {});
+  run.child.stdout!.on('data', (chunk: Buffer) => (listing += chunk.toString('utf8')));
+  await run.done;
+  return listing;
+}
+
+/** Applies the selection to the dump's entries, reading the source catalog under the snapshot. */
+async function selectionFilter(deps: ActivityDeps, source: ResolvedConnection, input: PreDataInput, dumpFile: string): Promise<SchemaFilter> {
+  const entries = parseToc(await listDump(deps, dumpFile));
+  const src = await openClient(source, 'pre-data');
+  try {
+    await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
+    const selection = await readSelection(src, input.objects!, input.conflicts ?? 'error');
+    if (selection.problems.length) throw new Error(`objects: ${selection.problems.join('; ')}`);
+    return await planSchemaFilter(src, selection, entries, !input.objects!.include);
+  } finally {
+    await closeQuietly(src);
+  }
+}
+
+/** Excluded columns go right after the tables are created, before any row or index exists. */
+function dropColumnsSql(filter: SchemaFilter | undefined): string {
+  if (!filter) return '';
+  return filter.dropColumns.map((t) => `ALTER TABLE ${qualified(t)} ${t.columns.map((c) => `DROP COLUMN ${quoteIdent(c)}`).join(', ')};\n`).join('');
 }

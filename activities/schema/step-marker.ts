@@ -17,7 +17,7 @@ export const BOOKKEEPING_DDL = `
 CREATE SCHEMA IF NOT EXISTS ${MARKER_SCHEMA};
 CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.steps (workflow_id text, step text, done_at timestamptz DEFAULT now(), PRIMARY KEY (workflow_id, step));
 CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.units (workflow_id text, unit_id int, snapshot text, results jsonb, PRIMARY KEY (workflow_id, unit_id));
-CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.dumps (workflow_id text PRIMARY KEY, dump bytea);
+CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.dumps (workflow_id text PRIMARY KEY, dump bytea, skip int[], existing_schemas text[]);
 `;
 
 export function markerSql(workflowId: string, step: string): string {
@@ -37,18 +37,31 @@ export async function isStepDone(target: Client, workflowId: string, step: strin
   return (found.rowCount ?? 0) > 0;
 }
 
-export async function saveDump(target: Client, workflowId: string, dump: Buffer): Promise<void> {
+/**
+ * Saves the dump, the dump ids the selection leaves out (objects) for post-data, and which
+ * schemas the target had before the restore (a renamed schema that was there is not renamed
+ * wholesale: only what the migration created moves).
+ */
+export async function saveDump(target: Client, workflowId: string, dump: Buffer, skip: number[] = [], existingSchemas: string[] = []): Promise<void> {
   await target.query(BOOKKEEPING_DDL);
   await target.query(
-    `INSERT INTO ${MARKER_SCHEMA}.dumps (workflow_id, dump) VALUES ($1, $2) ON CONFLICT (workflow_id) DO UPDATE SET dump = EXCLUDED.dump`,
-    [workflowId, dump],
+    `INSERT INTO ${MARKER_SCHEMA}.dumps (workflow_id, dump, skip, existing_schemas) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (workflow_id) DO UPDATE SET dump = EXCLUDED.dump, skip = EXCLUDED.skip, existing_schemas = EXCLUDED.existing_schemas`,
+    [workflowId, dump, skip, existingSchemas],
   );
 }
 
-export async function loadDump(target: Client, workflowId: string): Promise<Buffer | undefined> {
+/** The target's schemas from before the migration's restore (see saveDump). */
+export async function loadExistingSchemas(target: Client, workflowId: string): Promise<string[]> {
+  if (!(await bookkeepingExists(target, 'dumps'))) return [];
+  const { rows } = await target.query<{ existing_schemas: string[] | null }>(`SELECT existing_schemas FROM ${MARKER_SCHEMA}.dumps WHERE workflow_id = $1`, [workflowId]);
+  return rows[0]?.existing_schemas ?? [];
+}
+
+export async function loadDump(target: Client, workflowId: string): Promise<{ dump: Buffer; skip: number[] } | undefined> {
   if (!(await bookkeepingExists(target, 'dumps'))) return undefined;
-  const { rows } = await target.query<{ dump: Buffer }>(`SELECT dump FROM ${MARKER_SCHEMA}.dumps WHERE workflow_id = $1`, [workflowId]);
-  return rows[0]?.dump;
+  const { rows } = await target.query<{ dump: Buffer; skip: number[] | null }>(`SELECT dump, skip FROM ${MARKER_SCHEMA}.dumps WHERE workflow_id = $1`, [workflowId]);
+  return rows[0] && { dump: rows[0].dump, skip: rows[0].skip ?? [] };
 }
 
 export async function dropMarkers(target: Client): Promise<void> {

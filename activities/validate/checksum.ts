@@ -6,12 +6,20 @@
 import type { Client } from 'pg';
 import { qualified } from '../db';
 
-export function checksumSql(table: { schema: string; name: string }): string {
-  return `SELECT count(*)::text || ':' || coalesce(sum(pg_catalog.hashtextextended(t::text, 0)::numeric), 0)::text AS checksum
-            FROM ONLY ${qualified(table)} AS t`;
+/** Which rows and columns count: a selection's subset on the source side (default: the whole row, every row). */
+export interface RowScope {
+  /** Quoted column list, in table order. */
+  columns?: string;
+  where?: string;
 }
 
-export async function sourceChecksum(client: Client, table: { schema: string; name: string }): Promise<string> {
-  const { rows } = await client.query<{ checksum: string }>(checksumSql(table));
+export function checksumSql(table: { schema: string; name: string }, scope: RowScope = {}): string {
+  const row = scope.columns ? `ROW(${scope.columns})` : 't';
+  return `SELECT count(*)::text || ':' || coalesce(sum(pg_catalog.hashtextextended(${row}::text, 0)::numeric), 0)::text AS checksum
+            FROM ONLY ${qualified(table)} AS t${scope.where ? ` WHERE (${scope.where})` : ''}`;
+}
+
+export async function sourceChecksum(client: Client, table: { schema: string; name: string }, scope: RowScope = {}): Promise<string> {
+  const { rows } = await client.query<{ checksum: string }>(checksumSql(table, scope));
   return rows[0].checksum;
 }

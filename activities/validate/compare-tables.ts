@@ -9,12 +9,14 @@ import { displayName, type TableValidation } from '../../common/plan';
 import { closeQuietly, openClient } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
+import { quoteIdent } from '../db';
 import { checksumSql } from './checksum';
 import { countAll } from './validate-tables';
 
 export interface CompareTablesInput extends Endpoints {
   mode: 'count' | 'checksum';
-  tables: Array<{ schema: string; name: string }>;
+  /** Source names; `target` when renamed, `columns` and `where` when only part of the table migrates. */
+  tables: Array<{ schema: string; name: string; target?: { schema: string; name: string }; columns?: string[]; where?: string }>;
 }
 
 export function makeCompareTables(deps: ActivityDeps) {
@@ -30,13 +32,15 @@ export function makeCompareTables(deps: ActivityDeps) {
           src = await openClient(source, 'validate');
           tgt = await openClient(target, 'validate');
           if (input.mode === 'count') {
-            const expected = await countAll(src, input.tables.map((t) => ({ ...t, rows: 0 })));
-            return countAll(tgt, expected.map((e) => ({ schema: e.schema, name: e.name, rows: e.actualRows })));
+            const expected = await countAll(src, input.tables.map((t) => ({ schema: t.schema, name: t.name, where: t.where, rows: 0 })));
+            const actual = await countAll(tgt, input.tables.map((t, i) => ({ ...(t.target ?? t), rows: expected[i].actualRows })));
+            return actual.map((r, i) => ({ ...r, schema: input.tables[i].schema, name: input.tables[i].name }));
           }
           const results: TableValidation[] = [];
           for (const table of input.tables) {
             current = table;
-            const [a, b] = await Promise.all([src.query<{ checksum: string }>(checksumSql(table)), tgt.query<{ checksum: string }>(checksumSql(table))]);
+            const scope = { columns: table.columns?.map(quoteIdent).join(', '), where: table.where };
+            const [a, b] = await Promise.all([src.query<{ checksum: string }>(checksumSql(table, scope)), tgt.query<{ checksum: string }>(checksumSql(table.target ?? table))]);
             const expectedChecksum = a.rows[0].checksum;
             const actualChecksum = b.rows[0].checksum;
             results.push({

@@ -16,6 +16,8 @@ export interface ExpectedTable {
   name: string;
   rows: number;
   checksum?: string;
+  /** Count only rows matching this condition (a row filter, on the source side). */
+  where?: string;
 }
 
 export interface ValidateInput extends Pick<Endpoints, 'target' | 'retry'> {
@@ -51,7 +53,7 @@ export function makeValidateTables(deps: ActivityDeps) {
 /** Row counts of many tables in one round trip (thousands of tiny tables add up otherwise). */
 export async function countAll(client: Client, tables: ExpectedTable[]): Promise<TableValidation[]> {
   if (!tables.length) return [];
-  const sql = tables.map((t, i) => `SELECT ${i} AS i, count(*)::bigint AS n FROM ONLY ${qualified(t)}`).join(' UNION ALL ');
+  const sql = tables.map((t, i) => `SELECT ${i} AS i, count(*)::bigint AS n FROM ONLY ${qualified(t)}${t.where ? ` WHERE (${t.where})` : ''}`).join(' UNION ALL ');
   const { rows } = await client.query<{ i: number; n: string }>(sql);
   const counts = new Map(rows.map((r) => [Number(r.i), Number(r.n)]));
   return tables.map((t, i) => {

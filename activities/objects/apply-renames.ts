@@ -1,0 +1,122 @@
+/**
+ * Renames (objects.rename, objects.tables.<t>.rename / columns) applied to the target once its
+ * schema is complete: everything is first created under the source's names (pg_dump's SQL
+ * names them so), then renamed with ALTER ... RENAME / SET SCHEMA. PostgreSQL tracks views,
+ * indexes, foreign keys, sequences, triggers and partitions by OID, so they keep working.
+ *
+ * One transaction, marked done in the same transaction: all renames or none, and a retry
+ * after a lost acknowledgement does nothing. Tables that were in the target before the
+ * migration (conflicts: ignore) already carry their target names and are left alone.
+ */
+import type { Client } from 'pg';
+import type { ObjectsSpec } from '../../common/objects-spec';
+import type { TableSelection } from '../../common/selection';
+import { closeQuietly, openClient, qualified, quoteIdent } from '../db';
+import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
+import { guarded } from '../errors';
+import { owningWorkflow } from '../owning-workflow';
+import { isStepDone, loadExistingSchemas, markerSql } from '../schema/step-marker';
+import { readSelection } from './read-selection';
+
+export interface ApplyRenamesInput extends Endpoints {
+  objects: ObjectsSpec;
+  conflicts: 'error' | 'ignore';
+}
+
+export interface ApplyRenamesResult {
+  statements: number;
+  alreadyDone: boolean;
+}
+
+export function makeApplyRenames(deps: ActivityDeps) {
+  return async function applyRenames(input: ApplyRenamesInput): Promise<ApplyRenamesResult> {
+    const { source, target, secrets } = resolveBoth(deps, input);
+    const { workflowId } = owningWorkflow();
+    let src: Client | undefined;
+    let tgt: Client | undefined;
+    try {
+      return await guarded({ doing: `rename objects in target ${target.label}`, secrets, retry: input.retry }, async () => {
+        tgt = await openClient(target, 'rename');
+        if (await isStepDone(tgt, workflowId, 'renames')) return { statements: 0, alreadyDone: true };
+        src = await openClient(source, 'rename');
+        const selection = await readSelection(src, input.objects, input.conflicts);
+        const rootOf = new Map(selection.catalog.map((t) => [`${t.schema}.${t.name}`, t.root]));
+        const existingBefore = new Set(await loadExistingSchemas(tgt, workflowId));
+        const statements = await renameStatements(tgt, selection.tables, selection.schemaRenames, existingBefore, (t) => rootOf.get(`${t.schema}.${t.name}`) !== undefined);
+        await tgt.query('BEGIN');
+        for (const sql of statements) await tgt.query(sql);
+        await tgt.query(markerSql(workflowId, 'renames'));
+        await tgt.query('COMMIT');
+        return { statements: statements.length, alreadyDone: false };
+      });
+    } finally {
+      await closeQuietly(src);
+      await closeQuietly(tgt);
+    }
+  };
+}
+
+/** Which of these relations exist in the target (as `schema.name` keys of the raw names). */
+async function existing(tgt: Client, tables: Array<{ schema: string; name: string }>): Promise<Set<string>> {
+  const { rows } = await tgt.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN unnest($1::text[], $2::text[]) AS s(schema, name) ON s.schema = n.nspname AND s.name = c.relname`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  return new Set(rows.map((r) => JSON.stringify([r.schema, r.name])));
+}
+
+/**
+ * Columns first (under the old table names), then tables (RENAME, then SET SCHEMA for a
+ * table-level schema change), then schemas: renamed wholesale when the migration created the
+ * schema and the new name is free, otherwise the migrated tables move into the new schema.
+ */
+export async function renameStatements(
+  tgt: Client,
+  tables: TableSelection[],
+  schemaRenames: Record<string, string>,
+  existingBefore: Set<string>,
+  isPartition: (t: TableSelection) => boolean,
+): Promise<string[]> {
+  const present = await existing(tgt, tables);
+  const { rows: schemaRows } = await tgt.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace');
+  const targetSchemas = new Set(schemaRows.map((r) => r.nspname));
+  const out: string[] = [];
+  const moved: Array<{ schema: string; name: string; to: string }> = [];
+  for (const t of tables) {
+    if (!present.has(JSON.stringify([t.schema, t.name]))) continue; // pre-existing under its target name
+    const current = { schema: t.schema, name: t.name };
+    // Partitions inherit column renames from their partitioned table.
+    if (!isPartition(t)) {
+      for (const [from, to] of Object.entries(t.renameColumns)) {
+        if (from !== to) out.push(`ALTER TABLE ${qualified(current)} RENAME COLUMN ${quoteIdent(from)} TO ${quoteIdent(to)}`);
+      }
+    }
+    if (t.target.name !== t.name) {
+      out.push(`ALTER TABLE ${qualified(current)} RENAME TO ${quoteIdent(t.target.name)}`);
+      current.name = t.target.name;
+    }
+    const schemaByRename = schemaRenames[t.schema] ?? t.schema;
+    if (t.target.schema !== schemaByRename) {
+      if (!targetSchemas.has(t.target.schema)) {
+        out.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(t.target.schema)}`);
+        targetSchemas.add(t.target.schema);
+      }
+      out.push(`ALTER TABLE ${qualified(current)} SET SCHEMA ${quoteIdent(t.target.schema)}`);
+    } else if (t.target.schema !== t.schema) {
+      moved.push({ ...current, to: t.target.schema });
+    }
+  }
+  for (const [from, to] of Object.entries(schemaRenames)) {
+    if (!targetSchemas.has(from)) continue; // nothing of it was created
+    if (!existingBefore.has(from) && !targetSchemas.has(to)) {
+      out.push(`ALTER SCHEMA ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`);
+      continue;
+    }
+    if (!targetSchemas.has(to)) out.push(`CREATE SCHEMA ${quoteIdent(to)}`);
+    targetSchemas.add(to);
+    // Moving a partitioned table does not move its partitions: each moves on its own.
+    for (const m of moved.filter((m) => m.schema === from)) out.push(`ALTER TABLE ${qualified(m)} SET SCHEMA ${quoteIdent(to)}`);
+  }
+  return out;
+}

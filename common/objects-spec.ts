@@ -1,0 +1,79 @@
+/**
+ * The spec's `objects` section: which schemas, tables and columns to migrate, under which
+ * names, and which rows. Patterns and names follow common/object-patterns.ts.
+ *
+ *   objects:
+ *     include: [sales, public.customers]        # default: everything
+ *     exclude: [public.audit_*, sales.orders.internal_note]
+ *     rename: { sales: shop, public.customers: clients }
+ *     tables:
+ *       public.orders:
+ *         where: "created_at >= '2024-01-01'"
+ *         columns: [id, customer_id, total]     # keep only these; or a map { old: new } to rename
+ *         excludeColumns: [note]
+ *         rename: orders_2024                   # or other_schema.orders_2024
+ *         conflicts: ignore
+ */
+import { z } from 'zod';
+import { parseExactName, parsePattern } from './object-patterns';
+
+export const conflictMode = z.enum(['error', 'ignore']);
+
+/** A zod string that must parse with `parse` (its error message becomes the issue). */
+function parsed(parse: (text: string) => unknown) {
+  return z.string().min(1).superRefine((text, ctx) => {
+    try {
+      parse(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
+}
+
+const identifier = z.string().min(1).max(63, 'PostgreSQL names are at most 63 bytes');
+
+const tableOptions = z
+  .object({
+    /** A list keeps only these columns; a map renames columns (old: new) and keeps the rest. */
+    columns: z.union([z.array(identifier).min(1, 'list at least one column'), z.record(identifier, identifier)]).optional(),
+    excludeColumns: z.array(identifier).min(1).optional(),
+    /** New name: `table` (same schema) or `schema.table`. */
+    rename: parsed((t) => parseExactName(t, 1, 2)).optional(),
+    /** An SQL condition on the source table's columns: only matching rows are migrated. */
+    where: z.string().trim().min(1).optional(),
+    conflicts: conflictMode.optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (Array.isArray(t.columns) && t.excludeColumns) {
+      ctx.addIssue({ code: 'custom', path: ['excludeColumns'], message: 'give either a column list (columns: [...]) or excludeColumns, not both' });
+    }
+  });
+
+export const objectsSchema = z
+  .object({
+    /** Schemas (`sales`) or tables (`sales.orders`, `public.audit_*`); default: everything. */
+    include: z.array(parsed((t) => parsePattern(t, 2))).min(1, 'list at least one pattern, or leave include out to migrate everything').optional(),
+    /** Schemas, tables or columns (`schema.table.column`) to leave out. */
+    exclude: z.array(parsed((t) => parsePattern(t, 3))).default([]),
+    /** `schema: new_schema` and `schema.table: new_table` (or `new_schema.new_table`). */
+    rename: z.record(parsed((t) => parseExactName(t, 1, 2)), parsed((t) => parseExactName(t, 1, 2))).default({}),
+    /** Per-table options, keyed by exact `schema.table` names. */
+    tables: z.record(parsed((t) => parseExactName(t, 2, 2)), tableOptions).default({}),
+  })
+  .strict()
+  .superRefine((objects, ctx) => {
+    for (const [from, to] of Object.entries(objects.rename)) {
+      try {
+        if (parseExactName(from, 1, 2).length === 1 && parseExactName(to, 1, 2).length !== 1) {
+          ctx.addIssue({ code: 'custom', path: ['rename', from], message: 'a schema is renamed to a schema name (one part)' });
+        }
+      } catch {
+        // reported by the field's own check
+      }
+    }
+  })
+  .default({ exclude: [], rename: {}, tables: {} });
+
+export type ObjectsSpec = z.output<typeof objectsSchema>;
+export type TableOptions = z.output<typeof tableOptions>;
