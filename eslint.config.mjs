@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.pgferry/**', 'bench/work/**', '*.mjs', 'vitest.config.ts'] },
+  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.pgferry/**', 'bench/work/**', '*.mjs', 'vitest.config.ts', '.scratch/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

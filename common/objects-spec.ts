@@ -30,6 +30,27 @@ function parsed(parse: (text: string) => unknown) {
   });
 }
 
+/** Checks a record's keys as exact names (zod reports a bad key only as "Invalid key"). */
+function keysParse(minParts: number, maxParts: number) {
+  return (record: Record<string, unknown>, ctx: z.RefinementCtx) => {
+    for (const key of Object.keys(record)) {
+      try {
+        parseExactName(key, minParts, maxParts);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: [key], message: (err as Error).message });
+      }
+    }
+  };
+}
+
+function nameParts(text: string): number {
+  try {
+    return parseExactName(text, 1, 2).length;
+  } catch {
+    return 0;
+  }
+}
+
 const identifier = z.string().min(1).max(63, 'PostgreSQL names are at most 63 bytes');
 
 const tableOptions = z
@@ -57,22 +78,21 @@ export const objectsSchema = z
     /** Schemas, tables or columns (`schema.table.column`) to leave out. */
     exclude: z.array(parsed((t) => parsePattern(t, 3))).default([]),
     /** `schema: new_schema` and `schema.table: new_table` (or `new_schema.new_table`). */
-    rename: z.record(parsed((t) => parseExactName(t, 1, 2)), parsed((t) => parseExactName(t, 1, 2))).default({}),
+    rename: z
+      .record(z.string().min(1), parsed((t) => parseExactName(t, 1, 2)))
+      .superRefine(keysParse(1, 2))
+      .superRefine((renames, ctx) => {
+        for (const [from, to] of Object.entries(renames)) {
+          if (nameParts(from) === 1 && nameParts(to) !== 1) {
+            ctx.addIssue({ code: 'custom', path: [from], message: 'a schema is renamed to a schema name (one part)' });
+          }
+        }
+      })
+      .default({}),
     /** Per-table options, keyed by exact `schema.table` names. */
-    tables: z.record(parsed((t) => parseExactName(t, 2, 2)), tableOptions).default({}),
+    tables: z.record(z.string().min(1), tableOptions).superRefine(keysParse(2, 2)).default({}),
   })
   .strict()
-  .superRefine((objects, ctx) => {
-    for (const [from, to] of Object.entries(objects.rename)) {
-      try {
-        if (parseExactName(from, 1, 2).length === 1 && parseExactName(to, 1, 2).length !== 1) {
-          ctx.addIssue({ code: 'custom', path: ['rename', from], message: 'a schema is renamed to a schema name (one part)' });
-        }
-      } catch {
-        // reported by the field's own check
-      }
-    }
-  })
   .default({ exclude: [], rename: {}, tables: {} });
 
 export type ObjectsSpec = z.output<typeof objectsSchema>;

@@ -194,7 +194,9 @@ function selectColumns(
     missing(options.excludeColumns, 'excludeColumns');
     kept = kept.filter((c) => !options.excludeColumns!.includes(c));
   }
-  kept = kept.filter((c) => !spec.exclude.some((p) => matchesColumn(p, decider.schema, decider.name, c) && used.add(p)));
+  // Every column is tried against every pattern, so a pattern that repeats excludeColumns still counts as used.
+  const byPattern = new Set(all.filter((c) => spec.exclude.filter((p) => matchesColumn(p, decider.schema, decider.name, c) && used.add(p)).length > 0));
+  kept = kept.filter((c) => !byPattern.has(c));
   if (kept.length === 0) problems.push(`${label}: every column of ${displayName(table)} is left out`);
   const excluded = all.filter((c) => !kept.includes(c));
   return { kept: excluded.length ? kept : undefined, excluded, renames };

@@ -166,7 +166,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     if (names) {
       // The publication first: pgoutput must find it as of the slot's consistent point.
       replicationCreated = true;
-      ({ publications } = await acts.createPublication({ source: spec.source, retry: spec.retry, names, operations: streamOperations(spec) }));
+      ({ publications } = await acts.createPublication({ source: spec.source, retry: spec.retry, names, operations: streamOperations(spec), objects: spec.objects, conflicts: spec.conflicts }));
     }
     holder = holderScope.run(() => acts.holdSnapshot({ source: spec.source, retry: spec.retry, replication: names }));
     holder.then(
@@ -285,7 +285,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     const stream = await startChild(streamChangesWorkflow, {
       workflowId: `${id}/stream`,
       staticSummary: `stream changes ${describeConnection(spec.source)} → ${describeConnection(spec.target)}`.slice(0, 200),
-      args: [{ ...endpoints, migrationId: id, names, publications, slot, operations: streamOperations(spec), historyBudget: spec.incremental.historyBudget }],
+      args: [{ ...endpoints, migrationId: id, names, publications, slot, operations: streamOperations(spec), objects: spec.objects, conflicts: spec.conflicts, historyBudget: spec.incremental.historyBudget }],
     });
     state.streamWorkflowId = stream.workflowId;
     refreshDetails();

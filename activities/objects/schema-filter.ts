@@ -225,8 +225,8 @@ export async function planSchemaFilter(source: Client, selection: Selection & { 
 
   // Seeds: objects of the dump that are not wanted, and the excluded columns.
   const seeds: Array<[number, number, number]> = list.filter((o) => !wanted.has(objKey(o.classid, o.objid))).map((o) => [o.classid, o.objid, 0]);
-  const excludedColumnSeeds = await columnSeeds(source, selection, oidByTable);
-  seeds.push(...excludedColumnSeeds);
+  seeds.push(...(await columnSeeds(source, selection, oidByTable)));
+  seeds.push(...(await foreignKeysToFilteredTables(source, selection, oidByTable)));
   const { rows: dropped } = await source.query<DroppedRow>(DROPPED_SQL, [seeds.map((s) => s[0]), seeds.map((s) => s[1]), seeds.map((s) => s[2])]);
 
   const droppedObjects = new Set(dropped.filter((d) => d.objsubid === 0).map((d) => objKey(d.classid, d.objid)));
@@ -254,7 +254,8 @@ export async function planSchemaFilter(source: Client, selection: Selection & { 
     dropColumns.set(tableKey(table), entry);
   }
 
-  const seedKeys = new Set(seeds.map((s) => `${s[0]}/${s[1]}/${s[2]}`));
+  // Seeds that were wanted (foreign keys to filtered tables) are reported like dependents.
+  const seedKeys = new Set(seeds.filter((s) => !wanted.has(objKey(s[0], s[1])) || s[2] !== 0).map((s) => `${s[0]}/${s[1]}/${s[2]}`));
   const leftOutByDependency = dropped
     .filter((d) => !seedKeys.has(`${d.classid}/${d.objid}/${d.objsubid}`) && (wanted.has(objKey(d.classid, d.objid)) || (d.objsubid !== 0 && keptTableOids.has(Number(d.objid)))))
     .filter((d) => objects.has(objKey(d.classid, d.objid)) || d.objsubid !== 0)
@@ -268,6 +269,23 @@ export async function planSchemaFilter(source: Client, selection: Selection & { 
     })
     .map((d) => d.description ?? `${d.classid}/${d.objid}`);
   return { skip: skip.map((e) => e.dumpId), dropColumns: [...dropColumns.values()], leftOutByDependency: [...new Set(leftOutByDependency)], notSelected };
+}
+
+/**
+ * Foreign keys that point at a table with a row filter: the rows they reference may be filtered
+ * out, so the key could not be valid on the target. They are left out (and reported).
+ */
+async function foreignKeysToFilteredTables(source: Client, selection: Selection & { catalog: CatalogRow[] }, oidByTable: Map<string, number>): Promise<Array<[number, number, number]>> {
+  const filtered = new Set<number>();
+  for (const t of selection.tables) {
+    if (!t.where) continue;
+    filtered.add(oidByTable.get(tableKey(t))!);
+    const root = selection.catalog.find((c) => c.schema === t.schema && c.name === t.name)?.root;
+    if (root) filtered.add(oidByTable.get(tableKey(root))!);
+  }
+  if (!filtered.size) return [];
+  const { rows } = await source.query<{ oid: string }>(`SELECT oid::int8 AS oid FROM pg_catalog.pg_constraint WHERE contype = 'f' AND confrelid = ANY($1)`, [[...filtered]]);
+  return rows.map((r) => [2606, Number(r.oid), 0]);
 }
 
 /** (pg_class, table, attnum) for every excluded column of a selected table. */

@@ -17,6 +17,7 @@ import * as checks from './checks';
 import { incrementalChecks } from './incremental-checks';
 import { selectionChecks } from './selection-checks';
 import { selectsEverything } from '../../common/selection';
+import { displayName } from '../../common/plan';
 
 export type PrecheckInput = Pick<MigrationSpec, 'source' | 'target' | 'conflicts' | 'types'> & Partial<Pick<MigrationSpec, 'incremental' | 'objects'>>;
 
@@ -43,7 +44,9 @@ export function makePrecheck(deps: ActivityDeps) {
         facts.keepOwnership = roles.keepOwnership;
         if (input.types.includes('incremental')) items.push(...(await incrementalChecks(src, tgt, input.incremental)));
         if (input.objects && !selectsEverything(input.objects)) {
-          const selected = await selectionChecks(src, tgt, input.objects, input.conflicts, input.types.includes('schema'));
+          const incremental = input.types.includes('incremental') ? input.incremental : undefined;
+          const operationsOf = incremental && ((t: { schema: string; name: string }) => incremental.tables[displayName(t)]?.operations ?? incremental.operations);
+          const selected = await selectionChecks(src, tgt, input.objects, input.conflicts, input.types.includes('schema'), operationsOf || undefined);
           items.push(...selected.items);
           facts.conflictingTables = selected.conflictingTables;
         } else if (input.types.includes('schema')) {

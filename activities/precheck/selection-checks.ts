@@ -21,10 +21,19 @@ export interface SelectionCheckResult {
   conflictingTables: Table[];
 }
 
-export async function selectionChecks(src: Client, tgt: Client, objects: ObjectsSpec, conflicts: 'error' | 'ignore', withSchema: boolean): Promise<SelectionCheckResult> {
+export async function selectionChecks(
+  src: Client,
+  tgt: Client,
+  objects: ObjectsSpec,
+  conflicts: 'error' | 'ignore',
+  withSchema: boolean,
+  /** Incremental migrations: the operations each table replicates (by display name). */
+  streamOperations?: (t: Table) => readonly string[],
+): Promise<SelectionCheckResult> {
   const selection = await readSelection(src, objects, conflicts);
   const items: CheckItem[] = [selectionItem(selection)];
   if (selection.tables.some((t) => t.where)) items.push(await filterItem(src, selection.tables));
+  if (streamOperations && !selection.problems.length) items.push(await streamIdentityItem(src, selection.tables, streamOperations));
   const renamed = await renamedInFunctions(src, selection);
   if (renamed) items.push(renamed);
   let conflictingTables: Table[] = [];
@@ -68,6 +77,69 @@ async function filterItem(src: Client, tables: TableSelection[]): Promise<CheckI
     return { id: 'row-filters', status: 'fail', title: `Row filter(s) the source rejects: ${bad.join('; ')}.`, advice: 'Fix the where conditions in objects.tables: they are SQL conditions on the source table\'s columns.' };
   }
   return { id: 'row-filters', status: 'pass', title: `Every row filter is valid on the source (${tables.filter((t) => t.where).length} table(s)).`, advice: 'Nothing to do.' };
+}
+
+/**
+ * The change stream finds rows by the replica identity: a table whose updates or deletes are
+ * replicated must keep its identity columns, and its row filter may read only those columns
+ * (the old row carries nothing else) unless the identity is FULL — PostgreSQL's own rule for
+ * publication row filters.
+ */
+async function streamIdentityItem(src: Client, tables: TableSelection[], operationsOf: (t: Table) => readonly string[]): Promise<CheckItem> {
+  const problems: string[] = [];
+  const fixes = new Set<string>();
+  for (const t of tables) {
+    const ops = operationsOf(t);
+    if (!ops.includes('update') && !ops.includes('delete')) continue;
+    if (!t.excludedColumns.length && !t.where) continue;
+    const before = problems.length;
+    const identity = await identityColumns(src, t);
+    if (identity.full) continue;
+    const leftOut = identity.columns.filter((c) => t.excludedColumns.includes(c));
+    if (leftOut.length) problems.push(`${displayName(t)} leaves out its replica identity column(s) ${leftOut.join(', ')}`);
+    if (t.where) {
+      const read = await filterColumns(src, t, t.where);
+      const outside = read.filter((c) => !identity.columns.includes(c));
+      if (outside.length) problems.push(`the row filter of ${displayName(t)} reads ${outside.join(', ')}, outside its replica identity (${identity.columns.join(', ') || 'none'})`);
+    }
+    if (problems.length > before) fixes.add(`ALTER TABLE ${qualified(t)} REPLICA IDENTITY FULL;`);
+  }
+  if (!problems.length) return { id: 'objects-stream', status: 'pass', title: 'The change stream can apply the selected columns and row filters.', advice: 'Nothing to do.' };
+  return {
+    id: 'objects-stream',
+    status: 'fail',
+    title: `The change stream cannot follow the selection: ${problems.join('; ')}.`,
+    advice: `Keep the key columns and filter on them only, or log whole rows on the source: ${[...fixes].join(' ')}`,
+  };
+}
+
+async function identityColumns(src: Client, t: Table): Promise<{ full: boolean; columns: string[] }> {
+  const { rows } = await src.query<{ full: boolean; columns: string[] }>(
+    `SELECT c.relreplident = 'f' AS full,
+            ARRAY(SELECT a.attname::text FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                   WHERE i.indrelid = c.oid AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))) AS columns
+       FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass`,
+    [qualified(t)],
+  );
+  return rows[0] ?? { full: false, columns: [] };
+}
+
+/** The columns a condition reads, from the dependencies of a throw-away view (rolled back). */
+export async function filterColumns(src: Client, t: Table, where: string): Promise<string[]> {
+  try {
+    await src.query('BEGIN');
+    await src.query(`CREATE TEMP VIEW pgferry_filter_probe AS SELECT 1 AS one FROM ONLY ${qualified(t)} WHERE (${where})`);
+    const { rows } = await src.query<{ attname: string }>(
+      `SELECT DISTINCT a.attname::text AS attname FROM pg_catalog.pg_rewrite r
+         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+        WHERE r.ev_class = 'pgferry_filter_probe'::regclass AND d.refobjid = $1::regclass AND d.refobjsubid > 0 ORDER BY 1`,
+      [qualified(t)],
+    );
+    return rows.map((r) => r.attname);
+  } finally {
+    await src.query('ROLLBACK').catch(() => undefined);
+  }
 }
 
 /** Functions whose source text mentions a renamed schema, table or column. */

@@ -5,7 +5,10 @@
  * WAL, so one created after the slot would be missing for the changes in between.
  */
 import type { Client } from 'pg';
-import { displayName } from '../../common/plan';
+import { displayName, tableKey } from '../../common/plan';
+import type { ObjectsSpec } from '../../common/objects-spec';
+import { selectsEverything } from '../../common/selection';
+import { readSelection } from '../objects/read-selection';
 import { publicationFor, type ReplicationNames } from '../../common/replication-names';
 import type { OperationsConfig } from '../../common/stream';
 import { USER_TABLES_SQL } from '../copy/list-tables';
@@ -18,6 +21,9 @@ import { dropSlots, slotsWithPrefix } from './slots';
 export interface PublicationInput extends Pick<Endpoints, 'source' | 'retry'> {
   names: ReplicationNames;
   operations: OperationsConfig;
+  /** Only the selected tables are published (objects). */
+  objects?: ObjectsSpec;
+  conflicts?: 'error' | 'ignore';
 }
 
 export function makeCreatePublication(deps: ActivityDeps) {
@@ -27,7 +33,9 @@ export function makeCreatePublication(deps: ActivityDeps) {
     try {
       return await guarded({ doing: `create publication ${input.names.publication} on source ${source.label}`, secrets: source.secrets, retry: input.retry }, async () => {
         client = await openSourceAdminClient(source, 'publication');
-        const { rows } = await client.query<{ schema: string; name: string }>(USER_TABLES_SQL);
+        const { rows: all } = await client.query<{ schema: string; name: string }>(USER_TABLES_SQL);
+        const selected = input.objects && !selectsEverything(input.objects) ? new Set((await readSelection(client, input.objects, input.conflicts ?? 'error')).tables.map(tableKey)) : undefined;
+        const rows = selected ? all.filter((t) => selected.has(tableKey(t))) : all;
         const groups = new Map<string, { operations: string[]; tables: string[] }>();
         for (const t of rows) {
           const operations = input.operations.tables[displayName(t)]?.operations ?? input.operations.operations;

@@ -12,6 +12,7 @@ import type { Operation } from '../../common/spec';
 import type { OperationsConfig } from '../../common/stream';
 import type { RelationMessage } from './pgoutput-types';
 import { readTargetColumns, type ApplyTable } from './target-table';
+import type { StreamMapping } from './stream-mapping';
 
 /** A column as compared across definitions: its name and type as format_type prints it. */
 export interface NamedColumn {
@@ -32,6 +33,7 @@ export class RelationCache {
     private readonly source: Client,
     private readonly target: Client,
     private readonly operations: OperationsConfig,
+    private readonly mapping?: StreamMapping,
   ) {}
 
   table(relationId: number): ApplyTable {
@@ -51,13 +53,28 @@ export class RelationCache {
       if (changes.length) throw schemaChanged(name, changes);
       return;
     }
-    const targetColumns = await readTargetColumns(this.target, message.schema, message.name);
-    const changes = describeChanges(targetColumns, sourceColumns, false);
-    if (changes.length) throw schemaChanged(name, changes, 'the target table');
+    const selection = this.mapping?.of(message);
+    if (this.mapping && !selection) {
+      // Not selected (only selected tables are published, but a publication may be shared).
+      const ignored: ApplyTable = { schema: message.schema, name: message.name, columns: [], keyColumns: [], operations: new Set(), source: { ignored: true } };
+      this.known.set(message.relationId, { message, columns: sourceColumns, table: ignored });
+      return;
+    }
+    const target = selection?.target ?? message;
+    const keep = message.columns.flatMap((c, i) => (selection?.excludedColumns.includes(c.name) ? [] : [i]));
+    const targetName = (i: number) => selection?.renameColumns[message.columns[i].name] ?? message.columns[i].name;
+    const keptColumns = keep.map((i) => ({ name: targetName(i), type: sourceColumns[i].type }));
+    const targetColumns = await readTargetColumns(this.target, target.schema, target.name);
+    const changes = describeChanges(targetColumns, keptColumns, false);
+    if (changes.length) throw schemaChanged(name, changes, `the target table ${displayName(target)}`);
     // Same columns; take them in the order the source sends values.
     const byName = new Map(targetColumns.map((c) => [c.name, c]));
-    const columns = message.columns.map((c) => byName.get(c.name)!);
-    const keyColumns = message.replicaIdentity === 'f' ? [] : message.columns.flatMap((c, i) => (c.isKey ? [i] : []));
+    const columns = keep.map((i) => byName.get(targetName(i))!);
+    const sourceKey = message.columns.flatMap((c, i) => (c.isKey ? [i] : []));
+    if (message.replicaIdentity !== 'f' && sourceKey.some((i) => !keep.includes(i))) {
+      throw ApplicationFailure.nonRetryable(`source table ${name}: a replica identity column is left out of the migration (objects), so its changes cannot find their rows in the target; keep the key columns or set REPLICA IDENTITY FULL on the source`, 'SourceSchemaChanged');
+    }
+    const keyColumns = message.replicaIdentity === 'f' ? [] : keep.flatMap((i, j) => (message.columns[i].isKey ? [j] : []));
     const operations = this.operationsOf(name);
     // Without a key, only inserts (and truncates) can be applied: rows are told apart by nothing.
     if (!keyColumns.length && message.replicaIdentity !== 'f' && (operations.has('update') || operations.has('delete'))) {
@@ -66,11 +83,20 @@ export class RelationCache {
         'SourceSchemaChanged',
       );
     }
-    this.known.set(message.relationId, {
-      message,
-      columns: sourceColumns,
-      table: { schema: message.schema, name: message.name, columns, keyColumns, operations, partitioned: targetColumns.partitioned },
-    });
+    const table: ApplyTable = { schema: target.schema, name: target.name, columns, keyColumns, operations, partitioned: targetColumns.partitioned };
+    if (selection && (keep.length < message.columns.length || selection.where)) {
+      table.source = { keep: keep.length < message.columns.length ? keep : undefined };
+      if (selection.where) {
+        table.source.filter = {
+          where: selection.where,
+          source: { schema: message.schema, name: message.name },
+          columns: message.columns.map((c) => c.name),
+          types: sourceColumns.map((c) => c.type),
+          keyColumns: message.replicaIdentity === 'f' ? [] : sourceKey,
+        };
+      }
+    }
+    this.known.set(message.relationId, { message, columns: sourceColumns, table });
   }
 
   private operationsOf(name: string): ReadonlySet<Operation> {

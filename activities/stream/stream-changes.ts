@@ -24,7 +24,11 @@ import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { owningWorkflow } from '../owning-workflow';
 import { CUTOVER_MESSAGE_PREFIX } from '../replication/cutover';
-import { ChangeBatch } from './change-batch';
+import { ChangeBatch, type RowChange } from './change-batch';
+import { FilteredChanges } from './row-filter';
+import { projectChange, StreamMapping } from './stream-mapping';
+import type { ApplyTable } from './target-table';
+import type { ObjectsSpec } from '../../common/objects-spec';
 import { FrameReader } from './frame-reader';
 import { formatLsn, parseLsn } from './lsn';
 import { decodePgOutput } from './pgoutput-decoder';
@@ -41,6 +45,9 @@ export interface StreamChangesInput extends Endpoints {
   publications: string[];
   slot: string;
   operations: OperationsConfig;
+  /** The spec's objects section: which tables, columns and rows, under which target names. */
+  objects?: ObjectsSpec;
+  conflicts?: 'error' | 'ignore';
 }
 
 export interface StreamChangesResult {
@@ -95,7 +102,10 @@ export function makeStreamChanges(deps: ActivityDeps) {
 
         const src = await openClient(source, 'stream-catalog');
         clients.push(src);
-        const relations = new RelationCache(src, tgt, input.operations);
+        const mapping = await StreamMapping.load(src, input.objects, input.conflicts ?? 'error');
+        const relations = new RelationCache(src, tgt, input.operations, mapping);
+        // Changes of tables with a row filter wait here to be judged, a table at a time, before a batch is applied.
+        const filtered = new FilteredChanges();
         const repl = await openReplicationClient(source, 'stream');
         clients.push(repl);
         const stream = repl.query(
@@ -151,8 +161,17 @@ export function makeStreamChanges(deps: ActivityDeps) {
           inflight = undefined;
           if (running) await running;
         };
+        const intoBatch = (table: ApplyTable, change: RowChange) => batch.add(table, table.source?.keep ? projectChange(change, table.source.keep) : change);
+        const addChange = (table: ApplyTable, change: RowChange) => {
+          const filter = table.source?.filter;
+          if (filter && table.operations.has(change.tag)) filtered.add(table, filter, change);
+          else intoBatch(table, change);
+        };
+        const judgeFiltered = () => filtered.flush(src, intoBatch);
+
         /** Applies the rest of a source transaction too big for one batch, inside the open target transaction. */
         const applyPending = async () => {
+          await judgeFiltered();
           await settle();
           await applyBatch(batch);
           batch.clear();
@@ -160,6 +179,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         };
         /** Commits everything applied so far together with the position it reaches. */
         const commit = async (position: bigint, wait = false) => {
+          await judgeFiltered();
           if (!targetTxOpen && batch.isEmpty && position <= queuedPosition) {
             if (wait) await settle();
             return;
@@ -191,7 +211,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         };
 
         /** Between transactions with nothing received that is not yet committed on the target. */
-        const nothingPending = () => !inTransaction && batch.isEmpty && !targetTxOpen && !inflight;
+        const nothingPending = () => !inTransaction && batch.isEmpty && filtered.size === 0 && !targetTxOpen && !inflight;
 
         let lastStats = Date.now();
         let lastSourceLsnAt = 0;
@@ -256,12 +276,15 @@ export function makeStreamChanges(deps: ActivityDeps) {
               case 'update':
               case 'delete':
                 if (!skipping) {
-                  batch.add(relations.table(message.relationId), message);
+                  addChange(relations.table(message.relationId), message);
                   batchBytes += frame.payload.length;
                 }
                 break;
               case 'truncate':
-                if (!skipping) batch.truncate(message.relationIds.map((id) => relations.table(id)), message.restartIdentity);
+                if (!skipping) {
+                  await judgeFiltered(); // a truncate is a barrier: what came before goes first
+                  batch.truncate(message.relationIds.map((id) => relations.table(id)), message.restartIdentity);
+                }
                 break;
               case 'message':
                 if (message.prefix === CUTOVER_MESSAGE_PREFIX && message.content.toString() === input.migrationId) {
@@ -276,7 +299,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
                 break; // type and origin messages carry nothing to apply
             }
           }
-          const full = batch.size >= MAX_BATCH_CHANGES || batchBytes >= MAX_BATCH_BYTES;
+          const full = batch.size + filtered.size >= MAX_BATCH_CHANGES || batchBytes >= MAX_BATCH_BYTES;
           if (!inTransaction && batchStartedAt && (full || now - batchStartedAt >= MAX_BATCH_AGE_MS)) {
             await commit(batchEndLsn);
           } else if (full) {

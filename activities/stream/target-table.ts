@@ -8,6 +8,7 @@
 import type { Client } from 'pg';
 import type { Operation } from '../../common/spec';
 import { qualified, quoteIdent } from '../db';
+import type { RowFilterSpec } from './row-filter';
 
 export interface ApplyColumn {
   name: string;
@@ -43,6 +44,17 @@ export interface ApplyTable {
    * are never touched. Unknown: DML without ONLY, TRUNCATE with ONLY.
    */
   partitioned?: boolean;
+  /** Set when the source table maps onto this one with objects (selection, renames, filter). */
+  source?: SourceSide;
+}
+
+/** How the source's changes become this table's: which source columns it keeps, which rows. */
+export interface SourceSide {
+  /** Indexes of the source columns kept, in order; undefined: all of them. */
+  keep?: number[];
+  filter?: RowFilterSpec;
+  /** Not migrated at all: its changes are skipped. */
+  ignored?: boolean;
 }
 
 /** The target's columns, plus the stored generated ones pgoutput never sends (computed there). */
