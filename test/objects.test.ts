@@ -23,6 +23,7 @@ describe('objects: selection, mapping, filters, conflicts', () => {
     h = await startHarness({ name: 'objects', temporalAddress: inject('temporalAddress') });
     await h.source.createDatabase('app');
     await h.target.createDatabase('app');
+    await h.target.createDatabase('moved');
     await h.source.query(
       `CREATE SCHEMA sales;
        CREATE TYPE sales.tier AS ENUM ('bronze', 'gold');
@@ -35,7 +36,10 @@ describe('objects: selection, mapping, filters, conflicts', () => {
        CREATE TRIGGER orders_touch BEFORE INSERT ON sales.orders FOR EACH ROW EXECUTE FUNCTION sales.touch();
        CREATE FUNCTION sales.customer_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM sales.customers $$;
 
-       CREATE TABLE public.products (id int PRIMARY KEY, name text, price numeric, internal_note text);
+       CREATE SCHEMA lib;
+       CREATE DOMAIN lib.amount AS numeric CHECK (VALUE >= 0);
+       CREATE FUNCTION lib.unused() RETURNS int LANGUAGE sql AS 'SELECT 1';
+       CREATE TABLE public.products (id int PRIMARY KEY, name text, price lib.amount, internal_note text);
        INSERT INTO public.products SELECT g, 'product ' || g, g * 2, 'note ' || g FROM generate_series(1, 500) g;
        CREATE INDEX products_note_idx ON public.products (internal_note);
        CREATE INDEX products_name_idx ON public.products (name);
@@ -52,6 +56,7 @@ describe('objects: selection, mapping, filters, conflicts', () => {
 
        CREATE SCHEMA "Mixed";
        CREATE TABLE "Mixed"."Éléments" ("Id" int PRIMARY KEY, "Label" text);
+       CREATE VIEW "Mixed".leftover AS SELECT 1 AS one;
        INSERT INTO "Mixed"."Éléments" SELECT g, 'é ' || g FROM generate_series(1, 30) g;
        CREATE SCHEMA audit;
        CREATE TABLE audit.trail (id int);`,
@@ -126,6 +131,14 @@ describe('objects: selection, mapping, filters, conflicts', () => {
     expect(warnings).toMatch(/left out because they depend on something not migrated: .*view public\.product_notes/);
     expect(warnings).toMatch(/table constraint events_audit_id_fkey on public\.events/);
     expect(warnings).toMatch(/index public\.products_note_idx/);
+    expect(warnings).toMatch(/not selected \(table-level selection\) in the schemas of selected tables: view "Mixed"\.leftover/);
+    // A selected table brings the domain it uses from a schema that is not selected, and nothing else of it.
+    const lib = await h.target.query<{ what: string }>(
+      `SELECT 'type ' || typname AS what FROM pg_type WHERE typnamespace = 'lib'::regnamespace AND typtype = 'd'
+        UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE pronamespace = 'lib'::regnamespace`,
+      'app',
+    );
+    expect(lib).toEqual([{ what: 'type amount' }]);
 
     // Only the selection, under its target names.
     expect(await userRelations(h.target, 'app')).toEqual([
@@ -179,5 +192,21 @@ describe('objects: selection, mapping, filters, conflicts', () => {
     expect(settingsReport.rows).toBe(18);
     expect(settingsReport.rowsKept).toBe(2);
     expect(report.validation.mismatches).toEqual([]);
+  });
+
+  it('moves the tables of a renamed schema that already exists in the target (public) and leaves the rest of it', async () => {
+    await h.target.query('CREATE TABLE public.own_table (id int)', 'moved');
+    const spec = writeSpec({
+      source: h.source.url('app'),
+      target: h.target.url('moved'),
+      objects: { include: ['public.products', 'public.settings'], rename: { public: 'legacy' } },
+    });
+    const run = await runCli(['start', spec, '--wait', '--json'], h.cliEnv);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const relations = await userRelations(h.target, 'moved');
+    expect(relations.filter((r) => r.startsWith('legacy.'))).toEqual(['legacy.products', 'legacy.products_name_idx', 'legacy.products_note_idx', 'legacy.products_pkey', 'legacy.settings', 'legacy.settings_pkey']);
+    expect(relations).toContain('public.own_table');
+    expect(await checksum(h.target, 'moved', 'SELECT * FROM legacy.products')).toBe(await checksum(h.source, 'app', 'SELECT * FROM public.products'));
   });
 });
