@@ -96,8 +96,14 @@ export function precheckStopMessage(report: PrecheckReport): string | undefined 
   }
   const pending = unacknowledgedWarnings(report);
   if (!pending.length) return undefined;
+  const notFound = report.ignoredNotFound.length ? ` (${ignoredNotFoundNote(report)})` : '';
   return (
     `precheck stopped the migration before anything was written: ${pending.length} warning(s) not acknowledged: ${pending.map(line).join(' ')} ` +
-    `To go ahead anyway, set in the spec: ${ignoreLine(report)}`
+    `To go ahead anyway, set in the spec: ${ignoreLine(report)}${notFound}`
   );
+}
+
+/** Ids in precheck.ignore that match nothing: shown so that typos do not go unnoticed. */
+export function ignoredNotFoundNote(report: PrecheckReport): string {
+  return `precheck.ignore names no item of this run: ${report.ignoredNotFound.join(', ')}`;
 }

@@ -27,7 +27,7 @@ import type { SnapshotReady } from '../common/messages';
 import { groupIntoUnits } from '../common/units';
 import { describeConnection } from '../common/connection';
 import { tableKey, type CutoverRequest, type CutoverResult, type MigrationReport, type TableRef, type TableValidation } from '../common/plan';
-import { precheckStopMessage } from '../common/precheck';
+import { ignoredNotFoundNote, precheckStopMessage } from '../common/precheck';
 import { replicationNames, type ReplicationNames } from '../common/replication-names';
 import type { MigrationSpec } from '../common/spec';
 import type { OperationsConfig } from '../common/stream';
@@ -163,6 +163,7 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     refreshDetails();
     const report = await acts.precheck(precheckInput(spec));
     for (const item of report.items) if (item.status === 'warning') state.warnings.push(`${item.id}: ${item.title} ${item.advice}`);
+    if (report.ignoredNotFound.length) state.warnings.push(ignoredNotFoundNote(report));
     const stop = precheckStopMessage(report);
     if (stop) throw ApplicationFailure.nonRetryable(stop, 'PrecheckFailed', report.items.filter((i) => i.status !== 'pass'));
     if (report.facts.createTargetDatabase) await acts.createTargetDatabase({ source: spec.source, target: spec.target, retry: spec.retry });
