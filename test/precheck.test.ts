@@ -181,5 +181,10 @@ describe('precheck', () => {
     await h.target.query(`DROP COLLATION pg_catalog.regional; CREATE COLLATION pg_catalog.regional (provider = icu, locale = 'de-DE')`, 'coll');
     const same = await precheckJson(file);
     expect(item(same.json, 'collations')).toMatchObject({ status: 'pass', title: expect.stringContaining('(public.german created by pre-data)') });
+
+    // A target user who may not create temporary objects: the locale cannot be tried, so a warning.
+    await h.target.query(`REVOKE TEMPORARY ON DATABASE coll FROM PUBLIC; CREATE ROLE notemp LOGIN`);
+    const untried = await precheckJson(writeSpec({ source: h.source.url('coll'), target: `postgres://notemp@127.0.0.1:${h.target.port}/coll` }));
+    expect(item(untried.json, 'collations')).toMatchObject({ status: 'warning', title: expect.stringMatching(/public\.german \(ICU de-DE, used by public\.people\.nick\) could not be tried on the target: permission denied/) });
   });
 });

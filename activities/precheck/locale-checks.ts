@@ -23,7 +23,10 @@ interface CollationLocale {
   locale: string | null;
 }
 
-type Probe = { ok: true } | { ok: false; message: string };
+/** `untried`: the target user may not create temporary objects, so the locale could not be tried. */
+type Probe = { ok: true } | { ok: false; message: string; untried: boolean };
+
+const INSUFFICIENT_PRIVILEGE = '42501';
 
 /** `targetLocale` is undefined when the target database is created by the migration. */
 export function encodingItem(source: DatabaseLocale, targetLocale: DatabaseLocale | undefined): CheckItem {
@@ -37,9 +40,9 @@ export async function checkDatabaseLocale(source: DatabaseLocale, targetLocale: 
   const id = 'database-locale';
   if (!targetLocale) {
     const probe = await probeDatabaseLocale(tgt, source);
-    return probe.ok
-      ? pass(id, `The target database is created with the source's locale ${describeLocale(source)}.`)
-      : fail(id, `The target server cannot create a database with the source's locale ${describeLocale(source)}: ${probe.message}.`, 'Install that locale on the target server (for libc, the operating system locale), or create the target database yourself.');
+    if (probe.ok) return pass(id, `The target database is created with the source's locale ${describeLocale(source)}.`);
+    if (probe.untried) return warn(id, `The target database is created with the source's locale ${describeLocale(source)}, which could not be tried on the target server: ${probe.message}.`, 'Make sure the target server has that locale (or grant TEMPORARY on its maintenance database to the target user so the precheck can try it).');
+    return fail(id, `The target server cannot create a database with the source's locale ${describeLocale(source)}: ${probe.message}.`, 'Install that locale on the target server (for libc, the operating system locale), or create the target database yourself.');
   }
   const same = source.provider === targetLocale.provider && source.collate === targetLocale.collate && source.ctype === targetLocale.ctype && source.locale === targetLocale.locale;
   return same
@@ -65,7 +68,7 @@ async function probeCollation(tgt: Client, c: CollationLocale): Promise<Probe> {
     await tgt.query(`CREATE COLLATION pg_temp.pgferry_probe (${collationClause(c)})`);
     return { ok: true };
   } catch (err) {
-    return { ok: false, message: errorMessage(err) };
+    return { ok: false, message: errorMessage(err), untried: (err as { code?: string }).code === INSUFFICIENT_PRIVILEGE };
   } finally {
     await tgt.query('ROLLBACK');
   }
@@ -148,6 +151,7 @@ export async function checkCollations(src: Client, tgt: Client, opts: { withSche
   const missing: string[] = [];
   const differing: string[] = [];
   const created: string[] = [];
+  const untried: string[] = [];
   for (const c of used) {
     const name = displayName(c);
     const what = `${name} (${describeCollation(c)}, used by ${listSome(c.used_by, 3)})`;
@@ -159,6 +163,7 @@ export async function checkCollations(src: Client, tgt: Client, opts: { withSche
     } else if (opts.withSchema) {
       const probe = await probeCollation(tgt, c);
       if (probe.ok) created.push(name);
+      else if (probe.untried) untried.push(`${what} could not be tried on the target: ${probe.message}`);
       else missing.push(`${what} cannot be created on the target: ${probe.message}`);
     }
   }
@@ -167,6 +172,9 @@ export async function checkCollations(src: Client, tgt: Client, opts: { withSche
   }
   if (differing.length) {
     return warn('collations', `${differing.length} collation(s) have another locale on the target: ${listSome(differing, 3)}.`, 'Text in those columns sorts and compares differently on the target; align the collations if that matters.');
+  }
+  if (untried.length) {
+    return warn('collations', `${untried.length} collation(s) that pre-data creates could not be tried: ${listSome(untried, 3)}.`, 'Make sure the target server has those locales, or grant TEMPORARY on the target database to the target user so the precheck can try them.');
   }
   const note = created.length ? ` (${listSome(created)} created by pre-data)` : '';
   return pass('collations', `The ${used.length} collation(s) used by columns and indexes are available on the target${note}: ${listSome(used.map(displayName))}.`);
