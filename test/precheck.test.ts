@@ -138,6 +138,22 @@ describe('precheck', () => {
     expect(await h.target.query(`SELECT datname FROM pg_database WHERE datname = 'never'`)).toEqual([]);
   });
 
+  it('checks, for a copy into existing tables (types: [full]), that they exist and that the target user may write them', async () => {
+    await h.target.createDatabase('fullonly');
+    const missing = await precheckJson(spec(h.target.url('fullonly'), { types: ['full'] }));
+    expect(missing.code).toBe(1);
+    expect(item(missing.json, 'target-table-privileges')).toMatchObject({ status: 'fail', title: '2 source table(s) do not exist in the target: public.customers, public.events_nokey.' });
+    expect(item(missing.json, 'target-privileges')!.status).toBe('pass'); // no DDL without schema
+
+    await h.target.query(`CREATE TABLE customers (id int PRIMARY KEY, name text); CREATE TABLE events_nokey (at int, what text);
+                          CREATE ROLE writer LOGIN; GRANT INSERT, SELECT ON customers, events_nokey TO writer`, 'fullonly');
+    const denied = await precheckJson(spec(`postgres://writer@127.0.0.1:${h.target.port}/fullonly`, { types: ['full'] }));
+    expect(item(denied.json, 'target-table-privileges')).toMatchObject({ status: 'fail', title: 'The target user lacks INSERT, SELECT, TRUNCATE on 2 existing table(s): public.customers, public.events_nokey.' });
+    await h.target.query('GRANT TRUNCATE ON customers, events_nokey TO writer', 'fullonly');
+    const allowed = await precheckJson(spec(`postgres://writer@127.0.0.1:${h.target.port}/fullonly`, { types: ['full'] }));
+    expect(item(allowed.json, 'target-table-privileges')!.status).toBe('pass');
+  });
+
   it('fails a target database name PostgreSQL would cut, and a template', async () => {
     const long = `db_${'x'.repeat(61)}`;
     const { code, json } = await precheckJson(spec(h.target.url(long)));

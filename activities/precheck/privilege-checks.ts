@@ -84,7 +84,8 @@ export async function checkTargetTablePrivileges(src: Client, tgt: Client, opts:
                      AND ($3 OR pg_catalog.has_table_privilege(c.oid, 'TRUNCATE')), false) AS allowed
        FROM unnest($1::text[], $2::text[]) AS s(schema, name)
        LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = s.schema
-       LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = s.name AND c.relkind IN ('r', 'p')`,
+       LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = s.name AND c.relkind IN ('r', 'p')
+      ORDER BY 1, 2`,
     [tables.map((t) => t.schema), tables.map((t) => t.name), opts.withSchema],
   );
   const missing = rows.filter((r) => !r.present).map(displayName);
