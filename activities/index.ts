@@ -6,6 +6,7 @@ import type { ActivityDeps } from './deps';
 import { makeCopyUnit } from './copy/copy-unit';
 import { makeListTables } from './copy/list-tables';
 import { makePrecheck } from './precheck/precheck';
+import { makeCreateTargetDatabase } from './database/create-database';
 import { makeAnalyzeTarget } from './schema/analyze';
 import { makeDropBookkeeping } from './schema/finish';
 import { makeApplyPostData } from './schema/post-data';
@@ -23,6 +24,7 @@ import { makeCloseStream, makeOpenStream } from './stream/stream-position';
 export function createActivities(deps: ActivityDeps) {
   return {
     precheck: makePrecheck(deps),
+    createTargetDatabase: makeCreateTargetDatabase(deps),
     holdSnapshot: makeHoldSnapshot(deps),
     listTables: makeListTables(deps),
     applyPreData: makeApplyPreData(deps),

@@ -86,7 +86,7 @@ export function pgferryContender(): CdcContender {
       await target.createDatabase(db);
       dir = mkdtempSync(join(tmpdir(), 'pgferry-bench-cdc-'));
       const spec = join(dir, 'spec.yaml');
-      writeFileSync(spec, `source: ${source.url(db)}\ntarget: ${target.url(db)}\ntypes: [schema, full, incremental]\nparallelism: { tables: 2 }\nvalidation: count\nincremental:\n  tables:\n    public.pgbench_history: { operations: [insert, truncate] }\n`);
+      writeFileSync(spec, `source: ${source.url(db)}\ntarget: ${target.url(db)}\ntypes: [schema, full, incremental]\nparallelism: { tables: 2 }\nvalidation: count\nincremental:\n  tables:\n    public.pgbench_history: { operations: [insert, truncate] }\nprecheck: { ignore: [tables-without-key, ddl-during-migration] }\n`); // pgbench_history
       worker = await startWorkerProcess({ temporalAddress: ctx.temporalAddress, taskQueue: `bench-${id}` });
       connection = await Connection.connect({ address: ctx.temporalAddress });
       client = new Client({ connection });

@@ -56,7 +56,7 @@ export const pgferry: Tool = {
     const root = repoRoot();
     const dir = mkdtempSync(join(tmpdir(), 'pgferry-bench-'));
     const spec = join(dir, 'spec.yaml');
-    writeFileSync(spec, `source: ${ctx.source.url(ctx.db)}\ntarget: ${ctx.target.url(ctx.db)}\nparallelism:\n  tables: ${ctx.jobs}\nvalidation: count\n`);
+    writeFileSync(spec, `source: ${ctx.source.url(ctx.db)}\ntarget: ${ctx.target.url(ctx.db)}\nparallelism:\n  tables: ${ctx.jobs}\nvalidation: count\nprecheck: { ignore: [tables-without-key] }\n`); // nokey, pgbench_history
     // A fresh worker per run, so its peak RSS belongs to this migration alone.
     const taskQueue = `bench-${Date.now()}`;
     const worker = await startWorkerProcess({ temporalAddress: ctx.temporalAddress, taskQueue });

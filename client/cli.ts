@@ -9,7 +9,8 @@ import type { MigrationSpec } from '../common/spec';
 import { loadSpec } from './spec-file';
 import { connectClient, temporalSettings, type TemporalSettings } from './temporal';
 import { cancelMigration, cutoverMigration, defaultWorkflowId, failureText, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
-import { renderCutover, renderPrecheck, renderProgress, renderReport } from './render';
+import { renderCutover, renderProgress, renderReport } from './render';
+import { precheckJson, renderPrecheck } from './precheck-output';
 
 const EXIT = { ok: 0, failed: 1, badInput: 2, temporal: 3 } as const;
 
@@ -160,7 +161,7 @@ export function buildProgram(): Command {
 
   program
     .command('precheck')
-    .description('run only the precheck and print every item; exit 1 when an item fails')
+    .description('run only the precheck and print every item with what to do; exit 1 when an item fails (warnings stop a migration unless listed in precheck.ignore)')
     .argument('<spec>', 'migration spec file (YAML or JSON)')
     .option('--json', 'machine-readable output')
     .addOption(taskQueueOption())
@@ -168,7 +169,7 @@ export function buildProgram(): Command {
       const spec = specOrExit(specPath);
       const settings = temporalSettings(process.env, opts.taskQueue);
       const report = await runPrecheck(await clientOrExit(settings), settings, spec);
-      console.log(opts.json ? JSON.stringify(report, null, 2) : renderPrecheck(report.items));
+      console.log(opts.json ? JSON.stringify(precheckJson(report), null, 2) : renderPrecheck(report));
       process.exitCode = report.ok ? EXIT.ok : EXIT.failed;
     });
 

@@ -4,7 +4,8 @@
  */
 import { WorkflowFailedError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { describeConnection } from '../common/connection';
-import type { CutoverRequest, CutoverResult, MigrationProgress, MigrationReport, PrecheckReport } from '../common/plan';
+import type { CutoverRequest, CutoverResult, MigrationProgress, MigrationReport } from '../common/plan';
+import type { PrecheckReport } from '../common/precheck';
 import type { StreamProgress } from '../common/stream';
 import type { MigrationSpec } from '../common/spec';
 import { PROGRESS_QUERY } from '../common/messages';

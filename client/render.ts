@@ -1,16 +1,7 @@
-/** Text rendering for the CLI: precheck tables, live progress, the final report. */
-import { displayName, type CheckItem, type CutoverResult, type MigrationProgress, type MigrationReport } from '../common/plan';
+/** Text rendering for the CLI: live progress, the final report (the precheck's is in precheck-output.ts). */
+import { displayName, type CutoverResult, type MigrationProgress, type MigrationReport } from '../common/plan';
 import { changeCount, type StreamProgress } from '../common/stream';
 import { formatBytes } from '../common/format';
-
-const MARK: Record<CheckItem['status'], string> = { pass: 'PASS', warning: 'WARN', fail: 'FAIL' };
-
-export function renderPrecheck(items: CheckItem[]): string {
-  const idWidth = Math.max(...items.map((i) => i.id.length), 4);
-  return items
-    .map((i) => `${MARK[i.status]}  ${i.id.padEnd(idWidth)}  ${i.title}\n      ${' '.repeat(idWidth)}  → ${i.advice}`)
-    .join('\n');
-}
 
 export function renderProgress(p: MigrationProgress, maxTables = 12): string {
   const lines = [

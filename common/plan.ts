@@ -74,28 +74,8 @@ export interface PhaseTiming {
   ms: number;
 }
 
-export type CheckStatus = 'pass' | 'warning' | 'fail';
-
-export interface CheckItem {
-  id: string;
-  status: CheckStatus;
-  /** What was checked and what was found. */
-  title: string;
-  /** A sentence saying what to do (or that nothing needs doing). */
-  advice: string;
-}
-
-export interface PrecheckReport {
-  items: CheckItem[];
-  ok: boolean;
-  /** Facts the later phases act on. */
-  facts: {
-    /** Target has every role that owns or is granted something on the source. */
-    keepOwnership: boolean;
-    /** Tables that exist on both sides (conflicts). */
-    conflictingTables: Array<{ schema: string; name: string }>;
-  };
-}
+// The precheck's items and report live in precheck.ts; re-exported for existing imports.
+export type { CheckItem, CheckStatus, PrecheckReport } from './precheck';
 
 export interface TableValidation {
   schema: string;

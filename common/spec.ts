@@ -118,6 +118,11 @@ export const specSchema = z
       .default({ connectionMinutes: 720, otherMinutes: 10 }),
     incremental: incrementalSchema,
     objects: objectsSchema,
+    /** Warnings acknowledged by item id: any other warning stops the migration before it writes. */
+    precheck: z
+      .object({ ignore: z.array(z.string().regex(/^[a-z0-9-]+$/, 'a precheck item id, such as tables-without-key')).default([]) })
+      .strict()
+      .default({ ignore: [] }),
   })
   .strict()
   .superRefine((spec, ctx) => {

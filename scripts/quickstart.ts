@@ -54,7 +54,7 @@ async function main(): Promise<number> {
     const specFile = join(STATE_DIR, 'quickstart-spec.yaml');
     writeFileSync(
       specFile,
-      `# written by npm run quickstart\nsource: ${source.url('shop')}\ntarget: ${target.url('shop')}\nparallelism:\n  tables: 4\nvalidation: checksum\n`,
+      `# written by npm run quickstart\nsource: ${source.url('shop')}\ntarget: ${target.url('shop')}\nparallelism:\n  tables: 4\nvalidation: checksum\n# ops.audit_log has no primary key: acknowledged, or the precheck's warning stops the migration\nprecheck:\n  ignore: [tables-without-key]\n`,
     );
     const workflowId = `quickstart-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
     console.log(`spec: ${specFile}\n`);

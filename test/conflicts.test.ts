@@ -32,7 +32,7 @@ describe('conflicts: ignore', () => {
   });
 
   it('keeps the existing table and its rows, adds the missing ones, migrates the rest', async () => {
-    const spec = writeSpec({ source: h.source.url('app'), target: h.target.url('app'), conflicts: 'ignore' });
+    const spec = writeSpec({ source: h.source.url('app'), target: h.target.url('app'), conflicts: 'ignore', precheck: { ignore: ['target-conflicts'] } });
     const run = await runCli(['start', spec, '--wait', '--json'], h.cliEnv);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);

@@ -30,6 +30,8 @@ describe('TLS', () => {
       source: `postgres://postgres@127.0.0.1:${h.source.port}/app?sslmode=verify-full&sslrootcert=${encodeURIComponent(rootCert)}`,
       target: h.target.url('app'),
     });
+    const precheck = await runCli(['precheck', spec], h.cliEnv);
+    expect(precheck.stdout).toMatch(/PASS\s+source-tls\s+The source connection uses TLS \(TLSv1\.[23], .*; sslmode verify-full\)\./);
     const run = await runCli(['start', spec, '--wait'], h.cliEnv);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -42,5 +44,6 @@ describe('TLS', () => {
     const run = await runCli(['precheck', spec], h.cliEnv);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/FAIL\s+source-connect\s+Cannot connect to the source postgres@127\.0\.0\.1:\d+\/app: .*no encryption/);
+    expect(run.stdout).toMatch(/FAIL\s+source-tls\s+The source server 127\.0\.0\.1:\d+ accepts only TLS connections, but sslmode is disable\./);
   });
 });

@@ -26,7 +26,8 @@ import type { Endpoints } from '../activities/deps';
 import type { SnapshotReady } from '../common/messages';
 import { groupIntoUnits } from '../common/units';
 import { describeConnection } from '../common/connection';
-import { tableKey, type CutoverRequest, type CutoverResult, type MigrationReport, type PrecheckReport, type TableRef, type TableValidation } from '../common/plan';
+import { tableKey, type CutoverRequest, type CutoverResult, type MigrationReport, type TableRef, type TableValidation } from '../common/plan';
+import { ignoredNotFoundNote, precheckStopMessage } from '../common/precheck';
 import { replicationNames, type ReplicationNames } from '../common/replication-names';
 import type { MigrationSpec } from '../common/spec';
 import type { OperationsConfig } from '../common/stream';
@@ -34,6 +35,7 @@ import * as options from './activity-options';
 import { cutoverUpdate, type PendingCutover } from './cutover';
 import { stopAtSignal, streamChangesWorkflow } from './stream-changes';
 import { copyTablesWorkflow } from './copy-tables';
+import { precheckInput } from './precheck';
 import { failureType, isSnapshotLost, rootMessage } from './failures';
 import { MigrationState } from './migration-state';
 import { progressQuery, snapshotReadySignal, tableProgressSignal, unitCopiedSignal } from './messages';
@@ -42,9 +44,10 @@ import { progressQuery, snapshotReadySignal, tableProgressSignal, unitCopiedSign
 const { listTables, copySequences, dropBookkeeping } = proxyActivities<Activities>(options.short);
 const { holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables } = proxyActivities<Activities>(options.long);
 const { precheck } = proxyActivities<Activities>(options.precheck);
+const { createTargetDatabase } = proxyActivities<Activities>(options.short);
 const { createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables } = proxyActivities<Activities>(options.short);
 const acts = {
-  listTables, copySequences, dropBookkeeping, holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables, precheck,
+  listTables, copySequences, dropBookkeeping, holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables, precheck, createTargetDatabase,
   createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables,
 };
 /** Cleanup must end even if the source stays unreachable: then the report names what to drop by hand. */
@@ -155,11 +158,15 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
   const holderScope = new CancellationScope();
   let holder: Promise<void> | undefined;
   try {
-    // 1. Precheck: any fail stops here, before anything is written.
+    // 1. Precheck: any fail, or a warning the spec does not acknowledge, stops here, before
+    // anything is written. Then the target database, when it is missing and may be created.
     refreshDetails();
-    const report = await acts.precheck({ source: spec.source, target: spec.target, conflicts: spec.conflicts, types: spec.types, incremental: spec.incremental, objects: spec.objects });
+    const report = await acts.precheck(precheckInput(spec));
     for (const item of report.items) if (item.status === 'warning') state.warnings.push(`${item.id}: ${item.title} ${item.advice}`);
-    if (!report.ok) throw precheckFailure(report);
+    if (report.ignoredNotFound.length) state.warnings.push(ignoredNotFoundNote(report));
+    const stop = precheckStopMessage(report);
+    if (stop) throw ApplicationFailure.nonRetryable(stop, 'PrecheckFailed', report.items.filter((i) => i.status !== 'pass'));
+    if (report.facts.createTargetDatabase) await acts.createTargetDatabase({ source: spec.source, target: spec.target, retry: spec.retry });
 
     // 2. One exported snapshot for everything read from the source.
     enter('snapshot');
@@ -369,12 +376,6 @@ function renamesSomething(spec: MigrationSpec): boolean {
 
 function streamOperations(spec: MigrationSpec): OperationsConfig {
   return { operations: spec.incremental.operations, tables: spec.incremental.tables };
-}
-
-function precheckFailure(report: PrecheckReport): ApplicationFailure {
-  const fails = report.items.filter((i) => i.status === 'fail');
-  const lines = fails.map((i) => `[${i.id}] ${i.title} ${i.advice}`);
-  return ApplicationFailure.nonRetryable(`precheck failed: ${lines.join(' ')}`, 'PrecheckFailed', report);
 }
 
 function validationFailure(mismatches: TableValidation[]): ApplicationFailure {

@@ -1,23 +1,16 @@
 /**
- * The individual precheck items. Each reads the catalogs and returns pass / warning / fail
- * with a sentence saying what to do; none of them writes anything.
+ * Precheck items about what the source holds and what the target server offers: versions,
+ * keys, C functions, extensions, conflicting tables, roles, lock capacity. Each reads the
+ * catalogs and returns pass / warning / fail with a sentence saying what to do.
  */
 import type { Client } from 'pg';
 import { displayName, type CheckItem } from '../../common/plan';
+import { fail, listSome, pass, warn } from './items';
 import { USER_TABLES_SQL } from '../copy/list-tables';
 import { missingRoles } from '../schema/roles';
 
 type Table = { schema: string; name: string };
 
-const pass = (id: string, title: string, advice = 'Nothing to do.'): CheckItem => ({ id, status: 'pass', title, advice });
-const warn = (id: string, title: string, advice: string): CheckItem => ({ id, status: 'warning', title, advice });
-const fail = (id: string, title: string, advice: string): CheckItem => ({ id, status: 'fail', title, advice });
-
-/** "a, b, c and 12 more" */
-export function listSome(names: string[], max = 5): string {
-  const shown = names.slice(0, max).join(', ');
-  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
-}
 
 export async function serverVersion(client: Client): Promise<{ num: number; text: string }> {
   const { rows } = await client.query<{ num: string; text: string }>(
@@ -43,33 +36,6 @@ export async function checkVersions(src: Client, tgt: Client, pgDumpMajor: numbe
       : fail('pg-dump-version', `The worker's pg_dump ${pgDumpMajor} is older than the source (${sMajor}).`, `Install PostgreSQL ${sMajor} client programs on the worker (or set PGFERRY_PG_BIN).`),
   );
   return items;
-}
-
-export async function checkSourcePrivileges(src: Client): Promise<CheckItem> {
-  const { rows } = await src.query<Table>(
-    `SELECT t.schema, t.name FROM (${USER_TABLES_SQL}) t
-      WHERE NOT pg_catalog.has_table_privilege(pg_catalog.format('%I.%I', t.schema, t.name), 'SELECT')`,
-  );
-  const seq = await src.query<Table>(
-    `SELECT schemaname AS schema, sequencename AS name FROM pg_catalog.pg_sequences
-      WHERE schemaname !~ '^pg_' AND NOT pg_catalog.has_sequence_privilege(pg_catalog.format('%I.%I', schemaname, sequencename), 'SELECT')`,
-  );
-  const denied = [...rows, ...seq.rows].map(displayName);
-  return denied.length
-    ? fail('source-privileges', `The source user cannot read ${denied.length} table(s) or sequence(s): ${listSome(denied)}.`, 'GRANT SELECT on them (or use a role with pg_read_all_data) and run again.')
-    : pass('source-privileges', 'The source user can read every table and sequence.');
-}
-
-export async function checkTargetPrivileges(tgt: Client): Promise<CheckItem> {
-  const { rows } = await tgt.query<{ can_create: boolean; superuser: boolean }>(
-    `SELECT pg_catalog.has_database_privilege(current_database(), 'CREATE') AS can_create,
-            (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS superuser`,
-  );
-  const { can_create, superuser } = rows[0];
-  if (superuser) return pass('target-privileges', 'The target user is a superuser.');
-  return can_create
-    ? warn('target-privileges', 'The target user may create schemas but is not a superuser.', 'Objects that need a superuser (some extensions, C functions, event triggers) will fail; use a superuser or the database owner if they exist.')
-    : fail('target-privileges', 'The target user may not create schemas in the target database.', 'GRANT CREATE ON DATABASE to the target user, or make it the database owner.');
 }
 
 export async function checkKeys(src: Client): Promise<CheckItem> {
@@ -144,19 +110,6 @@ export async function checkRoles(src: Client, tgt: Client): Promise<{ item: Chec
     item: warn('roles', `Role(s) missing on the target: ${listSome(missing)}.`, 'Objects will be owned by the target user and grants will be skipped; create these roles on the target first to keep ownership and privileges.'),
     keepOwnership: false,
   };
-}
-
-export async function checkEncoding(src: Client, tgt: Client): Promise<CheckItem> {
-  const q = "SELECT pg_catalog.pg_encoding_to_char(encoding) AS enc, datcollate FROM pg_catalog.pg_database WHERE datname = current_database()";
-  const s = (await src.query<{ enc: string; datcollate: string }>(q)).rows[0];
-  const t = (await tgt.query<{ enc: string; datcollate: string }>(q)).rows[0];
-  if (s.enc !== t.enc) {
-    return fail('encoding', `Source encoding ${s.enc} differs from target encoding ${t.enc}.`, `Create the target database with ENCODING '${s.enc}' so that every value survives unchanged.`);
-  }
-  if (s.datcollate !== t.datcollate) {
-    return warn('encoding', `Encodings match (${s.enc}) but collations differ (source ${s.datcollate}, target ${t.datcollate}).`, 'Text sorts differently on the target; create it with the same LC_COLLATE if ordering matters.');
-  }
-  return pass('encoding', `Encoding ${s.enc} and collation ${s.datcollate} match.`);
 }
 
 /**

@@ -7,13 +7,10 @@ import { displayName, type CheckItem } from '../../common/plan';
 import { USER_TABLES_SQL } from '../copy/list-tables';
 import { qualified } from '../db';
 import type { OperationsConfig } from '../../common/stream';
-import { listSome } from './checks';
+import { fail, listSome, pass, warn } from './items';
 
 type Table = { schema: string; name: string };
 
-const pass = (id: string, title: string, advice = 'Nothing to do.'): CheckItem => ({ id, status: 'pass', title, advice });
-const warn = (id: string, title: string, advice: string): CheckItem => ({ id, status: 'warning', title, advice });
-const fail = (id: string, title: string, advice: string): CheckItem => ({ id, status: 'fail', title, advice });
 
 export async function incrementalChecks(src: Client, tgt: Client, operations?: OperationsConfig): Promise<CheckItem[]> {
   return [

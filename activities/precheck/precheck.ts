@@ -1,93 +1,109 @@
 /**
- * The precheck: every item pass / warning / fail, nothing written. Connection problems become
- * fail items (not activity errors), so a wrong password or an unreachable host is reported at
- * once with advice instead of being retried for hours.
+ * The precheck: every item pass / warning / fail, nothing written. Runs first in every
+ * migration and alone for `pgferry precheck`; the report says whether a migration goes ahead
+ * (common/precheck.ts: no fail, every warning acknowledged in precheck.ignore).
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from 'pg';
 import type { MigrationSpec } from '../../common/spec';
-import type { CheckItem, PrecheckReport } from '../../common/plan';
-import { resolveConnection, type ResolvedConnection } from '../credentials';
-import { closeQuietly, openClient } from '../db';
+import { judgePrecheck, type CheckItem, type PrecheckFacts, type PrecheckReport } from '../../common/precheck';
+import { readDatabaseLocale } from '../database/database-locale';
+import { closeQuietly } from '../db';
 import type { ActivityDeps } from '../deps';
-import { classifyError, errorMessage, scrub } from '../errors';
 import * as checks from './checks';
+import { connectSide, connectTarget } from './connect';
+import { checkTargetDatabase, checkTargetDatabaseName, targetNameProblem } from './database-checks';
 import { incrementalChecks } from './incremental-checks';
-import { selectionChecks } from './selection-checks';
+import { checkCollations, checkDatabaseLocale, encodingItem } from './locale-checks';
+import { checkSourcePrivileges, checkTargetPrivileges, checkTargetTablePrivileges } from './privilege-checks';
+import { checkDiskSpace } from './space-checks';
+import { selectionChecks, type SelectionCheckResult } from './selection-checks';
 import { selectsEverything } from '../../common/selection';
 import { displayName } from '../../common/plan';
 
-export type PrecheckInput = Pick<MigrationSpec, 'source' | 'target' | 'conflicts' | 'types'> & Partial<Pick<MigrationSpec, 'incremental' | 'objects'>>;
+export type PrecheckInput = Pick<MigrationSpec, 'source' | 'target' | 'conflicts' | 'types'> & Partial<Pick<MigrationSpec, 'incremental' | 'precheck' | 'objects'>>;
+
+interface Sides {
+  src: Client;
+  /** The target database, or its server's maintenance database when it does not exist yet. */
+  tgt: Client;
+  targetExists: boolean;
+}
 
 export function makePrecheck(deps: ActivityDeps) {
   return async function precheck(input: PrecheckInput): Promise<PrecheckReport> {
     const items: CheckItem[] = [];
-    const facts: PrecheckReport['facts'] = { keepOwnership: true, conflictingTables: [] };
+    const facts: PrecheckFacts = { keepOwnership: true, conflictingTables: [], createTargetDatabase: false };
     let src: Client | undefined;
     let tgt: Client | undefined;
     try {
-      src = await connectItem(deps, 'source', input.source, items);
-      tgt = await connectItem(deps, 'target', input.target, items);
-      if (src && tgt) {
-        items.push(...(await checks.checkVersions(src, tgt, await pgDumpMajor(deps))));
-        items.push(await checks.checkEncoding(src, tgt));
-        items.push(await checks.checkSourcePrivileges(src));
-        items.push(await checks.checkTargetPrivileges(tgt));
-        items.push(await checks.checkExtensions(src, tgt));
-        items.push(await checks.checkCFunctions(src));
-        items.push(await checks.checkKeys(src));
-        items.push(await checks.checkLockCapacity(src, tgt));
-        const roles = await checks.checkRoles(src, tgt);
-        items.push(roles.item);
-        facts.keepOwnership = roles.keepOwnership;
-        if (input.types.includes('incremental')) items.push(...(await incrementalChecks(src, tgt, input.incremental)));
-        if (input.objects && !selectsEverything(input.objects)) {
-          const incremental = input.types.includes('incremental') ? input.incremental : undefined;
-          const operationsOf = incremental && ((t: { schema: string; name: string }) => incremental.tables[displayName(t)]?.operations ?? incremental.operations);
-          const selected = await selectionChecks(src, tgt, input.objects, input.conflicts, input.types.includes('schema'), operationsOf || undefined);
-          items.push(...selected.items);
-          facts.conflictingTables = selected.conflictingTables;
-        } else if (input.types.includes('schema')) {
-          facts.conflictingTables = await checks.findConflicts(src, tgt);
-          items.push(checks.conflictItem(facts.conflictingTables, input.conflicts));
-        }
+      src = await connectSide(deps, 'source', input.source, items);
+      const nameProblem = targetNameProblem(input.target.database);
+      if (nameProblem) {
+        items.push(nameProblem); // connecting could reach the database the name is cut to
+      } else {
+        const target = await connectTarget(deps, input.target, items);
+        tgt = target.client;
+        if (tgt) items.push(await checkTargetDatabaseName(tgt, input.target.database));
+        if (src && tgt) items.push(...(await catalogChecks(deps, input, { src, tgt, targetExists: target.exists }, facts)));
       }
     } finally {
       await closeQuietly(src);
       await closeQuietly(tgt);
     }
-    return { items, ok: !items.some((i) => i.status === 'fail'), facts };
+    return judgePrecheck(items, input.precheck?.ignore ?? [], facts);
   };
 }
 
-async function connectItem(deps: ActivityDeps, side: 'source' | 'target', ref: PrecheckInput['source'], items: CheckItem[]): Promise<Client | undefined> {
-  let conn: ResolvedConnection | undefined;
-  try {
-    conn = resolveConnection(ref, deps.env);
-    const client = await openClient(conn, 'precheck');
-    items.push({ id: `${side}-connect`, status: 'pass', title: `Connected to the ${side} ${conn.label}.`, advice: 'Nothing to do.' });
-    return client;
-  } catch (err) {
-    const label = conn?.label ?? `${ref.host}:${ref.port}/${ref.database}`;
-    const message = scrub(errorMessage(err), conn?.secrets ?? []);
-    items.push({ id: `${side}-connect`, status: 'fail', title: `Cannot connect to the ${side} ${label}: ${message}.`, advice: connectAdvice(classifyError(err), side) });
-    return undefined;
+async function catalogChecks(deps: ActivityDeps, input: PrecheckInput, sides: Sides, facts: PrecheckFacts): Promise<CheckItem[]> {
+  const { src, tgt, targetExists } = sides;
+  const withSchema = input.types.includes('schema');
+  const withData = input.types.includes('full');
+  const items: CheckItem[] = [];
+  const database = await checkTargetDatabase(src, tgt, input.target.database, targetExists);
+  items.push(database);
+  facts.createTargetDatabase = !targetExists && database.status === 'pass';
+  items.push(...(await checks.checkVersions(src, tgt, await pgDumpMajor(deps))));
+
+  const sourceLocale = await readDatabaseLocale(src);
+  const targetLocale = targetExists ? await readDatabaseLocale(tgt) : undefined;
+  items.push(encodingItem(sourceLocale, targetLocale));
+  items.push(await checkDatabaseLocale(sourceLocale, targetLocale, tgt));
+  items.push(await checkCollations(src, tgt, { withSchema, targetExists, encoding: sourceLocale.encoding }));
+
+  // With an objects section, conflicts are looked up by target names, with per-table modes.
+  let selection: SelectionCheckResult | undefined;
+  if (input.objects && !selectsEverything(input.objects)) {
+    selection = await selectionChecks(src, tgt, input.objects, input.conflicts, withSchema && targetExists, streamOperationsOf(input));
   }
+  if (withSchema && targetExists) facts.conflictingTables = selection ? selection.conflictingTables : await checks.findConflicts(src, tgt);
+  items.push(await checkSourcePrivileges(src));
+  items.push(await checkTargetPrivileges(src, tgt, { withSchema, targetExists }));
+  // A conflict passes only under conflicts: ignore (for all tables or, with objects, for that one).
+  const keptTables = selection || input.conflicts === 'ignore' ? facts.conflictingTables : [];
+  items.push(await checkTargetTablePrivileges(src, tgt, { withSchema, withData, targetExists, keptTables }));
+  items.push(await checkDiskSpace(src, tgt, input.target.host, withData));
+
+  items.push(await checks.checkExtensions(src, tgt));
+  items.push(await checks.checkCFunctions(src));
+  items.push(await checks.checkKeys(src));
+  items.push(await checks.checkLockCapacity(src, tgt));
+  const roles = await checks.checkRoles(src, tgt);
+  items.push(roles.item);
+  facts.keepOwnership = roles.keepOwnership;
+  if (input.types.includes('incremental')) items.push(...(await incrementalChecks(src, tgt, input.incremental)));
+  if (selection) items.push(...selection.items);
+  else if (withSchema) items.push(checks.conflictItem(facts.conflictingTables, input.conflicts));
+  return items;
 }
 
-function connectAdvice(kind: ReturnType<typeof classifyError>, side: string): string {
-  switch (kind) {
-    case 'auth':
-      return `Check the ${side} user and the password the worker finds (passwordEnv, passwordFile, PGPASSWORD or a pgpass file).`;
-    case 'connection':
-      return `Check the ${side} host and port, that the server is up and accepts TCP connections from the worker (listen_addresses, pg_hba.conf, firewalls).`;
-    case 'config':
-      return `Check that the ${side} database exists and that the user may connect to it (CONNECT privilege).`;
-    default:
-      return `Check the ${side} connection settings (sslmode and certificate paths included).`;
-  }
+/** Incremental migrations: the operations each table's changes replicate. */
+function streamOperationsOf(input: PrecheckInput): ((t: { schema: string; name: string }) => readonly string[]) | undefined {
+  const incremental = input.types.includes('incremental') ? input.incremental : undefined;
+  if (!incremental) return undefined;
+  return (t) => incremental.tables[displayName(t)]?.operations ?? incremental.operations;
 }
 
 async function pgDumpMajor(deps: ActivityDeps): Promise<number> {

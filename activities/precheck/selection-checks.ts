@@ -11,7 +11,7 @@ import type { Selection, TableSelection } from '../../common/selection';
 import { qualified } from '../db';
 import { errorMessage } from '../errors';
 import { readSelection } from '../objects/read-selection';
-import { listSome } from './checks';
+import { listSome } from './items';
 
 type Table = { schema: string; name: string };
 

@@ -58,3 +58,17 @@ describe('validateSpec', () => {
     expect(result.problems).toHaveLength(6);
   });
 });
+
+describe('precheck.ignore', () => {
+  it('defaults to nothing acknowledged and takes item ids', () => {
+    const bare = validateSpec({ source: 'postgres://a@h/db', target: 'postgres://a@h2/db' });
+    expect(bare.ok && bare.spec.precheck).toEqual({ ignore: [] });
+    const acked = validateSpec({ source: 'postgres://a@h/db', target: 'postgres://a@h2/db', precheck: { ignore: ['tables-without-key', 'no-such-item'] } });
+    expect(acked.ok && acked.spec.precheck.ignore).toEqual(['tables-without-key', 'no-such-item']);
+  });
+  it('refuses what cannot be an item id', () => {
+    const result = validateSpec({ source: 'postgres://a@h/db', target: 'postgres://a@h2/db', precheck: { ignore: 'tables-without-key' } });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems[0]).toMatch(/^precheck\.ignore: /);
+  });
+});
