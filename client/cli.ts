@@ -8,8 +8,9 @@ import type { Client } from '@temporalio/client';
 import type { MigrationSpec } from '../common/spec';
 import { loadSpec } from './spec-file';
 import { connectClient, temporalSettings, type TemporalSettings } from './temporal';
-import { cancelMigration, cutoverMigration, defaultWorkflowId, failureText, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
-import { renderCutover, renderProgress, renderReport } from './render';
+import { cancelMigration, cutoverDatabases, cutoverMigration, isMultiDatabase, defaultWorkflowId, failureText, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
+import { renderCutover } from './render';
+import { renderAnyProgress, renderAnyReport, renderMultiCutover } from './render-databases';
 import { precheckJson, renderPrecheck } from './precheck-output';
 
 const EXIT = { ok: 0, failed: 1, badInput: 2, temporal: 3 } as const;
@@ -53,7 +54,7 @@ async function follow(client: Client, workflowId: string, json = false): Promise
     const status = await migrationStatus(client, workflowId);
     if (status.state !== 'running') break;
     if (status.progress && !json) {
-      const text = renderProgress(status.progress);
+      const text = renderAnyProgress(status.progress);
       if (tty) {
         if (lastLines) process.stdout.write(`\x1b[${lastLines}A\x1b[0J`);
         process.stdout.write(text + '\n');
@@ -73,9 +74,9 @@ function printFinal(status: MigrationStatus, json: boolean): number {
   if (json) {
     console.log(JSON.stringify(status.state === 'completed' ? { state: status.state, report: status.report } : { state: status.state, error: 'error' in status ? status.error : undefined, progress: status.progress }, null, 2));
   } else if (status.state === 'completed') {
-    console.log(renderReport(status.report));
+    console.log(renderAnyReport(status.report));
   } else if (status.state === 'running') {
-    console.log(status.progress ? renderProgress(status.progress, 1000) : 'running (no worker is answering queries right now)');
+    console.log(status.progress ? renderAnyProgress(status.progress, 1000) : 'running (no worker is answering queries right now)');
   } else {
     console.error(`migration ${status.state}: ${status.error}`);
   }
@@ -134,10 +135,22 @@ export function buildProgram(): Command {
     .description('switch an incremental migration over: apply every change up to now, stop the stream, set sequences, validate, drop the slot. Stop application writes first (or use --lock-source).')
     .argument('<workflowId>')
     .option('--lock-source', 'make the source database read-only for new transactions and wait for running ones first')
+    .option('--database <name...>', 'several databases: cut over only these (default: all of them together)')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: { lockSource?: boolean; json?: boolean }) => {
+    .action(async (id: string, opts: { lockSource?: boolean; json?: boolean; database?: string[] }) => {
       const client = await clientOrExit(temporalSettings());
       const started = Date.now();
+      if (await isMultiDatabase(client, id).catch(() => false)) {
+        try {
+          const results = await cutoverDatabases(client, id, { lockSource: Boolean(opts.lockSource), databases: opts.database });
+          console.log(opts.json ? JSON.stringify(results, null, 2) : renderMultiCutover(results, Date.now() - started));
+          process.exitCode = Object.values(results).some((r) => r.validation.mismatches.length) ? EXIT.failed : EXIT.ok;
+          return;
+        } catch (err) {
+          throw new ExitError(`cutover of ${id} failed: ${failureText(err)}`, EXIT.failed);
+        }
+      }
+      if (opts.database) throw new ExitError(`${id} migrates one database: --database applies to migrations of several databases`, EXIT.badInput);
       try {
         const result = await cutoverMigration(client, id, { lockSource: Boolean(opts.lockSource) });
         console.log(opts.json ? JSON.stringify(result, null, 2) : renderCutover(result, Date.now() - started));

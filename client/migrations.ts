@@ -9,17 +9,19 @@ import type { PrecheckReport } from '../common/precheck';
 import type { StreamProgress } from '../common/stream';
 import type { MigrationSpec } from '../common/spec';
 import { PROGRESS_QUERY } from '../common/messages';
+import { MULTI_DATABASE_WORKFLOW, type MultiCutoverResult, type MultiDatabaseProgress, type MultiDatabaseReport } from '../common/databases';
 import type { TemporalSettings } from './temporal';
 
 export const MIGRATION_WORKFLOW = 'migrationWorkflow';
 
 export function defaultWorkflowId(spec: MigrationSpec, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  return `pgferry-${spec.source.database}-${stamp}`;
+  return `pgferry-${spec.databases ? `${spec.databases.length}-databases` : spec.source.database}-${stamp}`;
 }
 
 export function migrationSummary(spec: MigrationSpec): string {
-  return `${describeConnection(spec.source)} → ${describeConnection(spec.target)} (${spec.types.join(', ')})`.slice(0, 200);
+  const what = spec.databases ? ` databases ${spec.databases.map((d) => (d.target && d.target !== d.source ? `${d.source}→${d.target}` : d.source)).join(', ')}` : '';
+  return `${describeConnection(spec.source)} → ${describeConnection(spec.target)}${what} (${spec.types.join(', ')})`.slice(0, 200);
 }
 
 function migrationDetails(spec: MigrationSpec): string {
@@ -32,7 +34,8 @@ function migrationDetails(spec: MigrationSpec): string {
 }
 
 export async function startMigration(client: Client, settings: TemporalSettings, spec: MigrationSpec, workflowId = defaultWorkflowId(spec)): Promise<string> {
-  await client.workflow.start(MIGRATION_WORKFLOW, {
+  // Several databases run as a parent workflow with a child migration per database.
+  await client.workflow.start(spec.databases ? MULTI_DATABASE_WORKFLOW : MIGRATION_WORKFLOW, {
     taskQueue: settings.taskQueue,
     workflowId,
     args: [{ spec }],
@@ -42,16 +45,25 @@ export async function startMigration(client: Client, settings: TemporalSettings,
   return workflowId;
 }
 
+/** Several databases: the parent's view, with each database's own progress when it answers. */
+export interface DatabasesProgress extends MultiDatabaseProgress {
+  progress: Record<string, MigrationProgress | undefined>;
+}
+
+export type AnyProgress = MigrationProgress | DatabasesProgress;
+export type AnyReport = MigrationReport | MultiDatabaseReport;
+
 export type MigrationStatus =
-  | { state: 'running'; progress?: MigrationProgress; description: WorkflowExecutionDescription }
-  | { state: 'completed'; report: MigrationReport; description: WorkflowExecutionDescription }
-  | { state: 'failed' | 'cancelled' | 'terminated' | 'timed_out'; error: string; description: WorkflowExecutionDescription; progress?: MigrationProgress };
+  | { state: 'running'; progress?: AnyProgress; description: WorkflowExecutionDescription }
+  | { state: 'completed'; report: AnyReport; description: WorkflowExecutionDescription }
+  | { state: 'failed' | 'cancelled' | 'terminated' | 'timed_out'; error: string; description: WorkflowExecutionDescription; progress?: AnyProgress };
 
 export async function migrationStatus(client: Client, workflowId: string): Promise<MigrationStatus> {
   const handle = client.workflow.getHandle(workflowId);
   const description = await handle.describe();
   const status = description.status.name;
   if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') {
+    if (description.type === MULTI_DATABASE_WORKFLOW) return { state: 'running', progress: await databasesProgress(client, workflowId), description };
     // Queries need a running worker; without one the status still shows, without details.
     const progress = await handle.query<MigrationProgress>(PROGRESS_QUERY).catch(() => undefined);
     if (progress?.streamWorkflowId) {
@@ -60,7 +72,7 @@ export async function migrationStatus(client: Client, workflowId: string): Promi
     }
     return { state: 'running', progress, description };
   }
-  if (status === 'COMPLETED') return { state: 'completed', report: (await handle.result()) as MigrationReport, description };
+  if (status === 'COMPLETED') return { state: 'completed', report: (await handle.result()) as AnyReport, description };
   const error = await handle.result().then(
     () => 'unknown',
     (err) => failureText(err),
@@ -88,6 +100,29 @@ export async function cutoverMigration(client: Client, workflowId: string, reque
   return client.workflow.getHandle(workflowId).executeUpdate<CutoverResult, [CutoverRequest]>('cutover', { args: [request] });
 }
 
+/** Several databases: one cutover for all of them (or the ones named), each database's result. */
+export async function cutoverDatabases(client: Client, workflowId: string, request: CutoverRequest & { databases?: string[] }): Promise<MultiCutoverResult> {
+  return client.workflow.getHandle(workflowId).executeUpdate<MultiCutoverResult, [CutoverRequest & { databases?: string[] }]>('cutover', { args: [request] });
+}
+
+export async function isMultiDatabase(client: Client, workflowId: string): Promise<boolean> {
+  return (await client.workflow.getHandle(workflowId).describe()).type === MULTI_DATABASE_WORKFLOW;
+}
+
+async function databasesProgress(client: Client, workflowId: string): Promise<DatabasesProgress | undefined> {
+  const parent = await client.workflow.getHandle(workflowId).query<MultiDatabaseProgress>(PROGRESS_QUERY).catch(() => undefined);
+  if (!parent) return undefined;
+  const progress: DatabasesProgress['progress'] = {};
+  await Promise.all(
+    parent.databases
+      .filter((d) => d.state !== 'pending')
+      .map(async (d) => {
+        progress[d.database] = await client.workflow.getHandle(d.workflowId).query<MigrationProgress>(PROGRESS_QUERY).catch(() => undefined);
+      }),
+  );
+  return { ...parent, progress };
+}
+
 export async function cancelMigration(client: Client, workflowId: string): Promise<void> {
   await client.workflow.getHandle(workflowId).cancel();
 }
@@ -101,7 +136,7 @@ export interface MigrationListing {
 
 export async function listMigrations(client: Client, limit = 50): Promise<MigrationListing[]> {
   const out: MigrationListing[] = [];
-  for await (const wf of client.workflow.list({ query: `WorkflowType = '${MIGRATION_WORKFLOW}'` })) {
+  for await (const wf of client.workflow.list({ query: `WorkflowType = '${MIGRATION_WORKFLOW}' OR WorkflowType = '${MULTI_DATABASE_WORKFLOW}'` })) {
     out.push({ workflowId: wf.workflowId, status: wf.status.name, startTime: wf.startTime, closeTime: wf.closeTime });
     if (out.length >= limit) break;
   }

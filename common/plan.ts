@@ -132,6 +132,8 @@ export interface MigrationProgress {
   bytesEstimated: number;
   /** 0–100, by bytes. */
   percent: number;
+  /** Time spent in each phase left so far. */
+  phases?: PhaseTiming[];
   warnings: string[];
   startedAt: number;
   snapshot?: string;

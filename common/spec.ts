@@ -72,6 +72,21 @@ export const connectionSchema = z.preprocess(
   connectionObject,
 );
 
+const databaseName = z.string().min(1).refine((name) => new TextEncoder().encode(name).length <= 63, 'PostgreSQL names are at most 63 bytes');
+
+/** `sales` or `{ source: sales, target: sales_2024, objects: {...} }`. */
+const databaseEntry = z.preprocess(
+  (value) => (typeof value === 'string' ? { source: value } : value),
+  z
+    .object({
+      source: databaseName,
+      target: databaseName.optional(),
+      /** Replaces the spec's objects section for this database. */
+      objects: z.lazy(() => objectsSchema).optional(),
+    })
+    .strict(),
+);
+
 export const MIGRATION_TYPES = ['schema', 'full', 'incremental'] as const;
 export type MigrationType = (typeof MIGRATION_TYPES)[number];
 
@@ -104,9 +119,19 @@ export const specSchema = z
       .min(1, 'list at least one migration type')
       .default(['schema', 'full']),
     parallelism: z
-      .object({ tables: z.number().int().min(1).max(64).default(4) })
+      .object({
+        tables: z.number().int().min(1).max(64).default(4),
+        /** Databases migrating at once (several databases): each counts until it streams or ends. */
+        databases: z.number().int().min(1).max(32).default(2),
+      })
       .strict()
-      .default({ tables: 4 }),
+      .default({ tables: 4, databases: 2 }),
+    /**
+     * Several databases in one migration: each entry is a database of the source server and
+     * its name on the target server (default: the same). The connections' own database names
+     * are then only defaults for tools; every entry runs as a child migration.
+     */
+    databases: z.array(databaseEntry).min(1, 'list at least one database').optional(),
     conflicts: conflictMode.default('error'),
     validation: z.enum(['count', 'checksum']).default('count'),
     retry: z
@@ -126,6 +151,12 @@ export const specSchema = z
   })
   .strict()
   .superRefine((spec, ctx) => {
+    const targets = new Set<string>();
+    spec.databases?.forEach((d, i) => {
+      const target = d.target ?? d.source;
+      if (targets.has(target)) ctx.addIssue({ code: 'custom', path: ['databases', i], message: `two databases would both be migrated into target database "${target}"` });
+      targets.add(target);
+    });
     if (spec.types.includes('incremental') && !spec.types.includes('full')) {
       ctx.addIssue({ code: 'custom', path: ['types'], message: 'incremental needs full: the change stream starts where the full copy ends (use [schema, full, incremental])' });
     }

@@ -3,3 +3,4 @@ export { migrationWorkflow } from './migration';
 export { copyTablesWorkflow } from './copy-tables';
 export { precheckWorkflow } from './precheck';
 export { streamChangesWorkflow } from './stream-changes';
+export { multiDatabaseWorkflow } from './databases';

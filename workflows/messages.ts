@@ -5,7 +5,8 @@
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { PROGRESS_QUERY, SNAPSHOT_READY_SIGNAL, TABLE_PROGRESS_SIGNAL, type SnapshotReady, type TableProgressUpdate } from '../common/messages';
-import type { MigrationProgress, TableCopyResult } from '../common/plan';
+import type { CutoverRequest, MigrationProgress, TableCopyResult } from '../common/plan';
+import { DATABASE_PHASE_SIGNAL, type DatabasePhase } from '../common/databases';
 
 export const snapshotReadySignal = defineSignal<[SnapshotReady]>(SNAPSHOT_READY_SIGNAL);
 export const tableProgressSignal = defineSignal<[TableProgressUpdate[]]>(TABLE_PROGRESS_SIGNAL);
@@ -18,3 +19,9 @@ export interface UnitCopied {
 export const unitCopiedSignal = defineSignal<[UnitCopied]>('unitCopied');
 
 export const progressQuery = defineQuery<MigrationProgress>(PROGRESS_QUERY);
+
+/** Cutover asked by a parent migration of several databases (the CLI uses the cutover Update). */
+export const cutoverSignal = defineSignal<[CutoverRequest]>('cutoverRequest');
+
+/** A database's migration tells its parent (several databases) which phase it is in. */
+export const databasePhaseSignal = defineSignal<[DatabasePhase]>(DATABASE_PHASE_SIGNAL);

@@ -113,6 +113,7 @@ export class MigrationState {
       bytesCopied,
       bytesEstimated,
       percent,
+      phases: this.phases,
       warnings: this.warnings,
       startedAt: this.startedAt,
       snapshot: this.snapshot,

@@ -14,6 +14,7 @@ import {
   CancellationScope,
   condition,
   executeChild,
+  getExternalWorkflowHandle,
   startChild,
   isCancellation,
   proxyActivities,
@@ -38,7 +39,7 @@ import { copyTablesWorkflow } from './copy-tables';
 import { precheckInput } from './precheck';
 import { failureType, isSnapshotLost, rootMessage } from './failures';
 import { MigrationState } from './migration-state';
-import { progressQuery, snapshotReadySignal, tableProgressSignal, unitCopiedSignal } from './messages';
+import { cutoverSignal, databasePhaseSignal, progressQuery, snapshotReadySignal, tableProgressSignal, unitCopiedSignal } from './messages';
 
 // proxyActivities returns a Proxy: take the functions out by name (spreading it yields nothing).
 const { listTables, copySequences, dropBookkeeping } = proxyActivities<Activities>(options.short);
@@ -55,12 +56,14 @@ const { dropReplication } = proxyActivities<Activities>({ ...options.short, retr
 
 export interface MigrationInput {
   spec: MigrationSpec;
+  /** Set when this migration is one database of several (workflows/databases.ts): it reports its phases there. */
+  parentId?: string;
 }
 
 /** Tables validated per activity call, to keep payloads small for very large schemas. */
 const VALIDATION_BATCH = 500;
 
-export async function migrationWorkflow({ spec }: MigrationInput): Promise<MigrationReport> {
+export async function migrationWorkflow({ spec, parentId }: MigrationInput): Promise<MigrationReport> {
   const state = new MigrationState(Date.now());
   const endpoints: Endpoints = { source: spec.source, target: spec.target, retry: spec.retry };
   const withSchema = spec.types.includes('schema');
@@ -91,6 +94,10 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
     refreshDetails();
   });
 
+  // The same request from a parent migration of several databases (it cuts all of them over at once).
+  setHandler(cutoverSignal, (request) => {
+    if (incremental && !cutover && state.phase === 'streaming') cutover = { request, requestedAt: Date.now() };
+  });
   setHandler(
     cutoverUpdate,
     async (request) => {
@@ -114,6 +121,13 @@ export async function migrationWorkflow({ spec }: MigrationInput): Promise<Migra
   function enter(phase: MigrationState['phase']) {
     state.enter(phase, Date.now());
     refreshDetails();
+    tellParent(phase);
+  }
+  function tellParent(phase: MigrationState['phase']) {
+    if (!parentId) return;
+    getExternalWorkflowHandle(parentId)
+      .signal(databasePhaseSignal, { workflowId: workflowInfo().workflowId, phase })
+      .catch(() => undefined); // the parent only displays it
   }
 
   /** Waits for a snapshot other than `stale`; fails if the holder gave up for good. */
