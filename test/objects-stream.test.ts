@@ -5,9 +5,8 @@
  * cutover the target equals the source's SELECTs with the mapping and filter applied.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { MigrationProgress } from '../common/plan';
 import type { PgCluster } from './support/postgres';
-import { runCli, startHarness, userRelations, waitFor, writeSpec, type Harness } from './support/harness';
+import { runCli, startHarness, userRelations, waitForPhase, writeSpec, type Harness } from './support/harness';
 import { replicationLeftovers } from './support/write-load';
 
 async function checksum(cluster: PgCluster, db: string, query: string): Promise<string> {
@@ -33,8 +32,17 @@ describe('objects in the change stream', () => {
        CREATE TABLE app.skipme (id int PRIMARY KEY, v text);
        INSERT INTO app.skipme SELECT g, 'x' FROM generate_series(1, 100) g;
        CREATE TABLE app.keyed (id int PRIMARY KEY, kind text, v text);
-       INSERT INTO app.keyed SELECT g, CASE WHEN g % 3 = 0 THEN 'a' ELSE 'b' END, 'v' FROM generate_series(1, 500) g;`,
+       INSERT INTO app.keyed SELECT g, CASE WHEN g % 3 = 0 THEN 'a' ELSE 'b' END, 'v' FROM generate_series(1, 500) g;
+       CREATE TABLE app.prefs (key text PRIMARY KEY, value text);
+       INSERT INTO app.prefs SELECT 'k' || g, 'source ' || g FROM generate_series(1, 10) g;`,
       'app',
+    );
+    // The target already has the renamed schema and one of the tables, with overlapping keys.
+    await h.target.query(
+      `CREATE SCHEMA shop;
+       CREATE TABLE shop.prefs (key text PRIMARY KEY, value text);
+       INSERT INTO shop.prefs VALUES ('k1', 'target one'), ('k2', 'target two'), ('t', 'target only');`,
+      't2',
     );
   });
 
@@ -48,6 +56,7 @@ describe('objects in the change stream', () => {
     tables: {
       'app.accounts': { where: "region = 'eu'", columns: { balance: 'amount' }, excludeColumns: ['secret'] },
       'app.keyed': { where: "kind = 'a'" },
+      'app.prefs': { conflicts: 'ignore' },
     },
   };
 
@@ -65,14 +74,13 @@ describe('objects in the change stream', () => {
 
   it('streams mapped, filtered changes while rows move in and out of the filter, and validates at cutover', async () => {
     await h.source.query('ALTER TABLE app.keyed REPLICA IDENTITY FULL', 'app');
-    const spec = writeSpec({ source: h.source.url('app'), target: h.target.url('t2'), types: ['schema', 'full', 'incremental'], validation: 'checksum', precheck: { ignore: ['ddl-during-migration'] }, objects });
+    const spec = writeSpec({ source: h.source.url('app'), target: h.target.url('t2'), types: ['schema', 'full', 'incremental'], validation: 'checksum', precheck: { ignore: ['ddl-during-migration', 'target-conflicts'] }, objects });
     const workflowId = `objects-cdc-${Date.now()}`;
     const started = await runCli(['start', spec, '--id', workflowId], h.cliEnv);
     expect(started.stderr).toBe('');
-    const handle = h.client.workflow.getHandle(workflowId);
-    await waitFor('the stream to run', async () => (await handle.query<MigrationProgress>('progress')).phase === 'streaming', 180_000, 200);
+    await waitForPhase(h.client, workflowId, 'streaming');
     const published = await h.source.query<{ t: string }>(`SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables ORDER BY 1`, 'app');
-    expect(published.map((p) => p.t)).toEqual(['app.accounts', 'app.keyed', 'app.notes']);
+    expect(published.map((p) => p.t)).toEqual(['app.accounts', 'app.keyed', 'app.notes', 'app.prefs']);
 
     // A load that moves rows across the filter in every direction, in many transactions.
     for (let round = 0; round < 20; round += 1) {
@@ -90,13 +98,15 @@ describe('objects in the change stream', () => {
       );
     }
     await h.source.query(`UPDATE app.accounts SET region = 'eu', bio = NULL WHERE id BETWEEN 1 AND 40`, 'app');
+    // conflicts: ignore: the copy kept the target's k1, the stream's update overwrites it.
+    await h.source.query(`UPDATE app.prefs SET value = 'streamed one' WHERE key = 'k1'`, 'app');
 
     const cutover = await runCli(['cutover', workflowId, '--json'], h.cliEnv);
     expect(cutover.stderr).toBe('');
     expect(cutover.code).toBe(0);
     const result = JSON.parse(cutover.stdout) as { validation: { mismatches: unknown[]; tablesChecked: number } };
     expect(result.validation.mismatches).toEqual([]);
-    expect(result.validation.tablesChecked).toBe(3);
+    expect(result.validation.tablesChecked).toBe(3); // shop.prefs existed before: not comparable
 
     const equal = async (sourceQuery: string, targetQuery: string) => expect(await checksum(h.target, 't2', targetQuery)).toBe(await checksum(h.source, 'app', sourceQuery));
     await equal(`SELECT id, region, balance, bio FROM app.accounts WHERE region = 'eu'`, 'SELECT id, region, amount, bio FROM shop.accounts_eu');
@@ -105,6 +115,11 @@ describe('objects in the change stream', () => {
     const [moved] = await h.target.query<{ n: string }>(`SELECT count(*) AS n FROM shop.accounts_eu WHERE id BETWEEN 1 AND 40`, 't2');
     expect(Number(moved.n)).toBe(40);
     expect(await userRelations(h.target, 't2')).not.toContain('shop.skipme');
+    const prefs = await h.target.query<{ key: string; value: string }>('SELECT key, value FROM shop.prefs ORDER BY key', 't2');
+    expect(prefs.find((p) => p.key === 'k1')?.value).toBe('streamed one');
+    expect(prefs.find((p) => p.key === 'k2')?.value).toBe('target two');
+    expect(prefs.find((p) => p.key === 'k3')?.value).toBe('source 3');
+    expect(prefs.find((p) => p.key === 't')?.value).toBe('target only');
     expect(await replicationLeftovers(h.source, 'app')).toEqual([]);
   });
 });

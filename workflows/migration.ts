@@ -355,7 +355,9 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
   }
 
   /** Live source against target, in batches (payloads stay small for huge schemas). */
-  async function compareAll(tables: TableRef[]): Promise<CutoverResult['validation']> {
+  async function compareAll(all: TableRef[]): Promise<CutoverResult['validation']> {
+    // Tables kept from before (conflicts: ignore) hold rows the source never had: not comparable.
+    const tables = all.filter((t) => !t.preexisting);
     const mismatches: TableValidation[] = [];
     for (let i = 0; i < tables.length; i += VALIDATION_BATCH) {
       const batch = tables.slice(i, i + VALIDATION_BATCH).map((t) => ({ schema: t.schema, name: t.name, target: t.target, columns: t.columns, where: t.where }));

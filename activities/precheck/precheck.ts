@@ -82,8 +82,8 @@ async function catalogChecks(deps: ActivityDeps, input: PrecheckInput, sides: Si
   items.push(await checkSourcePrivileges(src));
   items.push(await checkTargetPrivileges(src, tgt, { withSchema, targetExists }));
   // A conflict passes only under conflicts: ignore (for all tables or, with objects, for that one).
-  const keptTables = selection || input.conflicts === 'ignore' ? facts.conflictingTables : [];
-  items.push(await checkTargetTablePrivileges(src, tgt, { withSchema, withData, targetExists, keptTables }));
+  const keptTables = selection ? selection.conflictingTargets : input.conflicts === 'ignore' ? facts.conflictingTables : [];
+  items.push(await checkTargetTablePrivileges(src, tgt, { withSchema, withData, targetExists, keptTables, selectedTargets: selection?.targets }));
   items.push(await checkDiskSpace(src, tgt, input.target.host, withData));
 
   items.push(await checks.checkExtensions(src, tgt));

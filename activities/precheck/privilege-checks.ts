@@ -62,6 +62,8 @@ async function superuserOnlyObjects(src: Client, tgt: Client): Promise<string[]>
 }
 
 export interface TablePrivilegeOptions {
+  /** With an objects section: the target names of the selected tables (instead of every source table). */
+  selectedTargets?: Table[];
   withSchema: boolean;
   withData: boolean;
   targetExists: boolean;
@@ -76,7 +78,7 @@ export async function checkTargetTablePrivileges(src: Client, tgt: Client, opts:
   if (!opts.withSchema && !opts.targetExists) {
     return fail(id, 'Without schema in types the rows go into existing tables, but the target database does not exist.', 'Create the schema on the target first, or add schema to types.');
   }
-  const tables = opts.withSchema ? opts.keptTables : (await src.query<Table>(`SELECT t.schema, t.name FROM (${USER_TABLES_SQL}) t`)).rows;
+  const tables = opts.withSchema ? opts.keptTables : (opts.selectedTargets ?? (await src.query<Table>(`SELECT t.schema, t.name FROM (${USER_TABLES_SQL}) t`)).rows);
   if (!tables.length) return pass(id, 'Every table is created by the migration and owned by the target user.');
   const { rows } = await tgt.query<Table & { present: boolean; allowed: boolean }>(
     `SELECT s.schema, s.name, c.oid IS NOT NULL AS present,

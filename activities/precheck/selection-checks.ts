@@ -19,6 +19,10 @@ export interface SelectionCheckResult {
   items: CheckItem[];
   /** Selected tables (source names) whose target name already exists in the target. */
   conflictingTables: Table[];
+  /** The target names of those. */
+  conflictingTargets: Table[];
+  /** The target names of every selected table. */
+  targets: Table[];
 }
 
 export async function selectionChecks(
@@ -41,7 +45,8 @@ export async function selectionChecks(
     conflictingTables = await conflictsByTargetName(tgt, selection.tables);
     items.push(conflictItem(selection.tables, conflictingTables));
   }
-  return { items, conflictingTables };
+  const targetOf = new Map(selection.tables.map((t) => [displayName(t), t.target]));
+  return { items, conflictingTables, conflictingTargets: conflictingTables.map((t) => targetOf.get(displayName(t)) ?? t), targets: selection.tables.map((t) => t.target) };
 }
 
 function selectionItem(selection: Selection): CheckItem {

@@ -130,8 +130,35 @@ export async function userRelations(cluster: PgCluster, db: string): Promise<str
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 120_000, everyMs = 200): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await check().catch(() => false)) return;
+    if (
+      await check().catch((err: unknown) => {
+        if ((err as { fatal?: boolean }).fatal) throw err; // no point waiting any longer
+        return false;
+      })
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Waits for a migration to reach a phase; fails at once, with its error, if it ends first. */
+export async function waitForPhase(client: Client, workflowId: string, phase: string, timeoutMs = 180_000): Promise<void> {
+  const handle = client.workflow.getHandle(workflowId);
+  await waitFor(
+    `${workflowId} to reach phase ${phase}`,
+    async () => {
+      const { status } = await handle.describe();
+      if (status.name !== 'RUNNING') {
+        const outcome = await handle.result().then(
+          () => 'completed',
+          (err: Error) => `${err.message}: ${(err.cause as Error | undefined)?.message ?? ''}`,
+        );
+        throw Object.assign(new Error(`${workflowId} ended (${status.name}) before phase ${phase}: ${outcome}`), { fatal: true });
+      }
+      return (await handle.query<{ phase: string }>('progress')).phase === phase;
+    },
+    timeoutMs,
+    200,
+  );
 }
