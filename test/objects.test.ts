@@ -34,6 +34,10 @@ describe('objects: selection, mapping, filters, conflicts', () => {
        CREATE VIEW sales.order_totals AS SELECT c.name, sum(o.total) AS total FROM sales.orders o JOIN sales.customers c ON c.id = o.customer_id GROUP BY c.name;
        CREATE FUNCTION sales.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.placed := coalesce(NEW.placed, current_date); RETURN NEW; END $$;
        CREATE TRIGGER orders_touch BEFORE INSERT ON sales.orders FOR EACH ROW EXECUTE FUNCTION sales.touch();
+       CREATE TABLE sales.visits (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+       CREATE TABLE sales.visits_2023 PARTITION OF sales.visits FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+       CREATE TABLE sales.visits_2024 PARTITION OF sales.visits FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+       INSERT INTO sales.visits SELECT g, date '2023-01-01' + g % 700 FROM generate_series(1, 2000) g;
        CREATE FUNCTION sales.customer_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM sales.customers $$;
 
        CREATE SCHEMA lib;
@@ -111,6 +115,7 @@ describe('objects: selection, mapping, filters, conflicts', () => {
         rename: { sales: 'shop', 'sales.customers': 'clients', '"Mixed"."Éléments"': 'public.elements' },
         tables: {
           'sales.orders': { columns: { total: 'amount' } },
+          'sales.visits': { rename: 'history', where: "at >= '2023-07-01'" },
           'public.events': { where: "kind = 'keep'" },
           'public.settings': { conflicts: 'ignore' },
         },
@@ -159,13 +164,23 @@ describe('objects: selection, mapping, filters, conflicts', () => {
       'shop.orders',
       'shop.orders_id_seq',
       'shop.orders_pkey',
-    ]);
+      'shop.history',
+      'shop.visits_2023',
+      'shop.visits_2023_pkey',
+      'shop.visits_2024',
+      'shop.visits_2024_pkey',
+      'shop.visits_pkey',
+    ].sort());
     const equal = async (sourceQuery: string, targetQuery: string) => expect(await checksum(h.target, 'app', targetQuery)).toBe(await checksum(h.source, 'app', sourceQuery));
     await equal('SELECT id, name, tier::text FROM sales.customers', 'SELECT id, name, tier::text FROM shop.clients');
     await equal('SELECT id, customer_id, total, placed FROM sales.orders', 'SELECT id, customer_id, amount, placed FROM shop.orders');
     await equal('SELECT id, name, price FROM public.products', 'SELECT id, name, price FROM public.products');
     await equal(`SELECT * FROM public.events WHERE kind = 'keep'`, 'SELECT * FROM public.events');
     await equal('SELECT * FROM "Mixed"."Éléments"', 'SELECT * FROM public.elements');
+    // A renamed, filtered partitioned table: its partitions follow, rows through the parent.
+    await equal(`SELECT * FROM sales.visits WHERE at >= '2023-07-01'`, 'SELECT * FROM shop.history');
+    const [parts] = await h.target.query<{ n: string }>(`SELECT count(*) AS n FROM pg_inherits WHERE inhparent = 'shop.history'::regclass`, 'app');
+    expect(Number(parts.n)).toBe(2);
     // Dependent objects follow the renames.
     await equal('SELECT * FROM sales.order_totals', 'SELECT * FROM shop.order_totals');
     const [fk] = await h.target.query<{ def: string }>(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'shop.orders'::regclass AND contype = 'f'`, 'app');
