@@ -38,14 +38,15 @@ export async function checkVersions(src: Client, tgt: Client, pgDumpMajor: numbe
   return items;
 }
 
-export async function checkKeys(src: Client): Promise<CheckItem> {
-  const { rows } = await src.query<Table>(
+/** `only`: the selected tables (objects), by display name; default every table. */
+export async function checkKeys(src: Client, only?: Set<string>): Promise<CheckItem> {
+  const { rows: all } = await src.query<Table>(
     `SELECT t.schema, t.name FROM (${USER_TABLES_SQL}) t
       WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                          WHERE i.indrelid = pg_catalog.format('%I.%I', t.schema, t.name)::regclass
                            AND (i.indisprimary OR i.indisunique))`,
   );
-  const names = rows.map(displayName);
+  const names = all.map(displayName).filter((n) => !only || only.has(n));
   return names.length
     ? warn('tables-without-key', `${names.length} table(s) have no primary key or unique constraint: ${listSome(names)}.`, 'They are copied whole and validated by count or checksum; add a primary key if you can, since duplicates cannot be told apart.')
     : pass('tables-without-key', 'Every table has a primary key or unique constraint.');

@@ -23,6 +23,8 @@ export interface SelectionCheckResult {
   conflictingTargets: Table[];
   /** The target names of every selected table. */
   targets: Table[];
+  /** The selected tables (source names). */
+  selected: Table[];
 }
 
 export async function selectionChecks(
@@ -46,7 +48,7 @@ export async function selectionChecks(
     items.push(conflictItem(selection.tables, conflictingTables));
   }
   const targetOf = new Map(selection.tables.map((t) => [displayName(t), t.target]));
-  return { items, conflictingTables, conflictingTargets: conflictingTables.map((t) => targetOf.get(displayName(t)) ?? t), targets: selection.tables.map((t) => t.target) };
+  return { items, conflictingTables, conflictingTargets: conflictingTables.map((t) => targetOf.get(displayName(t)) ?? t), targets: selection.tables.map((t) => t.target), selected: selection.tables };
 }
 
 function selectionItem(selection: Selection): CheckItem {
