@@ -5,14 +5,9 @@
  * cutover the target equals the source's SELECTs with the mapping and filter applied.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { PgCluster } from './support/postgres';
-import { runCli, startHarness, userRelations, waitForPhase, writeSpec, type Harness } from './support/harness';
+import { queryChecksum, runCli, startHarness, userRelations, waitForPhase, writeSpec, type Harness } from './support/harness';
 import { replicationLeftovers } from './support/write-load';
 
-async function checksum(cluster: PgCluster, db: string, query: string): Promise<string> {
-  const [row] = await cluster.query<{ c: string }>(`SELECT count(*) || ':' || coalesce(sum(hashtextextended(x::text, 0)::numeric), 0) AS c FROM (${query}) x`, db);
-  return row.c;
-}
 
 describe('objects in the change stream', () => {
   let h: Harness;
@@ -108,7 +103,7 @@ describe('objects in the change stream', () => {
     expect(result.validation.mismatches).toEqual([]);
     expect(result.validation.tablesChecked).toBe(3); // shop.prefs existed before: not comparable
 
-    const equal = async (sourceQuery: string, targetQuery: string) => expect(await checksum(h.target, 't2', targetQuery)).toBe(await checksum(h.source, 'app', sourceQuery));
+    const equal = async (sourceQuery: string, targetQuery: string) => expect(await queryChecksum(h.target, 't2', targetQuery)).toBe(await queryChecksum(h.source, 'app', sourceQuery));
     await equal(`SELECT id, region, balance, bio FROM app.accounts WHERE region = 'eu'`, 'SELECT id, region, amount, bio FROM shop.accounts_eu');
     await equal('SELECT * FROM app.notes', 'SELECT * FROM shop.notes');
     await equal(`SELECT * FROM app.keyed WHERE kind = 'a'`, 'SELECT * FROM shop.keyed');

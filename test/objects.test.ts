@@ -7,14 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MigrationReport } from '../common/plan';
-import type { PgCluster } from './support/postgres';
-import { runCli, startHarness, userRelations, writeSpec, type Harness } from './support/harness';
+import { queryChecksum, runCli, startHarness, userRelations, writeSpec, type Harness } from './support/harness';
 
-/** An order-independent checksum of a query's rows. */
-async function checksum(cluster: PgCluster, db: string, query: string): Promise<string> {
-  const [row] = await cluster.query<{ c: string }>(`SELECT count(*) || ':' || coalesce(sum(hashtextextended(x::text, 0)::numeric), 0) AS c FROM (${query}) x`, db);
-  return row.c;
-}
 
 describe('objects: selection, mapping, filters, conflicts', () => {
   let h: Harness;
@@ -172,7 +166,7 @@ describe('objects: selection, mapping, filters, conflicts', () => {
       'shop.visits_2024_pkey',
       'shop.visits_pkey',
     ].sort());
-    const equal = async (sourceQuery: string, targetQuery: string) => expect(await checksum(h.target, 'app', targetQuery)).toBe(await checksum(h.source, 'app', sourceQuery));
+    const equal = async (sourceQuery: string, targetQuery: string) => expect(await queryChecksum(h.target, 'app', targetQuery)).toBe(await queryChecksum(h.source, 'app', sourceQuery));
     await equal('SELECT id, name, tier::text FROM sales.customers', 'SELECT id, name, tier::text FROM shop.clients');
     await equal('SELECT id, customer_id, total, placed FROM sales.orders', 'SELECT id, customer_id, amount, placed FROM shop.orders');
     await equal('SELECT id, name, price FROM public.products', 'SELECT id, name, price FROM public.products');
@@ -224,6 +218,6 @@ describe('objects: selection, mapping, filters, conflicts', () => {
     const relations = await userRelations(h.target, 'moved');
     expect(relations.filter((r) => r.startsWith('legacy.'))).toEqual(['legacy.products', 'legacy.products_name_idx', 'legacy.products_note_idx', 'legacy.products_pkey', 'legacy.settings', 'legacy.settings_pkey']);
     expect(relations).toContain('public.own_table');
-    expect(await checksum(h.target, 'moved', 'SELECT * FROM legacy.products')).toBe(await checksum(h.source, 'app', 'SELECT * FROM public.products'));
+    expect(await queryChecksum(h.target, 'moved', 'SELECT * FROM legacy.products')).toBe(await queryChecksum(h.source, 'app', 'SELECT * FROM public.products'));
   });
 });

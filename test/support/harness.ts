@@ -117,6 +117,12 @@ export async function tableChecksums(cluster: PgCluster, db: string): Promise<Re
   return out;
 }
 
+/** An order-independent checksum of a query's rows (compare a mapped target table with the source's SELECT). */
+export async function queryChecksum(cluster: PgCluster, db: string, query: string): Promise<string> {
+  const [row] = await cluster.query<{ c: string }>(`SELECT count(*) || ':' || coalesce(sum(hashtextextended(x::text, 0)::numeric), 0) AS c FROM (${query}) x`, db);
+  return row.c;
+}
+
 /** Tables in the target database (to assert that a failed run left it untouched). */
 export async function userRelations(cluster: PgCluster, db: string): Promise<string[]> {
   const rows = await cluster.query<{ r: string }>(
