@@ -3,7 +3,7 @@ import { displayName, type CheckItem, type CutoverResult, type MigrationProgress
 import { changeCount, type StreamProgress } from '../common/stream';
 import { formatBytes } from '../common/format';
 import type { ControlView } from '../common/control';
-import { describeLimit } from '../common/throttle';
+import { describeLimit, isUnlimited } from '../common/throttle';
 
 const MARK: Record<CheckItem['status'], string> = { pass: 'PASS', warning: 'WARN', fail: 'FAIL' };
 
@@ -18,7 +18,8 @@ export function renderProgress(p: MigrationProgress, maxTables = 12): string {
   const lines = [
     `phase ${p.phase}${p.paused ? ' (PAUSED)' : ''}  ·  tables ${p.tablesDone}/${p.tablesTotal}  ·  ${formatBytes(p.bytesCopied)} copied  ·  ${p.percent}%  ${bar(p.percent)}`,
   ];
-  if (p.throttle) lines.push(renderControl(p as ControlView, p.phase === 'scheduled'));
+  const limited = p.throttle && !(isUnlimited(p.throttle.full) && isUnlimited(p.throttle.incremental));
+  if (p.throttle && (limited || p.paused || p.phase === 'scheduled')) lines.push(renderControl(p as ControlView, p.phase === 'scheduled'));
   if (p.stream) lines.push(renderStream(p.stream));
   else if (p.streamWorkflowId) lines.push(`stream ${p.streamWorkflowId}: starting`);
   const busy = p.tables.filter((t) => t.state === 'copying' || t.state === 'failed').slice(0, maxTables);

@@ -34,10 +34,11 @@ export function totals(sample: CopySample): { bytes: number; rows: number } {
  * Bytes per second received over `ms`, counted only between samples that saw the same COPYs
  * (a COPY that ends or starts in between would count bytes without their time, or the reverse).
  */
-export async function measureCopyRate(target: PgCluster, db: string, ms: number, everyMs = 250): Promise<{ bytesPerSecond: number; coveredMs: number }> {
+export async function measureCopyRate(target: PgCluster, db: string, ms: number, everyMs = 250): Promise<{ bytesPerSecond: number; rowsPerSecond: number; coveredMs: number }> {
   const end = Date.now() + ms;
   let previous = await sampleCopies(target, db);
   let bytes = 0;
+  let rows = 0;
   let coveredMs = 0;
   while (Date.now() < end) {
     await new Promise((r) => setTimeout(r, everyMs));
@@ -45,9 +46,11 @@ export async function measureCopyRate(target: PgCluster, db: string, ms: number,
     const same = next.copies.size > 0 && next.copies.size === previous.copies.size && [...next.copies.keys()].every((k) => previous.copies.has(k));
     if (same) {
       bytes += totals(next).bytes - totals(previous).bytes;
+      rows += totals(next).rows - totals(previous).rows;
       coveredMs += next.at - previous.at;
     }
     previous = next;
   }
-  return { bytesPerSecond: coveredMs ? (bytes / coveredMs) * 1000 : 0, coveredMs };
+  const perSecond = (n: number) => (coveredMs ? (n / coveredMs) * 1000 : 0);
+  return { bytesPerSecond: perSecond(bytes), rowsPerSecond: perSecond(rows), coveredMs };
 }
