@@ -3,22 +3,22 @@
  * Temporal Update, so the call returns the state the workflow took (or its refusal, e.g. for a
  * finished migration) rather than a mere "sent".
  */
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { PAUSE_UPDATE, RESUME_UPDATE, THROTTLE_UPDATE, type ControlView } from '../common/control';
 import { THROTTLE_PHASES, throttleChangeProblem, type ThrottleChange, type ThrottlePhase } from '../common/throttle';
 
 export async function pauseMigration(client: Client, workflowId: string): Promise<ControlView> {
-  return controlUpdate(client, workflowId, PAUSE_UPDATE, 'pause', []);
+  return controlUpdate(client, workflowId, 'pause', (h) => h.executeUpdate<ControlView, []>(PAUSE_UPDATE));
 }
 
 export async function resumeMigration(client: Client, workflowId: string): Promise<ControlView> {
-  return controlUpdate(client, workflowId, RESUME_UPDATE, 'resume', []);
+  return controlUpdate(client, workflowId, 'resume', (h) => h.executeUpdate<ControlView, []>(RESUME_UPDATE));
 }
 
 export async function throttleMigration(client: Client, workflowId: string, change: ThrottleChange): Promise<ControlView> {
   const problem = throttleChangeProblem(change);
   if (problem) throw new InvalidControlRequest(problem);
-  return controlUpdate(client, workflowId, THROTTLE_UPDATE, 'throttle', [change]);
+  return controlUpdate(client, workflowId, 'throttle', (h) => h.executeUpdate<ControlView, [ThrottleChange]>(THROTTLE_UPDATE, { args: [change] }));
 }
 
 /** Refused before anything was sent (exit code 2). */
@@ -47,10 +47,10 @@ export function throttleChangeFromOptions(opts: { mbPerSecond?: string; rowsPerS
   return change;
 }
 
-async function controlUpdate(client: Client, workflowId: string, update: string, verb: string, args: unknown[]): Promise<ControlView> {
+async function controlUpdate(client: Client, workflowId: string, verb: string, send: (handle: WorkflowHandle) => Promise<ControlView>): Promise<ControlView> {
   const handle = client.workflow.getHandle(workflowId);
   const { status } = await handle.describe();
   // An Update to a closed workflow fails with a bare "workflow execution already completed".
   if (status.name !== 'RUNNING') throw new Error(`migration ${workflowId} has already ended (${status.name.toLowerCase()}): there is nothing to ${verb}`);
-  return args.length ? handle.executeUpdate<ControlView, [unknown]>(update, { args: [args[0]] }) : handle.executeUpdate<ControlView, []>(update);
+  return send(handle);
 }
