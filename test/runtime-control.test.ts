@@ -38,7 +38,7 @@ describe('runtime control', () => {
       'big',
     );
     await h.source.query('VACUUM ANALYZE', 'big');
-    for (const db of ['small_a', 'small_b', 'big_a', 'big_b']) await h.target.createDatabase(db);
+    for (const db of ['small_a', 'small_b', 'small_c', 'big_a', 'big_b']) await h.target.createDatabase(db);
   });
 
   afterAll(async () => {
@@ -102,6 +102,24 @@ describe('runtime control', () => {
     expect(await userRelations(h.target, 'small_b')).toEqual([]);
     expect(await h.source.query(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'pgferry%'`)).toEqual([]);
     expect((await history(id)).some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+  });
+
+  it('holds a migration paused before its start at the next safe point, until resumed', async () => {
+    const startAt = Date.now() + 8_000;
+    const spec = writeSpec({ source: h.source.url('small'), target: h.target.url('small_c'), startAt: new Date(startAt).toISOString() });
+    const id = `scheduled-paused-${Date.now()}`;
+    expect((await runCli(['start', spec, '--id', id], h.cliEnv)).code).toBe(0);
+    const paused = await runCli(['pause', id], h.cliEnv);
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toContain(`${id}: paused`);
+    expect((await status(id)).progress).toMatchObject({ phase: 'scheduled', paused: true });
+    await sleep(startAt + 4_000 - Date.now()); // past its start time
+    expect((await status(id)).progress).toMatchObject({ phase: 'precheck', paused: true });
+    expect((await history(id)).some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+    expect((await runCli(['resume', id], h.cliEnv)).code).toBe(0);
+    const report = (await h.client.workflow.getHandle(id).result()) as MigrationReport;
+    expect(report.validation.mismatches).toEqual([]);
+    expect(await tableChecksums(h.target, 'small_c')).toEqual(await tableChecksums(h.source, 'small'));
   });
 
   it('pauses copies in the middle of a table and resumes them from exactly there', async () => {
