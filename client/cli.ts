@@ -5,11 +5,13 @@
  */
 import { Command, Option } from 'commander';
 import type { Client } from '@temporalio/client';
-import type { MigrationSpec } from '../common/spec';
+import { startAtSchema, type MigrationSpec } from '../common/spec';
+import type { ControlView } from '../common/control';
+import { InvalidControlRequest, pauseMigration, resumeMigration, throttleChangeFromOptions, throttleMigration } from './control';
 import { loadSpec } from './spec-file';
 import { connectClient, temporalSettings, type TemporalSettings } from './temporal';
 import { cancelMigration, cutoverDatabases, cutoverMigration, isMultiDatabase, defaultWorkflowId, failureText, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
-import { renderCutover } from './render';
+import { renderControl, renderCutover } from './render';
 import { renderAnyProgress, renderAnyReport, renderMultiCutover } from './render-databases';
 import { precheckJson, renderPrecheck } from './precheck-output';
 
@@ -33,6 +35,27 @@ async function clientOrExit(settings: TemporalSettings): Promise<Client> {
   } catch (err) {
     throw new ExitError((err as Error).message, EXIT.temporal);
   }
+}
+
+/** `start --at` overrides the spec's startAt; checked like the spec. */
+function withStartAt(spec: MigrationSpec, at?: string): MigrationSpec {
+  if (at === undefined) return spec;
+  const parsed = startAtSchema.safeParse(at);
+  if (!parsed.success) throw new ExitError(`--at: ${parsed.error.issues[0].message}`, EXIT.badInput);
+  return { ...spec, startAt: parsed.data };
+}
+
+/** pause, resume, throttle: an Update whose answer is the control state the migration took. */
+async function controlCommand(id: string, verb: string, json: boolean, call: (client: Client) => Promise<ControlView>): Promise<void> {
+  const client = await clientOrExit(temporalSettings());
+  let view: ControlView;
+  try {
+    view = await call(client);
+  } catch (err) {
+    if (err instanceof InvalidControlRequest) throw new ExitError(err.message, EXIT.badInput);
+    throw new ExitError(`${verb} ${id} failed: ${failureText(err)}`, EXIT.failed);
+  }
+  console.log(json ? JSON.stringify(view, null, 2) : `${id}: ${view.paused ? 'paused' : 'not paused'}\n${renderControl(view)}`);
 }
 
 const taskQueueOption = () => new Option('--task-queue <name>', 'Temporal task queue of the workers').env('PGFERRY_TASK_QUEUE').default('pgferry');
@@ -96,13 +119,15 @@ export function buildProgram(): Command {
     .option('--id <workflowId>', 'workflow id (default pgferry-<db>-<time>)')
     .option('--wait', 'follow progress until the migration ends; exit 0 on success')
     .option('--json', 'with --wait, print the final report as JSON')
+    .option('--at <time>', "start at this ISO 8601 date-time with offset, e.g. 2026-03-01T02:00:00+01:00 (overrides the spec's startAt); the migration waits, cancellable, until then")
     .addOption(taskQueueOption())
-    .action(async (specPath: string, opts: { id?: string; wait?: boolean; json?: boolean; taskQueue: string }) => {
-      const spec = specOrExit(specPath);
+    .action(async (specPath: string, opts: { id?: string; wait?: boolean; json?: boolean; at?: string; taskQueue: string }) => {
+      const spec = withStartAt(specOrExit(specPath), opts.at);
       const settings = temporalSettings(process.env, opts.taskQueue);
       const client = await clientOrExit(settings);
       const id = await startMigration(client, settings, spec, opts.id ?? defaultWorkflowId(spec));
-      if (!opts.json) console.log(`started migration ${id}\nWeb UI: ${webUiLink(settings, id)}`);
+      const scheduled = spec.startAt && Date.parse(spec.startAt) > Date.now() ? ` (scheduled to start at ${spec.startAt})` : '';
+      if (!opts.json) console.log(`started migration ${id}${scheduled}\nWeb UI: ${webUiLink(settings, id)}`);
       if (!opts.wait) return;
       process.exitCode = printFinal(await follow(client, id, opts.json), Boolean(opts.json));
     });
@@ -158,6 +183,39 @@ export function buildProgram(): Command {
       } catch (err) {
         throw new ExitError(`cutover of ${id} failed: ${failureText(err)}`, EXIT.failed);
       }
+    });
+
+  program
+    .command('pause')
+    .description('pause a migration: no new table copy starts, running copies hold still where they are, schema steps stop at the next step, the change stream stops applying. The source snapshot (or replication slot) stays open meanwhile.')
+    .argument('<workflowId>')
+    .option('--json', 'machine-readable output')
+    .action((id: string, opts: { json?: boolean }) => controlCommand(id, 'pause', Boolean(opts.json), (c) => pauseMigration(c, id)));
+
+  program
+    .command('resume')
+    .description('resume a paused migration: everything goes on from exactly where it stopped')
+    .argument('<workflowId>')
+    .option('--json', 'machine-readable output')
+    .action((id: string, opts: { json?: boolean }) => controlCommand(id, 'resume', Boolean(opts.json), (c) => resumeMigration(c, id)));
+
+  program
+    .command('throttle')
+    .description('change the rate limits of a running migration, for all its parallel copies together (or its change stream); takes effect within seconds')
+    .argument('<workflowId>')
+    .option('--mb-per-second <n>', 'MB (MiB) per second of COPY data (change stream: of decoded changes)')
+    .option('--rows-per-second <n>', 'rows per second (change stream: row changes applied)')
+    .option('--phase <phase>', 'full (the copy) or incremental (the change stream); default both')
+    .option('--unlimited', 'remove both limits (of --phase, or of both phases)')
+    .option('--json', 'machine-readable output')
+    .action((id: string, opts: { mbPerSecond?: string; rowsPerSecond?: string; phase?: string; unlimited?: boolean; json?: boolean }) => {
+      let change;
+      try {
+        change = throttleChangeFromOptions(opts);
+      } catch (err) {
+        throw new ExitError((err as Error).message, EXIT.badInput);
+      }
+      return controlCommand(id, 'throttle', Boolean(opts.json), (c) => throttleMigration(c, id, change));
     });
 
   program

@@ -41,6 +41,8 @@ export async function startMigration(client: Client, settings: TemporalSettings,
     args: [{ spec }],
     staticSummary: migrationSummary(spec),
     staticDetails: migrationDetails(spec),
+    // Lets `pgferry list` show a scheduled migration without asking a worker.
+    memo: spec.startAt ? { startAt: spec.startAt } : undefined,
   });
   return workflowId;
 }
@@ -137,10 +139,19 @@ export interface MigrationListing {
 export async function listMigrations(client: Client, limit = 50): Promise<MigrationListing[]> {
   const out: MigrationListing[] = [];
   for await (const wf of client.workflow.list({ query: `WorkflowType = '${MIGRATION_WORKFLOW}' OR WorkflowType = '${MULTI_DATABASE_WORKFLOW}'` })) {
-    out.push({ workflowId: wf.workflowId, status: wf.status.name, startTime: wf.startTime, closeTime: wf.closeTime });
+    out.push({ workflowId: wf.workflowId, status: listedStatus(wf.status.name, wf.memo), startTime: wf.startTime, closeTime: wf.closeTime });
     if (out.length >= limit) break;
   }
   return out;
+}
+
+/** RUNNING, told apart: PAUSED (the workflow's memo) or SCHEDULED (its start time is ahead). */
+function listedStatus(status: string, memo: Record<string, unknown> | undefined, now = Date.now()): string {
+  if (status !== 'RUNNING') return status;
+  if (memo?.paused) return 'PAUSED';
+  const startAt = typeof memo?.startAt === 'string' ? memo.startAt : undefined;
+  if (startAt && Date.parse(startAt) > now) return `SCHEDULED (starts ${new Date(startAt).toISOString()})`;
+  return status;
 }
 
 export async function runPrecheck(client: Client, settings: TemporalSettings, spec: MigrationSpec): Promise<PrecheckReport> {

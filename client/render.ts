@@ -2,11 +2,15 @@
 import { displayName, type CutoverResult, type MigrationProgress, type MigrationReport } from '../common/plan';
 import { changeCount, type StreamProgress } from '../common/stream';
 import { formatBytes } from '../common/format';
+import type { ControlView } from '../common/control';
+import { describeLimit, isUnlimited } from '../common/throttle';
 
 export function renderProgress(p: MigrationProgress, maxTables = 12): string {
   const lines = [
-    `phase ${p.phase}  ·  tables ${p.tablesDone}/${p.tablesTotal}  ·  ${formatBytes(p.bytesCopied)} copied  ·  ${p.percent}%  ${bar(p.percent)}`,
+    `phase ${p.phase}${p.paused ? ' (PAUSED)' : ''}  ·  tables ${p.tablesDone}/${p.tablesTotal}  ·  ${formatBytes(p.bytesCopied)} copied  ·  ${p.percent}%  ${bar(p.percent)}`,
   ];
+  const limited = p.throttle && !(isUnlimited(p.throttle.full) && isUnlimited(p.throttle.incremental));
+  if (p.throttle && (limited || p.paused || p.phase === 'scheduled')) lines.push(renderControl(p as ControlView, p.phase === 'scheduled'));
   if (p.stream) lines.push(renderStream(p.stream));
   else if (p.streamWorkflowId) lines.push(`stream ${p.streamWorkflowId}: starting`);
   const busy = p.tables.filter((t) => t.state === 'copying' || t.state === 'failed').slice(0, maxTables);
@@ -14,6 +18,15 @@ export function renderProgress(p: MigrationProgress, maxTables = 12): string {
     const error = t.error ? `  ${t.error}` : '';
     lines.push(`  ${t.state.padEnd(8)} ${displayName(t)}  ${t.rows} rows  ${formatBytes(t.bytes)}${error}`);
   }
+  return lines.join('\n');
+}
+
+/** Pause, throttle and a scheduled start, in one or two lines. */
+export function renderControl(c: ControlView, scheduled = Boolean(c.scheduledAt)): string {
+  const lines: string[] = [];
+  if (scheduled && c.scheduledAt) lines.push(`scheduled to start at ${c.scheduledAt}`);
+  if (c.paused) lines.push(`paused since ${new Date(c.pausedAt ?? 0).toISOString()} (resume with pgferry resume)`);
+  lines.push(`throttle: copy ${describeLimit(c.throttle.full)}  ·  change stream ${describeLimit(c.throttle.incremental)}`);
   return lines.join('\n');
 }
 

@@ -3,6 +3,7 @@
  * Rows never do; only table names, counts, sizes and states.
  */
 import type { StreamProgress } from './stream';
+import type { ControlView } from './control';
 
 /** A table that holds data (a plain table or a leaf partition), as found on the source. */
 export interface TableRef {
@@ -57,6 +58,7 @@ export interface TableProgress {
 }
 
 export type Phase =
+  | 'scheduled'
   | 'precheck'
   | 'snapshot'
   | 'pre-data'
@@ -123,7 +125,7 @@ export interface CutoverResult {
   droppedSlots: string[];
 }
 
-export interface MigrationProgress {
+export interface MigrationProgress extends Partial<ControlView> {
   phase: Phase;
   tables: TableProgress[];
   tablesDone: number;

@@ -110,6 +110,21 @@ const incrementalSchema = z
   .strict()
   .default({ operations: [...OPERATIONS], tables: {}, historyBudget: 8_000 });
 
+/** When a scheduled migration starts: ISO 8601 with an offset, so it means one instant wherever it is read. */
+export const startAtSchema = z.iso.datetime({
+  offset: true,
+  error: 'must be an ISO 8601 date-time with a UTC offset, e.g. 2026-03-01T02:00:00+01:00 or 2026-03-01T01:00:00Z',
+});
+
+/** Positive numbers; absent = unlimited. For the whole migration, shared by its parallel activities. */
+const rateLimitSchema = z
+  .object({
+    rowsPerSecond: z.number().positive().optional(),
+    mbPerSecond: z.number().positive().optional(),
+  })
+  .strict()
+  .default({});
+
 export const specSchema = z
   .object({
     source: connectionSchema,
@@ -148,6 +163,8 @@ export const specSchema = z
       .object({ ignore: z.array(z.string().regex(/^[a-z0-9-]+$/, 'a precheck item id, such as tables-without-key')).default([]) })
       .strict()
       .default({ ignore: [] }),
+    startAt: startAtSchema.optional(),
+    throttle: z.object({ full: rateLimitSchema, incremental: rateLimitSchema }).strict().default({ full: {}, incremental: {} }),
   })
   .strict()
   .superRefine((spec, ctx) => {

@@ -4,6 +4,7 @@
  */
 import { tableKey } from './plan';
 import type { Operation } from './spec';
+import type { RateLimit } from './throttle';
 
 export const STREAM_STATS_SIGNAL = 'streamStats';
 export const STREAM_CONTROL_QUERY = 'streamControl';
@@ -42,6 +43,8 @@ export interface StreamControl {
   stopAtLsn?: string;
   /** Hold still: read and apply nothing (changes wait in the source's slot) until resumed. */
   paused?: boolean;
+  /** The migration's `throttle.incremental`: changes applied per second, pgoutput bytes decoded per second. */
+  limit?: RateLimit;
 }
 
 /** Operations to replicate, per table (`schema.table` display names) and by default. */

@@ -9,6 +9,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   proxyActivities,
+  setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -17,6 +18,9 @@ import { displayName, type CopyUnit } from '../common/plan';
 import { long } from './activity-options';
 import { isSnapshotLost, rootMessage } from './failures';
 import { unitCopiedSignal } from './messages';
+import { copyControlQuery, copyControlSignal } from './control-messages';
+import type { ChildControl } from '../common/control';
+import { shareOf } from '../common/throttle';
 
 const { copyUnit } = proxyActivities<Activities>(long);
 
@@ -29,6 +33,8 @@ export interface CopyTablesInput extends Endpoints {
   checksum: boolean;
   /** This migration created the tables (types include schema). */
   withSchema: boolean;
+  /** Pause and the migration's `throttle.full` (updated by signal; carried over continue-as-new). */
+  control?: ChildControl;
 }
 
 /** Well under Temporal's 10,240-event warning, leaving room for units still in flight. */
@@ -39,6 +45,10 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   const queue = [...input.units];
   let running = 0;
   let failure: unknown;
+  let control: ChildControl = input.control ?? { paused: false, limit: {} };
+  setHandler(copyControlSignal, (next) => void (control = next));
+  // Each running copy gets an equal share of the limit for the whole migration.
+  setHandler(copyControlQuery, () => ({ paused: control.paused, limit: shareOf(control.limit, running) }));
 
   const runUnit = async (unit: CopyUnit) => {
     try {
@@ -63,7 +73,8 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   };
 
   while (queue.length && !failure) {
-    await condition(() => running < input.parallelism || failure !== undefined);
+    // Paused: start no new unit (running ones hold still themselves).
+    await condition(() => (running < input.parallelism && !control.paused) || failure !== undefined);
     if (failure) break;
     const unit = queue.shift()!;
     running += 1;
@@ -71,7 +82,7 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
     const info = workflowInfo();
     if (queue.length && (info.continueAsNewSuggested || info.historyLength > HISTORY_BUDGET)) {
       await condition(() => running === 0);
-      if (!failure) await continueAsNew<typeof copyTablesWorkflow>({ ...input, units: queue });
+      if (!failure) await continueAsNew<typeof copyTablesWorkflow>({ ...input, units: queue, control });
     }
   }
   await condition(() => running === 0);

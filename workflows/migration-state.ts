@@ -16,6 +16,7 @@ import {
   type TableState,
 } from '../common/plan';
 import { formatBytes } from '../common/format';
+import type { ControlState } from './control-state';
 
 /** The Web UI's details are capped (20 KB); past this many tables only the busy ones are listed. */
 const DETAIL_TABLE_ROWS = 60;
@@ -26,11 +27,14 @@ export class MigrationState {
   readonly phases: PhaseTiming[] = [];
   snapshot?: string;
   streamWorkflowId?: string;
+  /** Scheduled start, pause and throttle (shown with the progress). */
+  control?: ControlState;
   private phaseStartedAt: number;
   private readonly tables = new Map<string, TableProgress>();
   readonly results = new Map<string, TableCopyResult>();
 
-  constructor(readonly startedAt: number) {
+  /** Moved to the real start when the migration waited for its scheduled time. */
+  constructor(public startedAt: number) {
     this.phaseStartedAt = startedAt;
   }
 
@@ -118,6 +122,7 @@ export class MigrationState {
       startedAt: this.startedAt,
       snapshot: this.snapshot,
       streamWorkflowId: this.streamWorkflowId,
+      ...this.control?.view(),
     };
   }
 
@@ -127,6 +132,7 @@ export class MigrationState {
     const lines = [
       `**Phase:** ${p.phase} · **Tables:** ${p.tablesDone}/${p.tablesTotal} copied · **Data:** ${formatBytes(p.bytesCopied)} (${p.percent}%)`,
       '',
+      ...(this.control?.details(p.phase) ?? []),
     ];
     if (this.streamWorkflowId) lines.push(`**Change stream:** child workflow \`${this.streamWorkflowId}\` (lag, rates and per-table changes on its page)`, '');
     if (p.warnings.length) lines.push(`**Warnings:** ${p.warnings.length} (see the progress query or the result)`, '');

@@ -13,13 +13,13 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  executeChild,
   getExternalWorkflowHandle,
   startChild,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -39,6 +39,9 @@ import { copyTablesWorkflow } from './copy-tables';
 import { precheckInput } from './precheck';
 import { failureType, isSnapshotLost, rootMessage } from './failures';
 import { MigrationState } from './migration-state';
+import { ControlState } from './control-state';
+import { RuntimeControl } from './runtime-control';
+import { unlimited } from '../common/throttle';
 import { cutoverSignal, databasePhaseSignal, progressQuery, snapshotReadySignal, tableProgressSignal, unitCopiedSignal } from './messages';
 
 // proxyActivities returns a Proxy: take the functions out by name (spreading it yields nothing).
@@ -77,6 +80,10 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
   let snapshot: SnapshotReady | undefined;
   let holderEnded = false;
   let generation = 0;
+  // pause, resume and throttle (Updates), forwarded to the child doing the work
+  const control = new RuntimeControl(new ControlState(spec.throttle ?? unlimited(), spec.startAt), () => state.phase, refreshDetails);
+  state.control = control.state;
+  control.install();
 
   setHandler(progressQuery, () => state.progress());
   setHandler(snapshotReadySignal, (ready) => {
@@ -172,6 +179,10 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
   const holderScope = new CancellationScope();
   let holder: Promise<void> | undefined;
   try {
+    // 0. A scheduled start waits on a durable timer: cancelled meanwhile, it leaves nothing behind.
+    if (spec.startAt) await waitUntilStart(spec.startAt);
+    await control.safePoint();
+
     // 1. Precheck: any fail, or a warning the spec does not acknowledge, stops here, before
     // anything is written. Then the target database, when it is missing and may be created.
     refreshDetails();
@@ -183,6 +194,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     if (report.facts.createTargetDatabase) await acts.createTargetDatabase({ source: spec.source, target: spec.target, retry: spec.retry });
 
     // 2. One exported snapshot for everything read from the source.
+    await control.safePoint();
     enter('snapshot');
     if (names) {
       // The publication first: pgoutput must find it as of the slot's consistent point.
@@ -205,6 +217,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
 
     // 3. Pre-data schema: types, tables, views, functions... with no indexes yet.
     if (withSchema) {
+      await control.safePoint(); // the snapshot stays held while paused
       enter('pre-data');
       const preData = await underSnapshot((s) => acts.applyPreData({ ...endpoints, ...schemaOptions, ...selection, snapshot: s }));
       if (preData.leftOut?.length) state.warnings.push(`left out because they depend on something not migrated: ${preData.leftOut.join('; ')}`);
@@ -214,17 +227,25 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     // 4. Data: every table under the same snapshot, in parallel.
     let copiedUnder: SnapshotReady | undefined;
     if (withData) {
+      await control.safePoint();
       enter('data');
       const units = groupIntoUnits(tables);
       await underSnapshot(
-        (s) => {
+        async (s) => {
           generation += 1;
           copiedUnder = snapshots.get(s);
-          return executeChild(copyTablesWorkflow, {
+          const sent = control.state.copyControl();
+          const copy = await startChild(copyTablesWorkflow, {
             workflowId: `${workflowInfo().workflowId}/copy-${generation}`,
             staticSummary: `copy ${tables.length} tables of ${describeConnection(spec.source)}`.slice(0, 200),
-            args: [{ ...endpoints, migrationId: workflowInfo().workflowId, generation, snapshot: s, units, parallelism: spec.parallelism.tables, checksum: spec.validation === 'checksum', withSchema }],
+            args: [{ ...endpoints, migrationId: workflowInfo().workflowId, generation, snapshot: s, units, parallelism: spec.parallelism.tables, checksum: spec.validation === 'checksum', withSchema, control: sent }],
           });
+          await control.attachCopy(copy, sent);
+          try {
+            await copy.result();
+          } finally {
+            control.detachCopy();
+          }
         },
         () => state.resetCopies(),
       ).catch((err) => {
@@ -235,6 +256,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     }
     // The snapshot is no longer needed: release it while the indexes build (awaited below).
     holderScope.cancel();
+    await control.safePoint();
 
     // 5. Post-data (foreign keys, triggers, rules, matview refreshes), then statistics; and
     // 6. validation against what was read under the snapshot. They run side by side: row
@@ -303,11 +325,13 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     await dropReplication({ source: spec.source, retry: spec.retry, names, keepSlot: slot, dropPublication: false });
     await acts.openStream({ target: spec.target, retry: spec.retry, migrationId: id, slot, startLsn });
     enter('streaming');
+    const sent = { paused: control.state.paused, limit: control.state.streamLimit() };
     const stream = await startChild(streamChangesWorkflow, {
       workflowId: `${id}/stream`,
       staticSummary: `stream changes ${describeConnection(spec.source)} → ${describeConnection(spec.target)}`.slice(0, 200),
-      args: [{ ...endpoints, migrationId: id, names, publications, slot, operations: streamOperations(spec), objects: spec.objects, conflicts: spec.conflicts, historyBudget: spec.incremental.historyBudget }],
+      args: [{ ...endpoints, migrationId: id, names, publications, slot, operations: streamOperations(spec), objects: spec.objects, conflicts: spec.conflicts, historyBudget: spec.incremental.historyBudget, ...sent }],
     });
+    await control.attachStream(stream, sent);
     state.streamWorkflowId = stream.workflowId;
     refreshDetails();
     let streamFailure: unknown;
@@ -365,6 +389,17 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
       mismatches.push(...results.filter((r) => !r.ok));
     }
     return { mode: spec.validation, tablesChecked: tables.length, mismatches };
+  }
+
+  /** Sleeps until `startAt` (at once if it has passed); the time waited is not the migration's. */
+  async function waitUntilStart(startAt: string): Promise<void> {
+    const ms = Date.parse(startAt) - Date.now();
+    if (ms <= 0) return;
+    state.phase = 'scheduled';
+    refreshDetails();
+    await sleep(ms, { summary: `scheduled start at ${startAt}` });
+    state.enter('precheck', Date.now());
+    state.startedAt = Date.now();
   }
 
   /** Nothing left behind on the source: fence the target, drop every slot and the publication. */

@@ -23,6 +23,7 @@ import { formatBytes } from '../common/format';
 import { displayName } from '../common/plan';
 import { PROGRESS_QUERY } from '../common/messages';
 import { changeCount, CountTotals, STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type StreamControl, type StreamProgress, type StreamStats, type TableChangeCounts } from '../common/stream';
+import type { RateLimit } from '../common/throttle';
 import * as options from './activity-options';
 
 const { streamChanges } = proxyActivities<Activities>(options.stream);
@@ -31,6 +32,8 @@ export const streamStatsSignal = defineSignal<[StreamStats]>(STREAM_STATS_SIGNAL
 export const stopAtSignal = defineSignal<[{ lsn: string }]>('stopAt');
 /** Pause or resume applying changes (they wait in the slot meanwhile). */
 export const pauseStreamSignal = defineSignal<[{ paused: boolean }]>('pauseStream');
+/** The migration's `throttle.incremental`, whenever it changes. */
+export const throttleStreamSignal = defineSignal<[{ limit: RateLimit }]>('throttleStream');
 export const streamControlQuery = defineQuery<StreamControl>(STREAM_CONTROL_QUERY);
 export const streamProgressQuery = defineQuery<StreamProgress>(PROGRESS_QUERY);
 
@@ -41,6 +44,7 @@ export interface StreamWorkflowInput extends StreamChangesInput {
   progress?: StreamProgress;
   stopAtLsn?: string;
   paused?: boolean;
+  limit?: RateLimit;
 }
 
 export interface StreamWorkflowResult {
@@ -65,10 +69,13 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
   const snapshot = (): StreamProgress => ({ ...progress, tables: tables.list() });
   let stopAtLsn = input.stopAtLsn;
   let paused = input.paused ?? false;
+  let limit = input.limit ?? {};
   progress.stopAtLsn = stopAtLsn;
 
   setHandler(streamProgressQuery, snapshot);
-  setHandler(streamControlQuery, () => ({ stopAtLsn, paused: paused && !stopAtLsn }));
+  // Cutover lifts pause and limits: the downtime should not wait for them.
+  setHandler(streamControlQuery, () => ({ stopAtLsn, paused: paused && !stopAtLsn, limit: stopAtLsn ? {} : limit }));
+  setHandler(throttleStreamSignal, ({ limit: l }) => void (limit = l));
   setHandler(pauseStreamSignal, ({ paused: p }) => {
     paused = p;
     if (progress.state === 'streaming' || progress.state === 'paused' || progress.state === 'starting') progress.state = p ? 'paused' : 'streaming';
@@ -101,7 +108,7 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
   }
   refresh();
 
-  const { progress: _carried, stopAtLsn: _stop, paused: _paused, historyBudget, ...activityInput } = input;
+  const { progress: _carried, stopAtLsn: _stop, paused: _paused, limit: _limit, historyBudget, ...activityInput } = input;
   const scope = new CancellationScope();
   let result: { appliedLsn: string } | undefined;
   let failure: unknown;
@@ -130,7 +137,7 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
     return { appliedLsn: result.appliedLsn, progress: snapshot() };
   }
   await condition(allHandlersFinished);
-  return continueAsNew<typeof streamChangesWorkflow>({ ...input, progress: snapshot(), stopAtLsn, paused });
+  return continueAsNew<typeof streamChangesWorkflow>({ ...input, progress: snapshot(), stopAtLsn, paused, limit });
 }
 
 function streamDetails(p: StreamProgress, tables: TableChangeCounts[]): string {

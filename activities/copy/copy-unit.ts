@@ -22,6 +22,9 @@ import { readCopyColumns, type CopyColumns } from './columns';
 import { existingIndexNames, readIndexStatements, type IndexStatement } from './table-indexes';
 import { findUnitRecord, recordUnit } from './unit-marker';
 import { TextCopyCounter } from './text-copy-counter';
+import { CopyControlPoller } from './copy-control';
+import { throttledStream } from '../rate/throttled-stream';
+import type { RateGate } from '../rate/rate-gate';
 import { sourceChecksum } from '../validate/checksum';
 
 export interface CopyUnitInput extends Endpoints {
@@ -42,6 +45,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
     const { source, target, secrets } = resolveBoth(deps, input);
     const ctx = Context.current();
     const progress = new ProgressReporter(input.progressWorkflowId);
+    const control = new CopyControlPoller(); // pause and this copy's share of the rate limits
     let src: Client | undefined;
     let tgt: Client | undefined;
     const abort = () => {
@@ -66,6 +70,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
           await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
           await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
           await tgt.query('BEGIN');
+          await control.start();
 
           const record = input.fresh ? await findUnitRecord(tgt, input.progressWorkflowId, unit.id) : undefined;
           if (record?.snapshot === input.snapshot) return record.results; // committed by an earlier attempt
@@ -81,7 +86,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
           for (const table of unit.tables) {
             current = table;
             const plan = { columns: columns.get(tableKey(table))!, truncate, indexes: indexes.get(tableKey(table)) ?? [], recopy: record !== undefined };
-            results.push(await copyTable(src, tgt, table, plan, input.checksum, live));
+            results.push(await copyTable(src, tgt, table, plan, input.checksum, live, control.gate));
           }
           if (input.fresh) await recordUnit(tgt, input.progressWorkflowId, unit.id, input.snapshot, results);
           await tgt.query('COMMIT');
@@ -91,6 +96,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
       );
     } finally {
       clearInterval(beat);
+      control.stop();
       ctx.cancellationSignal.removeEventListener('abort', abort);
       await closeQuietly(src);
       await closeQuietly(tgt);
@@ -122,6 +128,7 @@ async function copyTable(
   plan: TablePlan,
   checksum: boolean,
   live: LiveState,
+  gate: RateGate,
 ): Promise<TableCopyResult> {
   const started = Date.now();
   const columns = selectedColumns(plan.columns, table);
@@ -147,7 +154,8 @@ async function copyTable(
   Object.assign(live, { table: displayName(table), rows: 0, bytes: 0, building: undefined });
   const follow = setInterval(() => Object.assign(live, { rows: counter.rows, bytes: counter.bytes }), 250);
   try {
-    await pipeline(reader, countingStream(counter), writer);
+    // Paused or over its share of the limit, the throttle stage holds a chunk and the source waits.
+    await pipeline(reader, countingStream(counter), throttledStream(gate, () => counter.rows), writer);
   } finally {
     clearInterval(follow);
   }

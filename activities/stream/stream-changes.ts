@@ -18,6 +18,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { both } from 'pg-copy-streams';
 import type { ReplicationNames } from '../../common/replication-names';
+import type { RateLimit } from '../../common/throttle';
 import { CountTotals, STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type OperationsConfig, type StreamControl, type StreamStats } from '../../common/stream';
 import { closeQuietly, openClient, openReplicationClient } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
@@ -37,6 +38,7 @@ import { RelationCache } from './relation-cache';
 import { standbyStatusUpdate } from './replication-frames';
 import { StreamMeter } from './stream-meter';
 import { lockPosition, readPosition, savePosition } from './stream-position';
+import { RateGate } from '../rate/rate-gate';
 
 export interface StreamChangesInput extends Endpoints {
   migrationId: string;
@@ -213,6 +215,16 @@ export function makeStreamChanges(deps: ActivityDeps) {
         /** Between transactions with nothing received that is not yet committed on the target. */
         const nothingPending = () => !inTransaction && batch.isEmpty && filtered.size === 0 && !targetTxOpen && !inflight;
 
+        // throttle.incremental: a change is one row change (or truncate) received, its bytes the
+        // pgoutput message's; over the limit, reading waits (the backlog stays in the slot).
+        const gate = new RateGate();
+        let throttledUntil = 0;
+        const pace = (bytes: number) => {
+          gate.obey({ paused: false, limit: control.limit });
+          const wait = gate.take(1, bytes);
+          if (wait > 0) throttledUntil = Date.now() + wait;
+        };
+
         let lastStats = Date.now();
         let lastSourceLsnAt = 0;
         for (;;) {
@@ -228,10 +240,16 @@ export function makeStreamChanges(deps: ActivityDeps) {
             await new Promise((r) => setTimeout(r, CONTROL_POLL_MS));
             continue;
           }
-          let frame = reader.take(); // no promise per frame while frames are waiting
-          if (!frame) {
-            await reader.wait(batchStartedAt ? Math.max(1, MAX_BATCH_AGE_MS - (Date.now() - batchStartedAt)) : CONTROL_POLL_MS);
-            frame = reader.take();
+          let frame: ReturnType<typeof reader.take>;
+          if (Date.now() < throttledUntil) {
+            // Over the limit: read nothing for a moment (commits and status updates go on below).
+            await new Promise((r) => setTimeout(r, Math.min(throttledUntil - Date.now(), MAX_BATCH_AGE_MS)));
+          } else {
+            frame = reader.take(); // no promise per frame while frames are waiting
+            if (!frame) {
+              await reader.wait(batchStartedAt ? Math.max(1, MAX_BATCH_AGE_MS - (Date.now() - batchStartedAt)) : CONTROL_POLL_MS);
+              frame = reader.take();
+            }
           }
           const now = Date.now();
           if (frame?.kind === 'keepalive') {
@@ -278,12 +296,14 @@ export function makeStreamChanges(deps: ActivityDeps) {
                 if (!skipping) {
                   addChange(relations.table(message.relationId), message);
                   batchBytes += frame.payload.length;
+                  pace(frame.payload.length);
                 }
                 break;
               case 'truncate':
                 if (!skipping) {
                   await judgeFiltered(); // a truncate is a barrier: what came before goes first
                   batch.truncate(message.relationIds.map((id) => relations.table(id)), message.restartIdentity);
+                  pace(frame.payload.length);
                 }
                 break;
               case 'message':
@@ -358,6 +378,10 @@ class ControlPoller {
 
   get paused(): boolean {
     return this.control.paused === true;
+  }
+
+  get limit(): RateLimit {
+    return this.control.limit ?? {};
   }
 
   /** From the last poll: the cutover position is set and applied. */

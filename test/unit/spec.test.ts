@@ -72,3 +72,35 @@ describe('precheck.ignore', () => {
     if (!result.ok) expect(result.problems[0]).toMatch(/^precheck\.ignore: /);
   });
 });
+
+describe('validateSpec: startAt and throttle', () => {
+  const base = { source: 'postgres://a@db1/shop', target: 'postgres://b@db2/shop' };
+
+  it('accepts an ISO 8601 start time with an offset and limits per phase', () => {
+    const result = validateSpec({ ...base, startAt: '2030-03-01T02:00:00+01:00', throttle: { full: { mbPerSecond: 5 }, incremental: { rowsPerSecond: 1000 } } });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.spec.startAt).toBe('2030-03-01T02:00:00+01:00');
+    expect(result.spec.throttle).toEqual({ full: { mbPerSecond: 5 }, incremental: { rowsPerSecond: 1000 } });
+  });
+
+  it('has no limits by default', () => {
+    const result = validateSpec(base);
+    expect(result.ok && result.spec.throttle).toEqual({ full: {}, incremental: {} });
+    expect(result.ok && result.spec.startAt).toBeUndefined();
+  });
+
+  it('refuses a start time without an offset, saying what to write', () => {
+    const result = validateSpec({ ...base, startAt: '2030-03-01T02:00:00' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems).toEqual(['startAt: must be an ISO 8601 date-time with a UTC offset, e.g. 2026-03-01T02:00:00+01:00 or 2026-03-01T01:00:00Z']);
+  });
+
+  it('refuses limits that are not positive, and unknown limit fields', () => {
+    const result = validateSpec({ ...base, throttle: { full: { mbPerSecond: 0, queriesPerSecond: 3 } } });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^throttle\.full\.mbPerSecond: /), expect.stringMatching(/^throttle\.full: unknown field queriesPerSecond/)]));
+  });
+});
