@@ -18,6 +18,7 @@ describe('objects: selection, mapping, filters, conflicts', () => {
     await h.source.createDatabase('app');
     await h.target.createDatabase('app');
     await h.target.createDatabase('moved');
+    await h.target.createDatabase('whole');
     await h.source.query(
       `CREATE SCHEMA sales;
        CREATE TYPE sales.tier AS ENUM ('bronze', 'gold');
@@ -219,5 +220,40 @@ describe('objects: selection, mapping, filters, conflicts', () => {
     expect(relations.filter((r) => r.startsWith('legacy.'))).toEqual(['legacy.products', 'legacy.products_name_idx', 'legacy.products_note_idx', 'legacy.products_pkey', 'legacy.settings', 'legacy.settings_pkey']);
     expect(relations).toContain('public.own_table');
     expect(await queryChecksum(h.target, 'moved', 'SELECT * FROM legacy.products')).toBe(await queryChecksum(h.source, 'app', 'SELECT * FROM public.products'));
+  });
+
+  it('moves a whole schema renamed into one the target already has: tables, views, functions and types', async () => {
+    await h.target.query('CREATE TABLE public.own_table (id int)', 'whole');
+    const spec = writeSpec({
+      source: h.source.url('app'),
+      target: h.target.url('whole'),
+      precheck: { ignore: ['tables-without-key', 'renamed-in-functions'] },
+      objects: { include: ['sales'], rename: { sales: 'public' } },
+    });
+    const run = await runCli(['start', spec, '--wait', '--json'], h.cliEnv);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const objects = await h.target.query<{ what: string }>(
+      `SELECT kind || ' ' || name AS what FROM (
+         SELECT 'relation' AS kind, relname AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p', 'v')
+         UNION ALL SELECT 'function', proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+         UNION ALL SELECT 'type', typname FROM pg_type WHERE typnamespace = 'public'::regnamespace AND typtype = 'e') o ORDER BY 1`,
+      'whole',
+    );
+    expect(objects.map((o) => o.what)).toEqual([
+      'function customer_count',
+      'function touch',
+      'relation customers',
+      'relation order_totals',
+      'relation orders',
+      'relation own_table',
+      'relation visits',
+      'relation visits_2023',
+      'relation visits_2024',
+      'type tier',
+    ]);
+    const [sales] = await h.target.query<{ n: string }>(`SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'sales'`, 'whole');
+    expect(Number(sales.n)).toBe(0); // created by the migration, emptied by the moves, dropped
+    expect(await queryChecksum(h.target, 'whole', 'SELECT * FROM public.order_totals')).toBe(await queryChecksum(h.source, 'app', 'SELECT * FROM sales.order_totals'));
   });
 });

@@ -219,6 +219,7 @@ describe('runtime control', () => {
       source: h.source.url('live'),
       target: h.target.url('live'),
       types: ['schema', 'full', 'incremental'],
+      precheck: { ignore: ['ddl-during-migration'] },
       throttle: { incremental: { rowsPerSecond: 100 } },
     });
     const id = `stream-control-${Date.now()}`;

@@ -11,7 +11,7 @@
 import type { Client } from 'pg';
 import type { ObjectsSpec } from '../../common/objects-spec';
 import type { TableSelection } from '../../common/selection';
-import { closeQuietly, openClient, qualified, quoteIdent } from '../db';
+import { closeQuietly, openClient, qualified, quoteIdent, quoteLiteral } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { owningWorkflow } from '../owning-workflow';
@@ -43,6 +43,7 @@ export function makeApplyRenames(deps: ActivityDeps) {
         const rootOf = new Map(selection.catalog.map((t) => [`${t.schema}.${t.name}`, t.root]));
         const existingBefore = new Set(await loadExistingSchemas(tgt, workflowId));
         const statements = await renameStatements(tgt, selection.tables, selection.schemaRenames, existingBefore, (t) => rootOf.get(`${t.schema}.${t.name}`) !== undefined);
+        statements.push(...(await otherObjectMoves(src, tgt, selection.schemaRenames, selection.wholeSchemas, existingBefore)));
         await tgt.query('BEGIN');
         for (const sql of statements) await tgt.query(sql);
         await tgt.query(markerSql(workflowId, 'renames'));
@@ -117,6 +118,57 @@ export async function renameStatements(
     targetSchemas.add(to);
     // Moving a partitioned table does not move its partitions: each moves on its own.
     for (const m of moved.filter((m) => m.schema === from)) out.push(`ALTER TABLE ${qualified(m)} SET SCHEMA ${quoteIdent(to)}`);
+  }
+  return out;
+}
+
+/**
+ * The source schema's objects other than tables (views, materialized views, free-standing
+ * sequences, functions, procedures, aggregates, types, domains), for one selected as a whole.
+ * `identity` is how ALTER names them within the schema.
+ */
+const SCHEMA_OBJECTS_SQL = `
+  SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'FOREIGN TABLE' END AS kind,
+         pg_catalog.quote_ident(c.relname) AS identity, 'rel' AS lookup
+    FROM pg_catalog.pg_class c
+   WHERE c.relnamespace = $1::regnamespace AND c.relkind IN ('v', 'm', 'S', 'f')
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'e', 'i'))
+  UNION ALL
+  SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
+         pg_catalog.quote_ident(p.proname) || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')', 'proc'
+    FROM pg_catalog.pg_proc p
+   WHERE p.pronamespace = $1::regnamespace
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype IN ('e', 'i'))
+  UNION ALL
+  SELECT CASE y.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, pg_catalog.quote_ident(y.typname), 'type'
+    FROM pg_catalog.pg_type y
+   WHERE y.typnamespace = $1::regnamespace AND y.typtype IN ('e', 'd', 'r', 'c')
+     AND (y.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = y.typrelid AND c.relkind = 'c'))
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_type'::regclass AND d.objid = y.oid AND d.deptype IN ('e', 'i'))`;
+
+/**
+ * A schema selected as a whole and renamed into a schema the target already has (or that the
+ * target had before, such as public): its tables moved one by one (renameStatements), and so
+ * do the other objects the migration created there — those named as in the source schema
+ * (a same-named object the target had before would have failed pre-data).
+ */
+async function otherObjectMoves(src: Client, tgt: Client, schemaRenames: Record<string, string>, wholeSchemas: string[], existingBefore: Set<string>): Promise<string[]> {
+  const out: string[] = [];
+  for (const [from, to] of Object.entries(schemaRenames)) {
+    if (!wholeSchemas.includes(from)) continue;
+    const { rows: targetHas } = await tgt.query<{ ok: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1) AS ok', [to]);
+    if (!existingBefore.has(from) && !targetHas[0].ok) continue; // renamed wholesale: everything went with it
+    const { rows } = await src.query<{ kind: string; identity: string; lookup: string }>(SCHEMA_OBJECTS_SQL, [quoteIdent(from)]);
+    for (const o of rows) {
+      const name = `${quoteIdent(from)}.${o.identity}`;
+      const lookup = o.lookup === 'rel' ? 'to_regclass' : o.lookup === 'proc' ? 'to_regprocedure' : 'to_regtype';
+      const { rows: found } = await tgt.query<{ ok: boolean }>(`SELECT pg_catalog.${lookup}($1) IS NOT NULL AS ok`, [name]);
+      if (found[0].ok) out.push(`ALTER ${o.kind} ${name} SET SCHEMA ${quoteIdent(to)}`);
+    }
+    // The migration created the old schema: drop it once empty (what could not move keeps it).
+    if (!existingBefore.has(from)) {
+      out.push(`DO $$ BEGIN EXECUTE ${quoteLiteral(`DROP SCHEMA ${quoteIdent(from)}`)}; EXCEPTION WHEN dependent_objects_still_exist THEN NULL; END $$`);
+    }
   }
   return out;
 }
