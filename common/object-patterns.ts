@@ -74,8 +74,9 @@ function splitParts(text: string): NamePart[] {
   return parts;
 }
 
-function escapeRegex(ch: string): string {
-  return /[\\^$.*+?()[\]{}|/]/.test(ch) ? `\\${ch}` : ch;
+/** Text matched literally inside a regular expression. */
+export function escapeRegex(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
 }
 
 /** A pattern of 1 to `maxParts` parts (schema, schema.table, schema.table.column). */

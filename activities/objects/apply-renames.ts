@@ -11,6 +11,7 @@
 import type { Client } from 'pg';
 import type { ObjectsSpec } from '../../common/objects-spec';
 import type { TableSelection } from '../../common/selection';
+import { tableKey } from '../../common/plan';
 import { closeQuietly, openClient, qualified, quoteIdent, quoteLiteral } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
@@ -40,9 +41,9 @@ export function makeApplyRenames(deps: ActivityDeps) {
         if (await isStepDone(tgt, workflowId, 'renames')) return { statements: 0, alreadyDone: true };
         src = await openClient(source, 'rename');
         const selection = await readSelection(src, input.objects, input.conflicts);
-        const rootOf = new Map(selection.catalog.map((t) => [`${t.schema}.${t.name}`, t.root]));
+        const partitions = new Set(selection.catalog.filter((t) => t.root).map(tableKey));
         const existingBefore = new Set(await loadExistingSchemas(tgt, workflowId));
-        const statements = await renameStatements(tgt, selection.tables, selection.schemaRenames, existingBefore, (t) => rootOf.get(`${t.schema}.${t.name}`) !== undefined);
+        const statements = await renameStatements(tgt, selection.tables, selection.schemaRenames, existingBefore, (t) => partitions.has(tableKey(t)));
         statements.push(...(await otherObjectMoves(src, tgt, selection.schemaRenames, selection.wholeSchemas, existingBefore)));
         await tgt.query('BEGIN');
         for (const sql of statements) await tgt.query(sql);

@@ -118,6 +118,8 @@ WITH RECURSIVE dropped(classid, objid, objsubid) AS (
 )
 SELECT x.classid::int8 AS classid, x.objid::int8 AS objid, x.objsubid,
        (SELECT i.type || ' ' || i.identity FROM pg_catalog.pg_identify_object(x.classid, x.objid, x.objsubid) i) AS description,
+       (SELECT a.attname::text FROM pg_catalog.pg_attribute a
+         WHERE x.objsubid <> 0 AND x.classid = 'pg_catalog.pg_class'::regclass AND a.attrelid = x.objid AND a.attnum = x.objsubid) AS column_name,
        ${tagSql('x')}
   FROM dropped x`;
 
@@ -168,6 +170,8 @@ export interface DroppedRow {
   objid: string;
   objsubid: number;
   description: string | null;
+  /** For a column (objsubid > 0 of a relation): its name. */
+  column_name: string | null;
   schema: string | null;
   plain_name: string | null;
   tag: string | null;
@@ -240,16 +244,10 @@ export async function planSchemaFilter(source: Client, selection: Selection & { 
   const dropColumns = new Map<string, { schema: string; name: string; columns: string[] }>();
   const keptTableOids = new Map<number, CatalogRow>();
   for (const t of selection.catalog) if (selectedOids.has(t.oid) && !droppedObjects.has(objKey(CLASS.pg_class, t.oid))) keptTableOids.set(t.oid, t);
-  const { rows: columnNames } = await source.query<{ attrelid: string; attnum: number; attname: string }>(
-    'SELECT attrelid::int8, attnum, attname FROM pg_catalog.pg_attribute WHERE attrelid = ANY($1) AND attnum > 0',
-    [[...new Set(dropped.filter((d) => d.objsubid !== 0 && Number(d.classid) === CLASS.pg_class && keptTableOids.has(Number(d.objid))).map((d) => Number(d.objid)))]],
-  );
   for (const d of dropped) {
-    if (d.objsubid === 0 || Number(d.classid) !== CLASS.pg_class) continue;
-    const table = keptTableOids.get(Number(d.objid));
-    if (!table || table.root) continue; // partitions lose the column with their partitioned table
-    const column = columnNames.find((c) => Number(c.attrelid) === table.oid && c.attnum === d.objsubid)?.attname;
-    if (!column) continue;
+    const column = d.column_name;
+    const table = column === null ? undefined : keptTableOids.get(Number(d.objid));
+    if (!table || !column || table.root) continue; // partitions lose the column with their partitioned table
     const entry = dropColumns.get(tableKey(table)) ?? { schema: table.schema, name: table.name, columns: [] };
     entry.columns.push(column);
     dropColumns.set(tableKey(table), entry);

@@ -7,6 +7,7 @@
 import type { Client } from 'pg';
 import { displayName, type CheckItem } from '../../common/plan';
 import type { ObjectsSpec } from '../../common/objects-spec';
+import { escapeRegex } from '../../common/object-patterns';
 import type { Selection, TableSelection } from '../../common/selection';
 import { qualified } from '../db';
 import { errorMessage } from '../errors';
@@ -212,8 +213,4 @@ function conflictItem(tables: TableSelection[], conflicting: Table[]): CheckItem
     title: `${conflicting.length} table(s) already exist in the target: ${listSome(conflicting.map(describe))}.`,
     advice: 'conflicts: ignore keeps them as they are and adds the source rows whose keys they lack (the target row wins during the copy, the source row during the change stream); check that their columns match the source.',
   };
-}
-
-function escapeRegex(text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
 }

@@ -20,7 +20,7 @@ import type { ObjectsSpec } from '../../common/objects-spec';
 import { selectsEverything } from '../../common/selection';
 import { qualified, quoteIdent, quoteLiteral } from '../db';
 import type { ResolvedConnection } from '../credentials';
-import { parseToc } from './existing-objects';
+import { parseToc, type TocEntry } from './existing-objects';
 import { readSelection } from '../objects/read-selection';
 import { planSchemaFilter, type SchemaFilter } from '../objects/schema-filter';
 
@@ -64,10 +64,10 @@ export function makeApplyPreData(deps: ActivityDeps) {
         let filter: SchemaFilter | undefined;
         const listFile = join(dir, 'pre-data.list');
         if (input.objects && !selectsEverything(input.objects)) {
-          filter = await selectionFilter(deps, source, input, dumpFile);
+          const entries = parseToc(await listDump(deps, dumpFile));
+          filter = await selectionFilter(source, input, entries);
           const skip = new Set(filter.skip);
-          const entries = parseToc(await listDump(deps, dumpFile)).filter((e) => !skip.has(e.dumpId));
-          await writeFile(listFile, entries.map((e) => e.line).join('\n') + '\n');
+          await writeFile(listFile, entries.filter((e) => !skip.has(e.dumpId)).map((e) => e.line).join('\n') + '\n');
         }
         const { rows: schemas } = await tgt.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace');
         await saveDump(tgt, workflowId, await readFile(dumpFile), filter?.skip, schemas.map((r) => r.nspname));
@@ -107,8 +107,7 @@ async function listDump(deps: ActivityDeps, dumpFile: string): Promise<string> {
 }
 
 /** Applies the selection to the dump's entries, reading the source catalog under the snapshot. */
-async function selectionFilter(deps: ActivityDeps, source: ResolvedConnection, input: PreDataInput, dumpFile: string): Promise<SchemaFilter> {
-  const entries = parseToc(await listDump(deps, dumpFile));
+async function selectionFilter(source: ResolvedConnection, input: PreDataInput, entries: TocEntry[]): Promise<SchemaFilter> {
   const src = await openClient(source, 'pre-data');
   try {
     await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

@@ -54,7 +54,11 @@ export class FilteredChanges {
   async flush(source: Client, apply: (table: ApplyTable, change: RowChange) => void): Promise<void> {
     if (!this.pending.length) return;
     const byTable = new Map<ApplyTable, Pending[]>();
-    for (const p of this.pending) byTable.set(p.table, [...(byTable.get(p.table) ?? []), p]);
+    for (const p of this.pending) {
+      const list = byTable.get(p.table);
+      if (list) list.push(p);
+      else byTable.set(p.table, [p]);
+    }
     this.pending = [];
     for (const [table, changes] of byTable) {
       const filter = changes[0].filter;
@@ -78,8 +82,12 @@ export class FilteredChanges {
 function oldRow(filter: RowFilterSpec, change: Exclude<RowChange, { tag: 'insert' }>): TupleValue[] {
   if (change.oldTuple && change.oldKind === 'old') return change.oldTuple;
   // Key identity: the key columns (from the old key, or unchanged in the new row) are what the filter reads.
-  const keySource = change.oldTuple ?? (change.tag === 'update' ? change.newTuple : []);
-  return filter.columns.map((_, i) => (filter.keyColumns.includes(i) ? (keySource[i] ?? null) : null));
+  return change.oldTuple ?? keyOnlyRow(filter, change.tag === 'update' ? change.newTuple : []);
+}
+
+/** A row of only the key columns' values (others null), as pgoutput's `K` old tuple has it. */
+function keyOnlyRow(filter: RowFilterSpec, tuple: TupleValue[]): TupleValue[] {
+  return filter.columns.map((_, i) => (filter.keyColumns.includes(i) ? (tuple[i] ?? null) : null));
 }
 
 /** The new row with unchanged TOASTed values taken from a complete old row. */
@@ -94,7 +102,7 @@ export function judge(change: RowChange, oldMatches: boolean, newMatches: boolea
   if (change.tag === 'delete') return oldMatches ? change : undefined;
   if (oldMatches && newMatches) return change;
   if (oldMatches) {
-    const oldTuple = change.oldTuple ?? filter.columns.map((_, i) => (filter.keyColumns.includes(i) ? change.newTuple[i] : null));
+    const oldTuple = change.oldTuple ?? keyOnlyRow(filter, change.newTuple);
     return { tag: 'delete', relationId: change.relationId, oldKind: change.oldKind ?? 'key', oldTuple };
   }
   if (newMatches) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DroppedNames, type DroppedRow } from '../../activities/objects/schema-filter';
 import { parseToc } from '../../activities/schema/existing-objects';
 
-const row = (r: Partial<DroppedRow>): DroppedRow => ({ classid: '1259', objid: '1', objsubid: 0, description: null, schema: null, plain_name: null, tag: null, ...r });
+const row = (r: Partial<DroppedRow>): DroppedRow => ({ classid: '1259', objid: '1', objsubid: 0, description: null, column_name: null, schema: null, plain_name: null, tag: null, ...r });
 
 describe('DroppedNames: entries without a catalog id follow their object', () => {
   const names = new DroppedNames([
