@@ -217,10 +217,13 @@ export function makeStreamChanges(deps: ActivityDeps) {
 
         // throttle.incremental: a change is one row change (or truncate) received, its bytes the
         // pgoutput message's; over the limit, reading waits (the backlog stays in the slot).
+        // The limits change only when the control is polled (every second): the gate learns them
+        // then, not on every change.
         const gate = new RateGate();
+        const obeyLimits = () => gate.obey({ paused: false, limit: control.limit });
+        obeyLimits();
         let throttledUntil = 0;
         const pace = (bytes: number) => {
-          gate.obey({ paused: false, limit: control.limit });
           const wait = gate.take(1, bytes);
           if (wait > 0) throttledUntil = Date.now() + wait;
         };
@@ -230,7 +233,10 @@ export function makeStreamChanges(deps: ActivityDeps) {
         for (;;) {
           if (ctx.cancellationSignal.aborted) throw new Error('cancelled'); // reported as the cancellation
           if (inflight && inflightSettled) await settle(); // a failed apply fails the stream here
-          if (control.due(Date.now())) await control.poll();
+          if (control.due(Date.now())) {
+            await control.poll();
+            obeyLimits();
+          }
           const idle = nothingPending();
           if (idle && control.stopReached(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
           // Paused between transactions: read nothing (the slot keeps the backlog), but keep the
