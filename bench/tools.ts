@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { MigrationReport } from '../common/plan';
 import type { PgCluster } from '../test/support/postgres';
 import { PG_BIN } from '../test/support/postgres';
-import { startWorkerProcess } from '../test/support/worker';
+import { startWorkerProcess, type WorkerProcess } from '../test/support/worker';
 import { repoRoot } from '../test/support/repo-root';
 import { peakRssOf, sampleTreeRss } from './rss';
 
@@ -24,7 +24,19 @@ export interface RunContext {
 export interface Tool {
   name: string;
   available(): string | undefined; // a reason when it cannot run here
-  run(ctx: RunContext): Promise<{ peakRssBytes: number }>;
+  /**
+   * Starts, before the clock starts, a service the tool needs running (pgferry's worker: a
+   * deployment keeps one up, as a database keeps its server up). Returns what `run` is given.
+   */
+  prepare?(ctx: RunContext): Promise<Prepared>;
+  run(ctx: RunContext, prepared?: Prepared): Promise<{ peakRssBytes: number }>;
+}
+
+export interface Prepared {
+  taskQueue: string;
+  worker: WorkerProcess;
+  /** After the clock stopped. */
+  stop(): Promise<void>;
 }
 
 /** Runs a shell command line, sampling the memory of everything it starts. */
@@ -52,14 +64,19 @@ function hasCommand(name: string): boolean {
 export const pgferry: Tool = {
   name: 'pgferry',
   available: () => undefined,
-  async run(ctx) {
+  async prepare(ctx) {
+    // A fresh worker per run, so its peak RSS belongs to this migration alone.
+    const taskQueue = `bench-${Date.now()}`;
+    const worker = await startWorkerProcess({ temporalAddress: ctx.temporalAddress, taskQueue });
+    return { taskQueue, worker, stop: () => worker.stop() };
+  },
+  async run(ctx, prepared) {
     const root = repoRoot();
     const dir = mkdtempSync(join(tmpdir(), 'pgferry-bench-'));
     const spec = join(dir, 'spec.yaml');
     writeFileSync(spec, `source: ${ctx.source.url(ctx.db)}\ntarget: ${ctx.target.url(ctx.db)}\nparallelism:\n  tables: ${ctx.jobs}\nvalidation: count\nprecheck: { ignore: [tables-without-key] }\n`); // nokey, pgbench_history
-    // A fresh worker per run, so its peak RSS belongs to this migration alone.
-    const taskQueue = `bench-${Date.now()}`;
-    const worker = await startWorkerProcess({ temporalAddress: ctx.temporalAddress, taskQueue });
+    if (!prepared) throw new Error('pgferry runs with the worker prepare() started');
+    const { taskQueue, worker } = prepared;
     try {
       await shell(`node ${join(root, 'dist', 'client', 'cli.js')} start ${spec} --wait --json > ${join(dir, 'report.json')}`, {
         TEMPORAL_ADDRESS: ctx.temporalAddress,
@@ -71,7 +88,6 @@ export const pgferry: Tool = {
       console.log(`    slowest tables: ${slowest.map((t) => `${t.name} ${(t.ms / 1000).toFixed(1)} s (${t.mbPerSecond} MB/s)`).join(', ')}`);
       return { peakRssBytes: peakRssOf(worker.pid) };
     } finally {
-      await worker.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   },

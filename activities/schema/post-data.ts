@@ -60,8 +60,11 @@ export function makeApplyPostData(deps: ActivityDeps) {
 
         src = await openClient(source, 'post-data');
         const skip = await alreadyRestored(entries, src, tgt);
+        const left = entries.filter((e) => !skip.has(e.dumpId));
+        // Often nothing is left: the copy built every index and key (no foreign keys, triggers...).
+        if (!left.length) return { objects: entries.length, skippedAsDone: skip.size };
         const listFile = join(dir, 'post-data.list');
-        await writeFile(listFile, entries.filter((e) => !skip.has(e.dumpId)).map((e) => e.line).join('\n') + '\n');
+        await writeFile(listFile, left.map((e) => e.line).join('\n') + '\n');
 
         run = startTool(
           deps,

@@ -1,9 +1,10 @@
 /**
- * Pre-data schema. One `pg_dump -Fc --section=pre-data --section=post-data` (the schema, with materialized view refreshes) under the copy snapshot is kept in the
- * target's bookkeeping (post-data restores from it later); its pre-data section (schemas,
- * extensions, types, domains, sequences, tables, views, functions, ...) is piped through
- * `pg_restore` into `psql` in a single transaction: all or nothing, and marked done in that
- * same transaction.
+ * Pre-data schema. One `pg_dump -Fc --section=pre-data --section=post-data` (the schema, with
+ * materialized view refreshes) under the copy snapshot is kept in the target's bookkeeping
+ * (post-data restores from it later); its pre-data section (schemas, extensions, types,
+ * domains, sequences, tables, views, functions, ...) is read through `pg_restore` and run on
+ * the target in a single transaction, in batches of statements (run-sql-script.ts): all or
+ * nothing, and marked done in that same transaction.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { owningWorkflow } from '../owning-workflow';
 import { dumpFilterArgs, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
 import { isStepDone, markerSql, saveDump } from './step-marker';
+import { runSqlScript } from './run-sql-script';
 import type { ObjectsSpec } from '../../common/objects-spec';
 import { selectsEverything } from '../../common/selection';
 import { qualified, quoteIdent, quoteLiteral } from '../db';
@@ -48,8 +50,7 @@ export function makeApplyPreData(deps: ActivityDeps) {
     let tgt: Client | undefined;
     let dump: ToolRun | undefined;
     let restore: ToolRun | undefined;
-    let psql: ToolRun | undefined;
-    const abort = () => [dump, restore, psql].forEach(killQuietly);
+    const abort = () => [dump, restore].forEach(killQuietly);
     ctx.cancellationSignal.addEventListener('abort', abort);
     const dir = await mkdtemp(join(deps.tmpDir, 'pgferry-schema-'));
     const beat = setInterval(() => ctx.heartbeat('pre-data'), 1_000);
@@ -59,7 +60,9 @@ export function makeApplyPreData(deps: ActivityDeps) {
         if (await isStepDone(tgt, workflowId, 'pre-data')) return { alreadyDone: true };
 
         const dumpFile = join(dir, 'schema.dump');
-        dump = startTool(deps, 'pg_dump', ['-Fc', '--section=pre-data', '--section=post-data', `--snapshot=${input.snapshot}`, '-f', dumpFile, ...dumpFilterArgs(input)], source.libpqEnv);
+        // UTF8 whatever the source's encoding: the script goes through a UTF8 connection.
+        const args = ['-Fc', '--encoding=UTF8', '--section=pre-data', '--section=post-data', `--snapshot=${input.snapshot}`, '-f', dumpFile];
+        dump = startTool(deps, 'pg_dump', [...args, ...dumpFilterArgs(input)], source.libpqEnv);
         await dump.done;
         let filter: SchemaFilter | undefined;
         const listFile = join(dir, 'pre-data.list');
@@ -72,19 +75,19 @@ export function makeApplyPreData(deps: ActivityDeps) {
         const { rows: schemas } = await tgt.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace');
         await saveDump(tgt, workflowId, await readFile(dumpFile), filter?.skip, schemas.map((r) => r.nspname));
 
+        // The script runs in one transaction, marked done inside it; it commits only after
+        // pg_restore ended well (a failed pg_restore may have written half a script).
         restore = startTool(deps, 'pg_restore', ['--section=pre-data', ...(filter ? ['-L', listFile] : []), ...restoreOwnershipArgs(input), '-f', '-', dumpFile], {});
-        psql = startTool(deps, 'psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], target.libpqEnv, { stdin: 'pipe', stdout: 'ignore' });
-        const stdin = psql.child.stdin!;
-        stdin.on('error', () => undefined); // psql exiting early is reported by its exit code
-        restore.child.stdout!.pipe(stdin, { end: false });
-        // psql commits when its input ends, so the input ends only after pg_restore succeeded;
-        // if pg_restore fails, psql is killed and its transaction rolls back.
-        await restore.done.catch((err) => {
-          killQuietly(psql);
+        const restored = restore.done;
+        restored.catch(() => undefined); // awaited below, unless the script fails first
+        await tgt.query('BEGIN');
+        await runSqlScript(tgt, restore.child.stdout!).catch((err) => {
+          killQuietly(restore);
           throw err;
         });
-        stdin.end(dropColumnsSql(filter) + markerSql(workflowId, 'pre-data'));
-        await psql.done;
+        await restored;
+        await tgt.query(dropColumnsSql(filter) + markerSql(workflowId, 'pre-data'));
+        await tgt.query('COMMIT');
         return { alreadyDone: false, leftOut: filter?.leftOutByDependency, notSelected: filter?.notSelected };
       });
     } finally {

@@ -1,0 +1,75 @@
+// runSqlScript against a real PostgreSQL: statements split as psql would and sent in batches,
+// inside the caller's transaction, with the failing statement named.
+import { Readable } from 'node:stream';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSqlScript } from '../activities/schema/run-sql-script';
+import { startPostgres, type PgCluster } from './support/postgres';
+
+let pg: PgCluster;
+let client: Client;
+
+beforeAll(async () => {
+  pg = await startPostgres({ name: 'sql-script' });
+  client = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', database: 'postgres' });
+  client.on('error', () => undefined);
+  await client.connect();
+});
+
+afterAll(async () => {
+  await client?.end();
+  await pg?.stop();
+});
+
+/** The script as a stream of byte chunks of `size`, cutting multi-byte characters too. */
+function chunks(script: string, size: number): Readable {
+  const bytes = Buffer.from(script, 'utf8');
+  const parts: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) parts.push(bytes.subarray(i, i + size));
+  return Readable.from(parts);
+}
+
+const SCRIPT = `
+\\restrict k1
+SET check_function_bodies = false;
+CREATE SCHEMA "s;1";
+CREATE TABLE "s;1".t (id integer PRIMARY KEY, v text DEFAULT 'a;b', "ü;" text);
+CREATE FUNCTION "s;1".atomic(a integer) RETURNS integer LANGUAGE sql
+BEGIN ATOMIC
+  SELECT CASE WHEN a > 0 THEN a ELSE 0 END;
+END;
+CREATE FUNCTION "s;1".touch() RETURNS trigger LANGUAGE plpgsql AS $body$ BEGIN NEW.v := 'x;y'; RETURN NEW; END $body$;
+CREATE TABLE "s;1".log (id integer);
+CREATE RULE r AS ON INSERT TO "s;1".t DO ALSO (INSERT INTO "s;1".log VALUES (new.id); INSERT INTO "s;1".log VALUES (-new.id));
+COMMENT ON TABLE "s;1".t IS E'it\\'s; ünïcode';
+\\unrestrict k1
+`;
+
+describe('runSqlScript', () => {
+  it('runs a script in batches, inside the caller transaction', async () => {
+    await client.query('BEGIN');
+    const ran = await runSqlScript(client, chunks(SCRIPT, 7), { batchChars: 200, batchStatements: 3 });
+    await client.query(`INSERT INTO "s;1".t (id) VALUES (5)`);
+    await client.query('COMMIT');
+    expect(ran).toBe(8);
+    expect((await client.query(`SELECT "s;1".atomic(3) AS a, "s;1".atomic(-1) AS b`)).rows).toEqual([{ a: 3, b: 0 }]);
+    expect((await client.query(`SELECT array_agg(id ORDER BY id) AS ids FROM "s;1".log`)).rows).toEqual([{ ids: [-5, 5] }]);
+    expect((await client.query(`SELECT obj_description('"s;1".t'::regclass) AS c, (SELECT v FROM "s;1".t) AS v`)).rows).toEqual([{ c: "it's; ünïcode", v: 'a;b' }]);
+  });
+
+  it('names the statement that failed, and the transaction leaves nothing', async () => {
+    const script = `CREATE TABLE ok1 (a int);\nCREATE TABLE ok2 (a int);\nCREATE TABLE bad (a no_such_type);\nCREATE TABLE ok3 (a int);\n`;
+    await client.query('BEGIN');
+    const err = await runSqlScript(client, chunks(script, 1000)).catch((e: Error) => e);
+    await client.query('ROLLBACK');
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toBe('type "no_such_type" does not exist, in: CREATE TABLE bad (a no_such_type);');
+    expect((await client.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname IN ('ok1', 'ok2', 'ok3', 'bad')`)).rows).toEqual([{ n: 0 }]);
+  });
+
+  it('names a statement with a syntax error even when it is not the first of its batch', async () => {
+    const script = `SELECT 1;\nSELECT 2;\nSELEC 3;\nSELECT 4;\n`;
+    const err = await runSqlScript(client, chunks(script, 1000)).catch((e: Error) => e);
+    expect((err as Error).message).toBe('syntax error at or near "SELEC", in: SELEC 3;');
+  });
+});
