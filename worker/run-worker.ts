@@ -19,8 +19,9 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       // Give running copies a moment to roll back cleanly before the process exits.
       shutdownGraceTime: '10 seconds',
       // Cancellation reaches an activity only in a heartbeat response: send heartbeats often
-      // enough that a cancel releases the source snapshot within seconds, not half a minute.
-      maxHeartbeatThrottleInterval: '2 seconds',
+      // enough that a cancel releases the source snapshot within a second, not half a minute
+      // (the migration's end waits for that release).
+      maxHeartbeatThrottleInterval: '1 second',
     });
     // Tests and scripts wait for this exact line.
     console.log(`pgferry worker ready (task queue ${config.taskQueue}, Temporal ${config.temporalAddress})`);

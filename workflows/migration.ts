@@ -16,6 +16,7 @@ import {
   getExternalWorkflowHandle,
   startChild,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -39,6 +40,7 @@ import { copyTablesWorkflow } from './copy-tables';
 import { precheckInput } from './precheck';
 import { failureType, isSnapshotLost, rootMessage } from './failures';
 import { MigrationState } from './migration-state';
+import { mapLimited } from './map-limited';
 import { ControlState } from './control-state';
 import { RuntimeControl } from './runtime-control';
 import { unlimited } from '../common/throttle';
@@ -167,13 +169,13 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
         const r = state.results.get(tableKey(t));
         return { schema: t.schema, name: t.name, rows: r?.rows ?? 0, checksum: r?.sourceChecksum };
       });
-    const mismatches: TableValidation[] = [];
-    for (let i = 0; i < expected.length; i += VALIDATION_BATCH) {
-      const batch = expected.slice(i, i + VALIDATION_BATCH);
-      const results = await acts.validateTables({ target: spec.target, retry: spec.retry, mode: spec.validation, tables: batch });
-      mismatches.push(...results.filter((r) => !r.ok));
-    }
-    return { checked: expected.length, mismatches };
+    const batches: (typeof expected)[] = [];
+    for (let i = 0; i < expected.length; i += VALIDATION_BATCH) batches.push(expected.slice(i, i + VALIDATION_BATCH));
+    const check = (tables: typeof expected) => acts.validateTables({ target: spec.target, retry: spec.retry, mode: spec.validation, tables });
+    // Batches side by side, as many as tables are copied at once (histories from before run them one by one).
+    const lanes = patched('parallel-validation') ? spec.parallelism.tables : 1;
+    const results = await mapLimited(batches, lanes, check);
+    return { checked: expected.length, mismatches: results.flat().filter((r) => !r.ok) };
   }
 
   const holderScope = new CancellationScope();

@@ -39,8 +39,8 @@ export interface CopyUnitInput extends Endpoints {
 
 const HEARTBEAT_MS = 2_000;
 const PROGRESS_SIGNAL_MS = 15_000;
-/** Below this much data a table's index builds and ANALYZE take milliseconds: send them together. */
-const ONE_TRIP_BYTES = 8 * 1024 * 1024;
+/** Below this size (as listed), a table's index builds and ANALYZE take moments: sent with its COPY. */
+const INLINE_BYTES = 8 * 1024 * 1024;
 
 export function makeCopyUnit(deps: ActivityDeps) {
   return async function copyUnit(input: CopyUnitInput): Promise<TableCopyResult[]> {
@@ -150,8 +150,17 @@ async function copyTable(
   // FREEZE is allowed when the table was truncated in this transaction: it saves the target
   // a rewrite of every page by the first VACUUM after the migration.
   const freeze = !table.preexisting && plan.truncate ? ', FREEZE' : '';
+  // After the rows: the indexes and keys, then statistics, while the pages are in cache
+  // (instead of a pass over every table afterwards).
+  const existing = plan.recopy ? await existingIndexNames(tgt, table) : new Set<string>();
+  const after = plan.indexes.filter((s) => !(s.creates && existing.has(s.creates))).map((s) => s.sql);
+  after.push(`ANALYZE ${destination}`);
+  // A small table's statements ride in the COPY's own query: the server runs them right after
+  // the rows are in, without a round trip each (over thousands of tiny tables, those add up).
+  const inline = !table.preexisting && table.estimatedBytes < INLINE_BYTES;
   const reader = src.query(copyTo(table.where ? `COPY (SELECT ${columns.list} FROM ONLY ${name} WHERE (${table.where})) TO STDOUT ${format}` : `COPY ${name} (${columns.list}) TO STDOUT ${format}`));
-  const writer = tgt.query(copyFrom(`COPY ${into} (${columns.list}) FROM STDIN (FORMAT ${columns.format}${freeze})`));
+  const copyIn = `COPY ${into} (${columns.list}) FROM STDIN (FORMAT ${columns.format}${freeze})`;
+  const writer = tgt.query(copyFrom(inline ? [copyIn, ...after].join(';\n') : copyIn));
 
   Object.assign(live, { table: displayName(table), rows: 0, bytes: 0, building: undefined });
   const follow = setInterval(() => Object.assign(live, { rows: counter.rows, bytes: counter.bytes }), 250);
@@ -171,16 +180,9 @@ async function copyTable(
     rows = inserted.rowCount ?? 0;
   }
   Object.assign(live, { rows, bytes: counter.bytes });
-  const existing = plan.recopy ? await existingIndexNames(tgt, table) : new Set<string>();
-  const statements = plan.indexes.filter((s) => !(s.creates && existing.has(s.creates))).map((s) => s.sql);
-  // Statistics now, while the pages are in cache, instead of a pass over every table afterwards.
-  statements.push(`ANALYZE ${destination}`);
-  if (counter.bytes < ONE_TRIP_BYTES) {
-    // One round trip for all of them: over thousands of tiny tables, round trips add up.
-    await tgt.query(statements.join(';\n'));
-  } else {
+  if (!inline) {
     // One by one, so that the heartbeat shows which index a long build is at.
-    for (const sql of statements) {
+    for (const sql of after) {
       live.building = sql.slice(0, 200);
       await tgt.query(sql);
     }

@@ -87,267 +87,280 @@ export function makeStreamChanges(deps: ActivityDeps) {
     let doing = `stream changes from ${source.label}`;
     // Retry windows count from the last time the stream was healthy, not from its first start
     // days ago (kept across attempts in the heartbeat).
-    let healthyAt = (ctx.info.heartbeatDetails as { healthyAt?: number } | undefined)?.healthyAt ?? 0;
+    const details = ctx.info.heartbeatDetails as { healthyAt?: number; failedAt?: string } | undefined;
+    let healthyAt = details?.healthyAt ?? 0;
+    // Where the last attempt failed: a retry that is idle before it gets there again (the
+    // source resends the failing change) is not healthy, however long that takes.
+    let failedAt = details?.failedAt ? parseLsn(details.failedAt) : undefined;
+    const pastFailure = () => failedAt === undefined || meter.confirmed >= failedAt;
     const failingSince = () => Math.max(healthyAt, ctx.info.scheduledTimestampMs);
     const attemptStartedAt = Date.now();
-    const beat = setInterval(() => ctx.heartbeat({ ...meter.heartbeat(), healthyAt }), HEARTBEAT_MS);
+    const beatDetails = () => ({ ...meter.heartbeat(), healthyAt, ...(failedAt !== undefined ? { failedAt: formatLsn(failedAt) } : {}) });
+    const beat = setInterval(() => ctx.heartbeat(beatDetails()), HEARTBEAT_MS);
+    const noteFailure = (err: unknown) => {
+      if (failedAt === undefined || meter.received > failedAt) failedAt = meter.received;
+      ctx.heartbeat(beatDetails()); // the next attempt reads it
+      throw err;
+    };
     try {
-      return await guarded({ doing: () => doing, secrets, retry: input.retry, failingSince }, async () => {
-        const tgt = await openClient(target, 'apply');
-        clients.push(tgt);
-        const start = await readPosition(tgt, input.migrationId);
-        if (!start || start.closed) throw streamClosed();
-        const control = new ControlPoller();
-        meter.start(parseLsn(start.appliedLsn));
-        await control.poll();
-        if (control.stopReached(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
-
-        const src = await openClient(source, 'stream-catalog');
-        clients.push(src);
-        const mapping = await StreamMapping.load(src, input.objects, input.conflicts ?? 'error');
-        const relations = new RelationCache(src, tgt, input.operations, mapping);
-        // Changes of tables with a row filter wait here to be judged, a table at a time, before a batch is applied.
-        const filtered = new FilteredChanges();
-        const repl = await openReplicationClient(source, 'stream');
-        clients.push(repl);
-        const stream = repl.query(
-          both(
-            `START_REPLICATION SLOT ${input.slot} LOGICAL ${formatLsn(meter.applied)} (proto_version '1', publication_names '${input.publications.map((p) => `"${p}"`).join(',')}', messages 'true')`,
-            // One CopyData frame per chunk; object mode keeps reads from joining buffered frames.
-            { alignOnCopyDataFrame: true, readableObjectMode: true, readableHighWaterMark: 256 },
-          ),
-        );
-        const reader = new FrameReader(stream);
-        const sendStatus = (replyRequested = false) => {
-          stream.write(standbyStatusUpdate({ written: meter.received, flushed: meter.confirmed, applied: meter.confirmed, replyRequested }));
-          meter.statusSentAt = Date.now();
-        };
-
-        let batch = new ChangeBatch();
-        let batchStartedAt = 0;
-        let batchEndLsn = 0n;
-        let batchTransactions = 0;
-        let batchBytes = 0;
-        let skipping = false;
-        let inTransaction = false;
-
-        // The open target transaction. A source transaction bigger than a batch is applied in
-        // pieces inside it (memory stays bounded) and committed with its position at its end.
-        let targetTxOpen = false;
-        const pendingCounts = new CountTotals();
-        const begin = async () => {
-          await tgt.query('BEGIN');
-          targetTxOpen = true;
-          const fence = await lockPosition(tgt, input.migrationId);
-          if (!fence || fence.closed) throw streamClosed();
-          // Like PostgreSQL's own apply worker: no FK checks or user triggers for replicated rows.
-          await tgt.query('SET LOCAL session_replication_role = replica');
-        };
-        const applyBatch = async (b: ChangeBatch) => {
-          if (!targetTxOpen) await begin();
-          if (b.isEmpty) return;
-          doing = `apply source changes up to ${formatLsn(meter.received)} to target ${target.label}`;
-          await b.apply(tgt);
-          pendingCounts.add(b.counts());
-          doing = `stream changes from ${source.label}`;
-        };
-
-        // Pipelining: while one batch's target transaction runs, the next batch is read and
-        // netted, so the source's decoding, the worker and the target work at the same time.
-        // One transaction at a time on the target, committed in source order.
-        let inflight: Promise<void> | undefined;
-        let inflightSettled = false;
-        let queuedPosition = meter.applied;
-        const settle = async () => {
-          const running = inflight;
-          inflight = undefined;
-          if (running) await running;
-        };
-        const intoBatch = (table: ApplyTable, change: RowChange) => batch.add(table, table.source?.keep ? projectChange(change, table.source.keep) : change);
-        const addChange = (table: ApplyTable, change: RowChange) => {
-          const filter = table.source?.filter;
-          if (filter && table.operations.has(change.tag)) filtered.add(table, filter, change);
-          else intoBatch(table, change);
-        };
-        const judgeFiltered = () => filtered.flush(src, intoBatch);
-
-        /** Applies the rest of a source transaction too big for one batch, inside the open target transaction. */
-        const applyPending = async () => {
-          await judgeFiltered();
-          await settle();
-          await applyBatch(batch);
-          batch.clear();
-          batchBytes = 0;
-        };
-        /** Commits everything applied so far together with the position it reaches. */
-        const commit = async (position: bigint, wait = false) => {
-          await judgeFiltered();
-          if (!targetTxOpen && batch.isEmpty && position <= queuedPosition) {
-            if (wait) await settle();
-            return;
-          }
-          await settle();
-          queuedPosition = position;
-          const b = batch;
-          const transactions = batchTransactions;
-          batch = new ChangeBatch();
-          batchTransactions = 0;
-          batchStartedAt = 0;
-          batchBytes = 0;
-          const run = (async () => {
-            await applyBatch(b);
-            await savePosition(tgt, input.migrationId, formatLsn(position));
-            await tgt.query('COMMIT');
-            targetTxOpen = false;
-            meter.recordApplied(position, pendingCounts.take(), transactions);
-            healthyAt = Date.now();
-            sendStatus();
-          })();
-          inflightSettled = false;
-          run.then(
-            () => (inflightSettled = true),
-            () => (inflightSettled = true), // the failure surfaces through settle()
-          );
-          inflight = run;
-          if (wait) await settle();
-        };
-
-        /** Between transactions with nothing received that is not yet committed on the target. */
-        const nothingPending = () => !inTransaction && batch.isEmpty && filtered.size === 0 && !targetTxOpen && !inflight;
-
-        // throttle.incremental: a change is one row change (or truncate) received, its bytes the
-        // pgoutput message's; over the limit, reading waits (the backlog stays in the slot).
-        // The limits change only when the control is polled (every second): the gate learns them
-        // then, not on every change.
-        const gate = new RateGate();
-        const obeyLimits = () => gate.obey({ paused: false, limit: control.limit });
-        obeyLimits();
-        let throttledUntil = 0;
-        const pace = (bytes: number) => {
-          const wait = gate.take(1, bytes);
-          if (wait > 0) throttledUntil = Date.now() + wait;
-        };
-
-        let lastStats = Date.now();
-        let lastSourceLsnAt = 0;
-        for (;;) {
-          if (ctx.cancellationSignal.aborted) throw new Error('cancelled'); // reported as the cancellation
-          if (inflight && inflightSettled) await settle(); // a failed apply fails the stream here
-          if (control.due(Date.now())) {
-            await control.poll();
-            obeyLimits();
-          }
-          const idle = nothingPending();
-          if (idle && control.stopReached(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
-          // Paused between transactions: read nothing (the slot keeps the backlog), but keep the
-          // source from timing the stream out.
-          if (idle && control.paused) {
-            if (Date.now() - meter.statusSentAt >= STATUS_UPDATE_MS) sendStatus();
-            await new Promise((r) => setTimeout(r, CONTROL_POLL_MS));
-            continue;
-          }
-          let frame: ReturnType<typeof reader.take>;
-          if (Date.now() < throttledUntil) {
-            // Over the limit: read nothing for a moment (commits and status updates go on below).
-            await new Promise((r) => setTimeout(r, Math.min(throttledUntil - Date.now(), MAX_BATCH_AGE_MS)));
-          } else {
-            frame = reader.take(); // no promise per frame while frames are waiting
-            if (!frame) {
-              await reader.wait(batchStartedAt ? Math.max(1, MAX_BATCH_AGE_MS - (Date.now() - batchStartedAt)) : CONTROL_POLL_MS);
-              frame = reader.take();
-            }
-          }
-          const now = Date.now();
-          if (frame?.kind === 'keepalive') {
-            // The keepalive's position is how far the source has decoded: every transaction that
-            // committed before it has been sent. With nothing pending, all of it is applied or
-            // not ours, so the slot may move there and stop holding WAL.
-            if (nothingPending()) {
-              if (frame.walEnd > meter.confirmed) {
-                meter.confirmIdle(frame.walEnd);
-                healthyAt = now;
-                sendStatus(); // at once: the slot lets go of that WAL sooner
-              } else if (now - attemptStartedAt > IDLE_HEALTHY_AFTER_MS) {
-                healthyAt = now; // caught up on a quiet source for a while: this attempt is fine
-              }
-            }
-            if (frame.replyRequested) sendStatus();
-          } else if (frame?.kind === 'xlogdata') {
-            if (frame.walStart > meter.received) meter.received = frame.walStart;
-            const message: PgOutputMessage = decodePgOutput(frame.payload);
-            switch (message.tag) {
-              case 'begin':
-                inTransaction = true;
-                // Committed before the target's position: applied already (by an earlier attempt).
-                skipping = message.finalLsn < meter.applied;
-                if (!skipping) meter.pendingSince(message.commitTimeMicros);
-                break;
-              case 'commit':
-                inTransaction = false;
-                if (!skipping) {
-                  batchEndLsn = message.endLsn;
-                  batchTransactions += 1;
-                  if (!batchStartedAt) batchStartedAt = now;
-                }
-                skipping = false;
-                break;
-              case 'relation':
-                doing = `stream changes of ${message.schema}.${message.name} from ${source.label}`;
-                await relations.learn(message);
-                doing = `stream changes from ${source.label}`;
-                break;
-              case 'insert':
-              case 'update':
-              case 'delete':
-                if (!skipping) {
-                  addChange(relations.table(message.relationId), message);
-                  batchBytes += frame.payload.length;
-                  pace(frame.payload.length);
-                }
-                break;
-              case 'truncate':
-                if (!skipping) {
-                  await judgeFiltered(); // a truncate is a barrier: what came before goes first
-                  batch.truncate(message.relationIds.map((id) => relations.table(id)), message.restartIdentity);
-                  pace(frame.payload.length);
-                }
-                break;
-              case 'message':
-                if (message.prefix === CUTOVER_MESSAGE_PREFIX && message.content.toString() === input.migrationId) {
-                  // Everything committed before the marker has arrived: apply it, then see whether
-                  // this is the marker the workflow stops at (it learns the position a moment later).
-                  await commit(message.lsn > batchEndLsn ? message.lsn : batchEndLsn, true);
-                  batchEndLsn = meter.applied;
-                  if (await control.awaitStopAt(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
-                }
-                break;
-              default:
-                break; // type and origin messages carry nothing to apply
-            }
-          }
-          const full = batch.size + filtered.size >= MAX_BATCH_CHANGES || batchBytes >= MAX_BATCH_BYTES;
-          if (!inTransaction && batchStartedAt && (full || now - batchStartedAt >= MAX_BATCH_AGE_MS)) {
-            await commit(batchEndLsn);
-          } else if (full) {
-            await applyPending(); // a big source transaction: apply it in pieces, commit at its end
-          }
-          if (now - meter.statusSentAt >= STATUS_UPDATE_MS) sendStatus();
-          if (now - lastSourceLsnAt >= SOURCE_LSN_MS) {
-            lastSourceLsnAt = now;
-            const { rows } = await src.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
-            meter.sawSourceEnd(parseLsn(rows[0].lsn));
-          }
-          if (now - lastStats >= STATS_SIGNAL_MS) {
-            lastStats = now;
-            await signalStats(meter.takeStats());
-          }
-        }
-      });
+      return await guarded({ doing: () => doing, secrets, retry: input.retry, failingSince }, async () => streamBody().catch(noteFailure));
     } finally {
       clearInterval(beat);
       ctx.cancellationSignal.removeEventListener('abort', abort);
       await signalStats(meter.takeStats()).catch(() => undefined);
       for (const c of clients) await closeQuietly(c);
+    }
+
+    async function streamBody(): Promise<StreamChangesResult> {
+      const tgt = await openClient(target, 'apply');
+      clients.push(tgt);
+      const start = await readPosition(tgt, input.migrationId);
+      if (!start || start.closed) throw streamClosed();
+      const control = new ControlPoller();
+      meter.start(parseLsn(start.appliedLsn));
+      await control.poll();
+      if (control.stopReached(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
+
+      const src = await openClient(source, 'stream-catalog');
+      clients.push(src);
+      const mapping = await StreamMapping.load(src, input.objects, input.conflicts ?? 'error');
+      const relations = new RelationCache(src, tgt, input.operations, mapping);
+      // Changes of tables with a row filter wait here to be judged, a table at a time, before a batch is applied.
+      const filtered = new FilteredChanges();
+      const repl = await openReplicationClient(source, 'stream');
+      clients.push(repl);
+      const stream = repl.query(
+        both(
+          `START_REPLICATION SLOT ${input.slot} LOGICAL ${formatLsn(meter.applied)} (proto_version '1', publication_names '${input.publications.map((p) => `"${p}"`).join(',')}', messages 'true')`,
+          // One CopyData frame per chunk; object mode keeps reads from joining buffered frames.
+          { alignOnCopyDataFrame: true, readableObjectMode: true, readableHighWaterMark: 256 },
+        ),
+      );
+      const reader = new FrameReader(stream);
+      const sendStatus = (replyRequested = false) => {
+        stream.write(standbyStatusUpdate({ written: meter.received, flushed: meter.confirmed, applied: meter.confirmed, replyRequested }));
+        meter.statusSentAt = Date.now();
+      };
+
+      let batch = new ChangeBatch();
+      let batchStartedAt = 0;
+      let batchEndLsn = 0n;
+      let batchTransactions = 0;
+      let batchBytes = 0;
+      let skipping = false;
+      let inTransaction = false;
+
+      // The open target transaction. A source transaction bigger than a batch is applied in
+      // pieces inside it (memory stays bounded) and committed with its position at its end.
+      let targetTxOpen = false;
+      const pendingCounts = new CountTotals();
+      const begin = async () => {
+        await tgt.query('BEGIN');
+        targetTxOpen = true;
+        const fence = await lockPosition(tgt, input.migrationId);
+        if (!fence || fence.closed) throw streamClosed();
+        // Like PostgreSQL's own apply worker: no FK checks or user triggers for replicated rows.
+        await tgt.query('SET LOCAL session_replication_role = replica');
+      };
+      const applyBatch = async (b: ChangeBatch) => {
+        if (!targetTxOpen) await begin();
+        if (b.isEmpty) return;
+        doing = `apply source changes up to ${formatLsn(meter.received)} to target ${target.label}`;
+        await b.apply(tgt);
+        pendingCounts.add(b.counts());
+        doing = `stream changes from ${source.label}`;
+      };
+
+      // Pipelining: while one batch's target transaction runs, the next batch is read and
+      // netted, so the source's decoding, the worker and the target work at the same time.
+      // One transaction at a time on the target, committed in source order.
+      let inflight: Promise<void> | undefined;
+      let inflightSettled = false;
+      let queuedPosition = meter.applied;
+      const settle = async () => {
+        const running = inflight;
+        inflight = undefined;
+        if (running) await running;
+      };
+      const intoBatch = (table: ApplyTable, change: RowChange) => batch.add(table, table.source?.keep ? projectChange(change, table.source.keep) : change);
+      const addChange = (table: ApplyTable, change: RowChange) => {
+        const filter = table.source?.filter;
+        if (filter && table.operations.has(change.tag)) filtered.add(table, filter, change);
+        else intoBatch(table, change);
+      };
+      const judgeFiltered = () => filtered.flush(src, intoBatch);
+
+      /** Applies the rest of a source transaction too big for one batch, inside the open target transaction. */
+      const applyPending = async () => {
+        await judgeFiltered();
+        await settle();
+        await applyBatch(batch);
+        batch.clear();
+        batchBytes = 0;
+      };
+      /** Commits everything applied so far together with the position it reaches. */
+      const commit = async (position: bigint, wait = false) => {
+        await judgeFiltered();
+        if (!targetTxOpen && batch.isEmpty && position <= queuedPosition) {
+          if (wait) await settle();
+          return;
+        }
+        await settle();
+        queuedPosition = position;
+        const b = batch;
+        const transactions = batchTransactions;
+        batch = new ChangeBatch();
+        batchTransactions = 0;
+        batchStartedAt = 0;
+        batchBytes = 0;
+        const run = (async () => {
+          await applyBatch(b);
+          await savePosition(tgt, input.migrationId, formatLsn(position));
+          await tgt.query('COMMIT');
+          targetTxOpen = false;
+          meter.recordApplied(position, pendingCounts.take(), transactions);
+          healthyAt = Date.now();
+          sendStatus();
+        })();
+        inflightSettled = false;
+        run.then(
+          () => (inflightSettled = true),
+          () => (inflightSettled = true), // the failure surfaces through settle()
+        );
+        inflight = run;
+        if (wait) await settle();
+      };
+
+      /** Between transactions with nothing received that is not yet committed on the target. */
+      const nothingPending = () => !inTransaction && batch.isEmpty && filtered.size === 0 && !targetTxOpen && !inflight;
+
+      // throttle.incremental: a change is one row change (or truncate) received, its bytes the
+      // pgoutput message's; over the limit, reading waits (the backlog stays in the slot).
+      // The limits change only when the control is polled (every second): the gate learns them
+      // then, not on every change.
+      const gate = new RateGate();
+      const obeyLimits = () => gate.obey({ paused: false, limit: control.limit });
+      obeyLimits();
+      let throttledUntil = 0;
+      const pace = (bytes: number) => {
+        const wait = gate.take(1, bytes);
+        if (wait > 0) throttledUntil = Date.now() + wait;
+      };
+
+      let lastStats = Date.now();
+      let lastSourceLsnAt = 0;
+      for (;;) {
+        if (ctx.cancellationSignal.aborted) throw new Error('cancelled'); // reported as the cancellation
+        if (inflight && inflightSettled) await settle(); // a failed apply fails the stream here
+        if (control.due(Date.now())) {
+          await control.poll();
+          obeyLimits();
+        }
+        const idle = nothingPending();
+        if (idle && control.stopReached(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
+        // Paused between transactions: read nothing (the slot keeps the backlog), but keep the
+        // source from timing the stream out.
+        if (idle && control.paused) {
+          if (Date.now() - meter.statusSentAt >= STATUS_UPDATE_MS) sendStatus();
+          await new Promise((r) => setTimeout(r, CONTROL_POLL_MS));
+          continue;
+        }
+        let frame: ReturnType<typeof reader.take>;
+        if (Date.now() < throttledUntil) {
+          // Over the limit: read nothing for a moment (commits and status updates go on below).
+          await new Promise((r) => setTimeout(r, Math.min(throttledUntil - Date.now(), MAX_BATCH_AGE_MS)));
+        } else {
+          frame = reader.take(); // no promise per frame while frames are waiting
+          if (!frame) {
+            await reader.wait(batchStartedAt ? Math.max(1, MAX_BATCH_AGE_MS - (Date.now() - batchStartedAt)) : CONTROL_POLL_MS);
+            frame = reader.take();
+          }
+        }
+        const now = Date.now();
+        if (frame?.kind === 'keepalive') {
+          // The keepalive's position is how far the source has decoded: every transaction that
+          // committed before it has been sent. With nothing pending, all of it is applied or
+          // not ours, so the slot may move there and stop holding WAL.
+          if (nothingPending()) {
+            if (frame.walEnd > meter.confirmed) {
+              meter.confirmIdle(frame.walEnd);
+              if (pastFailure()) healthyAt = now;
+              sendStatus(); // at once: the slot lets go of that WAL sooner
+            } else if (now - attemptStartedAt > IDLE_HEALTHY_AFTER_MS && pastFailure()) {
+              healthyAt = now; // caught up on a quiet source for a while: this attempt is fine
+            }
+          }
+          if (frame.replyRequested) sendStatus();
+        } else if (frame?.kind === 'xlogdata') {
+          if (frame.walStart > meter.received) meter.received = frame.walStart;
+          const message: PgOutputMessage = decodePgOutput(frame.payload);
+          switch (message.tag) {
+            case 'begin':
+              inTransaction = true;
+              // Committed before the target's position: applied already (by an earlier attempt).
+              skipping = message.finalLsn < meter.applied;
+              if (!skipping) meter.pendingSince(message.commitTimeMicros);
+              break;
+            case 'commit':
+              inTransaction = false;
+              if (!skipping) {
+                batchEndLsn = message.endLsn;
+                batchTransactions += 1;
+                if (!batchStartedAt) batchStartedAt = now;
+              }
+              skipping = false;
+              break;
+            case 'relation':
+              doing = `stream changes of ${message.schema}.${message.name} from ${source.label}`;
+              await relations.learn(message);
+              doing = `stream changes from ${source.label}`;
+              break;
+            case 'insert':
+            case 'update':
+            case 'delete':
+              if (!skipping) {
+                addChange(relations.table(message.relationId), message);
+                batchBytes += frame.payload.length;
+                pace(frame.payload.length);
+              }
+              break;
+            case 'truncate':
+              if (!skipping) {
+                await judgeFiltered(); // a truncate is a barrier: what came before goes first
+                batch.truncate(message.relationIds.map((id) => relations.table(id)), message.restartIdentity);
+                pace(frame.payload.length);
+              }
+              break;
+            case 'message':
+              if (message.prefix === CUTOVER_MESSAGE_PREFIX && message.content.toString() === input.migrationId) {
+                // Everything committed before the marker has arrived: apply it, then see whether
+                // this is the marker the workflow stops at (it learns the position a moment later).
+                await commit(message.lsn > batchEndLsn ? message.lsn : batchEndLsn, true);
+                batchEndLsn = meter.applied;
+                if (await control.awaitStopAt(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
+              }
+              break;
+            default:
+              break; // type and origin messages carry nothing to apply
+          }
+        }
+        const full = batch.size + filtered.size >= MAX_BATCH_CHANGES || batchBytes >= MAX_BATCH_BYTES;
+        if (!inTransaction && batchStartedAt && (full || now - batchStartedAt >= MAX_BATCH_AGE_MS)) {
+          await commit(batchEndLsn);
+        } else if (full) {
+          await applyPending(); // a big source transaction: apply it in pieces, commit at its end
+        }
+        if (now - meter.statusSentAt >= STATUS_UPDATE_MS) sendStatus();
+        if (now - lastSourceLsnAt >= SOURCE_LSN_MS) {
+          lastSourceLsnAt = now;
+          const { rows } = await src.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
+          meter.sawSourceEnd(parseLsn(rows[0].lsn));
+        }
+        if (now - lastStats >= STATS_SIGNAL_MS) {
+          lastStats = now;
+          await signalStats(meter.takeStats());
+        }
+      }
     }
   };
 }
