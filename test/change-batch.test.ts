@@ -2,7 +2,7 @@
 // decoder would give them) applied in one target transaction with
 // session_replication_role = replica, as the change stream does.
 import { createHash } from 'node:crypto';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeBatch } from '../activities/stream/change-batch';
 import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValue, type UpdateMessage } from '../activities/stream/pgoutput-types';
@@ -18,9 +18,7 @@ let client: Client;
 
 beforeAll(async () => {
   pg = await startPostgres({ name: 'apply' });
-  client = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', database: 'postgres' });
-  client.on('error', () => undefined);
-  await client.connect();
+  client = await pg.connect();
   await client.query(`SET TIME ZONE 'UTC'`);
 });
 

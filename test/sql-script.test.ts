@@ -1,8 +1,8 @@
 // runSqlScript against a real PostgreSQL: statements split as psql would and sent in batches,
 // inside the caller's transaction, with the failing statement named.
 import { Readable } from 'node:stream';
-import { Client } from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runSqlScript } from '../activities/schema/run-sql-script';
 import { startPostgres, type PgCluster } from './support/postgres';
 
@@ -11,9 +11,7 @@ let client: Client;
 
 beforeAll(async () => {
   pg = await startPostgres({ name: 'sql-script' });
-  client = new Client({ host: '127.0.0.1', port: pg.port, user: 'postgres', database: 'postgres' });
-  client.on('error', () => undefined);
-  await client.connect();
+  client = await pg.connect();
 });
 
 afterAll(async () => {
@@ -48,7 +46,11 @@ COMMENT ON TABLE "s;1".t IS E'it\\'s; ünïcode';
 describe('runSqlScript', () => {
   it('runs a script in batches, inside the caller transaction', async () => {
     await client.query('BEGIN');
-    const ran = await runSqlScript(client, chunks(SCRIPT, 7), { batchChars: 200, batchStatements: 3 });
+    const sent = vi.spyOn(client, 'query');
+    const ran = await runSqlScript(client, chunks(SCRIPT, 7), { batchChars: 1 << 20, batchStatements: 3 });
+    // 8 statements, 3 per round trip: 3 queries, not 8 (psql's way) nor 1.
+    expect(sent).toHaveBeenCalledTimes(3);
+    sent.mockRestore();
     await client.query(`INSERT INTO "s;1".t (id) VALUES (5)`);
     await client.query('COMMIT');
     expect(ran).toBe(8);

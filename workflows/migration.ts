@@ -174,8 +174,9 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     const check = (tables: typeof expected) => acts.validateTables({ target: spec.target, retry: spec.retry, mode: spec.validation, tables });
     // Batches side by side, as many as tables are copied at once (histories from before run them one by one).
     const lanes = patched('parallel-validation') ? spec.parallelism.tables : 1;
-    const results = await mapLimited(batches, lanes, check);
-    return { checked: expected.length, mismatches: results.flat().filter((r) => !r.ok) };
+    const results = (await mapLimited(batches, lanes, check)).flat();
+    // Counted from the answers, so a batch that went missing could not pass as checked.
+    return { checked: results.length, mismatches: results.filter((r) => !r.ok) };
   }
 
   const holderScope = new CancellationScope();

@@ -5,6 +5,8 @@
  * target is asked for the same names.
  */
 import type { Client } from 'pg';
+import type { ActivityDeps } from '../deps';
+import { startTool } from './run-tool';
 
 export interface TocEntry {
   line: string;
@@ -12,6 +14,15 @@ export interface TocEntry {
   classId: number;
   objectId: number;
   desc: string;
+}
+
+/** A dump's table of contents (`pg_restore -l`), optionally of some sections only. */
+export async function readToc(deps: ActivityDeps, dumpFile: string, sections: string[] = []): Promise<TocEntry[]> {
+  let listing = '';
+  const run = startTool(deps, 'pg_restore', ['-l', ...sections.map((s) => `--section=${s}`), dumpFile], {});
+  run.child.stdout!.on('data', (chunk: Buffer) => (listing += chunk.toString('utf8')));
+  await run.done;
+  return parseToc(listing);
 }
 
 export function parseToc(listing: string): TocEntry[] {

@@ -15,7 +15,7 @@ import { guarded } from '../errors';
 import { dumpFilterArgs, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
 import { loadDump } from './step-marker';
 import { owningWorkflow } from '../owning-workflow';
-import { alreadyRestored, parseToc } from './existing-objects';
+import { alreadyRestored, readToc } from './existing-objects';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
 
 export interface PostDataInput extends Endpoints, SchemaOptions {
@@ -52,11 +52,7 @@ export function makeApplyPostData(deps: ActivityDeps) {
           await run.done;
         }
 
-        let listing = '';
-        run = startTool(deps, 'pg_restore', ['-l', '--section=post-data', dumpFile], {});
-        run.child.stdout!.on('data', (chunk: Buffer) => (listing += chunk.toString('utf8')));
-        await run.done;
-        const entries = parseToc(listing).filter((e) => !leftOut.has(e.dumpId)); // not selected (objects)
+        const entries = (await readToc(deps, dumpFile, ['post-data'])).filter((e) => !leftOut.has(e.dumpId)); // not selected (objects)
 
         src = await openClient(source, 'post-data');
         const skip = await alreadyRestored(entries, src, tgt);

@@ -22,7 +22,7 @@ import type { ObjectsSpec } from '../../common/objects-spec';
 import { selectsEverything } from '../../common/selection';
 import { qualified, quoteIdent, quoteLiteral } from '../db';
 import type { ResolvedConnection } from '../credentials';
-import { parseToc, type TocEntry } from './existing-objects';
+import { readToc, type TocEntry } from './existing-objects';
 import { readSelection } from '../objects/read-selection';
 import { planSchemaFilter, type SchemaFilter } from '../objects/schema-filter';
 
@@ -67,7 +67,7 @@ export function makeApplyPreData(deps: ActivityDeps) {
         let filter: SchemaFilter | undefined;
         const listFile = join(dir, 'pre-data.list');
         if (input.objects && !selectsEverything(input.objects)) {
-          const entries = parseToc(await listDump(deps, dumpFile));
+          const entries = await readToc(deps, dumpFile);
           filter = await selectionFilter(source, input, entries);
           const skip = new Set(filter.skip);
           await writeFile(listFile, entries.filter((e) => !skip.has(e.dumpId)).map((e) => e.line).join('\n') + '\n');
@@ -98,15 +98,6 @@ export function makeApplyPreData(deps: ActivityDeps) {
       await rm(dir, { recursive: true, force: true });
     }
   };
-}
-
-/** The dump's table of contents (`pg_restore -l`). */
-async function listDump(deps: ActivityDeps, dumpFile: string): Promise<string> {
-  let listing = '';
-  const run = startTool(deps, 'pg_restore', ['-l', dumpFile], {});
-  run.child.stdout!.on('data', (chunk: Buffer) => (listing += chunk.toString('utf8')));
-  await run.done;
-  return listing;
 }
 
 /** Applies the selection to the dump's entries, reading the source catalog under the snapshot. */

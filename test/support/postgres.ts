@@ -23,6 +23,8 @@ export interface PgCluster {
   /** postgres://postgres@127.0.0.1:PORT/db, without the password. */
   url(db?: string): string;
   query<T = any>(sql: string, db?: string, params?: unknown[]): Promise<T[]>;
+  /** A connected client of its own (background socket errors ignored); the caller ends it. */
+  connect(db?: string): Promise<Client>;
   createDatabase(name: string): Promise<void>;
   /** psql -f file, with `-v name=value` variables; the password goes in the environment. */
   psqlFile(file: string, db?: string, vars?: Record<string, string>): Promise<void>;
@@ -130,9 +132,14 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster>
     password: opts.password,
     dataDir,
     url: (db = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(db)}`,
-    async query<T>(sql: string, db = 'postgres', params?: unknown[]) {
+    async connect(db = 'postgres') {
       const client = new Client({ host: '127.0.0.1', port, user: 'postgres', database: db, password: opts.password, ssl: opts.tlsOnly ? { rejectUnauthorized: false } : false });
+      client.on('error', () => undefined);
       await client.connect();
+      return client;
+    },
+    async query<T>(sql: string, db = 'postgres', params?: unknown[]) {
+      const client = await cluster.connect(db);
       try {
         const result = await client.query(sql, params as unknown[]);
         const last = Array.isArray(result) ? result[result.length - 1] : result;
