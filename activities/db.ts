@@ -5,10 +5,12 @@ import type { ResolvedConnection } from './credentials';
 /**
  * Connects and returns a client whose background errors (a dropped socket while idle) are
  * recorded instead of crashing the worker process: the next query on it fails and the
- * activity's retry takes over.
+ * activity's retry takes over. `settings` are session settings sent with the connection
+ * (no round trip of their own).
  */
-export async function openClient(conn: ResolvedConnection, purpose: string): Promise<Client> {
-  const client = new Client({ ...conn.pgConfig, application_name: `pgferry ${purpose}`.slice(0, 63) });
+export async function openClient(conn: ResolvedConnection, purpose: string, settings: Record<string, string> = {}): Promise<Client> {
+  const options = Object.entries(settings).map(([name, value]) => `-c ${name}=${value.replace(/[\\ ]/g, '\\$&')}`).join(' ');
+  const client = new Client({ ...conn.pgConfig, application_name: `pgferry ${purpose}`.slice(0, 63), ...(options ? { options } : {}) });
   client.on('error', () => undefined);
   await client.connect();
   return client;

@@ -60,7 +60,11 @@ async function controlCommand(id: string, verb: string, json: boolean, call: (cl
 
 const taskQueueOption = () => new Option('--task-queue <name>', 'Temporal task queue of the workers').env('PGFERRY_TASK_QUEUE').default('pgferry');
 
-/** Redraws progress until the migration closes (noticed at once, not at the next poll). */
+/**
+ * Redraws progress until the migration closes (noticed at once, not at the next poll). Each
+ * poll is a describe and a query that a worker answers, so it polls only as often as it draws:
+ * every second on a terminal, every 5 s into a log, never for --json (printed at the end).
+ */
 async function follow(client: Client, workflowId: string, json = false): Promise<MigrationStatus> {
   const tty = process.stdout.isTTY && !json;
   let closed = false;
@@ -71,24 +75,20 @@ async function follow(client: Client, workflowId: string, json = false): Promise
       () => (closed = true),
       () => (closed = true),
     );
+  const pollMs = tty ? 1000 : 5000;
   let lastLines = 0;
-  let lastPrint = 0;
-  while (!closed) {
+  while (!closed && !json) {
     const status = await migrationStatus(client, workflowId);
     if (status.state !== 'running') break;
-    if (status.progress && !json) {
+    if (status.progress) {
       const text = renderAnyProgress(status.progress);
-      if (tty) {
-        if (lastLines) process.stdout.write(`\x1b[${lastLines}A\x1b[0J`);
-        process.stdout.write(text + '\n');
-        lastLines = text.split('\n').length;
-      } else if (Date.now() - lastPrint > 5000) {
-        console.log(text);
-        lastPrint = Date.now();
-      }
+      if (tty && lastLines) process.stdout.write(`\x1b[${lastLines}A\x1b[0J`);
+      process.stdout.write(text + '\n');
+      lastLines = tty ? text.split('\n').length : 0;
     }
-    await Promise.race([settled, new Promise((r) => setTimeout(r, 1000))]);
+    await Promise.race([settled, new Promise((r) => setTimeout(r, pollMs))]);
   }
+  if (json) await settled;
   if (tty && lastLines) process.stdout.write(`\x1b[${lastLines}A\x1b[0J`);
   return migrationStatus(client, workflowId);
 }

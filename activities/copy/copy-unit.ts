@@ -11,17 +11,15 @@
 import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { TABLE_PROGRESS_SIGNAL, type TableProgressUpdate } from '../../common/messages';
 import { copyDestination, displayName, tableKey, type CopyUnit, type TableCopyResult, type TableRef } from '../../common/plan';
 import { closeQuietly, openClient, qualified, quoteIdent, quoteLiteral } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
-import { BinaryCopyCounter, countingStream, type CopyCounter } from './binary-copy-counter';
+import { CopyInRelay, CopyOutRelay } from './copy-relay';
 import { readCopyColumns, type CopyColumns } from './columns';
 import { existingIndexNames, readIndexStatements, type IndexStatement } from './table-indexes';
 import { findUnitRecord, recordUnit } from './unit-marker';
-import { TextCopyCounter } from './text-copy-counter';
 import { CopyControlPoller } from './copy-control';
 import { throttledStream } from '../rate/throttled-stream';
 import type { RateGate } from '../rate/rate-gate';
@@ -136,7 +134,6 @@ async function copyTable(
   const columns = selectedColumns(plan.columns, table);
   const name = qualified(table);
   const format = `(FORMAT ${columns.format})`;
-  const counter: CopyCounter = columns.format === 'binary' ? new BinaryCopyCounter() : new TextCopyCounter();
 
   const destination = qualified(copyDestination(table));
   let into = destination;
@@ -158,20 +155,21 @@ async function copyTable(
   // A small table's statements ride in the COPY's own query: the server runs them right after
   // the rows are in, without a round trip each (over thousands of tiny tables, those add up).
   const inline = !table.preexisting && table.estimatedBytes < INLINE_BYTES;
-  const reader = src.query(copyTo(table.where ? `COPY (SELECT ${columns.list} FROM ONLY ${name} WHERE (${table.where})) TO STDOUT ${format}` : `COPY ${name} (${columns.list}) TO STDOUT ${format}`));
+  const copyOut = table.where ? `COPY (SELECT ${columns.list} FROM ONLY ${name} WHERE (${table.where})) TO STDOUT ${format}` : `COPY ${name} (${columns.list}) TO STDOUT ${format}`;
+  const reader = src.query(new CopyOutRelay(copyOut, columns.format === 'binary'));
   const copyIn = `COPY ${into} (${columns.list}) FROM STDIN (FORMAT ${columns.format}${freeze})`;
-  const writer = tgt.query(copyFrom(inline ? [copyIn, ...after].join(';\n') : copyIn));
+  const writer = tgt.query(new CopyInRelay(inline ? [copyIn, ...after].join(';\n') : copyIn));
 
   Object.assign(live, { table: displayName(table), rows: 0, bytes: 0, building: undefined });
-  const follow = setInterval(() => Object.assign(live, { rows: counter.rows, bytes: counter.bytes }), 250);
+  const follow = setInterval(() => Object.assign(live, { rows: reader.rows, bytes: reader.bytes }), 250);
   try {
     // Paused or over its share of the limit, the throttle stage holds a chunk and the source waits.
-    await pipeline(reader, countingStream(counter), throttledStream(gate, () => counter.rows), writer);
+    await pipeline(reader, throttledStream(gate, () => reader), writer);
   } finally {
     clearInterval(follow);
   }
 
-  let rows = Number(writer.rowCount ?? counter.rows);
+  let rows = writer.rowCount ?? reader.rows;
   let rowsKept: number | undefined;
   if (table.preexisting) {
     const inserted = await tgt.query(`INSERT INTO ${destination} (${columns.list}) SELECT ${columns.list} FROM pgferry_stage ON CONFLICT DO NOTHING`);
@@ -179,7 +177,7 @@ async function copyTable(
     rowsKept = rows - (inserted.rowCount ?? 0);
     rows = inserted.rowCount ?? 0;
   }
-  Object.assign(live, { rows, bytes: counter.bytes });
+  Object.assign(live, { rows, bytes: reader.bytes });
   if (!inline) {
     // One by one, so that the heartbeat shows which index a long build is at.
     for (const sql of after) {
@@ -192,7 +190,7 @@ async function copyTable(
     schema: table.schema,
     name: table.name,
     rows,
-    bytes: counter.bytes,
+    bytes: reader.bytes,
     ms: Date.now() - started,
   };
   if (rowsKept !== undefined) result.rowsKept = rowsKept;

@@ -7,22 +7,30 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { RateGate } from './rate-gate';
 
-/** `rowsSoFar` reads the row count of the stream so far (counted by the stage before). */
-export function throttledStream(gate: RateGate, rowsSoFar: () => number): Transform {
-  let rowsSeen = rowsSoFar();
+/** Rows and bytes of table data that went by so far (counted by the stage before). */
+export interface CopyCounts {
+  rows: number;
+  bytes: number;
+}
+
+/** `soFar` reads the counts of the stream so far: each chunk is charged what they grew by. */
+export function throttledStream(gate: RateGate, soFar: () => CopyCounts): Transform {
+  let seen = { ...soFar() };
   let timer: NodeJS.Timeout | undefined;
   let destroyed = false;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      const rows = rowsSoFar() - rowsSeen;
-      rowsSeen += rows;
+      const now = soFar();
+      const rows = now.rows - seen.rows;
+      const bytes = now.bytes - seen.bytes;
+      seen = { ...now };
       const pass = () => {
         timer = undefined;
         if (!destroyed) callback(null, chunk);
       };
       const go = () => {
         if (destroyed) return;
-        const wait = gate.take(rows, chunk.length);
+        const wait = gate.take(rows, bytes);
         if (wait > 0) timer = setTimeout(pass, wait);
         else pass();
       };

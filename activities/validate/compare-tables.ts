@@ -11,7 +11,7 @@ import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { quoteIdent } from '../db';
 import { checksumSql } from './checksum';
-import { countAll } from './validate-tables';
+import { countAll, SCAN_SETTINGS } from './validate-tables';
 
 export interface CompareTablesInput extends Endpoints {
   mode: 'count' | 'checksum';
@@ -29,8 +29,8 @@ export function makeCompareTables(deps: ActivityDeps) {
       return await guarded(
         { doing: () => `compare ${current ? displayName(current) : 'tables'} between ${source.label} and ${target.label}`, secrets, retry: input.retry },
         async () => {
-          src = await openClient(source, 'validate');
-          tgt = await openClient(target, 'validate');
+          src = await openClient(source, 'validate', SCAN_SETTINGS);
+          tgt = await openClient(target, 'validate', SCAN_SETTINGS);
           if (input.mode === 'count') {
             const expected = await countAll(src, input.tables.map((t) => ({ schema: t.schema, name: t.name, where: t.where, rows: 0 })));
             const actual = await countAll(tgt, input.tables.map((t, i) => ({ ...(t.target ?? t), rows: expected[i].actualRows })));

@@ -1,0 +1,310 @@
+/**
+ * A COPY relay: the source's CopyData messages go to the target as they came off the wire.
+ *
+ * `COPY ... TO STDOUT` answers with one CopyData message per row, and `COPY ... FROM STDIN`
+ * takes CopyData messages of any size, so the source's messages, header and all, are valid
+ * input for the target. Forwarding the socket's bytes unchanged saves what a generic copy
+ * stream does per row (a Buffer for each row's payload, then joining them, then framing them
+ * again): on this project's benchmark that was most of the worker's CPU.
+ *
+ * Both ends are pg "submittables" (objects with `submit(connection)`), like pg-copy-streams:
+ *   CopyOutRelay  a Readable of whole-message byte ranges, taken from the source socket until
+ *                 the copy ends, then the socket goes back to pg for the closing messages;
+ *   CopyInRelay   a Writable that writes those bytes to the target socket as they are.
+ * https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-COPY
+ */
+import { Readable, Writable, type Duplex } from 'node:stream';
+import type { Connection } from 'pg';
+
+const COPY_DATA = 0x64; // 'd'
+const COPY_DONE = 0x63; // 'c'
+const COPY_OUT_RESPONSE = 0x48; // 'H'
+/** May come between CopyData messages; not table data, so not forwarded. */
+const ASYNC_MESSAGES = new Set([0x4e /* NoticeResponse */, 0x53 /* ParameterStatus */, 0x41 /* NotificationResponse */]);
+const HEADER_BYTES = 5; // type byte + int32 length (which counts itself)
+
+/** The part of pg's Connection a submittable uses (sendCopyFail is missing from its types). */
+interface PgConnection {
+  stream: Duplex;
+  query(text: string): void;
+  sendCopyFail(message: string): void;
+}
+
+/** A CommandComplete's row count ("COPY 42"), if it is a COPY's. */
+function copiedRows(message: { text?: string } | undefined): number | undefined {
+  const match = /^COPY (\d+)/.exec(message?.text ?? '');
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Reads `COPY ... TO STDOUT`: pushes the CopyData messages as byte ranges of the socket's
+ * chunks (no copy) and counts rows and payload bytes as they go by.
+ */
+export class CopyOutRelay extends Readable {
+  /** Rows seen so far (one CopyData message per row). */
+  rows = 0;
+  /** Table data seen so far: CopyData payload bytes. */
+  bytes = 0;
+  /** The source's own count, from its CommandComplete (after the last message). */
+  rowCount: number | undefined;
+  private connection?: PgConnection;
+  private pgOnData?: (chunk: Buffer) => void;
+  private wanted = false;
+  // Where the parser is in the message stream, across chunk boundaries:
+  private type = 0;
+  private headerSeen = 0; // bytes of the current message's header seen (0 = at a boundary)
+  private length = 0;
+  private left = 0; // bytes of the current message's body still to come
+
+  /** `binary`: the format's trailer is a message of its own, not a row. */
+  constructor(
+    private readonly text: string,
+    private readonly binary: boolean,
+  ) {
+    super({ highWaterMark: 256 * 1024 });
+  }
+
+  submit(connection: Connection): void {
+    this.connection = connection as unknown as PgConnection;
+    // Take the socket from pg's parser until the copy ends (as pg-copy-streams does).
+    const socket = this.connection.stream;
+    this.pgOnData = socket.listeners('data')[0] as (chunk: Buffer) => void;
+    socket.removeListener('data', this.pgOnData);
+    socket.pause();
+    socket.on('readable', this.onReadable);
+    connection.query(this.text);
+  }
+
+  /** pg calls this to install its query timeout; nothing to do. */
+  callback(): void {}
+
+  override _read(): void {
+    this.wanted = true;
+    this.pump();
+  }
+
+  private readonly onReadable = () => this.pump();
+
+  private pump(): void {
+    const socket = this.connection?.stream;
+    let chunk: Buffer | null;
+    while (this.wanted && socket && this.pgOnData && (chunk = socket.read() as Buffer | null) !== null) {
+      this.wanted = this.parse(chunk);
+    }
+  }
+
+  /** Forwards the chunk's CopyData bytes; returns false when the consumer wants no more for now. */
+  private parse(chunk: Buffer): boolean {
+    let more = true;
+    let from = -1; // start of the run of CopyData bytes being collected
+    const forward = (to: number) => {
+      if (from >= 0 && to > from) more = this.push(chunk.subarray(from, to)) && more;
+      from = -1;
+    };
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.left > 0) {
+        const n = Math.min(this.left, chunk.length - i);
+        if (this.type === COPY_DATA && from < 0) from = i;
+        i += n;
+        this.left -= n;
+        continue;
+      }
+      if (this.headerSeen === 0) {
+        const type = chunk[i];
+        if (type === COPY_DATA) {
+          if (from < 0) from = i;
+        } else {
+          forward(i);
+          if (type !== COPY_OUT_RESPONSE && !ASYNC_MESSAGES.has(type)) {
+            // CopyDone, or an ErrorResponse: pg reads the rest of the conversation.
+            this.giveBack(chunk.subarray(i), type === COPY_DONE);
+            return false;
+          }
+        }
+        this.type = type;
+        this.length = 0;
+        this.headerSeen = 1;
+        i += 1;
+        continue;
+      }
+      if (this.type === COPY_DATA && from < 0) from = i;
+      this.length = this.length * 256 + chunk[i];
+      this.headerSeen += 1;
+      i += 1;
+      if (this.headerSeen === HEADER_BYTES) {
+        this.headerSeen = 0;
+        this.left = this.length - 4;
+        if (this.type === COPY_DATA) {
+          this.rows += 1;
+          this.bytes += this.left;
+        }
+      }
+    }
+    forward(chunk.length);
+    return more;
+  }
+
+  /** The copy is over: the socket goes back to pg's parser, starting with `rest`. */
+  private giveBack(rest: Buffer, done: boolean): void {
+    const socket = this.connection!.stream;
+    const pgOnData = this.pgOnData!;
+    this.pgOnData = undefined;
+    socket.removeListener('readable', this.onReadable);
+    socket.on('data', pgOnData);
+    if (rest.length) pgOnData(rest);
+    // pause() above keeps the socket paused after a 'data' listener is added
+    process.nextTick(() => socket.resume());
+    if (done) {
+      if (this.binary && this.rows > 0) this.rows -= 1; // the trailer
+      this.push(null);
+    }
+  }
+
+  handleCommandComplete(message: { text?: string }): void {
+    this.rowCount = copiedRows(message) ?? this.rowCount;
+  }
+
+  handleReadyForQuery(): void {}
+
+  handleError(err: Error): void {
+    this.destroy(err);
+  }
+}
+
+/**
+ * Writes `COPY ... FROM STDIN` with bytes that are already CopyData messages. It follows the
+ * message boundaries of what it wrote: when the copy ends early (the server refused a row, or
+ * the pipeline gave up) in the middle of a message, it completes that message with filler, so
+ * the connection stays in step (the server discards CopyData after an error; an abort then
+ * sends CopyFail, so the filler is never kept).
+ */
+export class CopyInRelay extends Writable {
+  /** The target's count, from its CommandComplete. */
+  rowCount: number | undefined;
+  private connection?: PgConnection;
+  private started = false; // CopyInResponse came
+  private whenStarted: Array<() => void> = [];
+  private over = false; // the server ended the copy (ReadyForQuery or an error)
+  private onOver?: (err?: Error) => void;
+  // Where the bytes written so far stand in the message stream:
+  private headerSeen = 0;
+  private length = 0;
+  private left = 0;
+
+  constructor(private readonly text: string) {
+    super({ highWaterMark: 256 * 1024 });
+  }
+
+  submit(connection: Connection): void {
+    this.connection = connection as unknown as PgConnection;
+    connection.query(this.text);
+  }
+
+  callback(): void {}
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.afterStart(() => this.send(chunk, done));
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.afterStart(() => {
+      this.onOver = done;
+      this.connection!.stream.write(Buffer.from([COPY_DONE, 0, 0, 0, 4]));
+    });
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    if (!this.connection || this.over) return done(err);
+    // Whatever the server says next (the answer to CopyFail, or an error before the copy
+    // started) ends the destroy.
+    this.onOver = () => done(err);
+    this.afterStart(() => {
+      if (this.over) return;
+      this.completeMessage();
+      this.connection!.sendCopyFail(err?.message ?? 'copy aborted');
+    });
+  }
+
+  private send(chunk: Buffer, done: (err?: Error | null) => void): void {
+    if (this.over) return done(); // the server gave up on this copy: nothing more to send
+    this.follow(chunk);
+    if (this.connection!.stream.write(chunk)) done();
+    else this.connection!.stream.once('drain', () => done());
+  }
+
+  /** Moves the position past `chunk`: one step per message, not per byte. */
+  private follow(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.left > 0) {
+        const n = Math.min(this.left, chunk.length - i);
+        i += n;
+        this.left -= n;
+        continue;
+      }
+      this.length = this.headerSeen === 0 ? 0 : this.length * 256 + chunk[i];
+      this.headerSeen += 1;
+      i += 1;
+      if (this.headerSeen === HEADER_BYTES) {
+        this.headerSeen = 0;
+        this.left = this.length - 4;
+      }
+    }
+  }
+
+  /** Writes what the message cut off at the end of the bytes written so far lacks. */
+  private completeMessage(): void {
+    const socket = this.connection!.stream;
+    if (this.headerSeen > 0) {
+      // A cut length word: the smallest valid length with the bytes already sent.
+      const missing = HEADER_BYTES - this.headerSeen;
+      const tail = Buffer.alloc(missing);
+      let length = this.length * 256 ** missing;
+      if (length < 4) {
+        tail[missing - 1] = 4;
+        length = 4;
+      }
+      socket.write(tail);
+      this.headerSeen = 0;
+      this.left = length - 4;
+    }
+    const filler = Buffer.alloc(Math.min(this.left, 1024 * 1024));
+    while (this.left > 0) {
+      const n = Math.min(this.left, filler.length);
+      socket.write(n === filler.length ? filler : filler.subarray(0, n));
+      this.left -= n;
+    }
+  }
+
+  private afterStart(step: () => void): void {
+    if (this.started) step();
+    else this.whenStarted.push(step);
+  }
+
+  handleCopyInResponse(): void {
+    this.started = true;
+    for (const step of this.whenStarted.splice(0)) step();
+  }
+
+  handleCommandComplete(message: { text?: string }): void {
+    this.rowCount = copiedRows(message) ?? this.rowCount;
+  }
+
+  handleReadyForQuery(): void {
+    this.over = true;
+    const onOver = this.onOver;
+    this.onOver = undefined;
+    onOver?.();
+  }
+
+  handleError(err: Error): void {
+    this.over = true;
+    // The server now discards CopyData until the next message: let that be a whole one.
+    if (this.started && !this.connection!.stream.destroyed) this.completeMessage();
+    const onOver = this.onOver;
+    this.onOver = undefined;
+    if (onOver) onOver(err);
+    else this.destroy(err);
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * `node dist/bench/cpu-profile.js [--db bench|tiny] [--runs N] [--only NAMES]`: where the CPU
+ * goes during a migration. On a 2-core machine the benchmark is CPU-bound, so wall time follows
+ * the CPU that every process spends: this runs the tools of the benchmark on the same data and
+ * prints, per run, wall time and CPU seconds of the source cluster, the target cluster, the
+ * pgferry worker (with its pg_dump/pg_restore children), the Temporal server and the rest.
+ *
+ * A cluster's CPU is its postmaster's own and reaped children's time plus its live children's,
+ * so backends that ended during the run are counted too.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startPostgres, type PgCluster } from '../test/support/postgres';
+import { startTemporalServer } from '../test/support/temporal';
+import { buildBigDatabase, buildTinyDatabase, FULL_SIZE } from './dataset';
+import { BENCH_SETTINGS } from './settings';
+import { ALL_TOOLS, type Prepared } from './tools';
+
+const TICKS = 100; // USER_HZ on Linux
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+interface ProcTimes {
+  ppid: number;
+  self: number;
+  children: number;
+}
+
+function procTimes(pid: number): ProcTimes | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // after the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+    return { ppid: Number(fields[1]), self: Number(fields[11]) + Number(fields[12]), children: Number(fields[13]) + Number(fields[14]) };
+  } catch {
+    return undefined; // ended meanwhile
+  }
+}
+
+function allProcesses(): Map<number, ProcTimes> {
+  const all = new Map<number, ProcTimes>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const t = procTimes(Number(entry));
+    if (t) all.set(Number(entry), t);
+  }
+  return all;
+}
+
+/** CPU seconds of a process tree: its own, its reaped children's, and its live descendants'. */
+function treeSeconds(root: number, all: Map<number, ProcTimes>): number {
+  const rootTimes = all.get(root);
+  if (!rootTimes) return 0;
+  let ticks = rootTimes.self + rootTimes.children;
+  const stack = [root];
+  while (stack.length) {
+    const parent = stack.pop()!;
+    for (const [pid, t] of all) {
+      if (t.ppid !== parent) continue;
+      ticks += t.self + t.children;
+      stack.push(pid);
+    }
+  }
+  return ticks / TICKS;
+}
+
+function machineSeconds(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
+  return (cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6] + cpu[7]) / TICKS;
+}
+
+const postmasterPid = (cluster: PgCluster) => Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+
+function temporalPid(address: string): number {
+  const port = address.split(':')[1];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmd.includes('start-dev') && cmd.includes(port)) return Number(entry);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  throw new Error(`no temporal server process on port ${port}`);
+}
+
+async function main(): Promise<void> {
+  const db = arg('--db') ?? 'bench';
+  const runs = Number(arg('--runs') ?? '1');
+  const only = arg('--only')?.split(',');
+  const tools = ALL_TOOLS.filter((t) => (only ? only.includes(t.name) : t.name === 'pgferry' || t.name === 'pg_dump | psql'));
+  const source = await startPostgres({ name: 'prof-src', logical: true, settings: BENCH_SETTINGS });
+  const target = await startPostgres({ name: 'prof-tgt', settings: BENCH_SETTINGS });
+  const temporal = await startTemporalServer();
+  try {
+    if (db === 'tiny') await buildTinyDatabase(source, db, FULL_SIZE);
+    else await buildBigDatabase(source, db, FULL_SIZE);
+    await source.query('CHECKPOINT');
+    const groups = { source: postmasterPid(source), target: postmasterPid(target), temporal: temporalPid(temporal.address) };
+    for (let run = 0; run < runs; run++) {
+      for (const tool of tools) {
+        await target.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+        await target.query(`CREATE DATABASE ${db}`);
+        await target.query('CHECKPOINT');
+        const ctx = { source, target, db, temporalAddress: temporal.address, jobs: 2 };
+        const prepared: Prepared | undefined = await tool.prepare?.(ctx);
+        const pids: Record<string, number> = { ...groups, ...(prepared?.worker ? { worker: prepared.worker.pid } : {}) };
+        const before = allProcesses();
+        const machineBefore = machineSeconds();
+        const started = process.hrtime.bigint();
+        await tool.run(ctx, prepared);
+        const wall = Number(process.hrtime.bigint() - started) / 1e9;
+        const after = allProcesses();
+        const machine = machineSeconds() - machineBefore;
+        await prepared?.stop();
+        const parts = Object.entries(pids).map(([name, pid]) => [name, treeSeconds(pid, after) - treeSeconds(pid, before)] as const);
+        const known = parts.reduce((sum, [, s]) => sum + s, 0);
+        console.log(`${tool.name} on ${db}: wall ${wall.toFixed(1)} s, machine CPU ${machine.toFixed(1)} s: ${parts.map(([n, s]) => `${n} ${s.toFixed(1)}`).join(', ')}, rest ${(machine - known).toFixed(1)}`);
+      }
+    }
+  } finally {
+    await temporal.stop();
+    await source.stop();
+    await target.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,149 @@
+// The COPY relay between two real PostgreSQL connections: rows arrive exactly (binary and text,
+// rows far bigger than a socket read), the counts of both ends agree, and a copy that breaks
+// off on either side, or in the middle of a message, fails with its cause and leaves nothing.
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import type { Client } from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CopyInRelay, CopyOutRelay } from '../activities/copy/copy-relay';
+import { startPostgres, type PgCluster } from './support/postgres';
+
+let pg: PgCluster;
+let src: Client;
+let tgt: Client;
+
+const TABLE = `CREATE TABLE items (id bigint, label text, doc jsonb, amount numeric(12,2), at timestamptz, tags int[], blob bytea, note text)`;
+
+beforeAll(async () => {
+  pg = await startPostgres({ name: 'copy-relay' });
+  await pg.createDatabase('relay_src');
+  await pg.createDatabase('relay_tgt');
+  await pg.query(
+    `${TABLE};
+     INSERT INTO items SELECT g, 'label ' || g || E'\\ttab\\nnewline', jsonb_build_object('g', g, 'a', jsonb_build_array(g, 'x')),
+            g / 7.0, TIMESTAMPTZ '2024-01-01' + g * interval '1 minute', ARRAY[g, g % 5, -g],
+            decode(md5(g::text), 'hex'), CASE WHEN g % 3 = 0 THEN NULL ELSE repeat('é', g % 50) END
+       FROM generate_series(1, 20000) g;
+     -- rows much bigger than a socket read (64 KB), so messages straddle many chunks
+     INSERT INTO items SELECT 100000 + g, repeat('big', 70000), NULL, 1, now(), NULL, decode(repeat('ab', 100000), 'hex'), NULL FROM generate_series(1, 5) g;`,
+    'relay_src',
+  );
+  await pg.query(`${TABLE}; ALTER TABLE items ADD CONSTRAINT small_ids CHECK (id < 1000000)`, 'relay_tgt');
+  src = await pg.connect('relay_src');
+  tgt = await pg.connect('relay_tgt');
+});
+
+afterAll(async () => {
+  await src?.end();
+  await tgt?.end();
+  await pg?.stop();
+});
+
+beforeEach(async () => {
+  await pg.query('TRUNCATE items', 'relay_tgt');
+});
+
+const checksum = (db: string) => pg.query<{ sum: string; n: string }>(`SELECT count(*) AS n, sum(hashtextextended(t::text, 0)::numeric)::text AS sum FROM items t`, db).then((rows) => rows[0]);
+
+async function relay(copyOut: string, copyIn: string, binary: boolean, ...stages: Transform[]) {
+  const reader = src.query(new CopyOutRelay(copyOut, binary));
+  const writer = tgt.query(new CopyInRelay(copyIn));
+  await pipeline([reader, ...stages, writer]);
+  return { reader, writer };
+}
+
+describe('CopyOutRelay → CopyInRelay', () => {
+  it.each([
+    ['binary', true],
+    ['text', false],
+  ])('copies every row exactly (%s format) and both ends count them', async (format, binary) => {
+    const { reader, writer } = await relay(`COPY items TO STDOUT (FORMAT ${format})`, `COPY items FROM STDIN (FORMAT ${format})`, binary);
+    expect(writer.rowCount).toBe(20005);
+    expect(reader.rows).toBe(20005);
+    expect(reader.rowCount).toBe(20005);
+    expect(reader.bytes).toBeGreaterThan(5 * 210_000);
+    expect(await checksum('relay_tgt')).toEqual(await checksum('relay_src'));
+    // both connections are back in pg's hands
+    expect((await src.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    expect((await tgt.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  });
+
+  it('copies when the bytes reach the target in pieces of 3', async () => {
+    const pieces = new Transform({
+      transform(chunk: Buffer, _e, done) {
+        for (let i = 0; i < chunk.length; i += 3) this.push(chunk.subarray(i, i + 3));
+        done();
+      },
+    });
+    await relay('COPY (SELECT * FROM items WHERE id <= 300 OR id > 100000) TO STDOUT (FORMAT binary)', 'COPY items FROM STDIN (FORMAT binary)', true, pieces);
+    expect(Number((await checksum('relay_tgt')).n)).toBe(305);
+  });
+
+  it('fails with the source error, and the target keeps nothing', async () => {
+    await tgt.query('BEGIN');
+    const failing = `COPY (SELECT id, label, doc, amount, at, tags, blob, CASE WHEN id < 15000 THEN note ELSE (1 / (id - id))::text END FROM items ORDER BY id) TO STDOUT (FORMAT binary)`;
+    await expect(relay(failing, 'COPY items FROM STDIN (FORMAT binary)', true)).rejects.toThrow(/division by zero/);
+    await tgt.query('ROLLBACK').catch(() => undefined);
+    expect((await checksum('relay_tgt')).n).toBe('0');
+    expect((await src.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }]);
+    expect((await tgt.query('SELECT 7 AS seven')).rows).toEqual([{ seven: 7 }]);
+  });
+
+  it('fails with the target error (a CHECK the rows break), and the target keeps nothing', async () => {
+    await tgt.query('ALTER TABLE items DROP CONSTRAINT IF EXISTS small_ids; ALTER TABLE items ADD CONSTRAINT small_ids CHECK (id < 10000)');
+    try {
+      await expect(relay('COPY items TO STDOUT (FORMAT binary)', 'COPY items FROM STDIN (FORMAT binary)', true)).rejects.toThrow(/small_ids/);
+      expect((await checksum('relay_tgt')).n).toBe('0');
+      expect((await tgt.query('SELECT 3 AS three')).rows).toEqual([{ three: 3 }]);
+    } finally {
+      await reconnectSourceIfClosed();
+      await tgt.query('ALTER TABLE items DROP CONSTRAINT small_ids; ALTER TABLE items ADD CONSTRAINT small_ids CHECK (id < 1000000)');
+    }
+  });
+
+  it('sends CopyFail when a stage gives up between messages: the target connection stays usable', async () => {
+    const refuse = new Transform({
+      transform(_chunk, _e, done) {
+        done(new Error('stage gave up'));
+      },
+    });
+    await expect(relay('COPY items TO STDOUT (FORMAT binary)', 'COPY items FROM STDIN (FORMAT binary)', true, refuse)).rejects.toThrow(/stage gave up/);
+    expect((await tgt.query('SELECT 4 AS four')).rows).toEqual([{ four: 4 }]);
+    expect((await checksum('relay_tgt')).n).toBe('0');
+    await reconnectSourceIfClosed();
+  });
+
+  it('completes a message cut by a stage that gives up, then sends CopyFail: the connection stays in step', async () => {
+    let passed = 0;
+    const cut = new Transform({
+      transform(chunk: Buffer, _e, done) {
+        if (passed > 0) return done(new Error('cut mid-row'));
+        passed += 1;
+        done(null, chunk.subarray(0, 27)); // the binary header and part of the first row
+      },
+    });
+    await expect(relay('COPY items TO STDOUT (FORMAT binary)', 'COPY items FROM STDIN (FORMAT binary)', true, cut)).rejects.toThrow(/cut mid-row/);
+    expect((await tgt.query('SELECT 5 AS five')).rows).toEqual([{ five: 5 }]);
+    expect((await checksum('relay_tgt')).n).toBe('0');
+    await reconnectSourceIfClosed();
+  });
+
+  it('stays in step when the target refuses a row while a big row is cut in the middle', async () => {
+    // the 5 big rows (210 KB each) come last; the CHECK refuses the first of them
+    await tgt.query('ALTER TABLE items DROP CONSTRAINT small_ids; ALTER TABLE items ADD CONSTRAINT small_ids CHECK (id < 100000)');
+    try {
+      await expect(relay('COPY (SELECT * FROM items ORDER BY id) TO STDOUT (FORMAT binary)', 'COPY items FROM STDIN (FORMAT binary)', true)).rejects.toThrow(/small_ids/);
+      expect((await tgt.query('SELECT 6 AS six')).rows).toEqual([{ six: 6 }]);
+      expect((await checksum('relay_tgt')).n).toBe('0');
+    } finally {
+      await reconnectSourceIfClosed();
+      await tgt.query('ALTER TABLE items DROP CONSTRAINT small_ids; ALTER TABLE items ADD CONSTRAINT small_ids CHECK (id < 1000000)');
+    }
+  });
+});
+
+/** The source connection is left in COPY OUT when the target stops reading: start afresh, as copy-unit does. */
+async function reconnectSourceIfClosed(): Promise<void> {
+  await src.end().catch(() => undefined);
+  src = await pg.connect('relay_src');
+}

@@ -1,0 +1,99 @@
+// CopyOutRelay's message walking, fed by hand: which bytes it forwards, what it counts, and
+// what it hands back to pg, however the socket cuts the byte stream. (The real-server test,
+// test/copy-relay.test.ts, cannot choose where the socket cuts.)
+import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
+import type { Connection } from 'pg';
+import { describe, expect, it } from 'vitest';
+import { CopyInRelay, CopyOutRelay } from '../../activities/copy/copy-relay';
+
+function message(type: string, body: Buffer | string): Buffer {
+  const payload = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  const header = Buffer.alloc(5);
+  header[0] = type.charCodeAt(0);
+  header.writeUInt32BE(payload.length + 4, 1);
+  return Buffer.concat([header, payload]);
+}
+
+/** A socket and pg's data handler, as pg's Connection has them. */
+function fakeConnection() {
+  const socket = new PassThrough();
+  const toPg: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => toPg.push(chunk));
+  const queries: string[] = [];
+  const connection = Object.assign(new EventEmitter(), { stream: socket, query: (text: string) => queries.push(text), sendCopyFail: () => undefined });
+  return { socket, toPg, queries, connection: connection as unknown as Connection };
+}
+
+const rows = [Buffer.from('1\talpha\n'), Buffer.alloc(70_000, 0x61), Buffer.from('\n'), Buffer.from('3\tgamma\n')];
+const copyData = Buffer.concat(rows.map((r) => message('d', r)));
+const closing = Buffer.concat([message('c', ''), message('C', 'COPY 4\0'), message('Z', 'I')]);
+
+/** The whole server side of a COPY TO, with a NoticeResponse between two rows. */
+function serverBytes(): Buffer {
+  const first = message('d', rows[0]);
+  const rest = Buffer.concat(rows.slice(1).map((r) => message('d', r)));
+  return Buffer.concat([message('H', Buffer.from([0, 0, 1, 0, 0])), first, message('N', 'Snotice\0\0'), rest, closing]);
+}
+
+async function relayOut(bytes: Buffer, pieceSize: number) {
+  const { socket, toPg, connection } = fakeConnection();
+  const relay = new CopyOutRelay('COPY t TO STDOUT', false);
+  relay.submit(connection);
+  const forwarded: Buffer[] = [];
+  relay.on('data', (chunk: Buffer) => forwarded.push(chunk));
+  const ended = new Promise((r) => relay.on('end', r));
+  for (let i = 0; i < bytes.length; i += pieceSize) socket.write(bytes.subarray(i, i + pieceSize));
+  await ended;
+  await new Promise((r) => setImmediate(r)); // the socket resumes on the next tick
+  return { relay, forwarded: Buffer.concat(forwarded), toPg: Buffer.concat(toPg) };
+}
+
+describe('CopyOutRelay', () => {
+  it.each([3, 1, 7, 64 * 1024])('forwards exactly the CopyData messages, cut every %i bytes', async (pieceSize) => {
+    const { relay, forwarded, toPg } = await relayOut(serverBytes(), pieceSize);
+    expect(forwarded.equals(copyData)).toBe(true);
+    expect(relay.rows).toBe(4);
+    expect(relay.bytes).toBe(rows.reduce((n, r) => n + r.length, 0));
+    // pg gets the conversation back from CopyDone on
+    expect(toPg.equals(closing)).toBe(true);
+  });
+
+  it('hands an ErrorResponse to pg and forwards nothing after it', async () => {
+    const { socket, toPg, connection } = fakeConnection();
+    const relay = new CopyOutRelay('COPY t TO STDOUT', true);
+    relay.submit(connection);
+    const forwarded: Buffer[] = [];
+    relay.on('data', (chunk: Buffer) => forwarded.push(chunk));
+    const error = Buffer.concat([message('E', 'SERROR\0Mdivision by zero\0\0'), message('Z', 'E')]);
+    const first = message('d', rows[0]);
+    socket.write(Buffer.concat([message('H', Buffer.from([1, 0, 0])), first, error]));
+    await new Promise((r) => setImmediate(r));
+    expect(Buffer.concat(forwarded).equals(first)).toBe(true);
+    expect(Buffer.concat(toPg).equals(error)).toBe(true);
+  });
+});
+
+describe('CopyInRelay', () => {
+  it('writes the bytes as they are once the server is ready, then CopyDone', async () => {
+    const { socket, queries, connection } = fakeConnection();
+    const written: Buffer[] = [];
+    socket.removeAllListeners('data');
+    socket.on('data', (chunk: Buffer) => written.push(chunk));
+    const relay = new CopyInRelay('COPY t FROM STDIN');
+    relay.submit(connection);
+    const finished = new Promise((r) => relay.on('finish', r));
+    for (let i = 0; i < copyData.length; i += 1000) relay.write(copyData.subarray(i, i + 1000));
+    relay.end();
+    await new Promise((r) => setImmediate(r));
+    expect(written).toEqual([]); // nothing before CopyInResponse
+    relay.handleCopyInResponse();
+    await new Promise((r) => setImmediate(r));
+    relay.handleCommandComplete({ text: 'COPY 4' });
+    relay.handleReadyForQuery();
+    await finished;
+    expect(queries).toEqual(['COPY t FROM STDIN']);
+    expect(Buffer.concat(written).equals(Buffer.concat([copyData, message('c', '')]))).toBe(true);
+    expect(relay.rowCount).toBe(4);
+  });
+});
