@@ -186,6 +186,19 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     if (spec.startAt) await waitUntilStart(spec.startAt);
     await control.safePoint();
 
+    // A full migration's snapshot is only read from, so it is exported while the precheck runs;
+    // an incremental one comes with a replication slot, a change on the source that waits for
+    // the precheck. (Running histories from before keep their order.)
+    const startHolder = () => {
+      holder = holderScope.run(() => acts.holdSnapshot({ source: spec.source, retry: spec.retry, replication: names }));
+      holder.then(
+        () => (holderEnded = true),
+        () => (holderEnded = true),
+      );
+    };
+    const overlapped = patched('overlapped-start');
+    if (overlapped && !names) startHolder();
+
     // 1. Precheck: any fail, or a warning the spec does not acknowledge, stops here, before
     // anything is written. Then the target database, when it is missing and may be created.
     refreshDetails();
@@ -204,19 +217,17 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
       replicationCreated = true;
       ({ publications } = await acts.createPublication({ source: spec.source, retry: spec.retry, names, operations: streamOperations(spec), objects: spec.objects, conflicts: spec.conflicts }));
     }
-    holder = holderScope.run(() => acts.holdSnapshot({ source: spec.source, retry: spec.retry, replication: names }));
-    holder.then(
-      () => (holderEnded = true),
-      () => (holderEnded = true),
-    );
+    if (!holder) startHolder();
     const selection = { objects: spec.objects, conflicts: spec.conflicts };
-    const tables = await underSnapshot((s) => acts.listTables({ ...endpoints, ...selection, snapshot: s }));
-    state.setTables(tables);
+    const listing = underSnapshot((s) => acts.listTables({ ...endpoints, ...selection, snapshot: s }));
+    listing.catch(() => undefined); // awaited below; failures surface there
     const schemaOptions = {
       // a conflict passes the precheck only under conflicts: ignore (for all or for that table)
       excludeTables: report.facts.conflictingTables,
       keepOwnership: report.facts.keepOwnership,
     };
+    // Pre-data does not need the list of tables: both read under the snapshot side by side.
+    if (!overlapped) state.setTables(await listing);
 
     // 3. Pre-data schema: types, tables, views, functions... with no indexes yet.
     if (withSchema) {
@@ -226,6 +237,8 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
       if (preData.leftOut?.length) state.warnings.push(`left out because they depend on something not migrated: ${preData.leftOut.join('; ')}`);
       if (preData.notSelected?.length) state.warnings.push(`not selected (table-level selection) in the schemas of selected tables: ${preData.notSelected.join('; ')}`);
     }
+    const tables = await listing;
+    if (overlapped) state.setTables(tables);
 
     // 4. Data: every table under the same snapshot, in parallel.
     let copiedUnder: SnapshotReady | undefined;
@@ -285,7 +298,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     // Renames last: pg_dump's post-data statements name objects by their source names.
     if (withSchema && renamesSomething(spec)) await acts.applyRenames({ ...endpoints, objects: spec.objects, conflicts: spec.conflicts });
     state.markAll(['copied', 'indexed', 'pending'], 'done');
-    await holder.catch(() => undefined); // the snapshot holder has closed its connection
+    await holder?.catch(() => undefined); // the snapshot holder has closed its connection
 
     // 7. Incremental: stream changes from the slot whose snapshot the copy read, until cutover.
     let cutoverResult: CutoverResult | undefined;

@@ -22,6 +22,8 @@ const COPY_OUT_RESPONSE = 0x48; // 'H'
 /** May come between CopyData messages; not table data, so not forwarded. */
 const ASYNC_MESSAGES = new Set([0x4e /* NoticeResponse */, 0x53 /* ParameterStatus */, 0x41 /* NotificationResponse */]);
 const HEADER_BYTES = 5; // type byte + int32 length (which counts itself)
+/** Written while the target socket is corked, at most (see CopyInRelay). */
+const CORK_BYTES = 16 * 1024; // a socket's default high-water mark: past it a corked write would wait
 
 /** The part of pg's Connection a submittable uses (sendCopyFail is missing from its types). */
 interface PgConnection {
@@ -173,18 +175,25 @@ export class CopyOutRelay extends Readable {
 }
 
 /**
- * Writes `COPY ... FROM STDIN` with bytes that are already CopyData messages. It follows the
- * message boundaries of what it wrote: when the copy ends early (the server refused a row, or
- * the pipeline gave up) in the middle of a message, it completes that message with filler, so
- * the connection stays in step (the server discards CopyData after an error; an abort then
- * sends CopyFail, so the filler is never kept).
+ * Writes `COPY ... FROM STDIN` with bytes that are already CopyData messages.
+ *
+ * The rows go out right behind the query, without waiting for the server's CopyInResponse: the
+ * server reads them once the COPY starts, and drops them if the query fails (protocol rules
+ * for a COPY sent as a simple query). Until CORK_BYTES are queued or the copy ends, the socket
+ * stays corked, so a small table's query, rows and CopyDone leave in one write: each write
+ * wakes the server, and over thousands of small tables those writes were much of the time.
+ *
+ * It follows the message boundaries of what it wrote: when the copy ends early (the server
+ * refused a row, or the pipeline gave up) in the middle of a message, it completes that
+ * message with filler, so the connection stays in step (the server discards CopyData after an
+ * error; an abort then sends CopyFail, so the filler is never kept).
  */
 export class CopyInRelay extends Writable {
   /** The target's count, from its CommandComplete. */
   rowCount: number | undefined;
   private connection?: PgConnection;
-  private started = false; // CopyInResponse came
-  private whenStarted: Array<() => void> = [];
+  private corked = false;
+  private queued = 0; // bytes written while corked
   private over = false; // the server ended the copy (ReadyForQuery or an error)
   private onOver?: (err?: Error) => void;
   // Where the bytes written so far stand in the message stream:
@@ -198,39 +207,44 @@ export class CopyInRelay extends Writable {
 
   submit(connection: Connection): void {
     this.connection = connection as unknown as PgConnection;
+    this.connection.stream.cork();
+    this.corked = true;
     connection.query(this.text);
   }
 
   callback(): void {}
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.afterStart(() => this.send(chunk, done));
+    if (this.over) return done(); // the server gave up on this copy: nothing more to send
+    this.follow(chunk);
+    const socket = this.connection!.stream;
+    const ok = socket.write(chunk);
+    this.queued += chunk.length;
+    if (!ok || this.queued >= CORK_BYTES) this.flushSocket(); // a corked socket never drains
+    if (ok) done();
+    else socket.once('drain', () => done());
   }
 
   override _final(done: (err?: Error | null) => void): void {
-    this.afterStart(() => {
-      this.onOver = done;
-      this.connection!.stream.write(Buffer.from([COPY_DONE, 0, 0, 0, 4]));
-    });
+    if (this.over) return done(); // an error ended it; the pipeline has it already
+    this.onOver = done;
+    this.connection!.stream.write(Buffer.from([COPY_DONE, 0, 0, 0, 4]));
+    this.flushSocket();
   }
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
-    if (!this.connection || this.over) return done(err);
-    // Whatever the server says next (the answer to CopyFail, or an error before the copy
-    // started) ends the destroy.
-    this.onOver = () => done(err);
-    this.afterStart(() => {
-      if (this.over) return;
-      this.completeMessage();
-      this.connection!.sendCopyFail(err?.message ?? 'copy aborted');
-    });
+    if (!this.connection || this.over || this.connection.stream.destroyed) return done(err);
+    this.onOver = () => done(err); // once the server has answered the CopyFail
+    this.completeMessage();
+    this.connection.sendCopyFail(err?.message ?? 'copy aborted');
+    this.flushSocket();
   }
 
-  private send(chunk: Buffer, done: (err?: Error | null) => void): void {
-    if (this.over) return done(); // the server gave up on this copy: nothing more to send
-    this.follow(chunk);
-    if (this.connection!.stream.write(chunk)) done();
-    else this.connection!.stream.once('drain', () => done());
+  /** Lets the writes held by the corked socket go. */
+  private flushSocket(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.connection!.stream.uncork();
   }
 
   /** Moves the position past `chunk`: one step per message, not per byte. */
@@ -277,15 +291,8 @@ export class CopyInRelay extends Writable {
     }
   }
 
-  private afterStart(step: () => void): void {
-    if (this.started) step();
-    else this.whenStarted.push(step);
-  }
-
-  handleCopyInResponse(): void {
-    this.started = true;
-    for (const step of this.whenStarted.splice(0)) step();
-  }
+  /** The server is ready for rows; they may have been sent already. */
+  handleCopyInResponse(): void {}
 
   handleCommandComplete(message: { text?: string }): void {
     this.rowCount = copiedRows(message) ?? this.rowCount;
@@ -300,8 +307,9 @@ export class CopyInRelay extends Writable {
 
   handleError(err: Error): void {
     this.over = true;
-    // The server now discards CopyData until the next message: let that be a whole one.
-    if (this.started && !this.connection!.stream.destroyed) this.completeMessage();
+    // The server now drops CopyData until the next query: let that start on a message boundary.
+    if (!this.connection!.stream.destroyed) this.completeMessage();
+    this.flushSocket();
     const onOver = this.onOver;
     this.onOver = undefined;
     if (onOver) onOver(err);

@@ -2,7 +2,7 @@
 // what it hands back to pg, however the socket cuts the byte stream. (The real-server test,
 // test/copy-relay.test.ts, cannot choose where the socket cuts.)
 import { EventEmitter } from 'node:events';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import type { Connection } from 'pg';
 import { describe, expect, it } from 'vitest';
 import { CopyInRelay, CopyOutRelay } from '../../activities/copy/copy-relay';
@@ -74,26 +74,51 @@ describe('CopyOutRelay', () => {
   });
 });
 
+/** A socket that records each batch of bytes it is given to send (a corked socket sends one batch). */
+function recordingConnection() {
+  const batches: Buffer[] = [];
+  const socket = new Writable({
+    write(chunk: Buffer, _e, done) {
+      batches.push(chunk);
+      done();
+    },
+    writev(chunks, done) {
+      batches.push(Buffer.concat(chunks.map((c) => c.chunk as Buffer)));
+      done();
+    },
+  });
+  const query = (text: string) => socket.write(Buffer.from(`Q${text}`));
+  const connection = Object.assign(new EventEmitter(), { stream: socket, query, sendCopyFail: () => undefined });
+  return { batches, connection: connection as unknown as Connection };
+}
+
 describe('CopyInRelay', () => {
-  it('writes the bytes as they are once the server is ready, then CopyDone', async () => {
-    const { socket, queries, connection } = fakeConnection();
-    const written: Buffer[] = [];
-    socket.removeAllListeners('data');
-    socket.on('data', (chunk: Buffer) => written.push(chunk));
+  it("sends a small table's query, rows and CopyDone in one batch, without waiting for the server", async () => {
+    const { batches, connection } = recordingConnection();
     const relay = new CopyInRelay('COPY t FROM STDIN');
     relay.submit(connection);
+    const small = Buffer.concat([message('d', rows[0]), message('d', rows[2])]);
+    relay.write(small.subarray(0, 5));
+    relay.end(small.subarray(5));
+    await new Promise((r) => setImmediate(r));
+    expect(batches).toEqual([Buffer.concat([Buffer.from('QCOPY t FROM STDIN'), small, message('c', '')])]);
     const finished = new Promise((r) => relay.on('finish', r));
-    for (let i = 0; i < copyData.length; i += 1000) relay.write(copyData.subarray(i, i + 1000));
-    relay.end();
-    await new Promise((r) => setImmediate(r));
-    expect(written).toEqual([]); // nothing before CopyInResponse
-    relay.handleCopyInResponse();
-    await new Promise((r) => setImmediate(r));
-    relay.handleCommandComplete({ text: 'COPY 4' });
+    relay.handleCommandComplete({ text: 'COPY 2' });
     relay.handleReadyForQuery();
     await finished;
-    expect(queries).toEqual(['COPY t FROM STDIN']);
-    expect(Buffer.concat(written).equals(Buffer.concat([copyData, message('c', '')]))).toBe(true);
-    expect(relay.rowCount).toBe(4);
+    expect(relay.rowCount).toBe(2);
+  });
+
+  it('lets a big table go once 16 KB are queued, then writes as the rows come', async () => {
+    const { batches, connection } = recordingConnection();
+    const relay = new CopyInRelay('COPY t FROM STDIN');
+    relay.submit(connection);
+    for (let i = 0; i < copyData.length; i += 1000) relay.write(copyData.subarray(i, i + 1000));
+    await new Promise((r) => setImmediate(r));
+    expect(batches.length).toBeGreaterThan(1);
+    expect(batches[0].length).toBeGreaterThanOrEqual(16 * 1024);
+    relay.end();
+    await new Promise((r) => setImmediate(r));
+    expect(Buffer.concat(batches).equals(Buffer.concat([Buffer.from('QCOPY t FROM STDIN'), copyData, message('c', '')]))).toBe(true);
   });
 });
