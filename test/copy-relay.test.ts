@@ -60,7 +60,7 @@ describe('CopyOutRelay → CopyInRelay', () => {
     const { reader, writer } = await relay(`COPY items TO STDOUT (FORMAT ${format})`, `COPY items FROM STDIN (FORMAT ${format})`, binary);
     expect(writer.rowCount).toBe(20005);
     expect(reader.rows).toBe(20005);
-    expect(reader.rowCount).toBe(20005);
+    expect(await reader.sourceCount).toBe(20005);
     expect(reader.bytes).toBeGreaterThan(5 * 210_000);
     expect(await checksum('relay_tgt')).toEqual(await checksum('relay_src'));
     // both connections are back in pg's hands
@@ -77,6 +77,30 @@ describe('CopyOutRelay → CopyInRelay', () => {
     });
     await relay('COPY (SELECT * FROM items WHERE id <= 300 OR id > 100000) TO STDOUT (FORMAT binary)', 'COPY items FROM STDIN (FORMAT binary)', true, pieces);
     expect(Number((await checksum('relay_tgt')).n)).toBe(305);
+  });
+
+  it("tells a lost row by the two ends' counts (what copy-unit checks after every table)", async () => {
+    let first = true;
+    const dropFirstRow = new Transform({
+      transform(chunk: Buffer, _e, done) {
+        if (!first) return done(null, chunk);
+        first = false;
+        done(null, chunk.subarray(1 + chunk.readUInt32BE(1))); // the first CopyData message: type byte + length
+      },
+    });
+    const { reader, writer } = await relay('COPY items TO STDOUT (FORMAT text)', 'COPY items FROM STDIN (FORMAT text)', false, dropFirstRow);
+    expect(await reader.sourceCount).toBe(20005);
+    expect(writer.rowCount).toBe(20004);
+  });
+
+  it('fails cleanly on a target client that lost its connection before the copy (pg never submits it)', async () => {
+    await pg.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'relay_tgt' AND pid <> pg_backend_pid()`);
+    await expect(tgt.query('SELECT 1')).rejects.toThrow();
+    await expect(relay('COPY items TO STDOUT (FORMAT binary)', 'COPY items FROM STDIN (FORMAT binary)', true)).rejects.toThrow();
+    await tgt.end().catch(() => undefined);
+    tgt = await pg.connect('relay_tgt');
+    await reconnectSourceIfClosed();
+    expect((await tgt.query('SELECT 8 AS eight')).rows).toEqual([{ eight: 8 }]);
   });
 
   it('fails with the source error, and the target keeps nothing', async () => {

@@ -49,6 +49,9 @@ export class CopyOutRelay extends Readable {
   bytes = 0;
   /** The source's own count, from its CommandComplete (after the last message). */
   rowCount: number | undefined;
+  /** The source's count once its COPY has completed: what the target must have taken. */
+  readonly sourceCount: Promise<number>;
+  private settleCount!: { resolve: (rows: number) => void; reject: (err: Error) => void };
   private connection?: PgConnection;
   private pgOnData?: (chunk: Buffer) => void;
   private wanted = false;
@@ -64,6 +67,8 @@ export class CopyOutRelay extends Readable {
     private readonly binary: boolean,
   ) {
     super({ highWaterMark: 256 * 1024 });
+    this.sourceCount = new Promise((resolve, reject) => (this.settleCount = { resolve, reject }));
+    this.sourceCount.catch(() => undefined); // read only when the copy went through
   }
 
   submit(connection: Connection): void {
@@ -167,9 +172,13 @@ export class CopyOutRelay extends Readable {
     this.rowCount = copiedRows(message) ?? this.rowCount;
   }
 
-  handleReadyForQuery(): void {}
+  handleReadyForQuery(): void {
+    if (this.rowCount === undefined) this.settleCount.reject(new Error('the source did not say how many rows its COPY sent'));
+    else this.settleCount.resolve(this.rowCount);
+  }
 
   handleError(err: Error): void {
+    this.settleCount.reject(err);
     this.destroy(err);
   }
 }
@@ -216,6 +225,7 @@ export class CopyInRelay extends Writable {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
     if (this.over) return done(); // the server gave up on this copy: nothing more to send
+    if (!this.connection) return done(new Error('the COPY was never sent: the target connection is gone'));
     this.follow(chunk);
     const socket = this.connection!.stream;
     const ok = socket.write(chunk);
@@ -226,7 +236,9 @@ export class CopyInRelay extends Writable {
   }
 
   override _final(done: (err?: Error | null) => void): void {
-    if (this.over) return done(); // an error ended it; the pipeline has it already
+    // The server ends a copy only after CopyDone or with an error (which destroys this stream).
+    if (this.over) return done(new Error('the target ended the COPY before its end was sent'));
+    if (!this.connection) return done(new Error('the COPY was never sent: the target connection is gone'));
     this.onOver = done;
     this.connection!.stream.write(Buffer.from([COPY_DONE, 0, 0, 0, 4]));
     this.flushSocket();
@@ -308,7 +320,8 @@ export class CopyInRelay extends Writable {
   handleError(err: Error): void {
     this.over = true;
     // The server now drops CopyData until the next query: let that start on a message boundary.
-    if (!this.connection!.stream.destroyed) this.completeMessage();
+    // (pg also calls this for a query it never submitted, on a client that lost its connection.)
+    if (this.connection && !this.connection.stream.destroyed) this.completeMessage();
     this.flushSocket();
     const onOver = this.onOver;
     this.onOver = undefined;

@@ -169,7 +169,10 @@ async function copyTable(
     clearInterval(follow);
   }
 
-  let rows = writer.rowCount ?? reader.rows;
+  // The two ends' own counts: rows lost or doubled on the way fail the copy here.
+  const sent = await reader.sourceCount;
+  if (writer.rowCount !== sent) throw new Error(`copy of ${displayName(table)}: the source sent ${sent} rows, the target took ${writer.rowCount ?? 'none'}`);
+  let rows = sent;
   let rowsKept: number | undefined;
   if (table.preexisting) {
     const inserted = await tgt.query(`INSERT INTO ${destination} (${columns.list}) SELECT ${columns.list} FROM pgferry_stage ON CONFLICT DO NOTHING`);
