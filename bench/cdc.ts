@@ -24,14 +24,10 @@ import { buildPgbenchDatabase, compareCounts, runLoad } from './cdc-pgbench';
 import { failureChain, pgferryContender } from './cdc-pgferry';
 import { BENCH_SETTINGS } from './settings';
 import { drainTps, renderCdcReport, type CdcResult, type DrainResult } from './cdc-report';
+import { arg } from './bench-helpers';
 
 const DB = 'cdc';
 const CATCH_UP_TIMEOUT_MS = 10 * 60_000;
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 

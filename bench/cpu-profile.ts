@@ -15,13 +15,9 @@ import { startTemporalServer } from '../test/support/temporal';
 import { buildBigDatabase, buildTinyDatabase, FULL_SIZE } from './dataset';
 import { BENCH_SETTINGS } from './settings';
 import { ALL_TOOLS, type Prepared } from './tools';
+import { arg, recreateDatabase } from './bench-helpers';
 
 const TICKS = 100; // USER_HZ on Linux
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 interface ProcTimes {
   ppid: number;
@@ -104,9 +100,7 @@ async function main(): Promise<void> {
     const groups = { source: postmasterPid(source), target: postmasterPid(target), temporal: temporalPid(temporal.address) };
     for (let run = 0; run < runs; run++) {
       for (const tool of tools) {
-        await target.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-        await target.query(`CREATE DATABASE ${db}`);
-        await target.query('CHECKPOINT');
+        await recreateDatabase(target, db);
         const ctx = { source, target, db, temporalAddress: temporal.address, jobs: 2 };
         const prepared: Prepared | undefined = await tool.prepare?.(ctx);
         const pids: Record<string, number> = { ...groups, ...(prepared?.worker ? { worker: prepared.worker.pid } : {}) };

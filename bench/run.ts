@@ -21,6 +21,7 @@ import { runCdcBench } from './cdc';
 import { BENCH_SETTINGS } from './settings';
 import { ALL_TOOLS, type Tool } from './tools';
 import { verifyTarget } from './verify';
+import { arg, recreateDatabase } from './bench-helpers';
 
 interface Result {
   db: string;
@@ -32,18 +33,7 @@ interface Result {
   note?: string;
 }
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function recreate(target: PgCluster, db: string): Promise<void> {
-  await target.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-  await target.query(`CREATE DATABASE ${db}`);
-  await target.query('CHECKPOINT');
-}
 
 interface Tally {
   times: number[];
@@ -55,7 +45,7 @@ interface Tally {
 /** One timed run of one tool into a fresh target database, then the check of the target. */
 async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCluster, db: string, temporalAddress: string, jobs: number): Promise<void> {
   if (tally.failure) return;
-  await recreate(target, db);
+  await recreateDatabase(target, db);
   await source.query('CHECKPOINT');
   const ctx = { source, target, db, temporalAddress, jobs };
   const prepared = await tool.prepare?.(ctx);

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CopyInRelay, CopyOutRelay } from '../activities/copy/copy-relay';
+import { agreedRowCount, CopyInRelay, CopyOutRelay } from '../activities/copy/copy-relay';
 import { startPostgres, type PgCluster } from './support/postgres';
 
 let pg: PgCluster;
@@ -61,6 +61,7 @@ describe('CopyOutRelay → CopyInRelay', () => {
     expect(writer.rowCount).toBe(20005);
     expect(reader.rows).toBe(20005);
     expect(await reader.sourceCount).toBe(20005);
+    expect(await agreedRowCount(reader, writer)).toBe(20005);
     expect(reader.bytes).toBeGreaterThan(5 * 210_000);
     expect(await checksum('relay_tgt')).toEqual(await checksum('relay_src'));
     // both connections are back in pg's hands
@@ -79,7 +80,7 @@ describe('CopyOutRelay → CopyInRelay', () => {
     expect(Number((await checksum('relay_tgt')).n)).toBe(305);
   });
 
-  it("tells a lost row by the two ends' counts (what copy-unit checks after every table)", async () => {
+  it("tells a lost row by the two ends' counts: agreedRowCount, which copy-unit checks after every table, refuses", async () => {
     let first = true;
     const dropFirstRow = new Transform({
       transform(chunk: Buffer, _e, done) {
@@ -91,6 +92,7 @@ describe('CopyOutRelay → CopyInRelay', () => {
     const { reader, writer } = await relay('COPY items TO STDOUT (FORMAT text)', 'COPY items FROM STDIN (FORMAT text)', false, dropFirstRow);
     expect(await reader.sourceCount).toBe(20005);
     expect(writer.rowCount).toBe(20004);
+    await expect(agreedRowCount(reader, writer)).rejects.toThrow('the source sent 20005 rows, the target took 20004');
   });
 
   it('fails cleanly on a target client that lost its connection before the copy (pg never submits it)', async () => {

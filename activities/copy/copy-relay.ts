@@ -47,11 +47,10 @@ export class CopyOutRelay extends Readable {
   rows = 0;
   /** Table data seen so far: CopyData payload bytes. */
   bytes = 0;
-  /** The source's own count, from its CommandComplete (after the last message). */
-  rowCount: number | undefined;
   /** The source's count once its COPY has completed: what the target must have taken. */
   readonly sourceCount: Promise<number>;
   private settleCount!: { resolve: (rows: number) => void; reject: (err: Error) => void };
+  private rowCount: number | undefined; // from the source's CommandComplete
   private connection?: PgConnection;
   private pgOnData?: (chunk: Buffer) => void;
   private wanted = false;
@@ -328,4 +327,14 @@ export class CopyInRelay extends Writable {
     if (onOver) onOver(err);
     else this.destroy(err);
   }
+}
+
+/**
+ * The rows a relay moved, once both ends have said how many: the source's count (its
+ * CommandComplete) must equal the target's, or rows were lost or doubled on the way.
+ */
+export async function agreedRowCount(reader: CopyOutRelay, writer: CopyInRelay): Promise<number> {
+  const sent = await reader.sourceCount;
+  if (writer.rowCount !== sent) throw new Error(`the source sent ${sent} rows, the target took ${writer.rowCount ?? 'none'}`);
+  return sent;
 }

@@ -16,7 +16,7 @@ import { copyDestination, displayName, tableKey, type CopyUnit, type TableCopyRe
 import { closeQuietly, openClient, qualified, quoteIdent, quoteLiteral } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
-import { CopyInRelay, CopyOutRelay } from './copy-relay';
+import { agreedRowCount, CopyInRelay, CopyOutRelay } from './copy-relay';
 import { readCopyColumns, type CopyColumns } from './columns';
 import { existingIndexNames, readIndexStatements, type IndexStatement } from './table-indexes';
 import { findUnitRecord, recordUnit } from './unit-marker';
@@ -169,10 +169,7 @@ async function copyTable(
     clearInterval(follow);
   }
 
-  // The two ends' own counts: rows lost or doubled on the way fail the copy here.
-  const sent = await reader.sourceCount;
-  if (writer.rowCount !== sent) throw new Error(`copy of ${displayName(table)}: the source sent ${sent} rows, the target took ${writer.rowCount ?? 'none'}`);
-  let rows = sent;
+  let rows = await agreedRowCount(reader, writer); // fails the copy (named by guarded) on a mismatch
   let rowsKept: number | undefined;
   if (table.preexisting) {
     const inserted = await tgt.query(`INSERT INTO ${destination} (${columns.list}) SELECT ${columns.list} FROM pgferry_stage ON CONFLICT DO NOTHING`);
