@@ -9,11 +9,18 @@ import type { ResolvedConnection } from './credentials';
  * (no round trip of their own).
  */
 export async function openClient(conn: ResolvedConnection, purpose: string, settings: Record<string, string> = {}): Promise<Client> {
-  const options = Object.entries(settings).map(([name, value]) => `-c ${name}=${value.replace(/[\\ ]/g, '\\$&')}`).join(' ');
+  const options = startupOptions(settings);
   const client = new Client({ ...conn.pgConfig, application_name: `pgferry ${purpose}`.slice(0, 63), ...(options ? { options } : {}) });
   client.on('error', () => undefined);
   await client.connect();
   return client;
+}
+
+/** Session settings as libpq's `options` (also PGOPTIONS): `-c name=value`, spaces and backslashes escaped. */
+export function startupOptions(settings: Record<string, string>): string {
+  return Object.entries(settings)
+    .map(([name, value]) => `-c ${name}=${value.replace(/[\\ ]/g, '\\$&')}`)
+    .join(' ');
 }
 
 /** Ends a client without letting a second error hide the first. */

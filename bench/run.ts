@@ -19,7 +19,7 @@ import { repoRoot } from '../test/support/repo-root';
 import { buildBigDatabase, buildTinyDatabase, FULL_SIZE, QUICK_SIZE, tableDataBytes } from './dataset';
 import { runCdcBench } from './cdc';
 import { BENCH_SETTINGS } from './settings';
-import { ALL_TOOLS, type Tool } from './tools';
+import { ALL_TOOLS, dumpPipePsql, type Tool } from './tools';
 import { verifyTarget } from './verify';
 import { arg, recreateDatabase } from './bench-helpers';
 
@@ -43,7 +43,7 @@ interface Tally {
 }
 
 /** One timed run of one tool into a fresh target database, then the check of the target. */
-async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCluster, db: string, temporalAddress: string, jobs: number): Promise<void> {
+async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCluster, db: string, temporalAddress: string, jobs: number, label = ''): Promise<void> {
   if (tally.failure) return;
   await recreateDatabase(target, db);
   await source.query('CHECKPOINT');
@@ -61,17 +61,24 @@ async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCl
     await prepared?.stop();
   }
   tally.problems = await verifyTarget(source, target, db);
-  console.log(`  ${tool.name} on ${db}: ${tally.times[tally.times.length - 1].toFixed(1)} s${tally.problems.length ? ` — MISMATCH: ${tally.problems.slice(0, 3).join('; ')}` : ' (verified)'}`);
+  console.log(`  ${tool.name} on ${db}${label ? ` (${label})` : ''}: ${tally.times[tally.times.length - 1].toFixed(1)} s${tally.problems.length ? ` — MISMATCH: ${tally.problems.slice(0, 3).join('; ')}` : ' (verified)'}`);
 }
 
 /**
  * Runs every tool once per round, round after round, so that each tool meets the same
- * conditions (a freshly built dataset, a target that has seen N drops) as often as the others.
+ * conditions (a target that has seen N drops) as often as the others. Each round starts with
+ * the next tool, so that no tool always follows the same one (pgcopydb leaves gigabytes of
+ * page cache evicted behind it). Before the first round, one untimed `pg_dump | psql` warms
+ * both clusters: the first migration into a fresh target cluster is slower, whichever tool
+ * runs it (its shared buffers are touched for the first time), and the peers' figures in
+ * benchmarks.md are warm-cache figures.
  */
 async function measureAll(tools: Tool[], source: PgCluster, target: PgCluster, db: string, temporalAddress: string, runs: number, jobs: number, dataBytes: number): Promise<Result[]> {
   const tallies = new Map(tools.map((t) => [t, { times: [], peak: 0, problems: [] } as Tally]));
+  await runOnce(dumpPipePsql, { times: [], peak: 0, problems: [] }, source, target, db, temporalAddress, jobs, 'warm-up');
   for (let round = 0; round < runs; round += 1) {
-    for (const tool of tools) if (!tool.available()) await runOnce(tool, tallies.get(tool)!, source, target, db, temporalAddress, jobs);
+    const order = tools.map((_, i) => tools[(i + round) % tools.length]);
+    for (const tool of order) if (!tool.available()) await runOnce(tool, tallies.get(tool)!, source, target, db, temporalAddress, jobs);
   }
   return tools.map((tool) => {
     const reason = tool.available();
@@ -150,7 +157,7 @@ async function main(): Promise<void> {
   const report = [
     '# Benchmark results',
     '',
-    `Run ${new Date().toISOString()} with \`npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}\` on ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, PostgreSQL ${version} (two clusters on one host over TCP 127.0.0.1, fsync and synchronous_commit on, shared_buffers 1GB). ${runs} run(s) per tool, taken in rounds (every tool once per round), median. pgferry ran with parallelism.tables = ${jobs}, validation: count; its time runs from pgferry start --wait to its exit, with the worker already up (started before the clock, as a deployment keeps it running), and includes the precheck and the row-count validation; its RSS is the worker's peak (VmHWM), the peers' the summed RSS of their client processes.`,
+    `Run ${new Date().toISOString()} with \`npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}\` on ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, PostgreSQL ${version} (two clusters on one host over TCP 127.0.0.1, fsync and synchronous_commit on, shared_buffers 1GB). ${runs} run(s) per tool, taken in rounds (every tool once per round, each round starting with the next tool) after one untimed warm-up run of pg_dump | psql per database, median. pgferry ran with parallelism.tables = ${jobs}, validation: count and its default indexBuild (its own target sessions build indexes with maintenance_work_mem 1GB and no parallel workers; the servers keep maintenance_work_mem 256MB and 2 parallel maintenance workers, which the peers use, pgcopydb setting 1GB itself); its time runs from pgferry start --wait to its exit, with the worker already up (started before the clock, as a deployment keeps it running), and includes the precheck and the row-count validation; its RSS is the worker's peak (VmHWM), the peers' the summed RSS of their client processes.`,
     '',
     ...sizes.map((s) => `- ${s}`),
     '',

@@ -5,6 +5,7 @@
  * so it must stay free of Node built-ins.
  */
 import { z } from 'zod';
+import { indexBuildSchema } from './index-build';
 import { SSL_MODES, type ConnectionRef } from './connection';
 import { conflictMode, objectsSchema } from './objects-spec';
 
@@ -165,6 +166,7 @@ export const specSchema = z
       .default({ ignore: [] }),
     startAt: startAtSchema.optional(),
     throttle: z.object({ full: rateLimitSchema, incremental: rateLimitSchema }).strict().default({ full: {}, incremental: {} }),
+    indexBuild: indexBuildSchema,
   })
   .strict()
   .superRefine((spec, ctx) => {

@@ -32,10 +32,27 @@ describe('full migration', () => {
     await h.source.createDatabase('app');
     await h.target.createDatabase('app');
     await h.source.psqlFile(join(REPO, 'test', 'fixtures', 'e2e-source.sql'), 'app');
+    // An index whose expression fails unless it is built with the spec's indexBuild settings:
+    // the copy builds it on the target, so the migration passes only if its session has them.
+    await h.source.query(
+      `CREATE FUNCTION inventory.build_probe(v bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+       BEGIN
+         IF current_setting('maintenance_work_mem') <> '7MB' OR current_setting('max_parallel_maintenance_workers') <> '1' THEN
+           RAISE EXCEPTION 'built with maintenance_work_mem %, max_parallel_maintenance_workers %',
+             current_setting('maintenance_work_mem'), current_setting('max_parallel_maintenance_workers');
+         END IF;
+         RETURN v;
+       END $$;
+       SET maintenance_work_mem = '7MB';
+       SET max_parallel_maintenance_workers = 1;
+       CREATE INDEX products_build_probe_idx ON inventory.products (inventory.build_probe(id));`,
+      'app',
+    );
     const spec = writeSpec({
       source: h.source.url('app'),
       target: h.target.url('app'),
       parallelism: { tables: 3 },
+      indexBuild: { memory: '7MB', workers: 1 },
       validation: 'checksum',
       precheck: { ignore: ['tables-without-key'] }, // audit.events
     });
@@ -55,6 +72,11 @@ describe('full migration', () => {
     const target = await tableChecksums(h.target, 'app');
     expect(Object.keys(source)).toHaveLength(8); // 5 tables, 4 of them leaf partitions of one
     expect(target).toEqual(source);
+  });
+
+  it("builds the copied tables' indexes with the spec's indexBuild settings", async () => {
+    const probe = `SELECT indexrelid::regclass::text AS index FROM pg_index WHERE indexrelid = 'inventory.products_build_probe_idx'::regclass AND indisvalid`;
+    expect(await h.target.query(probe, 'app')).toEqual([{ index: 'inventory.products_build_probe_idx' }]);
   });
 
   it('recreates the schema: pg_dump --schema-only of target equals the source', () => {

@@ -21,6 +21,7 @@ import { unitCopiedSignal } from './messages';
 import { copyControlQuery, copyControlSignal } from './control-messages';
 import type { ChildControl } from '../common/control';
 import { shareOf } from '../common/throttle';
+import type { IndexBuild } from '../common/index-build';
 
 const { copyUnit } = proxyActivities<Activities>(long);
 
@@ -33,6 +34,8 @@ export interface CopyTablesInput extends Endpoints {
   checksum: boolean;
   /** This migration created the tables (types include schema). */
   withSchema: boolean;
+  /** The spec's indexBuild (absent in histories from before). */
+  indexBuild?: IndexBuild;
   /** Pause and the migration's `throttle.full` (updated by signal; carried over continue-as-new). */
   control?: ChildControl;
 }
@@ -62,6 +65,7 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
           checksum: input.checksum,
           fresh: input.withSchema && unit.tables.every((t) => !t.preexisting),
           progressWorkflowId: input.migrationId,
+          indexBuild: input.indexBuild,
         },
       ]);
       await migration.signal(unitCopiedSignal, { generation: input.generation, results });

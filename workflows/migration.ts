@@ -254,7 +254,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
           const copy = await startChild(copyTablesWorkflow, {
             workflowId: `${workflowInfo().workflowId}/copy-${generation}`,
             staticSummary: `copy ${tables.length} tables of ${describeConnection(spec.source)}`.slice(0, 200),
-            args: [{ ...endpoints, migrationId: workflowInfo().workflowId, generation, snapshot: s, units, parallelism: spec.parallelism.tables, checksum: spec.validation === 'checksum', withSchema, control: sent }],
+            args: [{ ...endpoints, migrationId: workflowInfo().workflowId, generation, snapshot: s, units, parallelism: spec.parallelism.tables, checksum: spec.validation === 'checksum', withSchema, control: sent, indexBuild: spec.indexBuild }],
           });
           await control.attachCopy(copy, sent);
           try {
@@ -281,7 +281,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     validation.catch(() => undefined); // awaited below; failures surface there
     if (withSchema) {
       enter('post-data');
-      await acts.applyPostData({ ...endpoints, ...schemaOptions, jobs: spec.parallelism.tables });
+      await acts.applyPostData({ ...endpoints, ...schemaOptions, jobs: spec.parallelism.tables, indexBuild: spec.indexBuild });
       state.markAll(['copied'], 'indexed');
       refreshDetails();
       await acts.analyzeTarget({ target: spec.target, retry: spec.retry, jobs: spec.parallelism.tables });

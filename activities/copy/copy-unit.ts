@@ -24,6 +24,7 @@ import { CopyControlPoller } from './copy-control';
 import { throttledStream } from '../rate/throttled-stream';
 import type { RateGate } from '../rate/rate-gate';
 import { sourceChecksum } from '../validate/checksum';
+import { indexBuildSettings, type IndexBuild } from '../../common/index-build';
 
 export interface CopyUnitInput extends Endpoints {
   unit: CopyUnit;
@@ -33,6 +34,8 @@ export interface CopyUnitInput extends Endpoints {
   fresh: boolean;
   /** The migration workflow, told about live progress (the unit runs in a child workflow). */
   progressWorkflowId: string;
+  /** Memory and parallel workers of the index builds (absent in histories from before: defaults). */
+  indexBuild?: IndexBuild;
 }
 
 const HEARTBEAT_MS = 2_000;
@@ -66,7 +69,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
         async () => {
           const { unit } = input;
           src = await openClient(source, 'copy');
-          tgt = await openClient(target, 'copy');
+          tgt = await openClient(target, 'copy', indexBuildSettings(input.indexBuild));
           await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
           await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
           await tgt.query('BEGIN');

@@ -9,7 +9,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
-import { closeQuietly, openClient } from '../db';
+import { closeQuietly, openClient, startupOptions } from '../db';
+import { indexBuildSettings, type IndexBuild } from '../../common/index-build';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { dumpFilterArgs, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
@@ -20,6 +21,8 @@ import { killQuietly, startTool, type ToolRun } from './run-tool';
 
 export interface PostDataInput extends Endpoints, SchemaOptions {
   jobs: number;
+  /** For what post-data builds (indexes of partitioned tables); absent in histories from before. */
+  indexBuild?: IndexBuild;
 }
 
 export interface PostDataResult {
@@ -68,7 +71,7 @@ export function makeApplyPostData(deps: ActivityDeps) {
           ['--exit-on-error', '--section=post-data', `--jobs=${Math.max(1, input.jobs)}`, '-L', listFile, ...restoreOwnershipArgs(input), `--dbname=${conninfoDbname(input.target.database)}`, dumpFile],
           // Foreign key checks over big tables would each JIT-compile their query first: a few
           // hundred milliseconds of CPU that a one-off scan does not win back.
-          { ...target.libpqEnv, PGOPTIONS: '-c jit=off' },
+          { ...target.libpqEnv, PGOPTIONS: startupOptions({ jit: 'off', ...indexBuildSettings(input.indexBuild) }) },
         );
         await run.done;
         return { objects: entries.length, skippedAsDone: skip.size };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateSpec } from '../../common/spec';
+import { indexBuildSettings, sizeInKb } from '../../common/index-build';
 
 describe('validateSpec', () => {
   it('accepts the smallest spec and fills in the defaults', () => {
@@ -102,5 +103,36 @@ describe('validateSpec: startAt and throttle', () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^throttle\.full\.mbPerSecond: /), expect.stringMatching(/^throttle\.full: unknown field queriesPerSecond/)]));
+  });
+});
+
+describe('validateSpec: indexBuild', () => {
+  const base = { source: 'postgres://a@h/db', target: 'postgres://b@h/db' };
+
+  it('defaults to 1GB and no parallel workers, sent to the target as session settings', () => {
+    const result = validateSpec(base);
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    expect(result.spec.indexBuild).toEqual({ memory: '1GB', workers: 0 });
+    expect(indexBuildSettings(result.spec.indexBuild)).toEqual({ maintenance_work_mem: '1GB', max_parallel_maintenance_workers: '0' });
+    // a history from before the field existed gets the same
+    expect(indexBuildSettings(undefined)).toEqual({ maintenance_work_mem: '1GB', max_parallel_maintenance_workers: '0' });
+  });
+
+  it('takes PostgreSQL sizes and a worker count', () => {
+    const result = validateSpec({ ...base, indexBuild: { memory: '512 MB', workers: 2 } });
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    expect(indexBuildSettings(result.spec.indexBuild)).toEqual({ maintenance_work_mem: '512MB', max_parallel_maintenance_workers: '2' });
+    expect(sizeInKb('64kB')).toBe(64);
+    expect(sizeInKb('2GB')).toBe(2 * 1024 * 1024);
+  });
+
+  it('refuses what PostgreSQL would refuse, naming the field', () => {
+    const result = validateSpec({ ...base, indexBuild: { memory: '1 gigabyte', workers: -1 } });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems).toContain('indexBuild.memory: a size with a unit (kB, MB, GB or TB), such as 256MB or 1GB');
+    expect(result.problems.some((p) => p.startsWith('indexBuild.workers:'))).toBe(true);
+    const tooSmall = validateSpec({ ...base, indexBuild: { memory: '512kB' } });
+    expect(tooSmall.ok ? [] : tooSmall.problems).toEqual(['indexBuild.memory: must be between 1MB and 2147483647kB (PostgreSQL maintenance_work_mem)']);
   });
 });
