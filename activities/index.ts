@@ -11,6 +11,7 @@ import { makeAnalyzeTarget } from './schema/analyze';
 import { makeDropBookkeeping } from './schema/finish';
 import { makeApplyPostData } from './schema/post-data';
 import { makeApplyPreData } from './schema/pre-data';
+import { EarlyDumps, makeDumpSchemaEarly } from './schema/schema-dump';
 import { makeCopySequences } from './schema/sequences';
 import { makeHoldSnapshot } from './snapshot';
 import { makeValidateTables } from './validate/validate-tables';
@@ -22,12 +23,14 @@ import { makeApplyRenames } from './objects/apply-renames';
 import { makeCloseStream, makeOpenStream } from './stream/stream-position';
 
 export function createActivities(deps: ActivityDeps) {
+  const earlyDumps = new EarlyDumps(); // schema dumps taken during the precheck, for pre-data
   return {
     precheck: makePrecheck(deps),
     createTargetDatabase: makeCreateTargetDatabase(deps),
     holdSnapshot: makeHoldSnapshot(deps),
     listTables: makeListTables(deps),
-    applyPreData: makeApplyPreData(deps),
+    dumpSchemaEarly: makeDumpSchemaEarly(deps, earlyDumps),
+    applyPreData: makeApplyPreData(deps, earlyDumps),
     copyUnit: makeCopyUnit(deps),
     copySequences: makeCopySequences(deps),
     applyPostData: makeApplyPostData(deps),

@@ -27,5 +27,10 @@ export interface ChildControl {
   limit: RateLimit;
 }
 
-/** What one activity obeys: hold still, and its share of the limit. */
-export type ActivityControl = ChildControl;
+/**
+ * What one activity obeys: hold still, and its share of the limit; and how many copy lanes
+ * have nothing left to copy (their cores can help its index builds, indexBuild.workers: idle).
+ */
+export interface ActivityControl extends ChildControl {
+  idleLanes?: number;
+}

@@ -8,11 +8,15 @@
  * copies still running, so the target's cores are already busy. A parallel build then costs
  * more CPU (workers, then a merge) without finishing sooner, and a sort that does not fit in
  * memory is written out and merged again. On the benchmark's 5M-row primary key: 2.2-3.5 CPU-s
- * alone in 1GB vs 3.3-5.2 with 2 workers in 256MB (which spilled 100 MB to disk).
+ * alone in 1GB vs 3.3-5.2 with 2 workers in 256MB (which spilled 100 MB to disk). Once the
+ * copy lanes run out of tables, though, their cores are free: `idle` (the default) gives a
+ * build as many parallel workers as there are lanes with nothing left to copy.
  */
 import { z } from 'zod';
 
-export const DEFAULT_INDEX_BUILD = { memory: '1GB', workers: 0 };
+export type IndexWorkers = number | 'idle';
+
+export const DEFAULT_INDEX_BUILD: { memory: string; workers: IndexWorkers } = { memory: '1GB', workers: 'idle' };
 
 const UNIT_KB = { kB: 1, MB: 1024, GB: 1024 ** 2, TB: 1024 ** 3 } as const;
 const SIZE = /^([1-9]\d*)\s*(kB|MB|GB|TB)$/;
@@ -31,8 +35,10 @@ export const indexBuildSchema = z
       .refine((v) => sizeInKb(v) !== undefined, 'a size with a unit (kB, MB, GB or TB), such as 256MB or 1GB')
       .refine((v) => (sizeInKb(v) ?? 1024) >= 1024 && (sizeInKb(v) ?? 0) <= 2147483647, 'must be between 1MB and 2147483647kB (PostgreSQL maintenance_work_mem)')
       .default(DEFAULT_INDEX_BUILD.memory),
-    /** Parallel workers per build, on top of the session itself (0: the session builds alone). */
-    workers: z.number().int().min(0).max(1024).default(DEFAULT_INDEX_BUILD.workers),
+    /** Parallel workers per build, on top of the session itself; `idle`: the copy lanes with nothing left to copy. */
+    workers: z
+      .union([z.number().int().min(0).max(1024), z.literal('idle')], { error: 'a number of workers (0 to 1024) or idle' })
+      .default(DEFAULT_INDEX_BUILD.workers),
   })
   .strict()
   .default(DEFAULT_INDEX_BUILD);
@@ -40,10 +46,16 @@ export const indexBuildSchema = z
 export type IndexBuild = z.output<typeof indexBuildSchema>;
 
 /**
- * The session settings for pgferry's index builds. `undefined` is a workflow started before
- * this field existed: it gets the defaults too.
+ * The session settings for pgferry's index builds, as a session starts. `undefined` is a
+ * workflow started before this field existed: it gets the defaults too.
  */
 export function indexBuildSettings(build: IndexBuild | undefined): Record<string, string> {
-  const { memory, workers } = build ?? DEFAULT_INDEX_BUILD;
-  return { maintenance_work_mem: memory.replace(/\s+/g, ''), max_parallel_maintenance_workers: String(workers) };
+  const { memory } = build ?? DEFAULT_INDEX_BUILD;
+  return { maintenance_work_mem: memory.replace(/\s+/g, ''), max_parallel_maintenance_workers: String(buildWorkers(build, 0)) };
+}
+
+/** Parallel workers for a build starting now, with `idleLanes` copy lanes that have nothing left to copy. */
+export function buildWorkers(build: IndexBuild | undefined, idleLanes: number): number {
+  const workers = (build ?? DEFAULT_INDEX_BUILD).workers;
+  return workers === 'idle' ? Math.max(0, idleLanes) : workers;
 }

@@ -74,6 +74,22 @@ describe('full migration', () => {
     expect(target).toEqual(source);
   });
 
+  it('restores the schema dump taken while the precheck ran (pg_dump ran once)', async () => {
+    const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
+    const events = history.events ?? [];
+    const typeOf = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name]));
+    const results = new Map(
+      events
+        .filter((e) => e.activityTaskCompletedEventAttributes)
+        .map((e) => {
+          const done = e.activityTaskCompletedEventAttributes!;
+          return [typeOf.get(String(done.scheduledEventId)), defaultPayloadConverter.fromPayload<Record<string, unknown>>(done.result!.payloads![0])];
+        }),
+    );
+    expect(results.get('dumpSchemaEarly')).toMatchObject({ kept: true, bytes: expect.any(Number) });
+    expect(results.get('applyPreData')).toMatchObject({ alreadyDone: false, reusedEarlyDump: true });
+  });
+
   it("builds the copied tables' indexes with the spec's indexBuild settings", async () => {
     const probe = `SELECT indexrelid::regclass::text AS index FROM pg_index WHERE indexrelid = 'inventory.products_build_probe_idx'::regclass AND indisvalid`;
     expect(await h.target.query(probe, 'app')).toEqual([{ index: 'inventory.products_build_probe_idx' }]);

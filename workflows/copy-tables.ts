@@ -51,7 +51,8 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   let control: ChildControl = input.control ?? { paused: false, limit: {} };
   setHandler(copyControlSignal, (next) => void (control = next));
   // Each running copy gets an equal share of the limit for the whole migration.
-  setHandler(copyControlQuery, () => ({ paused: control.paused, limit: shareOf(control.limit, running) }));
+  // Lanes are idle once nothing is left to start: index builds still running may use them.
+  setHandler(copyControlQuery, () => ({ paused: control.paused, limit: shareOf(control.limit, running), idleLanes: queue.length ? 0 : Math.max(0, input.parallelism - running) }));
 
   const runUnit = async (unit: CopyUnit) => {
     try {

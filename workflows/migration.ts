@@ -56,6 +56,8 @@ const acts = {
   listTables, copySequences, dropBookkeeping, holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables, precheck, createTargetDatabase,
   createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables,
 };
+/** The schema dump taken during the precheck: one attempt, no more (pre-data dumps itself without it). */
+const { dumpSchemaEarly } = proxyActivities<Activities>({ startToCloseTimeout: '30 minutes', retry: { maximumAttempts: 1 } });
 /** Cleanup must end even if the source stays unreachable: then the report names what to drop by hand. */
 const { dropReplication } = proxyActivities<Activities>({ ...options.short, retry: { ...options.short.retry, maximumAttempts: 20, maximumInterval: '15s' } });
 
@@ -198,6 +200,13 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     };
     const overlapped = patched('overlapped-start');
     if (overlapped && !names) startHolder();
+    // Taking the schema dump only reads the source, under that snapshot: meanwhile too. Best
+    // effort: without it (failed, or another worker runs pre-data) pre-data dumps itself.
+    let earlyDump: Promise<unknown> | undefined;
+    if (overlapped && !names && withSchema && patched('early-schema-dump')) {
+      earlyDump = currentSnapshot().then((s) => dumpSchemaEarly({ source: spec.source, retry: spec.retry, snapshot: s }));
+      earlyDump.catch(() => undefined);
+    }
 
     // 1. Precheck: any fail, or a warning the spec does not acknowledge, stops here, before
     // anything is written. Then the target database, when it is missing and may be created.
@@ -232,6 +241,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     // 3. Pre-data schema: types, tables, views, functions... with no indexes yet.
     if (withSchema) {
       await control.safePoint(); // the snapshot stays held while paused
+      await earlyDump?.catch(() => undefined); // a dump under way finishes sooner than a new one
       enter('pre-data');
       const preData = await underSnapshot((s) => acts.applyPreData({ ...endpoints, ...schemaOptions, ...selection, snapshot: s }));
       if (preData.leftOut?.length) state.warnings.push(`left out because they depend on something not migrated: ${preData.leftOut.join('; ')}`);

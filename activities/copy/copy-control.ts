@@ -12,6 +12,8 @@ const POLL_MS = 1_000;
 
 export class CopyControlPoller {
   readonly gate = new RateGate();
+  /** Copy lanes with nothing left to copy, as of the last poll. */
+  idleLanes = 0;
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
 
@@ -24,7 +26,9 @@ export class CopyControlPoller {
       if (this.polling) return;
       this.polling = true;
       try {
-        this.gate.obey(await handle.query<ActivityControl>(COPY_CONTROL_QUERY));
+        const control = await handle.query<ActivityControl>(COPY_CONTROL_QUERY);
+        this.gate.obey(control);
+        this.idleLanes = control.idleLanes ?? 0;
       } catch {
         // No worker answered in time, or the workflow is busy: keep the last known control.
       } finally {

@@ -24,7 +24,7 @@ import { CopyControlPoller } from './copy-control';
 import { throttledStream } from '../rate/throttled-stream';
 import type { RateGate } from '../rate/rate-gate';
 import { sourceChecksum } from '../validate/checksum';
-import { indexBuildSettings, type IndexBuild } from '../../common/index-build';
+import { buildWorkers, indexBuildSettings, type IndexBuild } from '../../common/index-build';
 
 export interface CopyUnitInput extends Endpoints {
   unit: CopyUnit;
@@ -74,6 +74,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
           await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
           await tgt.query('BEGIN');
           await control.start();
+          const workers = new BuildWorkers(input.indexBuild, control);
 
           const record = input.fresh ? await findUnitRecord(tgt, input.progressWorkflowId, unit.id) : undefined;
           if (record?.snapshot === input.snapshot) return record.results; // committed by an earlier attempt
@@ -89,7 +90,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
           for (const table of unit.tables) {
             current = table;
             const plan = { columns: columns.get(tableKey(table))!, truncate, indexes: indexes.get(tableKey(table)) ?? [], recopy: record !== undefined };
-            results.push(await copyTable(src, tgt, table, plan, input.checksum, live, control.gate));
+            results.push(await copyTable(src, tgt, table, plan, input.checksum, live, control.gate, workers));
           }
           if (input.fresh) await recordUnit(tgt, input.progressWorkflowId, unit.id, input.snapshot, results);
           await tgt.query('COMMIT');
@@ -132,6 +133,7 @@ async function copyTable(
   checksum: boolean,
   live: LiveState,
   gate: RateGate,
+  workers: BuildWorkers,
 ): Promise<TableCopyResult> {
   const started = Date.now();
   const columns = selectedColumns(plan.columns, table);
@@ -185,6 +187,7 @@ async function copyTable(
     // One by one, so that the heartbeat shows which index a long build is at.
     for (const sql of after) {
       live.building = sql.slice(0, 200);
+      await workers.beforeBuild(tgt);
       await tgt.query(sql);
     }
     live.building = undefined;
@@ -199,6 +202,27 @@ async function copyTable(
   if (rowsKept !== undefined) result.rowsKept = rowsKept;
   if (checksum) result.sourceChecksum = await sourceChecksum(src, table, { columns: table.columns?.map(quoteIdent).join(', '), where: table.where });
   return result;
+}
+
+/**
+ * Keeps the session's max_parallel_maintenance_workers at what a build starting now may use:
+ * with `indexBuild.workers: idle`, the copy lanes that have nothing left to copy.
+ */
+class BuildWorkers {
+  private current: number;
+  constructor(
+    private readonly build: IndexBuild | undefined,
+    private readonly control: CopyControlPoller,
+  ) {
+    this.current = buildWorkers(build, 0); // as the session started (indexBuildSettings)
+  }
+
+  async beforeBuild(tgt: Client): Promise<void> {
+    const wanted = buildWorkers(this.build, this.control.idleLanes);
+    if (wanted === this.current) return;
+    await tgt.query(`SET max_parallel_maintenance_workers = ${wanted}`);
+    this.current = wanted;
+  }
 }
 
 /** The copy's column list narrowed to the table's selected columns (objects.tables.<t>.columns). */

@@ -14,7 +14,7 @@ function exactPattern(t: { schema: string; name: string }): string {
 }
 
 /** pg_dump options: which tables to leave out. */
-export function dumpFilterArgs(options: SchemaOptions): string[] {
+export function dumpFilterArgs(options: Pick<SchemaOptions, 'excludeTables'>): string[] {
   return options.excludeTables.map((t) => `--exclude-table=${exactPattern(t)}`);
 }
 

@@ -1,6 +1,7 @@
 /**
  * Pre-data schema. One `pg_dump -Fc --section=pre-data --section=post-data` (the schema, with
- * materialized view refreshes) under the copy snapshot is kept in the target's bookkeeping
+ * materialized view refreshes) under the copy snapshot (schema-dump.ts: usually taken while the
+ * precheck ran) is kept in the target's bookkeeping
  * (post-data restores from it later); its pre-data section (schemas, extensions, types,
  * domains, sequences, tables, views, functions, ...) is read through `pg_restore` and run on
  * the target in a single transaction, in batches of statements (run-sql-script.ts): all or
@@ -14,7 +15,8 @@ import { closeQuietly, openClient } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { owningWorkflow } from '../owning-workflow';
-import { dumpFilterArgs, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
+import { restoreOwnershipArgs, type SchemaOptions } from './dump-options';
+import { runSchemaDump, schemaDumpArgs, type EarlyDumps } from './schema-dump';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
 import { isStepDone, markerSql, saveDump } from './step-marker';
 import { runSqlScript } from './run-sql-script';
@@ -40,9 +42,11 @@ export interface PreDataResult {
   leftOut?: string[];
   /** Objects in the schemas of selected tables that were not selected (table-level selection). */
   notSelected?: string[];
+  /** The schema dump was the one taken while the precheck ran (schema-dump.ts). */
+  reusedEarlyDump?: boolean;
 }
 
-export function makeApplyPreData(deps: ActivityDeps) {
+export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
   return async function applyPreData(input: PreDataInput): Promise<PreDataResult> {
     const { source, target, secrets } = resolveBoth(deps, input);
     const ctx = Context.current();
@@ -60,10 +64,11 @@ export function makeApplyPreData(deps: ActivityDeps) {
         if (await isStepDone(tgt, workflowId, 'pre-data')) return { alreadyDone: true };
 
         const dumpFile = join(dir, 'schema.dump');
-        // UTF8 whatever the source's encoding: the script goes through a UTF8 connection.
-        const args = ['-Fc', '--encoding=UTF8', '--section=pre-data', '--section=post-data', `--snapshot=${input.snapshot}`, '-f', dumpFile];
-        dump = startTool(deps, 'pg_dump', [...args, ...dumpFilterArgs(input)], source.libpqEnv);
-        await dump.done;
+        const args = schemaDumpArgs(input.snapshot, input);
+        // Taken while the precheck ran, when it was taken on this worker with these arguments.
+        const earlyDump = early.take(workflowId, args);
+        if (earlyDump) await writeFile(dumpFile, earlyDump);
+        else await runSchemaDump(deps, source, args, dumpFile, (run) => (dump = run));
         let filter: SchemaFilter | undefined;
         const listFile = join(dir, 'pre-data.list');
         if (input.objects && !selectsEverything(input.objects)) {
@@ -88,7 +93,7 @@ export function makeApplyPreData(deps: ActivityDeps) {
         await restored;
         await tgt.query(dropColumnsSql(filter) + markerSql(workflowId, 'pre-data'));
         await tgt.query('COMMIT');
-        return { alreadyDone: false, leftOut: filter?.leftOutByDependency, notSelected: filter?.notSelected };
+        return { alreadyDone: false, leftOut: filter?.leftOutByDependency, notSelected: filter?.notSelected, reusedEarlyDump: earlyDump !== undefined };
       });
     } finally {
       clearInterval(beat);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateSpec } from '../../common/spec';
-import { indexBuildSettings, sizeInKb } from '../../common/index-build';
+import { buildWorkers, indexBuildSettings, sizeInKb } from '../../common/index-build';
 
 describe('validateSpec', () => {
   it('accepts the smallest spec and fills in the defaults', () => {
@@ -109,10 +109,12 @@ describe('validateSpec: startAt and throttle', () => {
 describe('validateSpec: indexBuild', () => {
   const base = { source: 'postgres://a@h/db', target: 'postgres://b@h/db' };
 
-  it('defaults to 1GB and no parallel workers, sent to the target as session settings', () => {
+  it('defaults to 1GB and the idle lanes as parallel workers (none as a session starts)', () => {
     const result = validateSpec(base);
     if (!result.ok) throw new Error(result.problems.join('\n'));
-    expect(result.spec.indexBuild).toEqual({ memory: '1GB', workers: 0 });
+    expect(result.spec.indexBuild).toEqual({ memory: '1GB', workers: 'idle' });
+    expect(buildWorkers(result.spec.indexBuild, 0)).toBe(0);
+    expect(buildWorkers(result.spec.indexBuild, 2)).toBe(2);
     expect(indexBuildSettings(result.spec.indexBuild)).toEqual({ maintenance_work_mem: '1GB', max_parallel_maintenance_workers: '0' });
     // a history from before the field existed gets the same
     expect(indexBuildSettings(undefined)).toEqual({ maintenance_work_mem: '1GB', max_parallel_maintenance_workers: '0' });
@@ -122,6 +124,7 @@ describe('validateSpec: indexBuild', () => {
     const result = validateSpec({ ...base, indexBuild: { memory: '512 MB', workers: 2 } });
     if (!result.ok) throw new Error(result.problems.join('\n'));
     expect(indexBuildSettings(result.spec.indexBuild)).toEqual({ maintenance_work_mem: '512MB', max_parallel_maintenance_workers: '2' });
+    expect(buildWorkers(result.spec.indexBuild, 5)).toBe(2); // a number is kept, idle lanes or not
     expect(sizeInKb('64kB')).toBe(64);
     expect(sizeInKb('2GB')).toBe(2 * 1024 * 1024);
   });
