@@ -67,15 +67,16 @@ async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCl
 /**
  * Runs every tool once per round, round after round, so that each tool meets the same
  * conditions (a target that has seen N drops) as often as the others. Each round starts with
- * the next tool, so that no tool always follows the same one (pgcopydb leaves gigabytes of
- * page cache evicted behind it). Before the first round, one untimed `pg_dump | psql` warms
+ * the next tool, so that no tool always runs first or right after the same one (pgferry used to
+ * run right after pgcopydb every round). Before the first round, one untimed `pg_dump | psql` warms
  * both clusters: the first migration into a fresh target cluster is slower, whichever tool
  * runs it (its shared buffers are touched for the first time), and the peers' figures in
  * benchmarks.md are warm-cache figures.
  */
 async function measureAll(tools: Tool[], source: PgCluster, target: PgCluster, db: string, temporalAddress: string, runs: number, jobs: number, dataBytes: number): Promise<Result[]> {
-  const tallies = new Map(tools.map((t) => [t, { times: [], peak: 0, problems: [] } as Tally]));
-  await runOnce(dumpPipePsql, { times: [], peak: 0, problems: [] }, source, target, db, temporalAddress, jobs, 'warm-up');
+  const newTally = (): Tally => ({ times: [], peak: 0, problems: [] });
+  const tallies = new Map(tools.map((t) => [t, newTally()]));
+  await runOnce(dumpPipePsql, newTally(), source, target, db, temporalAddress, jobs, 'warm-up');
   for (let round = 0; round < runs; round += 1) {
     const order = tools.map((_, i) => tools[(i + round) % tools.length]);
     for (const tool of order) if (!tool.available()) await runOnce(tool, tallies.get(tool)!, source, target, db, temporalAddress, jobs);

@@ -33,7 +33,10 @@ export const indexBuildSchema = z
     memory: z
       .string()
       .refine((v) => sizeInKb(v) !== undefined, 'a size with a unit (kB, MB, GB or TB), such as 256MB or 1GB')
-      .refine((v) => (sizeInKb(v) ?? 1024) >= 1024 && (sizeInKb(v) ?? 0) <= 2147483647, 'must be between 1MB and 2147483647kB (PostgreSQL maintenance_work_mem)')
+      .refine((v) => {
+        const kb = sizeInKb(v);
+        return kb === undefined || (kb >= 1024 && kb <= 2147483647); // an unreadable size has its own message
+      }, 'must be between 1MB and 2147483647kB (PostgreSQL maintenance_work_mem)')
       .default(DEFAULT_INDEX_BUILD.memory),
     /** Parallel workers per build, on top of the session itself; `idle`: the copy lanes with nothing left to copy. */
     workers: z
@@ -58,4 +61,9 @@ export function indexBuildSettings(build: IndexBuild | undefined): Record<string
 export function buildWorkers(build: IndexBuild | undefined, idleLanes: number): number {
   const workers = (build ?? DEFAULT_INDEX_BUILD).workers;
   return workers === 'idle' ? Math.max(0, idleLanes) : workers;
+}
+
+/** Copy lanes with nothing left to copy: none while units wait to start, else those not running one. */
+export function idleCopyLanes(queued: number, running: number, parallelism: number): number {
+  return queued > 0 ? 0 : Math.max(0, parallelism - running);
 }

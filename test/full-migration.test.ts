@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { MigrationReport } from '../common/plan';
+import { buildProbeSql } from './support/build-probe';
 import { REPO, runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -35,16 +36,7 @@ describe('full migration', () => {
     // An index whose expression fails unless it is built with the spec's indexBuild settings:
     // the copy builds it on the target, so the migration passes only if its session has them.
     await h.source.query(
-      `CREATE FUNCTION inventory.build_probe(v bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
-       BEGIN
-         IF current_setting('maintenance_work_mem') <> '7MB' OR current_setting('max_parallel_maintenance_workers') <> '1' THEN
-           RAISE EXCEPTION 'built with maintenance_work_mem %, max_parallel_maintenance_workers %',
-             current_setting('maintenance_work_mem'), current_setting('max_parallel_maintenance_workers');
-         END IF;
-         RETURN v;
-       END $$;
-       SET maintenance_work_mem = '7MB';
-       SET max_parallel_maintenance_workers = 1;
+      `${buildProbeSql('inventory.build_probe', { maintenance_work_mem: '7MB', max_parallel_maintenance_workers: '1' })}
        CREATE INDEX products_build_probe_idx ON inventory.products (inventory.build_probe(id));`,
       'app',
     );

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MigrationReport } from '../common/plan';
+import { buildProbeSql } from './support/build-probe';
 import { runCli, startHarness, writeSpec, type Harness } from './support/harness';
 
 describe('indexBuild: idle lanes', () => {
@@ -17,19 +18,10 @@ describe('indexBuild: idle lanes', () => {
     await h.source.createDatabase('app');
     await h.target.createDatabase('app');
     await h.source.query(
-      `CREATE FUNCTION build_probe(v bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
-       BEGIN
-         IF current_setting('max_parallel_maintenance_workers') <> '2' OR current_setting('maintenance_work_mem') <> '1GB' THEN
-           RAISE EXCEPTION 'built with max_parallel_maintenance_workers %, maintenance_work_mem %',
-             current_setting('max_parallel_maintenance_workers'), current_setting('maintenance_work_mem');
-         END IF;
-         RETURN v;
-       END $$;
-       -- above the size (8 MB) whose statements ride in the COPY's own query
+      `-- above the size (8 MB) whose statements ride in the COPY's own query
        CREATE TABLE events (id bigint PRIMARY KEY, body text);
        INSERT INTO events SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 120000) g;
-       SET max_parallel_maintenance_workers = 2;
-       SET maintenance_work_mem = '1GB';
+       ${buildProbeSql('build_probe', { max_parallel_maintenance_workers: '2', maintenance_work_mem: '1GB' })}
        CREATE INDEX events_probe_idx ON events (build_probe(id));`,
       'app',
     );

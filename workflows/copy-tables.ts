@@ -21,7 +21,7 @@ import { unitCopiedSignal } from './messages';
 import { copyControlQuery, copyControlSignal } from './control-messages';
 import type { ChildControl } from '../common/control';
 import { shareOf } from '../common/throttle';
-import type { IndexBuild } from '../common/index-build';
+import { idleCopyLanes, type IndexBuild } from '../common/index-build';
 
 const { copyUnit } = proxyActivities<Activities>(long);
 
@@ -52,7 +52,7 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   setHandler(copyControlSignal, (next) => void (control = next));
   // Each running copy gets an equal share of the limit for the whole migration.
   // Lanes are idle once nothing is left to start: index builds still running may use them.
-  setHandler(copyControlQuery, () => ({ paused: control.paused, limit: shareOf(control.limit, running), idleLanes: queue.length ? 0 : Math.max(0, input.parallelism - running) }));
+  setHandler(copyControlQuery, () => ({ paused: control.paused, limit: shareOf(control.limit, running), idleLanes: idleCopyLanes(queue.length, running, input.parallelism) }));
 
   const runUnit = async (unit: CopyUnit) => {
     try {

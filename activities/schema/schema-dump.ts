@@ -31,6 +31,8 @@ export async function runSchemaDump(deps: ActivityDeps, source: ResolvedConnecti
   await run.done;
 }
 
+const dumpKey = (workflowId: string, args: string[]) => JSON.stringify([workflowId, ...args]);
+
 /** Dumps taken early, by workflow and arguments, each kept a limited time and taken once. */
 export class EarlyDumps {
   private readonly dumps = new Map<string, { dump: Buffer; expiry: NodeJS.Timeout }>();
@@ -43,7 +45,7 @@ export class EarlyDumps {
   ) {}
 
   put(workflowId: string, args: string[], dump: Buffer): boolean {
-    const key = JSON.stringify([workflowId, ...args]);
+    const key = dumpKey(workflowId, args);
     this.take(workflowId, args); // a retried early dump replaces its first copy
     if (this.bytes + dump.length > this.maxBytes) return false;
     const expiry = setTimeout(() => this.take(workflowId, args), this.keepMs);
@@ -54,7 +56,7 @@ export class EarlyDumps {
   }
 
   take(workflowId: string, args: string[]): Buffer | undefined {
-    const key = JSON.stringify([workflowId, ...args]);
+    const key = dumpKey(workflowId, args);
     const kept = this.dumps.get(key);
     if (!kept) return undefined;
     clearTimeout(kept.expiry);

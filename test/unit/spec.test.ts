@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateSpec } from '../../common/spec';
-import { buildWorkers, indexBuildSettings, sizeInKb } from '../../common/index-build';
+import { buildWorkers, idleCopyLanes, indexBuildSettings, sizeInKb } from '../../common/index-build';
 
 describe('validateSpec', () => {
   it('accepts the smallest spec and fills in the defaults', () => {
@@ -137,5 +137,14 @@ describe('validateSpec: indexBuild', () => {
     expect(result.problems.some((p) => p.startsWith('indexBuild.workers:'))).toBe(true);
     const tooSmall = validateSpec({ ...base, indexBuild: { memory: '512kB' } });
     expect(tooSmall.ok ? [] : tooSmall.problems).toEqual(['indexBuild.memory: must be between 1MB and 2147483647kB (PostgreSQL maintenance_work_mem)']);
+  });
+});
+
+describe('idleCopyLanes', () => {
+  it('lends no lane while units wait to start, then the lanes not running a unit', () => {
+    expect(idleCopyLanes(3, 2, 2)).toBe(0);
+    expect(idleCopyLanes(1, 1, 4)).toBe(0);
+    expect(idleCopyLanes(0, 1, 3)).toBe(2);
+    expect(idleCopyLanes(0, 3, 3)).toBe(0);
   });
 });
