@@ -11,12 +11,13 @@
  * alone in 1GB vs 3.3-5.2 with 2 workers in 256MB (which spilled 100 MB to disk). Once the
  * copy lanes run out of tables, though, their cores are free: `idle` (the default) gives a
  * build as many parallel workers as there are lanes with nothing left to copy.
+ *
+ * No zod here: workflows import this file, and their bundle (loaded into every worker) stays
+ * free of the spec's validation library (index-build-spec.ts holds the schema).
  */
-import { z } from 'zod';
-
 export type IndexWorkers = number | 'idle';
 
-export const DEFAULT_INDEX_BUILD: { memory: string; workers: IndexWorkers } = { memory: '1GB', workers: 'idle' };
+export const DEFAULT_INDEX_BUILD: IndexBuild = { memory: '1GB', workers: 'idle' };
 
 const UNIT_KB = { kB: 1, MB: 1024, GB: 1024 ** 2, TB: 1024 ** 3 } as const;
 const SIZE = /^([1-9]\d*)\s*(kB|MB|GB|TB)$/;
@@ -27,26 +28,11 @@ export function sizeInKb(value: string): number | undefined {
   return m ? Number(m[1]) * UNIT_KB[m[2] as keyof typeof UNIT_KB] : undefined;
 }
 
-export const indexBuildSchema = z
-  .object({
-    /** maintenance_work_mem of each build; PostgreSQL accepts 1MB up to 2147483647kB. */
-    memory: z
-      .string()
-      .refine((v) => sizeInKb(v) !== undefined, 'a size with a unit (kB, MB, GB or TB), such as 256MB or 1GB')
-      .refine((v) => {
-        const kb = sizeInKb(v);
-        return kb === undefined || (kb >= 1024 && kb <= 2147483647); // an unreadable size has its own message
-      }, 'must be between 1MB and 2147483647kB (PostgreSQL maintenance_work_mem)')
-      .default(DEFAULT_INDEX_BUILD.memory),
-    /** Parallel workers per build, on top of the session itself; `idle`: the copy lanes with nothing left to copy. */
-    workers: z
-      .union([z.number().int().min(0).max(1024), z.literal('idle')], { error: 'a number of workers (0 to 1024) or idle' })
-      .default(DEFAULT_INDEX_BUILD.workers),
-  })
-  .strict()
-  .default(DEFAULT_INDEX_BUILD);
-
-export type IndexBuild = z.output<typeof indexBuildSchema>;
+/** The spec's `indexBuild`, validated (index-build-spec.ts). */
+export interface IndexBuild {
+  memory: string;
+  workers: IndexWorkers;
+}
 
 /**
  * The session settings for pgferry's index builds, as a session starts. `undefined` is a

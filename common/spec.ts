@@ -5,7 +5,7 @@
  * so it must stay free of Node built-ins.
  */
 import { z } from 'zod';
-import { indexBuildSchema } from './index-build';
+import { indexBuildSchema } from './index-build-spec';
 import { SSL_MODES, type ConnectionRef } from './connection';
 import { conflictMode, objectsSchema } from './objects-spec';
 
