@@ -14,7 +14,7 @@ import { indexBuildSettings, type IndexBuild } from '../../common/index-build';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { dumpFilterArgs, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
-import { loadDump } from './step-marker';
+import { loadDumpInto } from './step-marker';
 import { owningWorkflow } from '../owning-workflow';
 import { alreadyRestored, readToc } from './existing-objects';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
@@ -45,11 +45,9 @@ export function makeApplyPostData(deps: ActivityDeps) {
       return await guarded({ doing: `post-data schema from ${source.label} to ${target.label}`, secrets, retry: input.retry }, async () => {
         tgt = await openClient(target, 'post-data');
         const dumpFile = join(dir, 'schema.dump');
-        const saved = await loadDump(tgt, owningWorkflow().workflowId);
+        const saved = await loadDumpInto(tgt, owningWorkflow().workflowId, dumpFile);
         const leftOut = new Set(saved?.skip ?? []);
-        if (saved) {
-          await writeFile(dumpFile, saved.dump);
-        } else {
+        if (!saved) {
           // No pre-data step in this migration: dump the post-data section now.
           run = startTool(deps, 'pg_dump', ['--section=post-data', '-Fc', '-f', dumpFile, ...dumpFilterArgs(input)], source.libpqEnv);
           await run.done;

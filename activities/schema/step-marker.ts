@@ -8,6 +8,7 @@
  *   dumps    the schema dump taken under the snapshot, so post-data (maybe on another worker)
  *            restores from the same dump without reading the source catalog again.
  */
+import { open } from 'node:fs/promises';
 import type { Client } from 'pg';
 import { quoteLiteral } from '../db';
 
@@ -58,10 +59,27 @@ export async function loadExistingSchemas(target: Client, workflowId: string): P
   return rows[0]?.existing_schemas ?? [];
 }
 
-export async function loadDump(target: Client, workflowId: string): Promise<{ dump: Buffer; skip: number[] } | undefined> {
+/** Slices of the saved dump read at a time: a 2,000-table schema dump is ~3 MB, sent as hex text. */
+const DUMP_SLICE_BYTES = 1 << 20;
+
+/**
+ * Writes the saved dump to `file` slice by slice (the worker never holds the whole dump and
+ * its hex text at once) and returns the dump ids to leave out; undefined when none was saved.
+ */
+export async function loadDumpInto(target: Client, workflowId: string, file: string): Promise<{ skip: number[] } | undefined> {
   if (!(await bookkeepingExists(target, 'dumps'))) return undefined;
-  const { rows } = await target.query<{ dump: Buffer; skip: number[] | null }>(`SELECT dump, skip FROM ${MARKER_SCHEMA}.dumps WHERE workflow_id = $1`, [workflowId]);
-  return rows[0] && { dump: rows[0].dump, skip: rows[0].skip ?? [] };
+  const { rows } = await target.query<{ size: number; skip: number[] | null }>(`SELECT length(dump) AS size, skip FROM ${MARKER_SCHEMA}.dumps WHERE workflow_id = $1`, [workflowId]);
+  if (!rows[0]) return undefined;
+  const out = await open(file, 'w');
+  try {
+    for (let at = 0; at < rows[0].size; at += DUMP_SLICE_BYTES) {
+      const { rows: slice } = await target.query<{ bytes: Buffer }>(`SELECT substring(dump FROM $2 FOR $3) AS bytes FROM ${MARKER_SCHEMA}.dumps WHERE workflow_id = $1`, [workflowId, at + 1, DUMP_SLICE_BYTES]);
+      await out.write(slice[0].bytes);
+    }
+  } finally {
+    await out.close();
+  }
+  return { skip: rows[0].skip ?? [] };
 }
 
 export async function dropMarkers(target: Client): Promise<void> {
