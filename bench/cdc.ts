@@ -9,6 +9,7 @@
  *   --scale N        pgbench scale (default 10; 2 with --quick)
  *   --only NAMES     comma-separated: native,pgferry (default both, native first)
  *   --quick          smoke test: small and short; writes RESULTS-cdc-quick.md
+ *   (with --only, --cdc-seconds or --scale it writes RESULTS-cdc-partial.md, git-ignored)
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -174,7 +175,9 @@ export async function runCdcBench(): Promise<void> {
     },
     results,
   );
-  const file = join(repoRoot(), 'bench', quick ? 'RESULTS-cdc-quick.md' : 'RESULTS-cdc.md');
+  // Only a full run (both contenders, default scale and length) replaces the committed results.
+  const partial = only.length < 2 || arg('--cdc-seconds') !== undefined || arg('--scale') !== undefined;
+  const file = join(repoRoot(), 'bench', quick ? 'RESULTS-cdc-quick.md' : partial ? 'RESULTS-cdc-partial.md' : 'RESULTS-cdc.md');
   writeFileSync(file, report);
   console.log(`\n${report}\nwritten to ${file}`);
 }
