@@ -9,8 +9,14 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 
 export const WORKFLOW_BUNDLE = join(__dirname, '..', 'workflow-bundle.js');
 
+/** The workflow bundle's code, from the workflows at `workflowsPath` (compiled or TypeScript). */
+export async function bundleWorkflows(workflowsPath: string): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  return code;
+}
+
 async function main(): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
+  const code = await bundleWorkflows(require.resolve('../workflows'));
   writeFileSync(WORKFLOW_BUNDLE, code);
   console.log(`workflow bundle: ${WORKFLOW_BUNDLE} (${(code.length / 1024).toFixed(0)} kB)`);
 }
