@@ -204,8 +204,9 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     // effort: without it (failed, or another worker runs pre-data) pre-data dumps itself.
     let earlyDump: Promise<unknown> | undefined;
     if (overlapped && !names && withSchema && patched('early-schema-dump')) {
-      earlyDump = currentSnapshot().then((s) => dumpSchemaEarly({ source: spec.source, retry: spec.retry, snapshot: s }));
-      earlyDump.catch(() => undefined);
+      earlyDump = currentSnapshot()
+        .then((s) => dumpSchemaEarly({ source: spec.source, retry: spec.retry, snapshot: s }))
+        .catch(() => undefined);
     }
 
     // 1. Precheck: any fail, or a warning the spec does not acknowledge, stops here, before
@@ -241,7 +242,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     // 3. Pre-data schema: types, tables, views, functions... with no indexes yet.
     if (withSchema) {
       await control.safePoint(); // the snapshot stays held while paused
-      await earlyDump?.catch(() => undefined); // a dump under way finishes sooner than a new one
+      await earlyDump; // a dump under way finishes sooner than a new one
       enter('pre-data');
       const preData = await underSnapshot((s) => acts.applyPreData({ ...endpoints, ...schemaOptions, ...selection, snapshot: s }));
       if (preData.leftOut?.length) state.warnings.push(`left out because they depend on something not migrated: ${preData.leftOut.join('; ')}`);

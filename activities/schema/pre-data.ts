@@ -69,6 +69,7 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         const earlyDump = early.take(workflowId, args);
         if (earlyDump) await writeFile(dumpFile, earlyDump);
         else await runSchemaDump(deps, source, args, dumpFile, (run) => (dump = run));
+        const dumpBytes = earlyDump ?? (await readFile(dumpFile));
         let filter: SchemaFilter | undefined;
         const listFile = join(dir, 'pre-data.list');
         if (input.objects && !selectsEverything(input.objects)) {
@@ -78,7 +79,7 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
           await writeFile(listFile, entries.filter((e) => !skip.has(e.dumpId)).map((e) => e.line).join('\n') + '\n');
         }
         const { rows: schemas } = await tgt.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace');
-        await saveDump(tgt, workflowId, await readFile(dumpFile), filter?.skip, schemas.map((r) => r.nspname));
+        await saveDump(tgt, workflowId, dumpBytes, filter?.skip, schemas.map((r) => r.nspname));
 
         // The script runs in one transaction, marked done inside it; it commits only after
         // pg_restore ended well (a failed pg_restore may have written half a script).
