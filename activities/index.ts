@@ -21,6 +21,10 @@ import { makeEmitCutoverMarker, makeLockSource } from './replication/cutover';
 import { makeStreamChanges } from './stream/stream-changes';
 import { makeApplyRenames } from './objects/apply-renames';
 import { makeCloseStream, makeOpenStream } from './stream/stream-position';
+import { makeListLargeObjects } from './large-objects/list-large-objects';
+import { makeCopyLargeObjects } from './large-objects/copy-large-objects';
+import { makeValidateLargeObjects } from './large-objects/validate-large-objects';
+import { makeSyncLargeObjects } from './large-objects/sync-large-objects';
 
 export function createActivities(deps: ActivityDeps) {
   const earlyDumps = new EarlyDumps(); // schema dumps taken during the precheck, for pre-data
@@ -38,6 +42,11 @@ export function createActivities(deps: ActivityDeps) {
     analyzeTarget: makeAnalyzeTarget(deps),
     validateTables: makeValidateTables(deps),
     dropBookkeeping: makeDropBookkeeping(deps),
+    // large objects (their metadata comes with pre-data)
+    listLargeObjects: makeListLargeObjects(deps),
+    copyLargeObjects: makeCopyLargeObjects(deps),
+    validateLargeObjects: makeValidateLargeObjects(deps),
+    syncLargeObjects: makeSyncLargeObjects(deps),
     // incremental migrations
     createPublication: makeCreatePublication(deps),
     dropReplication: makeDropReplication(deps),

@@ -1,5 +1,6 @@
 /** Text rendering for the CLI: live progress, the final report (the precheck's is in precheck-output.ts). */
-import { displayName, type CutoverResult, type MigrationProgress, type MigrationReport } from '../common/plan';
+import { displayName, type CutoverResult, type LargeObjectsSummary, type MigrationProgress, type MigrationReport } from '../common/plan';
+import type { LargeObjectValidation } from '../common/large-objects';
 import { changeCount, type StreamProgress } from '../common/stream';
 import { formatBytes } from '../common/format';
 import type { ControlView } from '../common/control';
@@ -11,6 +12,7 @@ export function renderProgress(p: MigrationProgress, maxTables = 12): string {
   ];
   const limited = p.throttle && !(isUnlimited(p.throttle.full) && isUnlimited(p.throttle.incremental));
   if (p.throttle && (limited || p.paused || p.phase === 'scheduled')) lines.push(renderControl(p as ControlView, p.phase === 'scheduled'));
+  if (p.largeObjects) lines.push(renderLargeObjects(p.largeObjects));
   if (p.stream) lines.push(renderStream(p.stream));
   else if (p.streamWorkflowId) lines.push(`stream ${p.streamWorkflowId}: starting`);
   const busy = p.tables.filter((t) => t.state === 'copying' || t.state === 'failed').slice(0, maxTables);
@@ -39,6 +41,16 @@ export function renderStream(s: StreamProgress, maxTables = 8): string {
   return lines.join('\n');
 }
 
+export function renderLargeObjects(lo: LargeObjectsSummary): string {
+  const v = lo.validation;
+  const checked = v ? `  ·  validated (${v.mode}): ${v.ok ? `${v.actualObjects} equal` : `${v.mismatches.length} differ: ${describeMismatches(v)}`}` : '';
+  return `large objects ${lo.copiedObjects}/${lo.objects} copied  ·  ${formatBytes(lo.copiedBytes)} of ${formatBytes(lo.bytes)}${checked}`;
+}
+
+function describeMismatches(v: LargeObjectValidation): string {
+  return v.mismatches.slice(0, 5).map((m) => (m.oid ? `${m.oid} (${m.problem})` : m.problem)).join('; ');
+}
+
 export function renderCutover(r: CutoverResult, clientMs?: number): string {
   const lines = [
     `Cut over at source LSN ${r.lsn}: the target is ready.`,
@@ -47,6 +59,13 @@ export function renderCutover(r: CutoverResult, clientMs?: number): string {
     `Validation (${r.validation.mode}, source against target): ${r.validation.tablesChecked} tables, ${r.validation.mismatches.length} mismatches` +
       (r.validation.mismatches.length ? `: ${r.validation.mismatches.slice(0, 5).map((m) => `${displayName(m)} (source ${m.expectedRows} rows, target ${m.actualRows})`).join('; ')}` : ''),
   ];
+  if (r.largeObjects) {
+    const { sync, validation: v } = r.largeObjects;
+    lines.push(
+      `Large objects (not carried by the stream): ${sync.objects} compared in ${(sync.ms / 1000).toFixed(2)} s; ${sync.created} created, ${sync.rewritten} copied again, ${sync.dropped} unlinked, ${sync.metadata} with owner/comment/grants updated (${formatBytes(sync.bytesCopied)} copied); ` +
+        `validation (${v.mode}): ${v.ok ? `${v.actualObjects} equal` : `${v.mismatches.length} differ: ${describeMismatches(v)}`}`,
+    );
+  }
   if (r.sourceLocked) lines.push('The source stays read-only; to undo: ALTER DATABASE <db> RESET default_transaction_read_only;');
   return lines.join('\n');
 }
@@ -64,6 +83,7 @@ export function renderReport(r: MigrationReport, maxTables = 20): string {
     `Phases: ${r.phases.map((p) => `${p.phase} ${seconds(p.ms)}`).join(', ')}`,
     `Validation (${r.validation.mode}): ${r.validation.tablesChecked} tables checked, ${r.validation.mismatches.length} mismatches`,
   ];
+  if (r.largeObjects) lines.push(renderLargeObjects(r.largeObjects));
   const biggest = [...r.tables].sort((a, b) => b.bytes - a.bytes).slice(0, maxTables);
   if (biggest.length) {
     lines.push('', 'table'.padEnd(40) + 'rows'.padStart(12) + 'size'.padStart(12) + 'time'.padStart(10) + 'MB/s'.padStart(8));

@@ -13,6 +13,7 @@
  *         excludeColumns: [note]
  *         rename: orders_2024                   # or other_schema.orders_2024
  *         conflicts: ignore
+ *     largeObjects: false                       # default true: every large object
  */
 import { z } from 'zod';
 import { parseExactName, parsePattern } from './object-patterns';
@@ -91,9 +92,14 @@ export const objectsSchema = z
       .default({}),
     /** Per-table options, keyed by exact `schema.table` names. */
     tables: z.record(z.string().min(1), tableOptions).superRefine(keysParse(2, 2)).default({}),
+    /**
+     * Large objects belong to the database, not to a schema: include/exclude do not reach them.
+     * True (the default) migrates every one (metadata with `schema`, contents with `full`).
+     */
+    largeObjects: z.boolean().default(true),
   })
   .strict()
-  .default({ exclude: [], rename: {}, tables: {} });
+  .default({ exclude: [], rename: {}, tables: {}, largeObjects: true });
 
 export type ObjectsSpec = z.output<typeof objectsSchema>;
 export type TableOptions = z.output<typeof tableOptions>;

@@ -4,6 +4,16 @@
  */
 import type { StreamProgress } from './stream';
 import type { ControlView } from './control';
+import type { LargeObjectSync, LargeObjectValidation } from './large-objects';
+
+/** Large objects in the progress and the report (absent when the source has none, or they are left out). */
+export interface LargeObjectsSummary {
+  objects: number;
+  bytes: number;
+  copiedObjects: number;
+  copiedBytes: number;
+  validation?: LargeObjectValidation;
+}
 
 /** A table that holds data (a plain table or a leaf partition), as found on the source. */
 export interface TableRef {
@@ -102,6 +112,7 @@ export interface MigrationReport {
   totalMs: number;
   /** Incremental migrations: the cutover. */
   cutover?: CutoverResult;
+  largeObjects?: LargeObjectsSummary;
 }
 
 /** What `pgferry cutover` asks for. */
@@ -123,6 +134,8 @@ export interface CutoverResult {
   changesApplied: number;
   transactionsApplied: number;
   droppedSlots: string[];
+  /** Large objects brought up to the source's (logical decoding does not carry them) and compared. */
+  largeObjects?: { sync: LargeObjectSync; validation: LargeObjectValidation };
 }
 
 export interface MigrationProgress extends Partial<ControlView> {
@@ -143,6 +156,7 @@ export interface MigrationProgress extends Partial<ControlView> {
   streamWorkflowId?: string;
   /** The stream's last report, as of when the migration workflow last heard of it. */
   stream?: StreamProgress;
+  largeObjects?: LargeObjectsSummary;
 }
 
 /** A map key for a table; JSON so that dots and quotes inside names cannot collide. */

@@ -1,6 +1,6 @@
 /**
- * Child workflow of the data phase: runs copy units with at most `parallelism` at once and
- * reports each copied unit to the migration workflow. It continues-as-new when its history
+ * Child workflow of the data phase: runs copy units (tables) and then batches of large objects,
+ * with at most `parallelism` at once, and reports each one done to the migration workflow. It continues-as-new when its history
  * grows large, so 10,000+ tables never hit Temporal's history limits.
  */
 import {
@@ -17,13 +17,14 @@ import type { Endpoints } from '../activities/deps';
 import { displayName, type CopyUnit } from '../common/plan';
 import { long } from './activity-options';
 import { isSnapshotLost, rootMessage } from './failures';
-import { unitCopiedSignal } from './messages';
+import { largeObjectsCopiedSignal, unitCopiedSignal } from './messages';
+import type { LargeObjectBatch } from '../common/large-objects';
 import { copyControlQuery, copyControlSignal } from './control-messages';
 import type { ChildControl } from '../common/control';
 import { shareOf } from '../common/throttle';
 import { idleCopyLanes, type IndexBuild } from '../common/index-build';
 
-const { copyUnit } = proxyActivities<Activities>(long);
+const { copyUnit, copyLargeObjects } = proxyActivities<Activities>(long);
 
 export interface CopyTablesInput extends Endpoints {
   migrationId: string;
@@ -38,6 +39,8 @@ export interface CopyTablesInput extends Endpoints {
   indexBuild?: IndexBuild;
   /** Pause and the migration's `throttle.full` (updated by signal; carried over continue-as-new). */
   control?: ChildControl;
+  /** Batches of large objects, copied once the tables have all started (absent in histories from before). */
+  largeObjects?: LargeObjectBatch[];
 }
 
 /** Well under Temporal's 10,240-event warning, leaving room for units still in flight. */
@@ -46,13 +49,15 @@ const HISTORY_BUDGET = 8_000;
 export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> {
   const migration = getExternalWorkflowHandle(input.migrationId);
   const queue = [...input.units];
+  const objectQueue = [...(input.largeObjects ?? [])];
+  const waiting = () => queue.length + objectQueue.length;
   let running = 0;
   let failure: unknown;
   let control: ChildControl = input.control ?? { paused: false, limit: {} };
   setHandler(copyControlSignal, (next) => void (control = next));
   // Each running copy gets an equal share of the limit for the whole migration.
   // Lanes are idle once nothing is left to start: index builds still running may use them.
-  setHandler(copyControlQuery, () => ({ paused: control.paused, limit: shareOf(control.limit, running), idleLanes: idleCopyLanes(queue.length, running, input.parallelism) }));
+  setHandler(copyControlQuery, () => ({ paused: control.paused, limit: shareOf(control.limit, running), idleLanes: idleCopyLanes(waiting(), running, input.parallelism) }));
 
   const runUnit = async (unit: CopyUnit) => {
     try {
@@ -77,17 +82,30 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
     }
   };
 
-  while (queue.length && !failure) {
+  const runObjects = async (batch: LargeObjectBatch) => {
+    try {
+      const result = await copyLargeObjects.executeWithOptions({ summary: `copy large objects ${batch.firstOid}–${batch.lastOid} (${batch.objects})` }, [
+        { source: input.source, target: input.target, retry: input.retry, batch, snapshot: input.snapshot, checksum: input.checksum, progressWorkflowId: input.migrationId, generation: input.generation },
+      ]);
+      await migration.signal(largeObjectsCopiedSignal, { generation: input.generation, result });
+    } catch (err) {
+      failure ??= err;
+    } finally {
+      running -= 1;
+    }
+  };
+
+  while (waiting() && !failure) {
     // Paused: start no new unit (running ones hold still themselves).
     await condition(() => (running < input.parallelism && !control.paused) || failure !== undefined);
     if (failure) break;
-    const unit = queue.shift()!;
     running += 1;
-    void runUnit(unit);
+    if (queue.length) void runUnit(queue.shift()!);
+    else void runObjects(objectQueue.shift()!);
     const info = workflowInfo();
-    if (queue.length && (info.continueAsNewSuggested || info.historyLength > HISTORY_BUDGET)) {
+    if (waiting() && (info.continueAsNewSuggested || info.historyLength > HISTORY_BUDGET)) {
       await condition(() => running === 0);
-      if (!failure) await continueAsNew<typeof copyTablesWorkflow>({ ...input, units: queue, control });
+      if (!failure) await continueAsNew<typeof copyTablesWorkflow>({ ...input, units: queue, largeObjects: objectQueue, control });
     }
   }
   await condition(() => running === 0);

@@ -7,6 +7,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { PROGRESS_QUERY, SNAPSHOT_READY_SIGNAL, TABLE_PROGRESS_SIGNAL, type SnapshotReady, type TableProgressUpdate } from '../common/messages';
 import type { CutoverRequest, MigrationProgress, TableCopyResult } from '../common/plan';
 import { DATABASE_PHASE_SIGNAL, type DatabasePhase } from '../common/databases';
+import { LARGE_OBJECT_PROGRESS_SIGNAL, type LargeObjectCopyResult, type LargeObjectProgressUpdate } from '../common/large-objects';
 
 export const snapshotReadySignal = defineSignal<[SnapshotReady]>(SNAPSHOT_READY_SIGNAL);
 export const tableProgressSignal = defineSignal<[TableProgressUpdate[]]>(TABLE_PROGRESS_SIGNAL);
@@ -17,6 +18,15 @@ export interface UnitCopied {
   results: TableCopyResult[];
 }
 export const unitCopiedSignal = defineSignal<[UnitCopied]>('unitCopied');
+
+/** A batch of large objects copied (from the copy child workflow), like unitCopied. */
+export interface LargeObjectsCopied {
+  generation: number;
+  result: LargeObjectCopyResult;
+}
+export const largeObjectsCopiedSignal = defineSignal<[LargeObjectsCopied]>('largeObjectsCopied');
+/** Live progress of a batch, from its copy activity (display only). */
+export const largeObjectProgressSignal = defineSignal<[LargeObjectProgressUpdate]>(LARGE_OBJECT_PROGRESS_SIGNAL);
 
 export const progressQuery = defineQuery<MigrationProgress>(PROGRESS_QUERY);
 

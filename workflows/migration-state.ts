@@ -17,6 +17,7 @@ import {
 } from '../common/plan';
 import { formatBytes } from '../common/format';
 import type { ControlState } from './control-state';
+import type { LargeObjectProgress } from './large-object-progress';
 
 /** The Web UI's details are capped (20 KB); past this many tables only the busy ones are listed. */
 const DETAIL_TABLE_ROWS = 60;
@@ -29,6 +30,8 @@ export class MigrationState {
   streamWorkflowId?: string;
   /** Scheduled start, pause and throttle (shown with the progress). */
   control?: ControlState;
+  /** Set once the source's large objects are listed (none: undefined). */
+  largeObjects?: LargeObjectProgress;
   private phaseStartedAt: number;
   private readonly tables = new Map<string, TableProgress>();
   readonly results = new Map<string, TableCopyResult>();
@@ -64,6 +67,7 @@ export class MigrationState {
   /** Back to the start of the data phase (the snapshot was lost: everything is copied again). */
   resetCopies(): void {
     this.results.clear();
+    this.largeObjects?.reset();
     for (const t of this.tables.values()) Object.assign(t, { state: 'pending', rows: 0, bytes: 0, ms: undefined, error: undefined });
   }
 
@@ -122,6 +126,7 @@ export class MigrationState {
       startedAt: this.startedAt,
       snapshot: this.snapshot,
       streamWorkflowId: this.streamWorkflowId,
+      ...(this.largeObjects ? { largeObjects: this.largeObjects.view() } : {}),
       ...this.control?.view(),
     };
   }
@@ -134,6 +139,7 @@ export class MigrationState {
       '',
       ...(this.control?.details(p.phase) ?? []),
     ];
+    if (this.largeObjects) lines.push(this.largeObjects.details(), '');
     if (this.streamWorkflowId) lines.push(`**Change stream:** child workflow \`${this.streamWorkflowId}\` (lag, rates and per-table changes on its page)`, '');
     if (p.warnings.length) lines.push(`**Warnings:** ${p.warnings.length} (see the progress query or the result)`, '');
     const busyFirst = [...p.tables].sort((a, b) => stateOrder(a.state) - stateOrder(b.state));

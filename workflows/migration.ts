@@ -44,7 +44,9 @@ import { mapLimited } from './map-limited';
 import { ControlState } from './control-state';
 import { RuntimeControl } from './runtime-control';
 import { unlimited } from '../common/throttle';
-import { cutoverSignal, databasePhaseSignal, progressQuery, snapshotReadySignal, tableProgressSignal, unitCopiedSignal } from './messages';
+import { cutoverSignal, databasePhaseSignal, largeObjectProgressSignal, largeObjectsCopiedSignal, progressQuery, snapshotReadySignal, tableProgressSignal, unitCopiedSignal } from './messages';
+import { largeObjectsWanted, type LargeObjectValidation } from '../common/large-objects';
+import { LargeObjectProgress } from './large-object-progress';
 
 // proxyActivities returns a Proxy: take the functions out by name (spreading it yields nothing).
 const { listTables, copySequences, dropBookkeeping } = proxyActivities<Activities>(options.short);
@@ -52,9 +54,11 @@ const { holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, 
 const { precheck } = proxyActivities<Activities>(options.precheck);
 const { createTargetDatabase } = proxyActivities<Activities>(options.short);
 const { createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables } = proxyActivities<Activities>(options.short);
+const { listLargeObjects } = proxyActivities<Activities>(options.short);
+const { validateLargeObjects, syncLargeObjects } = proxyActivities<Activities>(options.long);
 const acts = {
   listTables, copySequences, dropBookkeeping, holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables, precheck, createTargetDatabase,
-  createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables,
+  createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables, listLargeObjects, validateLargeObjects, syncLargeObjects,
 };
 /** The schema dump taken during the precheck: one attempt, no more (pre-data dumps itself without it). */
 const { dumpSchemaEarly } = proxyActivities<Activities>({ startToCloseTimeout: '30 minutes', retry: { maximumAttempts: 1 } });
@@ -76,6 +80,10 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
   const withSchema = spec.types.includes('schema');
   const withData = spec.types.includes('full');
   const incremental = spec.types.includes('incremental');
+  // Large objects (absent objects.largeObjects: a history from before they were copied, which copied none).
+  const largeObjectsChosen = typeof spec.objects.largeObjects === 'boolean';
+  const withLargeObjects = largeObjectsChosen && largeObjectsWanted(spec);
+  let keepOwnership = true;
   const names: ReplicationNames | undefined = incremental ? replicationNames(workflowInfo().workflowId) : undefined;
   let replicationCreated = false;
   let publications: string[] = [];
@@ -103,6 +111,14 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     if (from !== generation) return; // from a data phase that was restarted
     state.recordCopied(results);
     refreshDetails();
+  });
+  setHandler(largeObjectsCopiedSignal, ({ generation: from, result }) => {
+    if (from !== generation) return;
+    state.largeObjects?.record(result);
+    refreshDetails();
+  });
+  setHandler(largeObjectProgressSignal, (update) => {
+    if (update.generation === generation) state.largeObjects?.update(update);
   });
 
   // The same request from a parent migration of several databases (it cuts all of them over at once).
@@ -163,6 +179,21 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     }
   }
 
+  /** The target's large objects against what the copy read from the source under the snapshot. */
+  async function validateObjects(progress: LargeObjectProgress, snapshotName: string): Promise<LargeObjectValidation> {
+    const result = await acts.validateLargeObjects({
+      target: spec.target,
+      retry: spec.retry,
+      mode: spec.validation,
+      migrationId: workflowInfo().workflowId,
+      snapshot: snapshotName,
+      expectedObjects: progress.copiedObjects(),
+    });
+    progress.validation = result;
+    refreshDetails();
+    return result;
+  }
+
   /** Row counts (and checksums) of the target against the values read under the snapshot. */
   async function validate(tables: TableRef[]): Promise<{ checked: number; mismatches: TableValidation[] }> {
     const expected = tables
@@ -217,6 +248,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     if (report.ignoredNotFound.length) state.warnings.push(ignoredNotFoundNote(report));
     const stop = precheckStopMessage(report);
     if (stop) throw ApplicationFailure.nonRetryable(stop, 'PrecheckFailed', report.items.filter((i) => i.status !== 'pass'));
+    keepOwnership = report.facts.keepOwnership;
     if (report.facts.createTargetDatabase) await acts.createTargetDatabase({ source: spec.source, target: spec.target, retry: spec.retry });
 
     // 2. One exported snapshot for everything read from the source.
@@ -231,6 +263,8 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     const selection = { objects: spec.objects, conflicts: spec.conflicts };
     const listing = underSnapshot((s) => acts.listTables({ ...endpoints, ...selection, snapshot: s }));
     listing.catch(() => undefined); // awaited below; failures surface there
+    const objectListing = withLargeObjects ? underSnapshot((s) => acts.listLargeObjects({ source: spec.source, retry: spec.retry, snapshot: s })) : undefined;
+    objectListing?.catch(() => undefined); // awaited below
     const schemaOptions = {
       // a conflict passes the precheck only under conflicts: ignore (for all or for that table)
       excludeTables: report.facts.conflictingTables,
@@ -244,12 +278,15 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
       await control.safePoint(); // the snapshot stays held while paused
       await earlyDump; // a dump under way finishes sooner than a new one
       enter('pre-data');
-      const preData = await underSnapshot((s) => acts.applyPreData({ ...endpoints, ...schemaOptions, ...selection, snapshot: s }));
+      const largeObjects = largeObjectsChosen ? { largeObjects: withLargeObjects } : {};
+      const preData = await underSnapshot((s) => acts.applyPreData({ ...endpoints, ...schemaOptions, ...selection, ...largeObjects, snapshot: s }));
       if (preData.leftOut?.length) state.warnings.push(`left out because they depend on something not migrated: ${preData.leftOut.join('; ')}`);
       if (preData.notSelected?.length) state.warnings.push(`not selected (table-level selection) in the schemas of selected tables: ${preData.notSelected.join('; ')}`);
     }
     const tables = await listing;
     if (overlapped) state.setTables(tables);
+    const objectsListed = await objectListing;
+    if (objectsListed?.objects) state.largeObjects = new LargeObjectProgress(objectsListed);
 
     // 4. Data: every table under the same snapshot, in parallel.
     let copiedUnder: SnapshotReady | undefined;
@@ -265,7 +302,21 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
           const copy = await startChild(copyTablesWorkflow, {
             workflowId: `${workflowInfo().workflowId}/copy-${generation}`,
             staticSummary: `copy ${tables.length} tables of ${describeConnection(spec.source)}`.slice(0, 200),
-            args: [{ ...endpoints, migrationId: workflowInfo().workflowId, generation, snapshot: s, units, parallelism: spec.parallelism.tables, checksum: spec.validation === 'checksum', withSchema, control: sent, indexBuild: spec.indexBuild }],
+            args: [
+              {
+                ...endpoints,
+                migrationId: workflowInfo().workflowId,
+                generation,
+                snapshot: s,
+                units,
+                parallelism: spec.parallelism.tables,
+                checksum: spec.validation === 'checksum',
+                withSchema,
+                control: sent,
+                indexBuild: spec.indexBuild,
+                ...(state.largeObjects ? { largeObjects: state.largeObjects.batches } : {}),
+              },
+            ],
           });
           await control.attachCopy(copy, sent);
           try {
@@ -290,6 +341,8 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     // counts take locks that foreign key checks and index builds do not wait for.
     const validation = withData ? validate(tables) : Promise.resolve({ checked: 0, mismatches: [] as TableValidation[] });
     validation.catch(() => undefined); // awaited below; failures surface there
+    const objectValidation = state.largeObjects && copiedUnder ? validateObjects(state.largeObjects, copiedUnder.name) : undefined;
+    objectValidation?.catch(() => undefined); // awaited below
     if (withSchema) {
       enter('post-data');
       await acts.applyPostData({ ...endpoints, ...schemaOptions, jobs: spec.parallelism.tables, indexBuild: spec.indexBuild });
@@ -306,6 +359,8 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
         throw validationFailure(mismatches);
       }
     }
+    const objectsChecked = await objectValidation;
+    if (objectsChecked && !objectsChecked.ok) throw largeObjectFailure('validation', objectsChecked);
     // Renames last: pg_dump's post-data statements name objects by their source names.
     if (withSchema && renamesSomething(spec)) await acts.applyRenames({ ...endpoints, objects: spec.objects, conflicts: spec.conflicts });
     state.markAll(['copied', 'indexed', 'pending'], 'done');
@@ -384,6 +439,8 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     // From here on nothing may write to the target: the fence closes before anything else.
     await acts.closeStream({ target: spec.target, retry: spec.retry, migrationId: id });
     const { sequences } = await acts.copySequences(endpoints);
+    // Logical decoding carries no large-object changes: the target is brought up to the source's now.
+    const largeObjects = withLargeObjects ? await acts.syncLargeObjects({ ...endpoints, mode: spec.validation, keepOwnership, migrationId: id }) : undefined;
     const validation = await compareAll(tables);
     const dropped = await dropReplication({ source: spec.source, retry: spec.retry, names, dropPublication: true });
     const result: CutoverResult = {
@@ -395,11 +452,17 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
       changesApplied: streamed.progress.totalChanges,
       transactionsApplied: streamed.progress.transactions,
       droppedSlots: dropped.droppedSlots,
+      ...(largeObjects ? { largeObjects } : {}),
     };
     if (validation.mismatches.length) {
       for (const m of validation.mismatches) state.markFailed(m, `cutover validation: source has ${m.expectedRows} rows, target ${m.actualRows}`);
       cutover.failure = validationFailure(validation.mismatches).message;
       throw validationFailure(validation.mismatches);
+    }
+    if (largeObjects && !largeObjects.validation.ok) {
+      const failure = largeObjectFailure('cutover validation', largeObjects.validation);
+      cutover.failure = failure.message;
+      throw failure;
     }
     cutover.result = result;
     return result;
@@ -463,6 +526,11 @@ function validationFailure(mismatches: TableValidation[]): ApplicationFailure {
   return ApplicationFailure.nonRetryable(`validation failed for ${mismatches.length} table(s): ${described.join('; ')}`, 'ValidationFailed', mismatches.slice(0, 50));
 }
 
+function largeObjectFailure(step: string, v: LargeObjectValidation): ApplicationFailure {
+  const described = v.mismatches.slice(0, 5).map((m) => (m.oid ? `${m.oid}: ${m.problem}` : m.problem));
+  return ApplicationFailure.nonRetryable(`${step} of large objects failed: ${described.join('; ')}`, 'ValidationFailed', v.mismatches);
+}
+
 function skippedValidationWarning(state: MigrationState, tables: TableRef[]) {
   const skipped = tables.filter((t) => t.preexisting).length;
   if (skipped) state.warnings.push(`${skipped} table(s) existed in the target before (conflicts: ignore) and were not validated`);
@@ -485,5 +553,6 @@ function buildReport(spec: MigrationSpec, state: MigrationState, tables: TableRe
     totalRows: rows.reduce((s, r) => s + r.rows, 0),
     totalBytes: rows.reduce((s, r) => s + r.bytes, 0),
     totalMs: Date.now() - state.startedAt,
+    ...(state.largeObjects ? { largeObjects: state.largeObjects.view() } : {}),
   };
 }

@@ -20,6 +20,8 @@ import { checkCollations, checkDatabaseLocale, encodingItem } from './locale-che
 import { checkSourcePrivileges, checkTargetPrivileges, checkTargetTablePrivileges } from './privilege-checks';
 import { checkDiskSpace } from './space-checks';
 import { selectionChecks, type SelectionCheckResult } from './selection-checks';
+import { largeObjectChecks } from './large-object-checks';
+import { largeObjectsWanted } from '../../common/large-objects';
 import { selectsEverything } from '../../common/selection';
 import { displayName } from '../../common/plan';
 
@@ -94,6 +96,8 @@ async function catalogChecks(deps: ActivityDeps, input: PrecheckInput, sides: Si
   items.push(roles.item);
   facts.keepOwnership = roles.keepOwnership;
   if (input.types.includes('incremental')) items.push(...(await incrementalChecks(src, tgt, input.incremental)));
+  const largeObjects = largeObjectsWanted(input);
+  items.push(...(await largeObjectChecks(src, tgt, { wanted: largeObjects, createsInTarget: largeObjects && withSchema && targetExists, incremental: input.types.includes('incremental') })));
   if (selection) items.push(...selection.items);
   else if (withSchema) items.push(checks.conflictItem(facts.conflictingTables, input.conflicts));
   return items;

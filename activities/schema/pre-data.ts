@@ -27,12 +27,18 @@ import type { ResolvedConnection } from '../credentials';
 import { readToc, type TocEntry } from './existing-objects';
 import { readSelection } from '../objects/read-selection';
 import { planSchemaFilter, type SchemaFilter } from '../objects/schema-filter';
+import { withLargeObjects } from '../large-objects/dump-entries';
 
 export interface PreDataInput extends Endpoints, SchemaOptions {
   snapshot: string;
   /** The spec's objects section: schemas, tables and columns to leave out. */
   objects?: ObjectsSpec;
   conflicts?: 'error' | 'ignore';
+  /**
+   * Whether large objects are created (their contents come with the data). Absent in
+   * histories from before large objects were copied: as pg_dump chose.
+   */
+  largeObjects?: boolean;
 }
 
 export interface PreDataResult {
@@ -71,19 +77,23 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         else await runSchemaDump(deps, source, args, dumpFile, (run) => (dump = run));
         const dumpBytes = earlyDump ?? (await readFile(dumpFile));
         let filter: SchemaFilter | undefined;
+        let skip: number[] | undefined; // dump ids left out; undefined: restore everything
         const listFile = join(dir, 'pre-data.list');
-        if (input.objects && !selectsEverything(input.objects)) {
+        const selecting = input.objects !== undefined && !selectsEverything(input.objects);
+        if (selecting || input.largeObjects === false) {
           const entries = await readToc(deps, dumpFile);
-          filter = await selectionFilter(source, input, entries);
-          const skip = new Set(filter.skip);
-          await writeFile(listFile, entries.filter((e) => !skip.has(e.dumpId)).map((e) => e.line).join('\n') + '\n');
+          if (selecting) filter = await selectionFilter(source, input, entries);
+          // No selection reaches large objects: they are all kept or all left out.
+          skip = input.largeObjects === undefined ? filter!.skip : withLargeObjects(filter?.skip ?? [], entries, input.largeObjects);
+          const left = new Set(skip);
+          await writeFile(listFile, entries.filter((e) => !left.has(e.dumpId)).map((e) => e.line).join('\n') + '\n');
         }
         const { rows: schemas } = await tgt.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace');
-        await saveDump(tgt, workflowId, dumpBytes, filter?.skip, schemas.map((r) => r.nspname));
+        await saveDump(tgt, workflowId, dumpBytes, skip, schemas.map((r) => r.nspname));
 
         // The script runs in one transaction, marked done inside it; it commits only after
         // pg_restore ended well (a failed pg_restore may have written half a script).
-        restore = startTool(deps, 'pg_restore', ['--section=pre-data', ...(filter ? ['-L', listFile] : []), ...restoreOwnershipArgs(input), '-f', '-', dumpFile], {});
+        restore = startTool(deps, 'pg_restore', ['--section=pre-data', ...(skip ? ['-L', listFile] : []), ...restoreOwnershipArgs(input), '-f', '-', dumpFile], {});
         const restored = restore.done;
         restored.catch(() => undefined); // awaited below, unless the script fails first
         await tgt.query('BEGIN');

@@ -1,0 +1,148 @@
+/**
+ * Copies the large objects of one batch (an oid range) from source to target, under the copy
+ * snapshot, beside the tables. Bytes go piece by piece (copy-object.ts), so memory stays
+ * bounded whatever an object's size.
+ *
+ * Idempotency lives in the target: each object's bytes commit together with its record
+ * (large-object-records.ts) — small objects many to a transaction, a big one every
+ * CHECKPOINT_BYTES — so a retry skips what is done, continues a big object from its last
+ * commit, and never writes a byte twice into the result.
+ */
+import { Context } from '@temporalio/activity';
+import type { Client } from 'pg';
+import { LARGE_OBJECT_PROGRESS_SIGNAL, type LargeObjectBatch, type LargeObjectCopyResult, type LargeObjectProgressUpdate } from '../../common/large-objects';
+import { closeQuietly, openClient, quoteLiteral } from '../db';
+import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
+import { guarded } from '../errors';
+import { CopyControlPoller } from '../copy/copy-control';
+import { copyObject } from './copy-object';
+import { readSizes, type ObjectSize } from './large-object-sql';
+import { ensureRecordsTable, readRecords, writeRecord, type LargeObjectRecord } from './large-object-records';
+
+export interface CopyLargeObjectsInput extends Endpoints {
+  batch: LargeObjectBatch;
+  snapshot: string;
+  /** Hash every piece on the source (validation: checksum). */
+  checksum: boolean;
+  /** The migration workflow: its id keys the records, and it is told about live progress. */
+  progressWorkflowId: string;
+  /** The data phase's run, so that a restarted phase ignores this one's progress. */
+  generation: number;
+}
+
+/** A big object commits this often: a retry redoes at most this much of it. */
+const CHECKPOINT_BYTES = 64 * 1024 * 1024;
+/** Small objects commit together, up to this many bytes or objects per transaction. */
+const COMMIT_BYTES = 64 * 1024 * 1024;
+const COMMIT_OBJECTS = 1_000;
+const HEARTBEAT_MS = 2_000;
+const PROGRESS_SIGNAL_MS = 15_000;
+
+export function makeCopyLargeObjects(deps: ActivityDeps) {
+  return async function copyLargeObjects(input: CopyLargeObjectsInput): Promise<LargeObjectCopyResult> {
+    const { source, target, secrets } = resolveBoth(deps, input);
+    const ctx = Context.current();
+    const control = new CopyControlPoller(); // pause and this copy's share of the rate limits
+    const started = Date.now();
+    const live = { oid: 0, objects: 0, bytes: 0 };
+    let lastSignal = 0;
+    const signal = () => {
+      lastSignal = Date.now();
+      const update: LargeObjectProgressUpdate = { generation: input.generation, batchId: input.batch.id, objects: live.objects, bytes: live.bytes };
+      ctx.client.workflow.getHandle(input.progressWorkflowId).signal(LARGE_OBJECT_PROGRESS_SIGNAL, update).catch(() => undefined); // display only
+    };
+    let src: Client | undefined;
+    let tgt: Client | undefined;
+    const abort = () => {
+      void closeQuietly(src);
+      void closeQuietly(tgt);
+    };
+    ctx.cancellationSignal.addEventListener('abort', abort);
+    const beat = setInterval(() => {
+      ctx.heartbeat({ ...live });
+      if (Date.now() - lastSignal >= PROGRESS_SIGNAL_MS) signal();
+    }, HEARTBEAT_MS);
+    try {
+      return await guarded({ doing: () => `copy large object ${live.oid || `batch ${input.batch.firstOid}-${input.batch.lastOid}`}`, secrets, retry: input.retry }, async () => {
+        const { batch } = input;
+        src = await openClient(source, 'large objects');
+        tgt = await openClient(target, 'large objects');
+        await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
+        await control.start();
+        await ensureRecordsTable(tgt);
+        const records = await readRecords(tgt, input.progressWorkflowId, batch.firstOid, batch.lastOid);
+        const objects: ObjectSize[] = [];
+        await readSizes(src, batch.firstOid, batch.lastOid, (page) => void objects.push(...page));
+        signal();
+
+        const writer = new BatchWriter(tgt, input.progressWorkflowId);
+        let skipped = 0;
+        let resumedBytes = 0;
+        let bytes = 0;
+        await tgt.query('BEGIN');
+        for (const o of objects) {
+          live.oid = o.oid;
+          const record = records.get(o.oid);
+          const resumable = record?.snapshot === input.snapshot && record.size === o.size ? record : undefined;
+          if (resumable?.done) {
+            skipped += 1;
+          } else {
+            const from = resumable?.copied ?? 0;
+            resumedBytes += from;
+            const chain = await copyObject(src, tgt, { oid: o.oid, size: o.size, from, chain: resumable?.chain ?? '' }, {
+              withMd5: input.checksum,
+              gate: control.gate,
+              onBytes: (n) => (live.bytes += n),
+              checkpointBytes: CHECKPOINT_BYTES,
+              checkpoint: (copied, chain) => writer.checkpoint({ oid: o.oid, snapshot: input.snapshot, size: o.size, copied, chain, done: false }),
+            });
+            await writer.done({ oid: o.oid, snapshot: input.snapshot, size: o.size, copied: o.size, chain, done: true }, o.size - from);
+          }
+          live.objects += 1;
+          bytes += o.size;
+        }
+        await tgt.query('COMMIT');
+        await src.query('COMMIT');
+        signal();
+        return { batchId: batch.id, objects: objects.length, bytes, skipped, resumedBytes, ms: Date.now() - started };
+      });
+    } finally {
+      clearInterval(beat);
+      control.stop();
+      ctx.cancellationSignal.removeEventListener('abort', abort);
+      await closeQuietly(src);
+      await closeQuietly(tgt);
+    }
+  };
+}
+
+/** Records objects in the open target transaction and commits it now and then. */
+class BatchWriter {
+  private bytes = 0;
+  private objects = 0;
+  constructor(
+    private readonly tgt: Client,
+    private readonly workflowId: string,
+  ) {}
+
+  /** Inside a big object: its bytes so far and its record commit together. */
+  async checkpoint(record: LargeObjectRecord): Promise<void> {
+    await writeRecord(this.tgt, this.workflowId, record);
+    await this.commit();
+  }
+
+  async done(record: LargeObjectRecord, bytesWritten: number): Promise<void> {
+    await writeRecord(this.tgt, this.workflowId, record);
+    this.objects += 1;
+    this.bytes += bytesWritten;
+    if (this.bytes >= COMMIT_BYTES || this.objects >= COMMIT_OBJECTS) await this.commit();
+  }
+
+  private async commit(): Promise<void> {
+    await this.tgt.query('COMMIT');
+    await this.tgt.query('BEGIN');
+    this.bytes = 0;
+    this.objects = 0;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Large objects at cutover. Logical decoding carries no large-object changes, so once the
+ * source has stopped taking writes the target's large objects are brought up to the source's:
+ * objects created since the snapshot are copied, unlinked ones unlinked (only those this
+ * migration copied: the target may have large objects of its own), every other one
+ * compared by size and checksum (object-checksum.ts) and copied again when it differs; owners,
+ * comments and grants follow. Then both sides are compared again (count and sizes, and
+ * checksums with validation: checksum), which is the cutover's validation of large objects.
+ * Running it twice does nothing the second time.
+ */
+import { Context } from '@temporalio/activity';
+import type { Client } from 'pg';
+import type { LargeObjectMismatch, LargeObjectSync, LargeObjectValidation } from '../../common/large-objects';
+import { closeQuietly, openClient, quoteIdent, quoteLiteral } from '../db';
+import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
+import { guarded } from '../errors';
+import { SCAN_SETTINGS } from '../validate/validate-tables';
+import { copyObject } from './copy-object';
+import { allSizes } from './large-object-sql';
+import { serverObjectChecksum } from './object-checksum';
+import { recordsTableExists, RECORDS_TABLE } from './large-object-records';
+
+export interface SyncLargeObjectsInput extends Endpoints {
+  mode: 'count' | 'checksum';
+  /** The target's roles match the source's (else owners and grants are left as they are, like pg_restore --no-owner --no-privileges). */
+  keepOwnership: boolean;
+  /** The migration, whose records in the target name the objects it copied (only those may be unlinked). */
+  migrationId: string;
+}
+
+export interface SyncLargeObjectsResult {
+  sync: LargeObjectSync;
+  validation: LargeObjectValidation;
+}
+
+const MAX_MISMATCHES = 20;
+
+export function makeSyncLargeObjects(deps: ActivityDeps) {
+  return async function syncLargeObjects(input: SyncLargeObjectsInput): Promise<SyncLargeObjectsResult> {
+    const { source, target, secrets } = resolveBoth(deps, input);
+    const ctx = Context.current();
+    let src: Client | undefined;
+    let tgt: Client | undefined;
+    const live = { step: 'compare', oid: 0 };
+    const beat = setInterval(() => ctx.heartbeat({ ...live }), 2_000);
+    try {
+      return await guarded({ doing: () => `bring large object ${live.oid || ''} of target ${target.label} up to the source`, secrets, retry: input.retry }, async () => {
+        src = await openClient(source, 'large objects', SCAN_SETTINGS);
+        tgt = await openClient(target, 'large objects', SCAN_SETTINGS);
+        // The source stopped taking writes; one snapshot still makes its side of the comparison exact.
+        await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const ours = await copiedObjects(tgt, input.migrationId);
+        const sync = await bringUpToDate(src, tgt, input, ours, live);
+        live.step = 'validate';
+        const validation = await compareLargeObjects(src, tgt, input.mode, ours);
+        await src.query('COMMIT');
+        return { sync, validation };
+      });
+    } finally {
+      clearInterval(beat);
+      await closeQuietly(src);
+      await closeQuietly(tgt);
+    }
+  };
+}
+
+/** Objects this migration copied into the target (the target may have large objects of its own). */
+async function copiedObjects(tgt: Client, migrationId: string): Promise<Set<number>> {
+  if (!(await recordsTableExists(tgt))) return new Set();
+  const { rows } = await tgt.query<{ oid: string }>(`SELECT oid FROM ${RECORDS_TABLE} WHERE workflow_id = $1`, [migrationId]);
+  return new Set(rows.map((r) => Number(r.oid)));
+}
+
+async function bringUpToDate(src: Client, tgt: Client, input: SyncLargeObjectsInput, ours: Set<number>, live: { step: string; oid: number }): Promise<LargeObjectSync> {
+  const started = Date.now();
+  const sourceSizes = await allSizes(src);
+  const targetSizes = await allSizes(tgt);
+  const sync: LargeObjectSync = { objects: sourceSizes.size, bytes: 0, created: 0, rewritten: 0, dropped: 0, metadata: 0, bytesCopied: 0, ms: 0 };
+  for (const oid of targetSizes.keys()) {
+    if (sourceSizes.has(oid) || !ours.has(oid)) continue;
+    live.oid = oid;
+    await tgt.query('SELECT pg_catalog.lo_unlink($1::int8::oid)', [oid]);
+    sync.dropped += 1;
+  }
+  for (const [oid, size] of sourceSizes) {
+    live.oid = oid;
+    sync.bytes += size;
+    const targetSize = targetSizes.get(oid);
+    if (targetSize === size && (await serverObjectChecksum(src, oid, size)) === (await serverObjectChecksum(tgt, oid, size))) continue;
+    // One object per target transaction: an interrupted cutover compares again and finds the rest.
+    await tgt.query('BEGIN');
+    await copyObject(src, tgt, { oid, size, from: 0, chain: '' }, { withMd5: false });
+    await tgt.query('COMMIT');
+    if (targetSize === undefined) sync.created += 1;
+    else sync.rewritten += 1;
+    sync.bytesCopied += size;
+  }
+  live.oid = 0;
+  sync.metadata = await syncMetadata(src, tgt, input.keepOwnership);
+  sync.ms = Date.now() - started;
+  return sync;
+}
+
+interface Metadata {
+  oid: string;
+  owner: string;
+  acl: string | null;
+  comment: string | null;
+}
+
+const METADATA_SQL = `
+SELECT m.oid::int8::text AS oid, pg_catalog.pg_get_userbyid(m.lomowner) AS owner, m.lomacl::text AS acl,
+       pg_catalog.obj_description(m.oid, 'pg_largeobject') AS comment
+  FROM pg_catalog.pg_largeobject_metadata m`;
+
+/** Owners, comments and grants as the source has them; returns how many objects changed. */
+async function syncMetadata(src: Client, tgt: Client, keepOwnership: boolean): Promise<number> {
+  const { rows: sourceRows } = await src.query<Metadata>(METADATA_SQL);
+  const { rows: targetRows } = await tgt.query<Metadata>(METADATA_SQL);
+  const onTarget = new Map(targetRows.map((r) => [r.oid, r]));
+  let changed = 0;
+  for (const s of sourceRows) {
+    const t = onTarget.get(s.oid);
+    if (!t) continue;
+    const statements: string[] = [];
+    if (keepOwnership && s.owner !== t.owner) statements.push(`ALTER LARGE OBJECT ${s.oid} OWNER TO ${quoteIdent(s.owner)}`);
+    if (s.comment !== t.comment) statements.push(`COMMENT ON LARGE OBJECT ${s.oid} IS ${s.comment === null ? 'NULL' : quoteLiteral(s.comment)}`);
+    if (keepOwnership && s.acl !== t.acl) statements.push(...(await grantStatements(src, tgt, s.oid)));
+    if (!statements.length) continue;
+    await tgt.query(statements.join(';\n'));
+    changed += 1;
+  }
+  return changed;
+}
+
+/** Revokes what the target grants on the object, then grants what the source does (its default: the owner's rights only). */
+async function grantStatements(src: Client, tgt: Client, oid: string): Promise<string[]> {
+  const explode = `SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END AS grantee,
+                          a.privilege_type AS privilege, a.is_grantable AS grantable
+                     FROM pg_catalog.pg_largeobject_metadata m,
+                          pg_catalog.aclexplode(coalesce(m.lomacl, pg_catalog.acldefault('L', m.lomowner))) a
+                    WHERE m.oid = $1::int8::oid`;
+  const { rows: granted } = await src.query<{ grantee: string; privilege: string; grantable: boolean }>(explode, [oid]);
+  const { rows: present } = await tgt.query<{ grantee: string }>(explode, [oid]);
+  const revokes = [...new Set(['PUBLIC', ...present.map((p) => p.grantee)])].map((g) => `REVOKE ALL ON LARGE OBJECT ${oid} FROM ${g}`);
+  const grants = granted.map((g) => `GRANT ${g.privilege} ON LARGE OBJECT ${oid} TO ${g.grantee}${g.grantable ? ' WITH GRANT OPTION' : ''}`);
+  return [...revokes, ...grants];
+}
+
+/** Live source against target: every object on both, of the same size (and checksum). */
+export async function compareLargeObjects(src: Client, tgt: Client, mode: 'count' | 'checksum', ours: Set<number>): Promise<LargeObjectValidation> {
+  const sourceSizes = await allSizes(src);
+  const targetSizes = await allSizes(tgt);
+  const mismatches: LargeObjectMismatch[] = [];
+  let problems = 0;
+  const note = (m: LargeObjectMismatch) => {
+    problems += 1;
+    if (mismatches.length < MAX_MISMATCHES) mismatches.push(m);
+  };
+  let bytes = 0;
+  for (const [oid, size] of sourceSizes) {
+    bytes += size;
+    const targetSize = targetSizes.get(oid);
+    if (targetSize === undefined) note({ oid, problem: 'missing in the target' });
+    else if (targetSize !== size) note({ oid, problem: `${targetSize} bytes in the target, ${size} on the source` });
+    else if (mode === 'checksum' && (await serverObjectChecksum(src, oid, size)) !== (await serverObjectChecksum(tgt, oid, size))) note({ oid, problem: 'contents differ (checksum)' });
+  }
+  for (const oid of targetSizes.keys()) if (!sourceSizes.has(oid) && ours.has(oid)) note({ oid, problem: 'in the target, unlinked on the source' });
+  const present = [...sourceSizes.keys()].filter((o) => targetSizes.has(o)).length;
+  return { mode, expectedObjects: sourceSizes.size, actualObjects: present, bytes, mismatches, ok: problems === 0 };
+}
