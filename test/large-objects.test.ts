@@ -153,6 +153,72 @@ describe('large objects', () => {
     expect(await largeObjects(h.target, 'selected')).toEqual(await largeObjects(h.source, 'app'));
   });
 
+  it('brings the target up to the source at cutover: objects created, changed, unlinked, and their owners, comments and grants', async () => {
+    await h.source.createDatabase('live');
+    await h.source.query(
+      `CREATE TABLE notes (id int PRIMARY KEY, body oid);
+       SELECT lo_from_bytea(5001, 'version 1'::bytea);
+       SELECT lo_from_bytea(5002, 'to be unlinked'::bytea);
+       SELECT lo_from_bytea(5003, decode(repeat(md5('two pieces'), 65536 + 1), 'hex'));
+       COMMENT ON LARGE OBJECT 5001 IS 'first';
+       INSERT INTO notes VALUES (1, 5001), (2, 5002), (3, 5003);`,
+      'live',
+    );
+    await h.target.createDatabase('live');
+    const base = { source: h.source.url('live'), target: h.target.url('live'), types: ['schema', 'full', 'incremental'] };
+    // Logical decoding does not carry large objects: the precheck says so, and what happens at cutover.
+    const unacknowledged = await runCli(['precheck', writeSpec({ ...base, precheck: { ignore: ['ddl-during-migration'] } }), '--json'], h.cliEnv);
+    const check = JSON.parse(unacknowledged.stdout) as { proceeds: boolean; items: Array<{ id: string; status: string; title: string; advice: string }> };
+    expect(check.proceeds).toBe(false);
+    const warning = check.items.find((i) => i.id === 'large-objects-stream')!;
+    expect(warning.status).toBe('warning');
+    expect(warning.title).toMatch(/^3 large object\(s\) \(1\.0 MB\): logical decoding does not carry large-object changes/);
+    expect(warning.advice).toMatch(/at cutover, .* compares every large object/);
+
+    const spec = writeSpec({ ...base, precheck: { ignore: ['ddl-during-migration', 'large-objects-stream'] } });
+    const workflowId = `lo-cdc-${Date.now()}`;
+    expect((await runCli(['start', spec, '--id', workflowId], h.cliEnv)).code).toBe(0);
+    const handle = h.client.workflow.getHandle(workflowId);
+    await waitFor('the stream to run', async () => (await handle.query<MigrationProgress>('progress')).phase === 'streaming', 180_000, 200);
+    expect(await largeObjects(h.target, 'live')).toEqual(await largeObjects(h.source, 'live'));
+
+    // While it streams: every kind of large-object change on the source, one of the target's
+    // objects cut short behind pgferry's back, and an ordinary row that the stream carries.
+    await h.source.query(
+      `SELECT lo_put(5001, 8, '2'::bytea);
+       SELECT lo_unlink(5002);
+       SELECT lo_from_bytea(5004, 'created while streaming'::bytea);
+       COMMENT ON LARGE OBJECT 5001 IS 'second';
+       ALTER LARGE OBJECT 5003 OWNER TO lo_owner;
+       GRANT SELECT ON LARGE OBJECT 5003 TO lo_reader;
+       INSERT INTO notes VALUES (4, 5004);`,
+      'live',
+    );
+    await h.target.query(`SELECT lo_close(fd) FROM (SELECT lo_open(5003, x'20000'::int) AS fd OFFSET 0) s, LATERAL (SELECT lo_truncate(s.fd, 10) OFFSET 0) t`, 'live');
+
+    const cutover = await runCli(['cutover', workflowId], h.cliEnv);
+    expect(cutover.stderr).toBe('');
+    expect(cutover.code).toBe(0);
+    expect(cutover.stdout).toMatch(/Large objects \(not carried by the stream\): 3 compared in \d+\.\d+ s; 1 created, 2 copied again, 1 unlinked, 2 with owner\/comment\/grants updated/);
+    const report = (await handle.result()) as MigrationReport;
+    expect(report.cutover?.largeObjects?.validation).toMatchObject({ ok: true, expectedObjects: 3, actualObjects: 3, mismatches: [] });
+    const source = await largeObjects(h.source, 'live');
+    expect(source.map((o) => o.oid)).toEqual(['5001', '5003', '5004']);
+    expect(await largeObjects(h.target, 'live')).toEqual(source);
+    expect(await tableChecksums(h.target, 'live')).toEqual(await tableChecksums(h.source, 'live'));
+  });
+
+  it('fails the precheck, naming them, when the source user may not read some large objects', async () => {
+    await h.source.query(`CREATE ROLE lo_app LOGIN; GRANT SELECT ON docs TO lo_app; GRANT SELECT ON LARGE OBJECT 2002 TO lo_app;`, 'app');
+    const source = h.source.url('app').replace('postgres@', 'lo_app@');
+    const run = await runCli(['precheck', writeSpec({ source, target: h.target.url('unread') }), '--json'], h.cliEnv);
+    expect(run.code).toBe(1);
+    const item = (JSON.parse(run.stdout) as { items: Array<{ id: string; status: string; title: string; advice: string }> }).items.find((i) => i.id === 'large-objects')!;
+    expect(item.status).toBe('fail');
+    expect(item.title).toBe(`The source user may not read 3 of the 4 large objects: 1001, ${BIG_OID}, 424242.`);
+    expect(item.advice).toContain('GRANT SELECT ON LARGE OBJECT');
+  });
+
   it('refuses, changing nothing, when the target already uses an oid of the source', async () => {
     await h.target.createDatabase('taken');
     await h.target.query(`SELECT lo_from_bytea(2002, 'theirs'::bytea)`, 'taken');
