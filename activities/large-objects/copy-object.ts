@@ -36,27 +36,29 @@ export async function copyObject(src: Client, tgt: Client, object: ObjectToCopy,
   let offset = object.from;
   let chain = object.chain;
   let sinceCheckpoint = 0;
-  const read = (at: number) => readPiece(src, object.oid, at, Math.min(PIECE_BYTES, object.size - at), options.withMd5);
+  const read = (at: number) => {
+    const piece = readPiece(src, object.oid, at, Math.min(PIECE_BYTES, object.size - at), options.withMd5);
+    // It may fail while a write is awaited (connection cut): handled where it is awaited, not
+    // left as an unhandled rejection that would end the worker process.
+    piece.catch(() => undefined);
+    return piece;
+  };
   let next = offset < object.size ? read(offset) : undefined;
-  try {
-    while (next) {
-      const piece = await next;
-      const at = offset;
-      offset += piece.data.length;
-      if (piece.data.length === 0) throw new Error(`large object ${object.oid} ended at byte ${at} on the source, before its size ${object.size}`);
-      next = offset < object.size ? read(offset) : undefined; // read ahead while this piece is written
-      await obey(options.gate, piece.data.length);
-      await writePiece(tgt, object.oid, at, piece.data);
-      if (options.withMd5) chain = chainPiece(chain, piece.md5!);
-      options.onBytes?.(piece.data.length);
-      sinceCheckpoint += piece.data.length;
-      if (options.checkpoint && sinceCheckpoint >= (options.checkpointBytes ?? Infinity) && offset < object.size) {
-        await options.checkpoint(offset, chain);
-        sinceCheckpoint = 0;
-      }
+  while (next) {
+    const piece = await next;
+    const at = offset;
+    offset += piece.data.length;
+    if (piece.data.length === 0) throw new Error(`large object ${object.oid} ended at byte ${at} on the source, before its size ${object.size}`);
+    next = offset < object.size ? read(offset) : undefined; // read ahead while this piece is written
+    await obey(options.gate, piece.data.length);
+    await writePiece(tgt, object.oid, at, piece.data);
+    if (options.withMd5) chain = chainPiece(chain, piece.md5!);
+    options.onBytes?.(piece.data.length);
+    sinceCheckpoint += piece.data.length;
+    if (options.checkpoint && sinceCheckpoint >= (options.checkpointBytes ?? Infinity) && offset < object.size) {
+      await options.checkpoint(offset, chain);
+      sinceCheckpoint = 0;
     }
-  } finally {
-    next?.catch(() => undefined); // a read left in flight by a failed write: its error is not the news
   }
   return chain;
 }
