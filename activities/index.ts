@@ -5,6 +5,7 @@
 import type { ActivityDeps } from './deps';
 import { makeCopyUnit } from './copy/copy-unit';
 import { makeListTables } from './copy/list-tables';
+import { makeEmptySplitTables, makeFinishSplitTable } from './copy/split-tables';
 import { makePrecheck } from './precheck/precheck';
 import { makeCreateTargetDatabase } from './database/create-database';
 import { makeAnalyzeTarget } from './schema/analyze';
@@ -36,6 +37,8 @@ export function createActivities(deps: ActivityDeps) {
     dumpSchemaEarly: makeDumpSchemaEarly(deps, earlyDumps),
     applyPreData: makeApplyPreData(deps, earlyDumps),
     copyUnit: makeCopyUnit(deps),
+    emptySplitTables: makeEmptySplitTables(deps),
+    finishSplitTable: makeFinishSplitTable(deps),
     copySequences: makeCopySequences(deps),
     applyPostData: makeApplyPostData(deps),
     applyRenames: makeApplyRenames(deps),

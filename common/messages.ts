@@ -27,4 +27,6 @@ export interface TableProgressUpdate {
   ms?: number;
   sourceChecksum?: string;
   error?: string;
+  /** From one chunk of a split table (the table's figures are the sum of its chunks'). */
+  chunk?: number;
 }

@@ -4,6 +4,7 @@
  */
 import type { StreamProgress } from './stream';
 import type { ControlView } from './control';
+import type { ChunkRange, TableSplit } from './table-split';
 import type { LargeObjectSync, LargeObjectValidation } from './large-objects';
 
 /** Large objects in the progress and the report (absent when the source has none, or they are left out). */
@@ -29,6 +30,8 @@ export interface TableRef {
   columns?: string[];
   /** Only rows matching this SQL condition are migrated (objects.tables.<table>.where). */
   where?: string;
+  /** Copied in chunks (copy.splitLargerThan): how its rows are divided. */
+  split?: TableSplit;
 }
 
 /** Where a table's rows are written during the copy: pre-existing tables already carry the target name. */
@@ -36,10 +39,12 @@ export function copyDestination(t: TableRef): { schema: string; name: string } {
   return t.preexisting && t.target ? t.target : t;
 }
 
-/** One copy activity: a big table alone, or a group of small ones. */
+/** One copy activity: a big table alone, a group of small ones, or one chunk of a split table. */
 export interface CopyUnit {
   id: number;
   tables: TableRef[];
+  /** The rows of its one table that this unit copies (a split table). */
+  chunk?: ChunkRange;
 }
 
 export type TableState = 'pending' | 'copying' | 'copied' | 'indexed' | 'done' | 'failed';
@@ -54,6 +59,8 @@ export interface TableCopyResult {
   sourceChecksum?: string;
   /** conflicts: ignore into a pre-existing table: source rows whose key was already there (the target's row kept). */
   rowsKept?: number;
+  /** A split table's chunk: its figures are summed with the other chunks' into the table's. */
+  chunk?: { index: number; count: number };
 }
 
 export interface TableProgress {

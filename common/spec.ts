@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { indexBuildSchema } from './index-build-spec';
+import { copySchema } from './copy-spec';
 import { SSL_MODES, type ConnectionRef } from './connection';
 import { conflictMode, objectsSchema } from './objects-spec';
 
@@ -167,6 +168,7 @@ export const specSchema = z
     startAt: startAtSchema.optional(),
     throttle: z.object({ full: rateLimitSchema, incremental: rateLimitSchema }).strict().default({ full: {}, incremental: {} }),
     indexBuild: indexBuildSchema,
+    copy: copySchema,
   })
   .strict()
   .superRefine((spec, ctx) => {

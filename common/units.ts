@@ -1,9 +1,10 @@
 /**
- * Groups tables into copy units. Big tables get a unit of their own so they run in parallel;
- * small tables share units so that 10,000 tiny tables become a few hundred activities and the
- * workflow history stays small.
+ * Groups tables into copy units. Big tables get a unit of their own so they run in parallel,
+ * and a split table a unit per chunk; small tables share units so that 10,000 tiny tables
+ * become a few hundred activities and the workflow history stays small.
  */
 import type { CopyUnit, TableRef } from './plan';
+import { chunkRanges } from './table-split';
 
 export interface UnitLimits {
   /** A table at least this big is copied alone. */
@@ -27,6 +28,12 @@ export function groupIntoUnits(tables: TableRef[], limits: UnitLimits = DEFAULT_
     openBytes = 0;
   };
   for (const table of sorted) {
+    if (table.split) {
+      // A unit per chunk; the table travels without its split (each chunk carries its own range).
+      const { split, ...whole } = table;
+      for (const chunk of chunkRanges(split)) units.push({ id: units.length, tables: [whole], chunk });
+      continue;
+    }
     if (table.estimatedBytes >= limits.soloBytes) {
       units.push({ id: units.length, tables: [table] });
       continue;

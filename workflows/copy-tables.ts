@@ -14,7 +14,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { Endpoints } from '../activities/deps';
-import { displayName, type CopyUnit } from '../common/plan';
+import { displayName, tableKey, type CopyUnit, type TableRef } from '../common/plan';
+import { describeChunk } from '../common/table-split';
 import { long } from './activity-options';
 import { isSnapshotLost, rootMessage } from './failures';
 import { largeObjectsCopiedSignal, unitCopiedSignal } from './messages';
@@ -24,7 +25,7 @@ import type { ChildControl } from '../common/control';
 import { shareOf } from '../common/throttle';
 import { idleCopyLanes, type IndexBuild } from '../common/index-build';
 
-const { copyUnit, copyLargeObjects } = proxyActivities<Activities>(long);
+const { copyUnit, copyLargeObjects, finishSplitTable, emptySplitTables } = proxyActivities<Activities>(long);
 
 export interface CopyTablesInput extends Endpoints {
   migrationId: string;
@@ -41,6 +42,11 @@ export interface CopyTablesInput extends Endpoints {
   control?: ChildControl;
   /** Batches of large objects, copied once the tables have all started (absent in histories from before). */
   largeObjects?: LargeObjectBatch[];
+  /** Split tables: chunks committed so far by table key, and tables whose chunks are all in (carried over continue-as-new). */
+  chunksDone?: Record<string, number>;
+  toFinish?: TableRef[];
+  /** The split tables were emptied already (or needed no emptying). */
+  prepared?: boolean;
 }
 
 /** Well under Temporal's 10,240-event warning, leaving room for units still in flight. */
@@ -50,7 +56,10 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   const migration = getExternalWorkflowHandle(input.migrationId);
   const queue = [...input.units];
   const objectQueue = [...(input.largeObjects ?? [])];
-  const waiting = () => queue.length + objectQueue.length;
+  // Split tables whose chunks are all in: their indexes are built next, before anything else starts.
+  const finishQueue = [...(input.toFinish ?? [])];
+  const chunksDone = new Map(Object.entries(input.chunksDone ?? {}));
+  const waiting = () => finishQueue.length + queue.length + objectQueue.length;
   let running = 0;
   let failure: unknown;
   let control: ChildControl = input.control ?? { paused: false, limit: {} };
@@ -75,6 +84,12 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
         },
       ]);
       await migration.signal(unitCopiedSignal, { generation: input.generation, results });
+      if (unit.chunk) {
+        const key = tableKey(unit.tables[0]);
+        const done = (chunksDone.get(key) ?? 0) + 1;
+        chunksDone.set(key, done);
+        if (done === unit.chunk.count) finishQueue.push(unit.tables[0]);
+      }
     } catch (err) {
       failure ??= err;
     } finally {
@@ -95,17 +110,47 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
     }
   };
 
-  while (waiting() && !failure) {
-    // Paused: start no new unit (running ones hold still themselves).
-    await condition(() => (running < input.parallelism && !control.paused) || failure !== undefined);
-    if (failure) break;
+  const runFinish = async (table: TableRef) => {
+    try {
+      await finishSplitTable.executeWithOptions({ summary: `finish ${displayName(table)} (indexes, ANALYZE)`.slice(0, 200) }, [
+        { source: input.source, target: input.target, retry: input.retry, table, snapshot: input.snapshot, fresh: input.withSchema, indexBuild: input.indexBuild },
+      ]);
+    } catch (err) {
+      failure ??= err;
+    } finally {
+      running -= 1;
+    }
+  };
+
+  // A chunk never truncates (its table's other chunks commit beside it): a split table that may
+  // hold rows (from a data phase restarted under a new snapshot, or a copy into existing
+  // tables) is emptied before its chunks start.
+  const split = splitTables(input.units);
+  if (!input.prepared && split.length && (input.generation > 1 || !input.withSchema)) {
+    await emptySplitTables({ target: input.target, retry: input.retry, tables: split });
+  }
+
+  for (;;) {
+    // Paused: start no new unit (running ones hold still themselves). A running chunk may still
+    // add a table to finish, so the loop ends only once nothing waits and nothing runs.
+    await condition(() => failure !== undefined || (waiting() > 0 && running < input.parallelism && !control.paused) || (waiting() === 0 && running === 0));
+    if (failure || waiting() === 0) break;
     running += 1;
-    if (queue.length) void runUnit(queue.shift()!);
+    if (finishQueue.length) void runFinish(finishQueue.shift()!);
+    else if (queue.length) void runUnit(queue.shift()!);
     else void runObjects(objectQueue.shift()!);
     const info = workflowInfo();
     if (waiting() && (info.continueAsNewSuggested || info.historyLength > HISTORY_BUDGET)) {
       await condition(() => running === 0);
-      if (!failure) await continueAsNew<typeof copyTablesWorkflow>({ ...input, units: queue, largeObjects: objectQueue, control });
+      if (!failure) {
+        await continueAsNew<typeof copyTablesWorkflow>({
+          ...input,
+          units: queue,
+          largeObjects: objectQueue,
+          control,
+          ...(split.length || chunksDone.size || finishQueue.length ? { chunksDone: Object.fromEntries(chunksDone), toFinish: finishQueue, prepared: true } : {}),
+        });
+      }
     }
   }
   await condition(() => running === 0);
@@ -115,7 +160,15 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   }
 }
 
+/** The split tables among the units, once each. */
+function splitTables(units: CopyUnit[]): TableRef[] {
+  const tables = new Map<string, TableRef>();
+  for (const u of units) if (u.chunk) tables.set(tableKey(u.tables[0]), u.tables[0]);
+  return [...tables.values()];
+}
+
 function unitSummary(unit: CopyUnit): string {
+  if (unit.chunk) return `copy ${displayName(unit.tables[0])} ${describeChunk(unit.chunk)}`.slice(0, 200);
   if (unit.tables.length === 1) return `copy ${displayName(unit.tables[0])}`.slice(0, 200);
   return `copy ${unit.tables.length} tables (${displayName(unit.tables[0])} …)`.slice(0, 200);
 }

@@ -18,6 +18,7 @@ import {
 import { formatBytes } from '../common/format';
 import type { ControlState } from './control-state';
 import type { LargeObjectProgress } from './large-object-progress';
+import { addChecksums } from '../common/table-split';
 
 /** The Web UI's details are capped (20 KB); past this many tables only the busy ones are listed. */
 const DETAIL_TABLE_ROWS = 60;
@@ -35,6 +36,8 @@ export class MigrationState {
   private phaseStartedAt: number;
   private readonly tables = new Map<string, TableProgress>();
   readonly results = new Map<string, TableCopyResult>();
+  /** Split tables: each chunk's live progress and results, until all are in. */
+  private readonly chunks = new Map<string, ChunkTally>();
 
   /** Moved to the real start when the migration waited for its scheduled time. */
   constructor(public startedAt: number) {
@@ -67,6 +70,7 @@ export class MigrationState {
   /** Back to the start of the data phase (the snapshot was lost: everything is copied again). */
   resetCopies(): void {
     this.results.clear();
+    this.chunks.clear();
     this.largeObjects?.reset();
     for (const t of this.tables.values()) Object.assign(t, { state: 'pending', rows: 0, bytes: 0, ms: undefined, error: undefined });
   }
@@ -76,16 +80,43 @@ export class MigrationState {
     for (const u of updates) {
       const t = this.tables.get(tableKey(u));
       if (!t || t.state !== 'pending' && t.state !== 'copying') continue;
-      Object.assign(t, { state: u.state, rows: u.rows, bytes: u.bytes });
+      if (u.chunk === undefined) {
+        Object.assign(t, { state: u.state, rows: u.rows, bytes: u.bytes });
+        continue;
+      }
+      const chunks = this.chunksOf(tableKey(u));
+      if (chunks.done.has(u.chunk)) continue; // late news of a finished chunk
+      chunks.live.set(u.chunk, { rows: u.rows, bytes: u.bytes });
+      Object.assign(t, { state: 'copying', ...chunkTotals(chunks) });
     }
   }
 
   recordCopied(results: TableCopyResult[]): void {
     for (const r of results) {
-      this.results.set(tableKey(r), r);
-      const t = this.tables.get(tableKey(r));
-      if (t) Object.assign(t, { state: 'copied', rows: r.rows, bytes: r.bytes, ms: r.ms });
+      const key = tableKey(r);
+      const t = this.tables.get(key);
+      if (r.chunk) {
+        // A split table is copied once all its chunks are: its figures are their sums.
+        const chunks = this.chunksOf(key);
+        chunks.done.set(r.chunk.index, r);
+        chunks.live.delete(r.chunk.index);
+        if (chunks.done.size < r.chunk.count) {
+          if (t) Object.assign(t, { state: 'copying', ...chunkTotals(chunks) });
+          continue;
+        }
+        this.results.set(key, combineChunks([...chunks.done.values()]));
+      } else {
+        this.results.set(key, r);
+      }
+      const whole = this.results.get(key)!;
+      if (t) Object.assign(t, { state: 'copied', rows: whole.rows, bytes: whole.bytes, ms: whole.ms });
     }
+  }
+
+  private chunksOf(key: string): ChunkTally {
+    let tally = this.chunks.get(key);
+    if (!tally) this.chunks.set(key, (tally = { live: new Map(), done: new Map() }));
+    return tally;
   }
 
   markAll(from: TableState[], to: TableState): void {
@@ -154,6 +185,31 @@ export class MigrationState {
     }
     return lines.join('\n');
   }
+}
+
+interface ChunkTally {
+  live: Map<number, { rows: number; bytes: number }>;
+  done: Map<number, TableCopyResult>;
+}
+
+function chunkTotals(tally: ChunkTally): { rows: number; bytes: number } {
+  const all = [...tally.done.values(), ...tally.live.values()];
+  return { rows: all.reduce((s, c) => s + c.rows, 0), bytes: all.reduce((s, c) => s + c.bytes, 0) };
+}
+
+/** A split table's result: the chunks' rows, bytes and checksums added up; its time, the longest chunk's. */
+function combineChunks(chunks: TableCopyResult[]): TableCopyResult {
+  const [first] = chunks;
+  const result: TableCopyResult = {
+    schema: first.schema,
+    name: first.name,
+    rows: chunks.reduce((s, c) => s + c.rows, 0),
+    bytes: chunks.reduce((s, c) => s + c.bytes, 0),
+    ms: Math.max(...chunks.map((c) => c.ms)),
+  };
+  if (chunks.every((c) => c.sourceChecksum !== undefined)) result.sourceChecksum = chunks.map((c) => c.sourceChecksum!).reduce(addChecksums);
+  if (chunks.some((c) => c.rowsKept !== undefined)) result.rowsKept = chunks.reduce((s, c) => s + (c.rowsKept ?? 0), 0);
+  return result;
 }
 
 function stateOrder(state: TableState): number {

@@ -47,6 +47,7 @@ import { unlimited } from '../common/throttle';
 import { cutoverSignal, databasePhaseSignal, largeObjectProgressSignal, largeObjectsCopiedSignal, progressQuery, snapshotReadySignal, tableProgressSignal, unitCopiedSignal } from './messages';
 import { largeObjectsWanted, type LargeObjectValidation } from '../common/large-objects';
 import { LargeObjectProgress } from './large-object-progress';
+import { splitThresholdBytes } from '../common/table-split';
 
 // proxyActivities returns a Proxy: take the functions out by name (spreading it yields nothing).
 const { listTables, copySequences, dropBookkeeping } = proxyActivities<Activities>(options.short);
@@ -261,7 +262,9 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     }
     if (!holder) startHolder();
     const selection = { objects: spec.objects, conflicts: spec.conflicts };
-    const listing = underSnapshot((s) => acts.listTables({ ...endpoints, ...selection, snapshot: s }));
+    // Big tables are split into chunks (spec.copy is absent in histories from before: none).
+    const splitting = spec.copy ? { splitLargerThan: splitThresholdBytes(spec.copy) } : {};
+    const listing = underSnapshot((s) => acts.listTables({ ...endpoints, ...selection, ...splitting, snapshot: s }));
     listing.catch(() => undefined); // awaited below; failures surface there
     const objectListing = withLargeObjects ? underSnapshot((s) => acts.listLargeObjects({ source: spec.source, retry: spec.retry, snapshot: s })) : undefined;
     objectListing?.catch(() => undefined); // awaited below

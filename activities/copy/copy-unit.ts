@@ -3,6 +3,10 @@
  * STDIN through the worker, streaming, so memory stays bounded whatever the table size. Tables
  * this migration created also get their indexes and keys here (table-indexes.ts).
  *
+ * A split table's chunk (common/table-split.ts) copies only its range of rows, without
+ * truncating, FREEZE or index builds: its table is emptied before its chunks start when needed,
+ * and finished (indexes, keys, ANALYZE) once they are all in (split-tables.ts).
+ *
  * Idempotency lives in the target transaction: a unit is one transaction, so an attempt that
  * died wrote nothing at all. Tables that may hold rows already (created by someone else, or
  * copied under a lost snapshot) are truncated first, so a retry replaces, never duplicates; a
@@ -25,6 +29,7 @@ import { throttledStream } from '../rate/throttled-stream';
 import type { RateGate } from '../rate/rate-gate';
 import { sourceChecksum } from '../validate/checksum';
 import { buildWorkers, indexBuildSettings, type IndexBuild } from '../../common/index-build';
+import type { ChunkRange } from '../../common/table-split';
 
 export interface CopyUnitInput extends Endpoints {
   unit: CopyUnit;
@@ -81,15 +86,17 @@ export function makeCopyUnit(deps: ActivityDeps) {
           // A fresh table is empty unless an older snapshot's copy committed into it. Truncating
           // an empty table costs a file and an fsync each, which adds up over thousands of tiny
           // tables, but it lets a big table be copied with FREEZE.
-          const truncate = !input.fresh || record !== undefined || unit.tables.length === 1;
+          // A chunk never truncates: other chunks of its table commit beside it.
+          const truncate = !unit.chunk && (!input.fresh || record !== undefined || unit.tables.length === 1);
 
+          progress.chunk = unit.chunk?.index;
           await progress.send(unit.tables.map((t) => update(t, 'copying', 0, 0)));
           const columns = await readCopyColumns(src, unit.tables);
-          const indexes = input.fresh ? await readIndexStatements(src, unit.tables) : new Map<string, IndexStatement[]>();
+          const indexes = input.fresh && !unit.chunk ? await readIndexStatements(src, unit.tables) : new Map<string, IndexStatement[]>();
           const results: TableCopyResult[] = [];
           for (const table of unit.tables) {
             current = table;
-            const plan = { columns: columns.get(tableKey(table))!, truncate, indexes: indexes.get(tableKey(table)) ?? [], recopy: record !== undefined };
+            const plan = { columns: columns.get(tableKey(table))!, truncate, indexes: indexes.get(tableKey(table)) ?? [], recopy: record !== undefined, chunk: unit.chunk };
             results.push(await copyTable(src, tgt, table, plan, input.checksum, live, control.gate, workers));
           }
           if (input.fresh) await recordUnit(tgt, input.progressWorkflowId, unit.id, input.snapshot, results);
@@ -123,6 +130,8 @@ interface TablePlan {
   indexes: IndexStatement[];
   /** Copied before under a lost snapshot: indexes may exist already. */
   recopy: boolean;
+  /** Only these rows (a split table's chunk): no indexes or ANALYZE here. */
+  chunk?: ChunkRange;
 }
 
 async function copyTable(
@@ -156,11 +165,12 @@ async function copyTable(
   // (instead of a pass over every table afterwards).
   const existing = plan.recopy ? await existingIndexNames(tgt, table) : new Set<string>();
   const after = plan.indexes.filter((s) => !(s.creates && existing.has(s.creates))).map((s) => s.sql);
-  after.push(`ANALYZE ${destination}`);
+  if (!plan.chunk) after.push(`ANALYZE ${destination}`);
   // A small table's statements ride in the COPY's own query: the server runs them right after
   // the rows are in, without a round trip each (over thousands of tiny tables, those add up).
   const inline = !table.preexisting && table.estimatedBytes < INLINE_BYTES;
-  const copyOut = table.where ? `COPY (SELECT ${columns.list} FROM ONLY ${name} WHERE (${table.where})) TO STDOUT ${format}` : `COPY ${name} (${columns.list}) TO STDOUT ${format}`;
+  const rows = rowCondition(table, plan.chunk);
+  const copyOut = rows ? `COPY (SELECT ${columns.list} FROM ONLY ${name} WHERE ${rows}) TO STDOUT ${format}` : `COPY ${name} (${columns.list}) TO STDOUT ${format}`;
   const reader = src.query(new CopyOutRelay(copyOut, columns.format === 'binary'));
   const copyIn = `COPY ${into} (${columns.list}) FROM STDIN (FORMAT ${columns.format}${freeze})`;
   const writer = tgt.query(new CopyInRelay(inline ? [copyIn, ...after].join(';\n') : copyIn));
@@ -174,15 +184,15 @@ async function copyTable(
     clearInterval(follow);
   }
 
-  let rows = await agreedRowCount(reader, writer); // fails the copy (named by guarded) on a mismatch
+  let copied = await agreedRowCount(reader, writer); // fails the copy (named by guarded) on a mismatch
   let rowsKept: number | undefined;
   if (table.preexisting) {
     const inserted = await tgt.query(`INSERT INTO ${destination} (${columns.list}) SELECT ${columns.list} FROM pgferry_stage ON CONFLICT DO NOTHING`);
     await tgt.query('DROP TABLE pgferry_stage');
-    rowsKept = rows - (inserted.rowCount ?? 0);
-    rows = inserted.rowCount ?? 0;
+    rowsKept = copied - (inserted.rowCount ?? 0);
+    copied = inserted.rowCount ?? 0;
   }
-  Object.assign(live, { rows, bytes: reader.bytes });
+  Object.assign(live, { rows: copied, bytes: reader.bytes });
   if (!inline) {
     // One by one, so that the heartbeat shows which index a long build is at.
     for (const sql of after) {
@@ -195,13 +205,36 @@ async function copyTable(
   const result: TableCopyResult = {
     schema: table.schema,
     name: table.name,
-    rows,
+    rows: copied,
     bytes: reader.bytes,
     ms: Date.now() - started,
   };
   if (rowsKept !== undefined) result.rowsKept = rowsKept;
-  if (checksum) result.sourceChecksum = await sourceChecksum(src, table, { columns: table.columns?.map(quoteIdent).join(', '), where: table.where });
+  if (plan.chunk) result.chunk = { index: plan.chunk.index, count: plan.chunk.count };
+  if (checksum) result.sourceChecksum = await sourceChecksum(src, table, { columns: table.columns?.map(quoteIdent).join(', '), where: rows });
   return result;
+}
+
+/** Which source rows the copy reads: the table's row filter and the chunk's range, or all (undefined). */
+export function rowCondition(table: TableRef, chunk: ChunkRange | undefined): string | undefined {
+  const parts: string[] = [];
+  if (chunk) parts.push(...chunkCondition(chunk));
+  if (table.where) parts.push(`(${table.where})`);
+  return parts.length ? parts.join(' AND ') : undefined;
+}
+
+function chunkCondition(chunk: ChunkRange): string[] {
+  // Bounds are decimal text made by the listing (common/table-split.ts); checked again here
+  // since they are pasted into SQL.
+  const bound = (v: string) => {
+    if (!/^-?\d+$/.test(v)) throw new Error(`invalid chunk bound ${JSON.stringify(v)}`);
+    return v;
+  };
+  if (chunk.by === 'key') {
+    const column = quoteIdent(chunk.column!);
+    return [...(chunk.from !== undefined ? [`${column} >= ${bound(chunk.from)}`] : []), ...(chunk.to !== undefined ? [`${column} < ${bound(chunk.to)}`] : [])];
+  }
+  return [...(chunk.from !== undefined ? [`ctid >= '(${bound(chunk.from)},0)'::tid`] : []), ...(chunk.to !== undefined ? [`ctid < '(${bound(chunk.to)},0)'::tid`] : [])];
 }
 
 /**
@@ -243,6 +276,8 @@ function update(table: TableRef, state: TableProgressUpdate['state'], rows: numb
  */
 class ProgressReporter {
   private lastSent = 0;
+  /** The chunk this unit copies, if it is one: its updates add up with the other chunks'. */
+  chunk?: number;
   constructor(private readonly workflowId: string) {}
 
   maybeSend(updates: TableProgressUpdate[]): void {
@@ -252,7 +287,8 @@ class ProgressReporter {
   async send(updates: TableProgressUpdate[]): Promise<void> {
     this.lastSent = Date.now();
     try {
-      await Context.current().client.workflow.getHandle(this.workflowId).signal(TABLE_PROGRESS_SIGNAL, updates);
+      const tagged = this.chunk === undefined ? updates : updates.map((u) => ({ ...u, chunk: this.chunk }));
+      await Context.current().client.workflow.getHandle(this.workflowId).signal(TABLE_PROGRESS_SIGNAL, tagged);
     } catch {
       // The workflow may be closing; progress display is not worth failing a copy for.
     }

@@ -4,7 +4,8 @@
  */
 import type { Client } from 'pg';
 import type { TableRef } from '../../common/plan';
-import { closeQuietly, openClient, quoteLiteral } from '../db';
+import { closeQuietly, openClient, qualified, quoteIdent, quoteLiteral } from '../db';
+import { blockBounds, chunkCount, keyBounds, type TableSplit } from '../../common/table-split';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import type { ObjectsSpec } from '../../common/objects-spec';
@@ -30,6 +31,8 @@ export interface ListTablesInput extends Endpoints {
   /** The spec's objects section (absent or empty: every table as it is). */
   objects?: ObjectsSpec;
   conflicts?: 'error' | 'ignore';
+  /** Tables at least this big (bytes) are split into chunks (copy.splitLargerThan; absent or 0: none). */
+  splitLargerThan?: number;
 }
 
 export function makeListTables(deps: ActivityDeps) {
@@ -45,6 +48,12 @@ export function makeListTables(deps: ActivityDeps) {
         const { rows } = await src.query<{ schema: string; name: string; bytes: string }>(USER_TABLES_SQL);
         const objects = input.objects;
         const selected = objects && !selectsEverything(objects) ? await readSelection(src, objects, input.conflicts ?? 'error') : undefined;
+        const splits = new Map<string, TableSplit>();
+        for (const r of rows) {
+          const chunks = chunkCount(Number(r.bytes), input.splitLargerThan ?? 0);
+          const split = chunks > 1 ? await planSplit(src, r, chunks) : undefined;
+          if (split) splits.set(tableKey(r), split);
+        }
         await src.query('COMMIT');
         tgt = await openClient(target, 'plan');
         const existing = await existingTables(tgt);
@@ -52,7 +61,8 @@ export function makeListTables(deps: ActivityDeps) {
         return rows.flatMap((r) => {
           const choice = byKey?.get(tableKey(r));
           if (byKey && !choice) return [];
-          const ref: TableRef = { schema: r.schema, name: r.name, estimatedBytes: Number(r.bytes), ...(choice ? mapping(choice) : {}) };
+          const split = splits.get(tableKey(r));
+          const ref: TableRef = { schema: r.schema, name: r.name, estimatedBytes: Number(r.bytes), ...(choice ? mapping(choice) : {}), ...(split ? { split } : {}) };
           if (existing.has(tableKey(ref.target ?? ref))) ref.preexisting = true;
           return [ref];
         });
@@ -62,6 +72,32 @@ export function makeListTables(deps: ActivityDeps) {
       await closeQuietly(tgt);
     }
   };
+}
+
+/**
+ * How to split a big table, read under the snapshot: by its one-column integer primary key
+ * when it has one (equal ranges between its smallest and largest key), else by heap blocks.
+ * Undefined when there is nothing to split (an empty table, fewer keys or blocks than chunks).
+ */
+async function planSplit(src: Client, table: { schema: string; name: string }, chunks: number): Promise<TableSplit | undefined> {
+  const name = qualified(table);
+  const { rows: keys } = await src.query<{ column: string }>(
+    `SELECT a.attname AS column FROM pg_catalog.pg_index i
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+      WHERE i.indrelid = $1::regclass AND i.indisprimary AND i.indnkeyatts = 1
+        AND a.atttypid IN ('pg_catalog.int2'::regtype, 'pg_catalog.int4'::regtype, 'pg_catalog.int8'::regtype)`,
+    [name],
+  );
+  if (keys.length) {
+    const column = keys[0].column;
+    const { rows } = await src.query<{ min: string | null; max: string | null }>(`SELECT min(${quoteIdent(column)})::text AS min, max(${quoteIdent(column)})::text AS max FROM ONLY ${name}`);
+    if (rows[0].min === null || rows[0].max === null) return undefined;
+    const bounds = keyBounds(BigInt(rows[0].min), BigInt(rows[0].max), chunks);
+    return bounds.length ? { by: 'key', column, bounds } : undefined;
+  }
+  const { rows } = await src.query<{ blocks: string }>(`SELECT pg_catalog.pg_relation_size($1::regclass) / current_setting('block_size')::int8 AS blocks`, [name]);
+  const bounds = blockBounds(Number(rows[0].blocks), chunks);
+  return bounds.length ? { by: 'blocks', bounds } : undefined;
 }
 
 /** What a table's copy needs from its selection (only what differs from a plain copy). */

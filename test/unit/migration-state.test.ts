@@ -53,3 +53,22 @@ describe('MigrationState', () => {
     expect(md).toContain('| "Sales"."Order Items" | pending | 0 |');
   });
 });
+
+describe('MigrationState with a split table', () => {
+  const chunk = (index: number, rows: number, checksum: string) => ({ schema: 'public', name: 'big', rows, bytes: rows * 10, ms: 100 + index, sourceChecksum: checksum, chunk: { index, count: 3 } });
+
+  it('adds up its chunks, and calls it copied only when all are in', () => {
+    const state = new MigrationState(0);
+    state.setTables(tables);
+    state.applyProgress([{ schema: 'public', name: 'big', state: 'copying', rows: 5, bytes: 50, chunk: 0 }, { schema: 'public', name: 'big', state: 'copying', rows: 7, bytes: 70, chunk: 2 }]);
+    expect(state.progress().tables.find((t) => t.name === 'big')).toMatchObject({ state: 'copying', rows: 12, bytes: 120 });
+    state.recordCopied([chunk(0, 10, '10:5')]);
+    state.recordCopied([chunk(1, 20, '20:-7')]);
+    expect(state.results.size).toBe(0);
+    expect(state.progress().tables.find((t) => t.name === 'big')).toMatchObject({ state: 'copying', rows: 37, bytes: 370 });
+    state.applyProgress([{ schema: 'public', name: 'big', state: 'copying', rows: 1, bytes: 1, chunk: 0 }]); // late: ignored
+    state.recordCopied([chunk(2, 30, '30:9223372036854775807')]);
+    expect(state.results.get(JSON.stringify(['public', 'big']))).toEqual({ schema: 'public', name: 'big', rows: 60, bytes: 600, ms: 102, sourceChecksum: '60:9223372036854775805' });
+    expect(state.progress().tables.find((t) => t.name === 'big')).toMatchObject({ state: 'copied', rows: 60 });
+  });
+});

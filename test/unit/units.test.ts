@@ -22,3 +22,14 @@ describe('groupIntoUnits', () => {
     expect(units.map((u) => u.tables.map((t) => t.name))).toEqual([['a', 'b'], ['c']]);
   });
 });
+
+describe('groupIntoUnits with split tables', () => {
+  it('gives each chunk of a split table a unit of its own, carrying only its range', () => {
+    const big = { schema: 'public', name: 'big', estimatedBytes: 900, split: { by: 'key' as const, column: 'id', bounds: ['100', '200'] } };
+    const units = groupIntoUnits([table('small', 10), big], { soloBytes: 50, maxTablesPerUnit: 10 });
+    expect(units.map((u) => [u.tables.map((t) => t.name), u.chunk?.index])).toEqual([[['big'], 0], [['big'], 1], [['big'], 2], [['small'], undefined]]);
+    expect(units[0].tables[0]).not.toHaveProperty('split');
+    expect(units[1].chunk).toEqual({ index: 1, count: 3, by: 'key', column: 'id', from: '100', to: '200' });
+    expect(units.map((u) => u.id)).toEqual([0, 1, 2, 3]);
+  });
+});

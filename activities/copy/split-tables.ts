@@ -1,0 +1,91 @@
+/**
+ * The two steps around a split table's chunks (common/table-split.ts), run by the copy
+ * workflow: before them, emptying tables that may hold rows (copied under a lost snapshot, or
+ * a copy into existing tables), since a chunk never truncates; after the last one, what a
+ * whole-table copy does right after its rows: the indexes and keys (for tables this migration
+ * created), then ANALYZE. Both may run again: TRUNCATE before any chunk runs, and indexes that
+ * exist are skipped.
+ */
+import { Context } from '@temporalio/activity';
+import type { Client } from 'pg';
+import { copyDestination, displayName, type TableRef } from '../../common/plan';
+import { indexBuildSettings, type IndexBuild } from '../../common/index-build';
+import { closeQuietly, openClient, qualified, quoteLiteral } from '../db';
+import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
+import { resolveConnection } from '../credentials';
+import { guarded } from '../errors';
+import { existingIndexNames, readIndexStatements } from './table-indexes';
+
+export interface EmptySplitTablesInput extends Pick<Endpoints, 'target' | 'retry'> {
+  tables: TableRef[];
+}
+
+export function makeEmptySplitTables(deps: ActivityDeps) {
+  return async function emptySplitTables(input: EmptySplitTablesInput): Promise<{ emptied: number }> {
+    const target = resolveConnection(input.target, deps.env);
+    let tgt: Client | undefined;
+    try {
+      return await guarded({ doing: `empty split tables on target ${target.label}`, secrets: target.secrets, retry: input.retry }, async () => {
+        tgt = await openClient(target, 'copy');
+        // Tables kept from before (conflicts: ignore) keep their rows: chunks add to them.
+        const tables = input.tables.filter((t) => !t.preexisting).map((t) => qualified(copyDestination(t)));
+        if (tables.length) await tgt.query(`TRUNCATE ONLY ${tables.join(', ')}`);
+        return { emptied: tables.length };
+      });
+    } finally {
+      await closeQuietly(tgt);
+    }
+  };
+}
+
+export interface FinishSplitTableInput extends Endpoints {
+  table: TableRef;
+  snapshot: string;
+  /** The table was created by this migration's pre-data: its indexes and keys are built here. */
+  fresh: boolean;
+  indexBuild?: IndexBuild;
+}
+
+export function makeFinishSplitTable(deps: ActivityDeps) {
+  return async function finishSplitTable(input: FinishSplitTableInput): Promise<{ statements: number }> {
+    const { source, target, secrets } = resolveBoth(deps, input);
+    const ctx = Context.current();
+    let src: Client | undefined;
+    let tgt: Client | undefined;
+    let building = '';
+    const beat = setInterval(() => ctx.heartbeat({ table: displayName(input.table), building }), 2_000);
+    const abort = () => {
+      void closeQuietly(src);
+      void closeQuietly(tgt);
+    };
+    ctx.cancellationSignal.addEventListener('abort', abort);
+    try {
+      return await guarded({ doing: () => `finish ${displayName(input.table)}${building ? `: ${building.slice(0, 120)}` : ''}`, secrets, retry: input.retry }, async () => {
+        const statements: string[] = [];
+        if (input.fresh && !input.table.preexisting) {
+          // The statements as of the snapshot, like every copy's.
+          src = await openClient(source, 'copy');
+          await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+          await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
+          const indexes = (await readIndexStatements(src, [input.table])).get(JSON.stringify([input.table.schema, input.table.name])) ?? [];
+          await src.query('COMMIT');
+          tgt = await openClient(target, 'copy', indexBuildSettings(input.indexBuild));
+          const existing = await existingIndexNames(tgt, input.table);
+          statements.push(...indexes.filter((s) => !(s.creates && existing.has(s.creates))).map((s) => s.sql));
+        }
+        tgt ??= await openClient(target, 'copy');
+        statements.push(`ANALYZE ${qualified(copyDestination(input.table))}`);
+        for (const sql of statements) {
+          building = sql;
+          await tgt.query(sql);
+        }
+        return { statements: statements.length };
+      });
+    } finally {
+      clearInterval(beat);
+      ctx.cancellationSignal.removeEventListener('abort', abort);
+      await closeQuietly(src);
+      await closeQuietly(tgt);
+    }
+  };
+}

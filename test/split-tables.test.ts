@@ -1,0 +1,97 @@
+/**
+ * Big tables copied as chunks in parallel (copy.splitLargerThan): by integer key ranges, and by
+ * block ranges for a table without a key and one with a text key; with a row filter, an
+ * excluded column and a rename on split tables; through a worker killed in the middle of the
+ * chunks. The target equals the source, the indexes and keys are built once per table after
+ * its chunks, and each chunk was its own activity.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { MigrationProgress, MigrationReport } from '../common/plan';
+import { queryChecksum, runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
+
+const SOURCE_SQL = `
+CREATE TABLE orders (id bigint PRIMARY KEY, customer int NOT NULL, body text, note text);
+INSERT INTO orders SELECT g * 3, g % 1000, repeat(md5(g::text), 3), 'n' || g FROM generate_series(1, 200000) g;
+CREATE INDEX orders_customer_idx ON orders (customer);
+CREATE TABLE events_nokey (n int, payload text);
+INSERT INTO events_nokey SELECT g % 1000, repeat(md5(g::text), 2) FROM generate_series(1, 150000) g;
+INSERT INTO events_nokey SELECT g % 1000, repeat(md5(g::text), 2) FROM generate_series(1, 1000) g; -- duplicate rows
+CREATE INDEX events_n_idx ON events_nokey (n);
+CREATE TABLE labels (code text PRIMARY KEY, title text);
+INSERT INTO labels SELECT 'L' || g, repeat(md5(g::text), 2) FROM generate_series(1, 120000) g;
+CREATE TABLE small (id int PRIMARY KEY, v text);
+INSERT INTO small SELECT g, 'v' || g FROM generate_series(1, 100) g;
+`;
+
+describe('split tables', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startHarness({ name: 'split', temporalAddress: inject('temporalAddress') });
+    await h.source.createDatabase('app');
+    await h.target.createDatabase('app');
+    await h.source.query(SOURCE_SQL, 'app');
+    await h.source.query('VACUUM ANALYZE', 'app');
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('copies big tables as chunks, by key and by blocks, through a killed worker, exactly', async () => {
+    const spec = writeSpec({
+      source: h.source.url('app'),
+      target: h.target.url('app'),
+      parallelism: { tables: 3 },
+      copy: { splitLargerThan: '8MB' },
+      validation: 'checksum',
+      throttle: { full: { mbPerSecond: 10 } }, // time to kill the worker between chunks
+      objects: { tables: { 'public.orders': { where: 'id % 7 <> 0', excludeColumns: ['note'] }, 'public.labels': { rename: 'tags' } } },
+      precheck: { ignore: ['tables-without-key'] },
+    });
+    const workflowId = `split-${Date.now()}`;
+    expect((await runCli(['start', spec, '--id', workflowId], h.cliEnv)).code).toBe(0);
+    const handle = h.client.workflow.getHandle(workflowId);
+
+    // Kill the worker once some chunks have committed and others have not.
+    const committed = async () => (await h.target.query<{ n: string }>(`SELECT count(*) AS n FROM _pgferry.units`, 'app').catch(() => [{ n: '0' }]))[0].n;
+    await waitFor('some chunks committed', async () => Number(await committed()) >= 2, 120_000, 100);
+    const atKill = await handle.query<MigrationProgress>('progress');
+    expect(atKill.phase).toBe('data');
+    const orders = atKill.tables.find((t) => t.name === 'orders')!;
+    expect(orders.state).toBe('copying');
+    await h.worker.kill('SIGKILL');
+    await h.restartWorker();
+
+    const report = (await handle.result()) as MigrationReport;
+    expect(report.validation.mismatches).toEqual([]);
+    expect(report.tables.find((t) => t.name === 'orders')).toMatchObject({ rows: 200000 - Math.floor(200000 / 7) });
+
+    const target = await tableChecksums(h.target, 'app');
+    const source = await tableChecksums(h.source, 'app');
+    expect(target['public.events_nokey']).toBe(source['public.events_nokey']);
+    expect(target['public.tags']).toBe(source['public.labels']);
+    expect(target['public.small']).toBe(source['public.small']);
+    expect(target['public.orders']).toBe(await queryChecksum(h.source, 'app', 'SELECT id, customer, body FROM orders WHERE id % 7 <> 0'));
+
+    // Keys and indexes, built once the chunks were in; statistics too.
+    const indexes = await h.target.query<{ i: string }>(`SELECT indexrelid::regclass::text AS i FROM pg_index WHERE indrelid IN ('orders'::regclass, 'events_nokey'::regclass, 'tags'::regclass) ORDER BY 1`, 'app');
+    expect(indexes.map((r) => r.i)).toEqual(['events_n_idx', 'labels_pkey', 'orders_customer_idx', 'orders_pkey']);
+    const analyzed = await h.target.query<{ relname: string }>(`SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL ORDER BY 1`, 'app');
+    expect(analyzed.map((r) => r.relname)).toEqual(expect.arrayContaining(['events_nokey', 'orders', 'tags']));
+
+    // Each chunk was an activity of its own; the restarted data phase emptied the split tables first.
+    const activities: string[] = [];
+    for await (const w of h.client.workflow.list({ query: `WorkflowId STARTS_WITH "${workflowId}/copy-"` })) {
+      const history = await h.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+      for (const e of history.events ?? []) {
+        const s = e.activityTaskScheduledEventAttributes;
+        if (s) activities.push(`${w.workflowId.split('/')[1]} ${s.activityType?.name} ${e.userMetadata?.summary ? 'summary' : ''}`.trim());
+      }
+    }
+    const last = activities.filter((a) => a.startsWith('copy-2 '));
+    expect(last.filter((a) => a.includes('emptySplitTables'))).toHaveLength(1);
+    expect(last.filter((a) => a.includes('finishSplitTable'))).toHaveLength(3);
+    expect(last.filter((a) => a.includes('copyUnit')).length).toBeGreaterThanOrEqual(3 * 2 + 1);
+  });
+});
