@@ -64,8 +64,10 @@ function hasCommand(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 }
 
-export const pgferry: Tool = {
-  name: 'pgferry',
+/** pgferry with the default spec, or with `extraSpec` (YAML lines) added to it, under another name. */
+export function pgferryTool(name = 'pgferry', extraSpec = ''): Tool {
+  return {
+  name,
   available: () => undefined,
   async prepare(ctx) {
     // A fresh worker per run, so its peak RSS belongs to this migration alone.
@@ -77,7 +79,7 @@ export const pgferry: Tool = {
     const root = repoRoot();
     const dir = mkdtempSync(join(tmpdir(), 'pgferry-bench-'));
     const spec = join(dir, 'spec.yaml');
-    writeFileSync(spec, `source: ${ctx.source.url(ctx.db)}\ntarget: ${ctx.target.url(ctx.db)}\nparallelism:\n  tables: ${ctx.jobs}\nvalidation: count\nprecheck: { ignore: [tables-without-key] }\n`); // nokey, pgbench_history
+    writeFileSync(spec, `source: ${ctx.source.url(ctx.db)}\ntarget: ${ctx.target.url(ctx.db)}\nparallelism:\n  tables: ${ctx.jobs}\nvalidation: count\nprecheck: { ignore: [tables-without-key] }\n${extraSpec}`); // nokey, pgbench_history
     if (!prepared) throw new Error('pgferry runs with the worker prepare() started');
     const { taskQueue, worker } = prepared;
     try {
@@ -93,7 +95,10 @@ export const pgferry: Tool = {
       rmSync(dir, { recursive: true, force: true });
     }
   },
-};
+  };
+}
+
+export const pgferry: Tool = pgferryTool();
 
 export const dumpPipePsql: Tool = {
   name: 'pg_dump | psql',
