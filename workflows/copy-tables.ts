@@ -42,6 +42,8 @@ export interface CopyTablesInput extends Endpoints {
   control?: ChildControl;
   /** Batches of large objects, copied once the tables have all started (absent in histories from before). */
   largeObjects?: LargeObjectBatch[];
+  /** Give large objects their owners, comments and grants (types include schema). */
+  largeObjectMetadata?: { keepOwnership: boolean };
   /** Split tables: chunks committed so far by table key, and tables whose chunks are all in (carried over continue-as-new). */
   chunksDone?: Record<string, number>;
   toFinish?: TableRef[];
@@ -100,7 +102,17 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   const runObjects = async (batch: LargeObjectBatch) => {
     try {
       const result = await copyLargeObjects.executeWithOptions({ summary: `copy large objects ${batch.firstOid}–${batch.lastOid} (${batch.objects})` }, [
-        { source: input.source, target: input.target, retry: input.retry, batch, snapshot: input.snapshot, checksum: input.checksum, progressWorkflowId: input.migrationId, generation: input.generation },
+        {
+          source: input.source,
+          target: input.target,
+          retry: input.retry,
+          batch,
+          snapshot: input.snapshot,
+          checksum: input.checksum,
+          progressWorkflowId: input.migrationId,
+          generation: input.generation,
+          metadata: input.largeObjectMetadata,
+        },
       ]);
       await migration.signal(largeObjectsCopiedSignal, { generation: input.generation, result });
     } catch (err) {

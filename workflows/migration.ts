@@ -281,7 +281,8 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
       await control.safePoint(); // the snapshot stays held while paused
       await earlyDump; // a dump under way finishes sooner than a new one
       enter('pre-data');
-      const largeObjects = largeObjectsChosen ? { largeObjects: withLargeObjects } : {};
+      // The dump's large objects are left out: the copy creates them (with their metadata), or none are migrated.
+      const largeObjects = largeObjectsChosen ? { skipLargeObjects: withLargeObjects ? ((await objectListing)?.objects ?? 0) > 0 : true } : {};
       const preData = await underSnapshot((s) => acts.applyPreData({ ...endpoints, ...schemaOptions, ...selection, ...largeObjects, snapshot: s }));
       if (preData.leftOut?.length) state.warnings.push(`left out because they depend on something not migrated: ${preData.leftOut.join('; ')}`);
       if (preData.notSelected?.length) state.warnings.push(`not selected (table-level selection) in the schemas of selected tables: ${preData.notSelected.join('; ')}`);
@@ -317,7 +318,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
                 withSchema,
                 control: sent,
                 indexBuild: spec.indexBuild,
-                ...(state.largeObjects ? { largeObjects: state.largeObjects.batches } : {}),
+                ...(state.largeObjects ? { largeObjects: state.largeObjects.batches, ...(withSchema ? { largeObjectMetadata: { keepOwnership } } : {}) } : {}),
               },
             ],
           });

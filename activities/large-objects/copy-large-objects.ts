@@ -18,6 +18,7 @@ import { CopyControlPoller } from '../copy/copy-control';
 import { copyObject } from './copy-object';
 import { readSizes, type ObjectSize } from './large-object-sql';
 import { ensureRecordsTable, readRecords, writeRecord, type LargeObjectRecord } from './large-object-records';
+import { freshMetadata, metadataStatements, readMetadata, type LargeObjectMetadata } from './large-object-metadata';
 
 export interface CopyLargeObjectsInput extends Endpoints {
   batch: LargeObjectBatch;
@@ -28,13 +29,18 @@ export interface CopyLargeObjectsInput extends Endpoints {
   progressWorkflowId: string;
   /** The data phase's run, so that a restarted phase ignores this one's progress. */
   generation: number;
+  /** Set the objects' owners, comments and grants as the source has them (types include schema). */
+  metadata?: { keepOwnership: boolean };
 }
 
 /** A big object commits this often: a retry redoes at most this much of it. */
 const CHECKPOINT_BYTES = 64 * 1024 * 1024;
-/** Small objects commit together, up to this many bytes or objects per transaction. */
+/**
+ * Small objects commit together, up to this many bytes or objects per transaction (setting an
+ * object's owner, comment or grants locks it until the commit: the lock table is finite).
+ */
 const COMMIT_BYTES = 64 * 1024 * 1024;
-const COMMIT_OBJECTS = 1_000;
+const COMMIT_OBJECTS = 100;
 const HEARTBEAT_MS = 2_000;
 const PROGRESS_SIGNAL_MS = 15_000;
 
@@ -74,6 +80,7 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
         const records = await readRecords(tgt, input.progressWorkflowId, batch.firstOid, batch.lastOid);
         const objects: ObjectSize[] = [];
         await readSizes(src, batch.firstOid, batch.lastOid, (page) => void objects.push(...page));
+        const metadata = input.metadata && (await MetadataCopier.start(src, tgt, batch, input.metadata.keepOwnership));
         signal();
 
         const writer = new BatchWriter(tgt, input.progressWorkflowId);
@@ -97,6 +104,7 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
               checkpointBytes: CHECKPOINT_BYTES,
               checkpoint: (copied, chain) => writer.checkpoint({ oid: o.oid, snapshot: input.snapshot, size: o.size, copied, chain, done: false }),
             });
+            await metadata?.apply(o.oid);
             await writer.done({ oid: o.oid, snapshot: input.snapshot, size: o.size, copied: o.size, chain, done: true }, o.size - from);
           }
           live.objects += 1;
@@ -115,6 +123,32 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
       await closeQuietly(tgt);
     }
   };
+}
+
+/** Gives each copied object the source's owner, comment and grants, in the copy's transaction. */
+class MetadataCopier {
+  private constructor(
+    private readonly src: Client,
+    private readonly tgt: Client,
+    private readonly source: Map<number, LargeObjectMetadata>,
+    private readonly target: Map<number, LargeObjectMetadata>,
+    private readonly fresh: LargeObjectMetadata,
+    private readonly keepOwnership: boolean,
+  ) {}
+
+  static async start(src: Client, tgt: Client, batch: LargeObjectBatch, keepOwnership: boolean): Promise<MetadataCopier> {
+    const source = await readMetadata(src, batch.firstOid, batch.lastOid);
+    const target = await readMetadata(tgt, batch.firstOid, batch.lastOid);
+    return new MetadataCopier(src, tgt, source, target, await freshMetadata(tgt), keepOwnership);
+  }
+
+  async apply(oid: number): Promise<void> {
+    const source = this.source.get(oid);
+    if (!source) return;
+    // Objects the copy has just created have the target user's defaults.
+    const statements = await metadataStatements(this.src, this.tgt, oid, source, this.target.get(oid) ?? this.fresh, this.keepOwnership);
+    if (statements.length) await this.tgt.query(statements.join(';\n'));
+  }
 }
 
 /** Records objects in the open target transaction and commits it now and then. */

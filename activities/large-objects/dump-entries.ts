@@ -1,8 +1,9 @@
 /**
  * The schema dump's large-object entries: `BLOB` (lo_create and the owner; `BLOB METADATA` from
  * pg_dump 17 on) and the comments, grants and security labels on a `LARGE OBJECT n`. They are
- * pre-data entries that no schema selection reaches: kept or left out all together, as the
- * spec's objects.largeObjects says.
+ * pre-data entries that no schema selection reaches, kept or left out all together: pgferry
+ * leaves them out of pre-data (its copy creates the objects with their metadata, or none are
+ * migrated).
  */
 import type { TocEntry } from '../schema/existing-objects';
 

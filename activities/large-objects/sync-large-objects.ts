@@ -10,14 +10,15 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
-import type { LargeObjectMismatch, LargeObjectSync, LargeObjectValidation } from '../../common/large-objects';
-import { closeQuietly, openClient, quoteIdent, quoteLiteral } from '../db';
+import { MAX_OID, type LargeObjectMismatch, type LargeObjectSync, type LargeObjectValidation } from '../../common/large-objects';
+import { closeQuietly, openClient } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { SCAN_SETTINGS } from '../validate/validate-tables';
 import { copyObject } from './copy-object';
 import { allSizes } from './large-object-sql';
 import { serverObjectChecksum } from './object-checksum';
+import { metadataStatements, readMetadata } from './large-object-metadata';
 import { recordsTableExists, RECORDS_TABLE } from './large-object-records';
 
 export interface SyncLargeObjectsInput extends Endpoints {
@@ -101,50 +102,20 @@ async function bringUpToDate(src: Client, tgt: Client, input: SyncLargeObjectsIn
   return sync;
 }
 
-interface Metadata {
-  oid: string;
-  owner: string;
-  acl: string | null;
-  comment: string | null;
-}
-
-const METADATA_SQL = `
-SELECT m.oid::int8::text AS oid, pg_catalog.pg_get_userbyid(m.lomowner) AS owner, m.lomacl::text AS acl,
-       pg_catalog.obj_description(m.oid, 'pg_largeobject') AS comment
-  FROM pg_catalog.pg_largeobject_metadata m`;
-
 /** Owners, comments and grants as the source has them; returns how many objects changed. */
 async function syncMetadata(src: Client, tgt: Client, keepOwnership: boolean): Promise<number> {
-  const { rows: sourceRows } = await src.query<Metadata>(METADATA_SQL);
-  const { rows: targetRows } = await tgt.query<Metadata>(METADATA_SQL);
-  const onTarget = new Map(targetRows.map((r) => [r.oid, r]));
+  const onSource = await readMetadata(src, 0, MAX_OID);
+  const onTarget = await readMetadata(tgt, 0, MAX_OID);
   let changed = 0;
-  for (const s of sourceRows) {
-    const t = onTarget.get(s.oid);
-    if (!t) continue;
-    const statements: string[] = [];
-    if (keepOwnership && s.owner !== t.owner) statements.push(`ALTER LARGE OBJECT ${s.oid} OWNER TO ${quoteIdent(s.owner)}`);
-    if (s.comment !== t.comment) statements.push(`COMMENT ON LARGE OBJECT ${s.oid} IS ${s.comment === null ? 'NULL' : quoteLiteral(s.comment)}`);
-    if (keepOwnership && s.acl !== t.acl) statements.push(...(await grantStatements(src, tgt, s.oid)));
+  for (const [oid, source] of onSource) {
+    const target = onTarget.get(oid);
+    if (!target) continue;
+    const statements = await metadataStatements(src, tgt, oid, source, target, keepOwnership);
     if (!statements.length) continue;
-    await tgt.query(statements.join(';\n'));
+    await tgt.query(statements.join(';\n')); // one implicit transaction: its object's locks only
     changed += 1;
   }
   return changed;
-}
-
-/** Revokes what the target grants on the object, then grants what the source does (its default: the owner's rights only). */
-async function grantStatements(src: Client, tgt: Client, oid: string): Promise<string[]> {
-  const explode = `SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END AS grantee,
-                          a.privilege_type AS privilege, a.is_grantable AS grantable
-                     FROM pg_catalog.pg_largeobject_metadata m,
-                          pg_catalog.aclexplode(coalesce(m.lomacl, pg_catalog.acldefault('L', m.lomowner))) a
-                    WHERE m.oid = $1::int8::oid`;
-  const { rows: granted } = await src.query<{ grantee: string; privilege: string; grantable: boolean }>(explode, [oid]);
-  const { rows: present } = await tgt.query<{ grantee: string }>(explode, [oid]);
-  const revokes = [...new Set(['PUBLIC', ...present.map((p) => p.grantee)])].map((g) => `REVOKE ALL ON LARGE OBJECT ${oid} FROM ${g}`);
-  const grants = granted.map((g) => `GRANT ${g.privilege} ON LARGE OBJECT ${oid} TO ${g.grantee}${g.grantable ? ' WITH GRANT OPTION' : ''}`);
-  return [...revokes, ...grants];
 }
 
 /** Live source against target: every object on both, of the same size (and checksum). */

@@ -35,10 +35,12 @@ export interface PreDataInput extends Endpoints, SchemaOptions {
   objects?: ObjectsSpec;
   conflicts?: 'error' | 'ignore';
   /**
-   * Whether large objects are created (their contents come with the data). Absent in
-   * histories from before large objects were copied: as pg_dump chose.
+   * Leave out the dump's large objects (BLOB entries and their comments and grants): the copy
+   * creates them with their metadata, many transactions of a hundred (in one transaction,
+   * thousands of them exhaust the lock table), or they are not migrated. Absent in histories
+   * from before large objects were copied: restored as pg_dump wrote them.
    */
-  largeObjects?: boolean;
+  skipLargeObjects?: boolean;
 }
 
 export interface PreDataResult {
@@ -80,11 +82,11 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         let skip: number[] | undefined; // dump ids left out; undefined: restore everything
         const listFile = join(dir, 'pre-data.list');
         const selecting = input.objects !== undefined && !selectsEverything(input.objects);
-        if (selecting || input.largeObjects === false) {
+        if (selecting || input.skipLargeObjects) {
           const entries = await readToc(deps, dumpFile);
           if (selecting) filter = await selectionFilter(source, input, entries);
           // No selection reaches large objects: they are all kept or all left out.
-          skip = input.largeObjects === undefined ? filter!.skip : withLargeObjects(filter?.skip ?? [], entries, input.largeObjects);
+          skip = input.skipLargeObjects === undefined ? filter!.skip : withLargeObjects(filter?.skip ?? [], entries, !input.skipLargeObjects);
           const left = new Set(skip);
           await writeFile(listFile, entries.filter((e) => !left.has(e.dumpId)).map((e) => e.line).join('\n') + '\n');
         }
