@@ -70,6 +70,13 @@ export function renderCutover(r: CutoverResult, clientMs?: number): string {
   return lines.join('\n');
 }
 
+/** Tables copied by each worker (a split table counts for every worker that copied a chunk of it). */
+function copiedBy(r: MigrationReport): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of r.tables) for (const w of t.worker?.split(', ') ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
+  return counts;
+}
+
 function bar(percent: number, width = 30): string {
   const filled = Math.round((Math.min(100, Math.max(0, percent)) / 100) * width);
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
@@ -92,6 +99,8 @@ export function renderReport(r: MigrationReport, maxTables = 20): string {
     }
     if (r.tables.length > biggest.length) lines.push(`… and ${r.tables.length - biggest.length} smaller tables (--json lists all)`);
   }
+  const workers = copiedBy(r);
+  if (workers.size > 1) lines.push(`Copied by ${workers.size} workers: ${[...workers].map(([w, n]) => `${w} (${n} tables)`).join(', ')}`);
   if (r.cutover) lines.push('', renderCutover(r.cutover));
   if (r.warnings.length) lines.push('', 'Warnings:', ...r.warnings.map((w) => `  - ${w}`));
   return lines.join('\n');

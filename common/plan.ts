@@ -61,6 +61,8 @@ export interface TableCopyResult {
   rowsKept?: number;
   /** A split table's chunk: its figures are summed with the other chunks' into the table's. */
   chunk?: { index: number; count: number };
+  /** The worker that copied it (`<pid>@<host>`); a split table's: every worker that copied a chunk. */
+  worker?: string;
 }
 
 export interface TableProgress {

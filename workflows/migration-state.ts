@@ -209,6 +209,8 @@ function combineChunks(chunks: TableCopyResult[]): TableCopyResult {
   };
   if (chunks.every((c) => c.sourceChecksum !== undefined)) result.sourceChecksum = chunks.map((c) => c.sourceChecksum!).reduce(addChecksums);
   if (chunks.some((c) => c.rowsKept !== undefined)) result.rowsKept = chunks.reduce((s, c) => s + (c.rowsKept ?? 0), 0);
+  const workers = [...new Set(chunks.map((c) => c.worker).filter((w) => w !== undefined))].sort();
+  if (workers.length) result.worker = workers.join(', ');
   return result;
 }
 

@@ -30,6 +30,7 @@ import type { RateGate } from '../rate/rate-gate';
 import { sourceChecksum } from '../validate/checksum';
 import { buildWorkers, indexBuildSettings, type IndexBuild } from '../../common/index-build';
 import type { ChunkRange } from '../../common/table-split';
+import { workerIdentity } from '../worker-identity';
 
 export interface CopyUnitInput extends Endpoints {
   unit: CopyUnit;
@@ -211,6 +212,7 @@ async function copyTable(
   };
   if (rowsKept !== undefined) result.rowsKept = rowsKept;
   if (plan.chunk) result.chunk = { index: plan.chunk.index, count: plan.chunk.count };
+  result.worker = workerIdentity();
   if (checksum) result.sourceChecksum = await sourceChecksum(src, table, { columns: table.columns?.map(quoteIdent).join(', '), where: rows });
   return result;
 }

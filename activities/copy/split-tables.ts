@@ -24,6 +24,7 @@ export function makeEmptySplitTables(deps: ActivityDeps) {
   return async function emptySplitTables(input: EmptySplitTablesInput): Promise<{ emptied: number }> {
     const target = resolveConnection(input.target, deps.env);
     let tgt: Client | undefined;
+    const beat = setInterval(() => Context.current().heartbeat(), 2_000); // TRUNCATE may wait for a lock
     try {
       return await guarded({ doing: `empty split tables on target ${target.label}`, secrets: target.secrets, retry: input.retry }, async () => {
         tgt = await openClient(target, 'copy');
@@ -33,6 +34,7 @@ export function makeEmptySplitTables(deps: ActivityDeps) {
         return { emptied: tables.length };
       });
     } finally {
+      clearInterval(beat);
       await closeQuietly(tgt);
     }
   };

@@ -3,6 +3,7 @@
  * read from the source under the copy snapshot. Comparing against the snapshot, not the live
  * source, keeps validation exact while the source goes on taking writes.
  */
+import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { displayName, type TableValidation } from '../../common/plan';
 import { resolveConnection } from '../credentials';
@@ -36,6 +37,8 @@ export function makeValidateTables(deps: ActivityDeps) {
     const target = resolveConnection(input.target, deps.env);
     let current = input.tables[0];
     let client: Client | undefined;
+    // A checksum of a big table takes a while: the heartbeat says the worker is alive meanwhile.
+    const beat = setInterval(() => Context.current().heartbeat(current ? displayName(current) : undefined), 2_000);
     try {
       return await guarded(
         { doing: () => `validate ${current ? displayName(current) : 'tables'} on target ${target.label}`, secrets: target.secrets, retry: input.retry },
@@ -51,6 +54,7 @@ export function makeValidateTables(deps: ActivityDeps) {
         },
       );
     } finally {
+      clearInterval(beat);
       await closeQuietly(client);
     }
   };
