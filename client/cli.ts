@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 /**
  * The `pgferry` command: a thin shell over client/migrations.ts.
- * Exit codes: 0 success, 1 migration or precheck failed, 2 invalid input, 3 Temporal unreachable.
+ * Exit codes: 0 success, 1 migration or precheck failed, 2 invalid input (spec, options, Temporal
+ * settings that cannot work), 3 Temporal unreachable or refusing the connection.
  */
 import { Command, Option } from 'commander';
-import type { Client } from '@temporalio/client';
+import { NamespaceNotFoundError, type Client } from '@temporalio/client';
 import { startAtSchema, type MigrationSpec } from '../common/spec';
 import type { ControlView } from '../common/control';
 import { InvalidControlRequest, pauseMigration, resumeMigration, throttleChangeFromOptions, throttleMigration } from './control';
 import { loadSpec } from './spec-file';
 import { connectClient, temporalSettings, type TemporalSettings } from './temporal';
+import { TemporalSettingsError } from './temporal-connection';
+import { namespaceNotFound, TemporalUnreachableError } from './temporal-diagnosis';
 import { cancelMigration, cutoverDatabases, cutoverMigration, isMultiDatabase, defaultWorkflowId, failureText, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
 import { renderControl, renderCutover } from './render';
 import { renderAnyProgress, renderAnyReport, renderMultiCutover } from './render-databases';
@@ -29,7 +32,20 @@ function specOrExit(path: string): MigrationSpec {
   throw new ExitError(`invalid spec ${path}:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`, EXIT.badInput);
 }
 
-async function clientOrExit(settings: TemporalSettings): Promise<Client> {
+/** Temporal's connection settings (variables, config profile); settings that cannot work are invalid input. */
+function settingsOrExit(taskQueue?: string): TemporalSettings {
+  let settings: TemporalSettings;
+  try {
+    settings = temporalSettings(process.env, taskQueue);
+  } catch (err) {
+    if (err instanceof TemporalSettingsError) throw new ExitError(err.message, EXIT.badInput);
+    throw err;
+  }
+  for (const warning of settings.connection.warnings) console.error(`pgferry: ${warning}`);
+  return settings;
+}
+
+async function clientOrExit(settings: TemporalSettings = settingsOrExit()): Promise<Client> {
   try {
     return await connectClient(settings);
   } catch (err) {
@@ -47,12 +63,13 @@ function withStartAt(spec: MigrationSpec, at?: string): MigrationSpec {
 
 /** pause, resume, throttle: an Update whose answer is the control state the migration took. */
 async function controlCommand(id: string, verb: string, json: boolean, call: (client: Client) => Promise<ControlView>): Promise<void> {
-  const client = await clientOrExit(temporalSettings());
+  const client = await clientOrExit();
   let view: ControlView;
   try {
     view = await call(client);
   } catch (err) {
     if (err instanceof InvalidControlRequest) throw new ExitError(err.message, EXIT.badInput);
+    if (err instanceof NamespaceNotFoundError) throw err;
     throw new ExitError(`${verb} ${id} failed: ${failureText(err)}`, EXIT.failed);
   }
   console.log(json ? JSON.stringify(view, null, 2) : `${id}: ${view.paused ? 'paused' : 'not paused'}\n${renderControl(view)}`);
@@ -109,7 +126,10 @@ function printFinal(status: MigrationStatus, json: boolean): number {
 export function buildProgram(): Command {
   const program = new Command('pgferry')
     .description('PostgreSQL-to-PostgreSQL migration as a durable Temporal workflow')
-    .addHelpText('after', '\nEnvironment: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE (default "default"), PGFERRY_TASK_QUEUE (default "pgferry").')
+    .addHelpText(
+      'after',
+      '\nEnvironment: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE (default "default"), TEMPORAL_API_KEY, TEMPORAL_TLS*, or a profile of the Temporal config file (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE), as for Temporal\'s own tools; PGFERRY_TASK_QUEUE (default "pgferry").',
+    )
     .showHelpAfterError();
 
   program
@@ -123,7 +143,7 @@ export function buildProgram(): Command {
     .addOption(taskQueueOption())
     .action(async (specPath: string, opts: { id?: string; wait?: boolean; json?: boolean; at?: string; taskQueue: string }) => {
       const spec = withStartAt(specOrExit(specPath), opts.at);
-      const settings = temporalSettings(process.env, opts.taskQueue);
+      const settings = settingsOrExit(opts.taskQueue);
       const client = await clientOrExit(settings);
       const id = await startMigration(client, settings, spec, opts.id ?? defaultWorkflowId(spec));
       const scheduled = spec.startAt && Date.parse(spec.startAt) > Date.now() ? ` (scheduled to start at ${spec.startAt})` : '';
@@ -139,7 +159,7 @@ export function buildProgram(): Command {
     .option('--watch', 'keep refreshing until it ends')
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { watch?: boolean; json?: boolean }) => {
-      const client = await clientOrExit(temporalSettings());
+      const client = await clientOrExit();
       const status = opts.watch ? await follow(client, id, opts.json) : await migrationStatus(client, id);
       process.exitCode = printFinal(status, Boolean(opts.json));
     });
@@ -149,7 +169,7 @@ export function buildProgram(): Command {
     .description('list migrations, newest first')
     .option('--limit <n>', 'at most this many', '50')
     .action(async (opts: { limit: string }) => {
-      const client = await clientOrExit(temporalSettings());
+      const client = await clientOrExit();
       for (const m of await listMigrations(client, Number(opts.limit))) {
         console.log(`${m.workflowId}\t${m.status}\t${m.startTime.toISOString()}${m.closeTime ? `\t${m.closeTime.toISOString()}` : ''}`);
       }
@@ -163,7 +183,7 @@ export function buildProgram(): Command {
     .option('--database <name...>', 'several databases: cut over only these (default: all of them together)')
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { lockSource?: boolean; json?: boolean; database?: string[] }) => {
-      const client = await clientOrExit(temporalSettings());
+      const client = await clientOrExit();
       const started = Date.now();
       if (await isMultiDatabase(client, id).catch(() => false)) {
         try {
@@ -172,6 +192,7 @@ export function buildProgram(): Command {
           process.exitCode = Object.values(results).some((r) => r.validation.mismatches.length) ? EXIT.failed : EXIT.ok;
           return;
         } catch (err) {
+          if (err instanceof NamespaceNotFoundError) throw err;
           throw new ExitError(`cutover of ${id} failed: ${failureText(err)}`, EXIT.failed);
         }
       }
@@ -181,6 +202,7 @@ export function buildProgram(): Command {
         console.log(opts.json ? JSON.stringify(result, null, 2) : renderCutover(result, Date.now() - started));
         process.exitCode = result.validation.mismatches.length ? EXIT.failed : EXIT.ok;
       } catch (err) {
+        if (err instanceof NamespaceNotFoundError) throw err;
         throw new ExitError(`cutover of ${id} failed: ${failureText(err)}`, EXIT.failed);
       }
     });
@@ -223,7 +245,7 @@ export function buildProgram(): Command {
     .description('cancel a migration: running work stops, the source snapshot is released')
     .argument('<workflowId>')
     .action(async (id: string) => {
-      const client = await clientOrExit(temporalSettings());
+      const client = await clientOrExit();
       await cancelMigration(client, id);
       console.log(`cancellation requested for ${id}; waiting for it to stop...`);
       const status = await follow(client, id, true);
@@ -238,7 +260,7 @@ export function buildProgram(): Command {
     .addOption(taskQueueOption())
     .action(async (specPath: string, opts: { json?: boolean; taskQueue: string }) => {
       const spec = specOrExit(specPath);
-      const settings = temporalSettings(process.env, opts.taskQueue);
+      const settings = settingsOrExit(opts.taskQueue);
       const report = await runPrecheck(await clientOrExit(settings), settings, spec);
       console.log(opts.json ? JSON.stringify(precheckJson(report), null, 2) : renderPrecheck(report));
       process.exitCode = report.ok ? EXIT.ok : EXIT.failed;
@@ -253,7 +275,13 @@ export function buildProgram(): Command {
       // command (a cutover above all) would pay for nothing.
       const { workerConfig } = await import('../worker/config');
       const { runWorker } = await import('../worker/run-worker');
-      await runWorker({ ...workerConfig(), taskQueue: opts.taskQueue });
+      try {
+        await runWorker({ ...workerConfig(), taskQueue: opts.taskQueue });
+      } catch (err) {
+        if (err instanceof TemporalSettingsError) throw new ExitError(err.message, EXIT.badInput);
+        if (err instanceof TemporalUnreachableError) throw new ExitError(err.message, EXIT.temporal);
+        throw err;
+      }
     });
 
   return program;
@@ -265,6 +293,9 @@ function webUiLink(settings: TemporalSettings, id: string): string {
 }
 
 if (require.main === module) {
+  // grpc-js hands an IP address to TLS as the server name, which Node flags on every TLS
+  // connection to an IP address (DEP0123): nothing a user of the CLI can act on.
+  process.noDeprecation = true;
   buildProgram()
     .parseAsync(process.argv)
     .then(
@@ -274,6 +305,8 @@ if (require.main === module) {
         if (process.argv[2] !== 'worker') process.stdout.write('', () => process.exit(process.exitCode ?? EXIT.ok));
       },
       (err) => {
+        // Any command, at its first call that names the namespace.
+        if (err instanceof NamespaceNotFoundError) err = new ExitError(namespaceNotFound(temporalSettings().connection), EXIT.badInput);
         const code = err instanceof ExitError ? err.code : EXIT.failed;
         console.error(err instanceof Error ? err.message : String(err));
         process.exit(code);

@@ -4,6 +4,8 @@
 #   - the Temporal CLI v1.5.1 (dev server + Web UI), unless `temporal` is on PATH or
 #     $TEMPORAL_CLI names one: built once per machine with Go, cached in .tools/bin and in
 #     ~/.cache/pgferry so a fresh clone on the same machine does not rebuild it
+#   - haproxy, from Debian: test/temporal-tls.test.ts puts it in front of the Temporal dev
+#     server as the TLS / mTLS / API-key terminator (only the tests need it)
 #   - with --bench: pgcopydb (a peer in the benchmark), from Debian
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +63,18 @@ if [ ! -x "$PG_BIN/initdb" ] || [ ! -x "$PG_BIN/pg_dump" ]; then
   exit 1
 fi
 say "PostgreSQL binaries: $PG_BIN"
+
+# haproxy (tests only; stunnel cannot offer HTTP/2 by ALPN, which the worker's gRPC client requires)
+if command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; then
+  say "haproxy: $(command -v haproxy || echo /usr/sbin/haproxy)"
+else
+  say "installing haproxy (the Temporal TLS test's proxy)"
+  if { apt-get install -y haproxy >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y haproxy >/dev/null; }; }; then
+    say "haproxy: $(command -v haproxy || echo /usr/sbin/haproxy)"
+  else
+    say "WARNING: could not install haproxy with apt-get; test/temporal-tls.test.ts needs it (everything else works without)" >&2
+  fi
+fi
 
 if [ "${1:-}" = "--bench" ]; then
   if ! command -v pgcopydb >/dev/null 2>&1; then

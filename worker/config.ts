@@ -2,10 +2,11 @@
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadTemporalConnection, type TemporalConnection } from '../client/temporal-connection';
 
 export interface WorkerConfig {
-  temporalAddress: string;
-  namespace: string;
+  /** Address, namespace, TLS, API key: Temporal's environment variables and config profile. */
+  temporal: TemporalConnection;
   taskQueue: string;
   pgBinDir: string;
   tmpDir: string;
@@ -23,10 +24,10 @@ export function findPgBinDir(env: NodeJS.ProcessEnv = process.env): string {
   return '/usr/bin';
 }
 
+/** Throws TemporalSettingsError when the Temporal settings cannot work (a missing certificate file...). */
 export function workerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   return {
-    temporalAddress: env.TEMPORAL_ADDRESS ?? 'localhost:7233',
-    namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    temporal: loadTemporalConnection(env),
     taskQueue: env.PGFERRY_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     pgBinDir: findPgBinDir(env),
     tmpDir: env.PGFERRY_TMP ?? tmpdir(),

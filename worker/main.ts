@@ -3,7 +3,9 @@
 import { workerConfig } from './config';
 import { runWorker } from './run-worker';
 
-runWorker(workerConfig()).catch((err) => {
-  console.error(`pgferry worker stopped: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+Promise.resolve()
+  .then(() => runWorker(workerConfig()))
+  .catch((err) => {
+    console.error(`pgferry worker stopped: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });

@@ -3,14 +3,22 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { TemporalSettingsError } from '../client/temporal-connection';
+import { namespaceNotFound, unreachableError } from '../client/temporal-diagnosis';
 import type { WorkerConfig } from './config';
 
 export async function runWorker(config: WorkerConfig): Promise<void> {
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  for (const warning of config.temporal.warnings) console.error(`pgferry worker: ${warning}`);
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect(config.temporal.options);
+  } catch (err) {
+    throw await unreachableError(config.temporal, err);
+  }
   try {
     const worker = await Worker.create({
       connection,
-      namespace: config.namespace,
+      namespace: config.temporal.namespace,
       taskQueue: config.taskQueue,
       ...workflowSource(),
       activities: createActivities({ env: process.env, pgBinDir: config.pgBinDir, tmpDir: config.tmpDir }),
@@ -22,9 +30,13 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       // enough that a cancel releases the source snapshot within a second, not half a minute
       // (the migration's end waits for that release).
       maxHeartbeatThrottleInterval: '1 second',
+    }).catch((err: Error) => {
+      // The core's "Namespace x was not found or otherwise could not be described: Status { code: NotFound ...".
+      if (/^Namespace .*code: NotFound/s.test(err.message)) throw new TemporalSettingsError(namespaceNotFound(config.temporal));
+      throw err;
     });
     // Tests and scripts wait for this exact line.
-    console.log(`pgferry worker ready (task queue ${config.taskQueue}, Temporal ${config.temporalAddress})`);
+    console.log(`pgferry worker ready (task queue ${config.taskQueue}, Temporal ${config.temporal.description})`);
     await worker.run();
   } finally {
     await connection.close();

@@ -21,8 +21,8 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `pgferry ...` against the test Temporal server and task queue. */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 240_000): Promise<CliResult> {
+/** Runs `pgferry ...` against the test Temporal server and task queue; an undefined value removes a variable. */
+export function runCli(args: string[], env: Record<string, string | undefined>, timeoutMs = 240_000): Promise<CliResult> {
   return new Promise((done) => {
     execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;

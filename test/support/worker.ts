@@ -14,11 +14,16 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-export async function startWorkerProcess(opts: { temporalAddress: string; taskQueue: string; env?: Record<string, string> }): Promise<WorkerProcess> {
+/**
+ * temporalAddress: TEMPORAL_ADDRESS for the worker; leave it out to have the worker find its
+ * server some other way (a config profile in `env`). An undefined value in `env` removes a variable.
+ */
+export async function startWorkerProcess(opts: { temporalAddress?: string; taskQueue: string; env?: Record<string, string | undefined> }): Promise<WorkerProcess> {
   // PGFERRY_WORKER_NODE_ARGS: extra node flags for the worker, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
   const nodeArgs = (process.env.PGFERRY_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const address = opts.temporalAddress === undefined ? {} : { TEMPORAL_ADDRESS: opts.temporalAddress };
   const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'dist', 'worker', 'main.js')], {
-    env: { ...process.env, ...opts.env, TEMPORAL_ADDRESS: opts.temporalAddress, PGFERRY_TASK_QUEUE: opts.taskQueue },
+    env: { ...process.env, ...opts.env, ...address, PGFERRY_TASK_QUEUE: opts.taskQueue },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
