@@ -22,6 +22,7 @@ const ROLES_SQL = `CREATE ROLE lo_owner; CREATE ROLE lo_reader;`;
 const SOURCE_SQL = `
 CREATE TABLE docs (id int PRIMARY KEY, title text, content oid);
 SELECT lo_from_bytea(1001, ''::bytea);
+SELECT lo_from_bytea(1002, 'gone'::bytea); -- unlinked while the first snapshot is lost
 SELECT lo_from_bytea(424242, 'a large object that pg_dump would carry'::bytea);
 SELECT lo_from_bytea(2002, decode(repeat(md5('few'), 3 * 65536 + 100), 'hex'));
 SELECT lo_create(${BIG_OID});
@@ -98,7 +99,7 @@ describe('large objects', () => {
     const precheck = await runCli(['precheck', spec, '--json'], h.cliEnv);
     const item = (JSON.parse(precheck.stdout) as { items: Array<{ id: string; status: string; title: string }> }).items.find((i) => i.id === 'large-objects');
     expect(item).toMatchObject({ status: 'pass' });
-    expect(item!.title).toMatch(/^4 large object\(s\), 15\d\.\d MB in all/);
+    expect(item!.title).toMatch(/^5 large object\(s\), 15\d\.\d MB in all/);
 
     const workflowId = `lo-full-${Date.now()}`;
     expect((await runCli(['start', spec, '--id', workflowId], h.cliEnv)).code).toBe(0);
@@ -107,12 +108,16 @@ describe('large objects', () => {
     // 1. Kill the worker in the middle of the big object: the exported snapshot dies with it.
     const copying = `SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgferry large objects'`;
     await waitFor('the large objects under way', async () => (await h.source.query(copying)).length > 0, 120_000, 50);
+    const copiedGone = `SELECT 1 FROM _pgferry.large_objects WHERE oid = 1002 AND done`;
+    await waitFor('object 1002 copied', async () => (await h.target.query(copiedGone, 'app')).length > 0, 30_000, 50);
     await new Promise((r) => setTimeout(r, 1_500)); // ~35 MB in at 25 MB/s: before the first checkpoint
     const status = JSON.parse((await runCli(['status', workflowId, '--json'], h.cliEnv)).stdout) as { progress: MigrationProgress };
     expect(status.progress.phase).toBe('data');
-    expect(status.progress.largeObjects).toMatchObject({ objects: 4, bytes: BIG_MB * MB + 39 + 3 * 65536 * 16 + 1600 });
+    expect(status.progress.largeObjects).toMatchObject({ objects: 5, bytes: BIG_MB * MB + 39 + 3 * 65536 * 16 + 1600 + 4 });
     const firstSnapshot = status.progress.snapshot!;
     await h.worker.kill('SIGKILL');
+    // Between the two snapshots, an object that the first copy may have copied goes away.
+    await h.source.query('SELECT lo_unlink(1002)', 'app');
     await h.restartWorker();
 
     // 2. Under the new snapshot: once the big object has committed a checkpoint, cut its copy's

@@ -17,7 +17,7 @@ import { guarded } from '../errors';
 import { CopyControlPoller } from '../copy/copy-control';
 import { copyObject } from './copy-object';
 import { readSizes, type ObjectSize } from './large-object-sql';
-import { ensureRecordsTable, readRecords, writeRecord, type LargeObjectRecord } from './large-object-records';
+import { ensureRecordsTable, readRecords, RECORDS_TABLE, writeRecord, type LargeObjectRecord } from './large-object-records';
 import { freshMetadata, metadataStatements, readMetadata, type LargeObjectMetadata } from './large-object-metadata';
 
 export interface CopyLargeObjectsInput extends Endpoints {
@@ -110,6 +110,7 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
           live.objects += 1;
           bytes += o.size;
         }
+        await unlinkGone(tgt, input.progressWorkflowId, records, new Set(objects.map((o) => o.oid)));
         await tgt.query('COMMIT');
         await src.query('COMMIT');
         signal();
@@ -123,6 +124,20 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
       await closeQuietly(tgt);
     }
   };
+}
+
+/**
+ * Objects an earlier data phase copied under an older snapshot that this snapshot no longer
+ * has (unlinked on the source in between): the target must not keep them.
+ */
+async function unlinkGone(tgt: Client, workflowId: string, records: Map<number, LargeObjectRecord>, present: Set<number>): Promise<void> {
+  const gone = [...records.keys()].filter((oid) => !present.has(oid));
+  if (!gone.length) return;
+  await tgt.query(
+    `SELECT pg_catalog.lo_unlink(m.oid) FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid::int8 = ANY($1::int8[])`,
+    [gone],
+  );
+  await tgt.query(`DELETE FROM ${RECORDS_TABLE} WHERE workflow_id = $1 AND oid = ANY($2::int8[])`, [workflowId, gone]);
 }
 
 /** Gives each copied object the source's owner, comment and grants, in the copy's transaction. */
