@@ -15,9 +15,10 @@ import { closeQuietly, openClient, quoteLiteral } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { CopyControlPoller } from '../copy/copy-control';
-import { copyObject } from './copy-object';
+import { copyObject, obey } from './copy-object';
 import { readSizes, type ObjectSize } from './large-object-sql';
-import { ensureRecordsTable, readRecords, RECORDS_TABLE, writeRecord, type LargeObjectRecord } from './large-object-records';
+import { ensureRecordsTable, readRecords, RECORDS_TABLE, writeDoneRecords, writeRecord, type LargeObjectRecord } from './large-object-records';
+import { copySmallObjects, GROUP_BYTES, GROUP_OBJECTS, SMALL_OBJECT_BYTES } from './copy-small-objects';
 import { freshMetadata, metadataStatements, readMetadata, type LargeObjectMetadata } from './large-object-metadata';
 
 export interface CopyLargeObjectsInput extends Endpoints {
@@ -84,9 +85,22 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
         signal();
 
         const writer = new BatchWriter(tgt, input.progressWorkflowId);
+        const inTarget = await targetObjects(tgt, batch.firstOid, batch.lastOid);
         let skipped = 0;
         let resumedBytes = 0;
         let bytes = 0;
+        // Small objects the target does not have yet go in groups, many per round trip.
+        let group: ObjectSize[] = [];
+        const flush = async () => {
+          if (!group.length) return;
+          const groupBytes = group.reduce((s, o) => s + o.size, 0);
+          await obey(control.gate, groupBytes);
+          const copied = await copySmallObjects(src!, tgt!, group, input.checksum);
+          for (const o of copied) await metadata?.apply(o.oid);
+          await writer.doneMany(input.snapshot, copied, groupBytes);
+          live.bytes += groupBytes;
+          group = [];
+        };
         await tgt.query('BEGIN');
         for (const o of objects) {
           live.oid = o.oid;
@@ -94,7 +108,11 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
           const resumable = record?.snapshot === input.snapshot && record.size === o.size ? record : undefined;
           if (resumable?.done) {
             skipped += 1;
+          } else if (o.size <= SMALL_OBJECT_BYTES && !inTarget.has(o.oid)) {
+            group.push(o);
+            if (group.length >= GROUP_OBJECTS || group.reduce((s, g) => s + g.size, 0) >= GROUP_BYTES) await flush();
           } else {
+
             const from = resumable?.copied ?? 0;
             resumedBytes += from;
             const chain = await copyObject(src, tgt, { oid: o.oid, size: o.size, from, chain: resumable?.chain ?? '' }, {
@@ -110,6 +128,7 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
           live.objects += 1;
           bytes += o.size;
         }
+        await flush();
         await unlinkGone(tgt, input.progressWorkflowId, records, new Set(objects.map((o) => o.oid)));
         await tgt.query('COMMIT');
         await src.query('COMMIT');
@@ -124,6 +143,12 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
       await closeQuietly(tgt);
     }
   };
+}
+
+/** The objects of an oid range that the target has (copied before, or its own). */
+async function targetObjects(tgt: Client, firstOid: number, lastOid: number): Promise<Set<number>> {
+  const { rows } = await tgt.query<{ oid: string }>('SELECT oid::int8 AS oid FROM pg_catalog.pg_largeobject_metadata WHERE oid >= $1::int8::oid AND oid <= $2::int8::oid', [firstOid, lastOid]);
+  return new Set(rows.map((r) => Number(r.oid)));
 }
 
 /**
@@ -183,8 +208,17 @@ class BatchWriter {
 
   async done(record: LargeObjectRecord, bytesWritten: number): Promise<void> {
     await writeRecord(this.tgt, this.workflowId, record);
-    this.objects += 1;
-    this.bytes += bytesWritten;
+    await this.counted(1, bytesWritten);
+  }
+
+  async doneMany(snapshot: string, objects: Array<{ oid: number; size: number; chain: string }>, bytesWritten: number): Promise<void> {
+    await writeDoneRecords(this.tgt, this.workflowId, snapshot, objects);
+    await this.counted(objects.length, bytesWritten);
+  }
+
+  private async counted(objects: number, bytes: number): Promise<void> {
+    this.objects += objects;
+    this.bytes += bytes;
     if (this.bytes >= COMMIT_BYTES || this.objects >= COMMIT_OBJECTS) await this.commit();
   }
 

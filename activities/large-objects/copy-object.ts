@@ -64,7 +64,7 @@ export async function copyObject(src: Client, tgt: Client, object: ObjectToCopy,
 }
 
 /** Waits while paused, then for the throttle's share of `bytes`. */
-async function obey(gate: RateGate | undefined, bytes: number): Promise<void> {
+export async function obey(gate: RateGate | undefined, bytes: number): Promise<void> {
   if (!gate) return;
   await gate.whenRunning();
   const wait = gate.take(0, bytes);

@@ -54,6 +54,16 @@ export async function writeRecord(target: Client, workflowId: string, r: LargeOb
   );
 }
 
+/** Many finished objects at once (small objects copied in a group). */
+export async function writeDoneRecords(target: Client, workflowId: string, snapshot: string, objects: Array<{ oid: number; size: number; chain: string }>): Promise<void> {
+  await target.query(
+    `INSERT INTO ${RECORDS_TABLE} (workflow_id, oid, snapshot, size, copied, chain, done)
+     SELECT $1, o, $2, s, s, c, true FROM unnest($3::int8[], $4::int8[], $5::text[]) AS x(o, s, c)
+     ON CONFLICT (workflow_id, oid) DO UPDATE SET snapshot = EXCLUDED.snapshot, size = EXCLUDED.size, copied = EXCLUDED.copied, chain = EXCLUDED.chain, done = EXCLUDED.done`,
+    [workflowId, snapshot, objects.map((o) => o.oid), objects.map((o) => o.size), objects.map((o) => o.chain)],
+  );
+}
+
 /** Objects recorded done under `snapshot`, with the source's size and chain, in oid order, page by page. */
 export async function readDoneRecords(target: Client, workflowId: string, snapshot: string, afterOid: number, limit: number): Promise<LargeObjectRecord[]> {
   const { rows } = await target.query<{ oid: string; size: string; chain: string }>(
