@@ -13,6 +13,7 @@ export function renderProgress(p: MigrationProgress, maxTables = 12): string {
   const limited = p.throttle && !(isUnlimited(p.throttle.full) && isUnlimited(p.throttle.incremental));
   if (p.throttle && (limited || p.paused || p.phase === 'scheduled')) lines.push(renderControl(p as ControlView, p.phase === 'scheduled'));
   if (p.largeObjects) lines.push(renderLargeObjects(p.largeObjects));
+  if (p.redone) lines.push(`copied again after a lost snapshot: ${p.redone.tables} tables, ${formatBytes(p.redone.bytes)}`);
   if (p.stream) lines.push(renderStream(p.stream));
   else if (p.streamWorkflowId) lines.push(`stream ${p.streamWorkflowId}: starting`);
   const busy = p.tables.filter((t) => t.state === 'copying' || t.state === 'failed').slice(0, maxTables);
@@ -91,6 +92,7 @@ export function renderReport(r: MigrationReport, maxTables = 20): string {
     `Validation (${r.validation.mode}): ${r.validation.tablesChecked} tables checked, ${r.validation.mismatches.length} mismatches`,
   ];
   if (r.largeObjects) lines.push(renderLargeObjects(r.largeObjects));
+  if (r.redone) lines.push(`Copied again after a lost snapshot: ${r.redone.tables} tables, ${formatBytes(r.redone.bytes)}`);
   const biggest = [...r.tables].sort((a, b) => b.bytes - a.bytes).slice(0, maxTables);
   if (biggest.length) {
     lines.push('', 'table'.padEnd(40) + 'rows'.padStart(12) + 'size'.padStart(12) + 'time'.padStart(10) + 'MB/s'.padStart(8));

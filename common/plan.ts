@@ -108,6 +108,12 @@ export interface TableValidation {
   ok: boolean;
 }
 
+/** What a lost snapshot cost: work copied under it, copied again under the next. */
+export interface RedoneWork {
+  tables: number;
+  bytes: number;
+}
+
 export interface MigrationReport {
   source: string;
   target: string;
@@ -122,6 +128,8 @@ export interface MigrationReport {
   /** Incremental migrations: the cutover. */
   cutover?: CutoverResult;
   largeObjects?: LargeObjectsSummary;
+  /** Copied again because the snapshot it was read under was lost (absent: nothing). */
+  redone?: RedoneWork;
 }
 
 /** What `pgferry cutover` asks for. */
@@ -166,6 +174,7 @@ export interface MigrationProgress extends Partial<ControlView> {
   /** The stream's last report, as of when the migration workflow last heard of it. */
   stream?: StreamProgress;
   largeObjects?: LargeObjectsSummary;
+  redone?: RedoneWork;
 }
 
 /** A map key for a table; JSON so that dots and quotes inside names cannot collide. */

@@ -6,6 +6,7 @@
 import type { TableProgressUpdate } from '../common/messages';
 import {
   displayName,
+  type RedoneWork,
   tableKey,
   type MigrationProgress,
   type Phase,
@@ -36,6 +37,8 @@ export class MigrationState {
   private phaseStartedAt: number;
   private readonly tables = new Map<string, TableProgress>();
   readonly results = new Map<string, TableCopyResult>();
+  /** Work copied under snapshots that were lost, and so copied again (tables, and bytes with large objects). */
+  readonly redone: RedoneWork = { tables: 0, bytes: 0 };
   /** Split tables: each chunk's live progress and results, until all are in. */
   private readonly chunks = new Map<string, ChunkTally>();
 
@@ -67,12 +70,24 @@ export class MigrationState {
     }
   }
 
-  /** Back to the start of the data phase (the snapshot was lost: everything is copied again). */
-  resetCopies(): void {
+  /**
+   * Back to the start of the data phase (the snapshot was lost: everything is copied again).
+   * Returns what had been copied under the lost snapshot, which is copied again (also added up
+   * in `redone`).
+   */
+  resetCopies(): RedoneWork {
+    const touched = [...this.tables.values()].filter((t) => t.bytes > 0 || t.state === 'copied');
+    const lost: RedoneWork = {
+      tables: touched.length,
+      bytes: touched.reduce((s, t) => s + t.bytes, 0) + (this.largeObjects?.view().copiedBytes ?? 0),
+    };
+    this.redone.tables += lost.tables;
+    this.redone.bytes += lost.bytes;
     this.results.clear();
     this.chunks.clear();
     this.largeObjects?.reset();
     for (const t of this.tables.values()) Object.assign(t, { state: 'pending', rows: 0, bytes: 0, ms: undefined, error: undefined });
+    return lost;
   }
 
   /** Live progress from copy activities; never moves a table backwards. */
@@ -158,6 +173,7 @@ export class MigrationState {
       snapshot: this.snapshot,
       streamWorkflowId: this.streamWorkflowId,
       ...(this.largeObjects ? { largeObjects: this.largeObjects.view() } : {}),
+      ...(this.redone.tables || this.redone.bytes ? { redone: { ...this.redone } } : {}),
       ...this.control?.view(),
     };
   }
@@ -171,6 +187,7 @@ export class MigrationState {
       ...(this.control?.details(p.phase) ?? []),
     ];
     if (this.largeObjects) lines.push(this.largeObjects.details(), '');
+    if (p.redone) lines.push(`**Copied again after a lost snapshot:** ${p.redone.tables} tables, ${formatBytes(p.redone.bytes)}`, '');
     if (this.streamWorkflowId) lines.push(`**Change stream:** child workflow \`${this.streamWorkflowId}\` (lag, rates and per-table changes on its page)`, '');
     if (p.warnings.length) lines.push(`**Warnings:** ${p.warnings.length} (see the progress query or the result)`, '');
     const busyFirst = [...p.tables].sort((a, b) => stateOrder(a.state) - stateOrder(b.state));

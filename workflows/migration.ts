@@ -28,7 +28,7 @@ import type { Endpoints } from '../activities/deps';
 import type { SnapshotReady } from '../common/messages';
 import { groupIntoUnits } from '../common/units';
 import { describeConnection } from '../common/connection';
-import { tableKey, type CutoverRequest, type CutoverResult, type MigrationReport, type TableRef, type TableValidation } from '../common/plan';
+import { tableKey, type RedoneWork, type CutoverRequest, type CutoverResult, type MigrationReport, type TableRef, type TableValidation } from '../common/plan';
 import { ignoredNotFoundNote, precheckStopMessage } from '../common/precheck';
 import { replicationNames, type ReplicationNames } from '../common/replication-names';
 import type { MigrationSpec } from '../common/spec';
@@ -48,6 +48,7 @@ import { cutoverSignal, databasePhaseSignal, largeObjectProgressSignal, largeObj
 import { largeObjectsWanted, type LargeObjectValidation } from '../common/large-objects';
 import { LargeObjectProgress } from './large-object-progress';
 import { splitThresholdBytes } from '../common/table-split';
+import { formatBytes } from '../common/format';
 
 // proxyActivities returns a Proxy: take the functions out by name (spreading it yields nothing).
 const { listTables, copySequences, dropBookkeeping } = proxyActivities<Activities>(options.short);
@@ -166,15 +167,16 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
   }
 
   /** Runs a step that reads under the snapshot, again under a new one if the old one is lost. */
-  async function underSnapshot<T>(step: (snapshotName: string) => Promise<T>, onLost?: () => void): Promise<T> {
+  async function underSnapshot<T>(step: (snapshotName: string) => Promise<T>, onLost?: () => RedoneWork): Promise<T> {
     let name = await currentSnapshot();
     for (;;) {
       try {
         return await step(name);
       } catch (err) {
         if (!isSnapshotLost(err)) throw err;
-        state.warnings.push(`the source snapshot ${name} was lost (holder restarted); work read under it is redone`);
-        onLost?.();
+        const lost = onLost?.();
+        const what = lost ? `: ${lost.tables} tables (${formatBytes(lost.bytes)}) copied again` : '';
+        state.warnings.push(`the source snapshot ${name} was lost (holder restarted); work read under it is redone${what}`);
         name = await currentSnapshot(name);
       }
     }
@@ -558,5 +560,6 @@ function buildReport(spec: MigrationSpec, state: MigrationState, tables: TableRe
     totalBytes: rows.reduce((s, r) => s + r.bytes, 0),
     totalMs: Date.now() - state.startedAt,
     ...(state.largeObjects ? { largeObjects: state.largeObjects.view() } : {}),
+    ...(state.redone.tables || state.redone.bytes ? { redone: { ...state.redone } } : {}),
   };
 }

@@ -72,3 +72,18 @@ describe('MigrationState with a split table', () => {
     expect(state.progress().tables.find((t) => t.name === 'big')).toMatchObject({ state: 'copied', rows: 60 });
   });
 });
+
+describe('MigrationState after a lost snapshot', () => {
+  it('counts what had been copied under it, and says so in the progress', () => {
+    const state = new MigrationState(0);
+    state.setTables(tables);
+    state.recordCopied([{ schema: 'public', name: 'big', rows: 7, bytes: 900, ms: 5 }]);
+    state.applyProgress([{ schema: 'Sales', name: 'Order Items', state: 'copying', rows: 1, bytes: 40 }]);
+    expect(state.progress().redone).toBeUndefined();
+    expect(state.resetCopies()).toEqual({ tables: 2, bytes: 940 });
+    state.recordCopied([{ schema: 'public', name: 'big', rows: 7, bytes: 900, ms: 5 }]);
+    expect(state.resetCopies()).toEqual({ tables: 1, bytes: 900 });
+    expect(state.progress().redone).toEqual({ tables: 3, bytes: 1840 });
+    expect(state.details()).toContain('**Copied again after a lost snapshot:** 3 tables');
+  });
+});
