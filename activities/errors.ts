@@ -6,17 +6,10 @@
  * `retry.otherMinutes`, and mistakes no retry can fix (wrong password) fail at once.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { FailureType } from '../common/failure-types';
 
 export type ErrorKind = 'connection' | 'auth' | 'config' | 'snapshot-lost' | 'other';
 
-/** Failure types the workflow reacts to. */
-export const FAILURE = {
-  connection: 'ConnectionError',
-  auth: 'AuthenticationError',
-  config: 'ConfigurationError',
-  snapshotLost: 'SnapshotLost',
-  other: 'MigrationError',
-} as const;
 
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND',
@@ -95,19 +88,19 @@ export function toFailure(err: unknown, ctx: FailureContext, now = Date.now(), f
   const elapsedMinutes = (now - firstScheduledMs) / 60_000;
   switch (kind) {
     case 'auth':
-      return ApplicationFailure.nonRetryable(message, FAILURE.auth);
+      return ApplicationFailure.nonRetryable(message, FailureType.AuthenticationError);
     case 'config':
-      return ApplicationFailure.nonRetryable(message, FAILURE.config);
+      return ApplicationFailure.nonRetryable(message, FailureType.ConfigurationError);
     case 'snapshot-lost':
-      return ApplicationFailure.nonRetryable(message, FAILURE.snapshotLost);
+      return ApplicationFailure.nonRetryable(message, FailureType.SnapshotLost);
     case 'connection':
       return elapsedMinutes >= ctx.retry.connectionMinutes
-        ? ApplicationFailure.nonRetryable(`${message} (gave up after ${Math.round(elapsedMinutes)} min of retries)`, FAILURE.connection)
-        : ApplicationFailure.retryable(message, FAILURE.connection);
+        ? ApplicationFailure.nonRetryable(`${message} (gave up after ${Math.round(elapsedMinutes)} min of retries)`, FailureType.ConnectionError)
+        : ApplicationFailure.retryable(message, FailureType.ConnectionError);
     default:
       return elapsedMinutes >= ctx.retry.otherMinutes
-        ? ApplicationFailure.nonRetryable(`${message} (gave up after ${Math.round(elapsedMinutes)} min of retries)`, FAILURE.other)
-        : ApplicationFailure.retryable(message, FAILURE.other);
+        ? ApplicationFailure.nonRetryable(`${message} (gave up after ${Math.round(elapsedMinutes)} min of retries)`, FailureType.MigrationError)
+        : ApplicationFailure.retryable(message, FailureType.MigrationError);
   }
 }
 

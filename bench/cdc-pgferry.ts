@@ -11,13 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import type { CutoverResult, MigrationProgress } from '../common/plan';
+import type { CutoverResult } from '../common/plan';
 import { replicationNames } from '../common/replication-names';
-import type { StreamProgress } from '../common/stream';
 import { repoRoot } from '../test/support/repo-root';
 import { startWorkerProcess, type WorkerProcess } from '../test/support/worker';
 import type { CdcContender, CdcContext } from './cdc-contender';
 import { peakRssOf } from './rss';
+import { progressQuery, streamProgressQuery } from '../workflows/messages';
 
 const run = promisify(execFile);
 
@@ -44,7 +44,7 @@ export function pgferryContender(): CdcContender {
   const names = replicationNames(id);
   const migration = () => client.workflow.getHandle(id);
   const stream = () => client.workflow.getHandle(streamId);
-  const streamProgress = () => stream().query<StreamProgress>('progress');
+  const streamProgress = () => stream().query(streamProgressQuery);
 
   /** What Temporal knows about a workflow that is stuck or gone: its status, its failure, its retrying activities. */
   async function diagnose(handle: WorkflowHandle): Promise<string> {
@@ -91,7 +91,7 @@ export function pgferryContender(): CdcContender {
       connection = await Connection.connect({ address: ctx.temporalAddress });
       client = new Client({ connection });
       await cli(['start', spec, '--id', id]);
-      await until('the streaming phase', 30 * 60_000, async () => (await migration().query<MigrationProgress>('progress')).phase === 'streaming');
+      await until('the streaming phase', 30 * 60_000, async () => (await migration().query(progressQuery)).phase === 'streaming');
       await until('the stream reading its slot', 120_000, async () => {
         const [row] = await source.query<{ slot_name: string }>(
           `SELECT slot_name FROM pg_replication_slots WHERE left(slot_name, length($1)) = $1 AND active ORDER BY slot_name DESC LIMIT 1`,

@@ -4,23 +4,24 @@
  * finished migration) rather than a mere "sent".
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { MULTI_DATABASE_WORKFLOW, type MultiDatabaseProgress } from '../common/databases';
-import { PROGRESS_QUERY } from '../common/messages';
-import { PAUSE_UPDATE, RESUME_UPDATE, THROTTLE_UPDATE, type ControlView } from '../common/control';
+import { MULTI_DATABASE_WORKFLOW } from '../common/databases';
+import type { ControlView } from '../common/control';
+import { multiProgressQuery } from '../workflows/messages';
+import { pauseUpdate, resumeUpdate, throttleUpdate } from '../workflows/control-messages';
 import { THROTTLE_PHASES, throttleChangeProblem, type ThrottleChange, type ThrottlePhase } from '../common/throttle';
 
 export async function pauseMigration(client: Client, workflowId: string): Promise<ControlView> {
-  return controlUpdate(client, workflowId, 'pause', (h) => h.executeUpdate<ControlView, []>(PAUSE_UPDATE));
+  return controlUpdate(client, workflowId, 'pause', (h) => h.executeUpdate(pauseUpdate));
 }
 
 export async function resumeMigration(client: Client, workflowId: string): Promise<ControlView> {
-  return controlUpdate(client, workflowId, 'resume', (h) => h.executeUpdate<ControlView, []>(RESUME_UPDATE));
+  return controlUpdate(client, workflowId, 'resume', (h) => h.executeUpdate(resumeUpdate));
 }
 
 export async function throttleMigration(client: Client, workflowId: string, change: ThrottleChange): Promise<ControlView> {
   const problem = throttleChangeProblem(change);
   if (problem) throw new InvalidControlRequest(problem);
-  return controlUpdate(client, workflowId, 'throttle', (h) => h.executeUpdate<ControlView, [ThrottleChange]>(THROTTLE_UPDATE, { args: [change] }));
+  return controlUpdate(client, workflowId, 'throttle', (h) => h.executeUpdate(throttleUpdate, { args: [change] }));
 }
 
 /** Refused before anything was sent (exit code 2). */
@@ -56,7 +57,7 @@ async function controlUpdate(client: Client, workflowId: string, verb: string, s
   if (status.name !== 'RUNNING') throw new Error(`migration ${workflowId} has already ended (${status.name.toLowerCase()}): there is nothing to ${verb}`);
   if (type === MULTI_DATABASE_WORKFLOW) {
     // Each database is a migration of its own, with its own limits: control them one by one.
-    const { databases } = await handle.query<MultiDatabaseProgress>(PROGRESS_QUERY);
+    const { databases } = await handle.query(multiProgressQuery);
     throw new InvalidControlRequest(`${workflowId} migrates several databases: ${verb} each database's migration by its id (${databases.map((d) => d.workflowId).join(', ')})`);
   }
   return send(handle);

@@ -6,10 +6,9 @@ import { WorkflowFailedError, type Client, type WorkflowExecutionDescription } f
 import { describeConnection } from '../common/connection';
 import type { CutoverRequest, CutoverResult, MigrationProgress, MigrationReport } from '../common/plan';
 import type { PrecheckReport } from '../common/precheck';
-import type { StreamProgress } from '../common/stream';
 import type { MigrationSpec } from '../common/spec';
-import { PROGRESS_QUERY } from '../common/messages';
-import { MULTI_DATABASE_WORKFLOW, type MultiCutoverResult, type MultiDatabaseProgress, type MultiDatabaseReport } from '../common/databases';
+import { MULTI_DATABASE_WORKFLOW, type MultiCutoverRequest, type MultiCutoverResult, type MultiDatabaseProgress, type MultiDatabaseReport } from '../common/databases';
+import { cutoverUpdate, multiCutoverUpdate, multiProgressQuery, progressQuery, streamProgressQuery } from '../workflows/messages';
 import type { TemporalSettings } from './temporal';
 
 export const MIGRATION_WORKFLOW = 'migrationWorkflow';
@@ -67,10 +66,10 @@ export async function migrationStatus(client: Client, workflowId: string): Promi
   if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') {
     if (description.type === MULTI_DATABASE_WORKFLOW) return { state: 'running', progress: await databasesProgress(client, workflowId), description };
     // Queries need a running worker; without one the status still shows, without details.
-    const progress = await handle.query<MigrationProgress>(PROGRESS_QUERY).catch(() => undefined);
+    const progress = await handle.query(progressQuery).catch(() => undefined);
     if (progress?.streamWorkflowId) {
       // The stream's lag and rates live in its own workflow (its reports would bloat this one's history).
-      progress.stream = await client.workflow.getHandle(progress.streamWorkflowId).query<StreamProgress>(PROGRESS_QUERY).catch(() => undefined);
+      progress.stream = await client.workflow.getHandle(progress.streamWorkflowId).query(streamProgressQuery).catch(() => undefined);
     }
     return { state: 'running', progress, description };
   }
@@ -99,12 +98,12 @@ export function failureText(err: unknown): string {
  * ready, with the downtime and the validation, or throws why it could not be done.
  */
 export async function cutoverMigration(client: Client, workflowId: string, request: CutoverRequest): Promise<CutoverResult> {
-  return client.workflow.getHandle(workflowId).executeUpdate<CutoverResult, [CutoverRequest]>('cutover', { args: [request] });
+  return client.workflow.getHandle(workflowId).executeUpdate(cutoverUpdate, { args: [request] });
 }
 
 /** Several databases: one cutover for all of them (or the ones named), each database's result. */
-export async function cutoverDatabases(client: Client, workflowId: string, request: CutoverRequest & { databases?: string[] }): Promise<MultiCutoverResult> {
-  return client.workflow.getHandle(workflowId).executeUpdate<MultiCutoverResult, [CutoverRequest & { databases?: string[] }]>('cutover', { args: [request] });
+export async function cutoverDatabases(client: Client, workflowId: string, request: MultiCutoverRequest): Promise<MultiCutoverResult> {
+  return client.workflow.getHandle(workflowId).executeUpdate(multiCutoverUpdate, { args: [request] });
 }
 
 export async function isMultiDatabase(client: Client, workflowId: string): Promise<boolean> {
@@ -112,14 +111,14 @@ export async function isMultiDatabase(client: Client, workflowId: string): Promi
 }
 
 async function databasesProgress(client: Client, workflowId: string): Promise<DatabasesProgress | undefined> {
-  const parent = await client.workflow.getHandle(workflowId).query<MultiDatabaseProgress>(PROGRESS_QUERY).catch(() => undefined);
+  const parent = await client.workflow.getHandle(workflowId).query(multiProgressQuery).catch(() => undefined);
   if (!parent) return undefined;
   const progress: DatabasesProgress['progress'] = {};
   await Promise.all(
     parent.databases
       .filter((d) => d.state !== 'pending')
       .map(async (d) => {
-        progress[d.database] = await client.workflow.getHandle(d.workflowId).query<MigrationProgress>(PROGRESS_QUERY).catch(() => undefined);
+        progress[d.database] = await client.workflow.getHandle(d.workflowId).query(progressQuery).catch(() => undefined);
       }),
   );
   return { ...parent, progress };

@@ -1,6 +1,6 @@
 /**
  * Names of the messages that activities send to the migration workflow. The workflow defines
- * them with defineSignal; activities signal by name, so they need not import workflow code.
+ * them in workflows/messages.ts; activities signal by name, so they need not import workflow code.
  */
 export const SNAPSHOT_READY_SIGNAL = 'snapshotReady';
 export const TABLE_PROGRESS_SIGNAL = 'tableProgress';

@@ -23,12 +23,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { historyToJSON } from '../test/support/history-json';
-import type { MultiDatabaseProgress } from '../common/databases';
-import type { MigrationProgress } from '../common/plan';
-import type { StreamProgress } from '../common/stream';
 import { runCli, startHarness, waitFor, waitForPhase, writeSpec, REPO, type CliResult, type Harness } from '../test/support/harness';
 import { HISTORIES_DIR, parseHistory, replayHistories, type RecordedHistory } from '../test/support/replay';
 import { startTemporalServer, type TemporalServer } from '../test/support/temporal';
+import { multiProgressQuery, progressQuery, streamProgressQuery } from '../workflows/messages';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -87,7 +85,7 @@ async function writes(h: Harness, db: string, round: number): Promise<void> {
 }
 
 async function streamedChanges(h: Harness, id: string): Promise<number> {
-  return (await h.client.workflow.getHandle(`${id}/stream`).query<StreamProgress>('progress')).totalChanges;
+  return (await h.client.workflow.getHandle(`${id}/stream`).query(streamProgressQuery)).totalChanges;
 }
 
 async function waitForChanges(h: Harness, id: string, atLeast: number): Promise<void> {
@@ -173,7 +171,7 @@ const SHAPES: Shape[] = [
       const spec = writeSpec({ source: h.source.url('slow'), target: h.target.url('slow_new'), throttle: { full: { rowsPerSecond: 1000 } } });
       await ok(['start', spec, '--id', id]);
       const handle = h.client.workflow.getHandle(id);
-      await waitFor(`${id}: a table copying`, async () => (await handle.query<MigrationProgress>('progress')).tables.some((t) => t.state === 'copying'), 120_000, 100);
+      await waitFor(`${id}: a table copying`, async () => (await handle.query(progressQuery)).tables.some((t) => t.state === 'copying'), 120_000, 100);
       await ok(['pause', id]);
       await sleep(1_500);
       await ok(['throttle', id, '--rows-per-second', '3000', '--phase', 'full']);
@@ -321,7 +319,7 @@ const SHAPES: Shape[] = [
       });
       await ok(['start', spec, '--id', id]);
       const parent = h.client.workflow.getHandle(id);
-      await waitFor(`${id}: every database streaming`, async () => (await parent.query<MultiDatabaseProgress>('progress')).databases.every((d) => d.state === 'streaming'), 240_000, 300);
+      await waitFor(`${id}: every database streaming`, async () => (await parent.query(multiProgressQuery)).databases.every((d) => d.state === 'streaming'), 240_000, 300);
       await writes(h, 'db_a', 1);
       await writes(h, 'db_b', 1);
       await waitForChanges(h, `${id}/db-db_a`, 20);

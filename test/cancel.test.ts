@@ -3,8 +3,8 @@
  * pgferry session (and so no exported snapshot) is left behind.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { MigrationProgress } from '../common/plan';
 import { runCli, startHarness, waitFor, writeSpec, type Harness } from './support/harness';
+import { progressQuery } from '../workflows/messages';
 
 describe('cancel', () => {
   let h: Harness;
@@ -29,7 +29,7 @@ describe('cancel', () => {
     const workflowId = `cancel-${Date.now()}`;
     expect((await runCli(['start', spec, '--id', workflowId], h.cliEnv)).code).toBe(0);
     const handle = h.client.workflow.getHandle(workflowId);
-    await waitFor('the copy to start', async () => (await handle.query<MigrationProgress>('progress')).tables.some((t) => t.state === 'copying'), 60_000, 50);
+    await waitFor('the copy to start', async () => (await handle.query(progressQuery)).tables.some((t) => t.state === 'copying'), 60_000, 50);
 
     // What the Web UI shows as the workflow's current details, kept current while it runs.
     const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');

@@ -3,8 +3,9 @@
  * source and on the target) is retried, and the target still ends exactly like the source.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { MigrationProgress, MigrationReport } from '../common/plan';
+import type { MigrationReport } from '../common/plan';
 import { runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
+import { progressQuery } from '../workflows/messages';
 
 describe('connection loss during the copy', () => {
   let h: Harness;
@@ -31,7 +32,7 @@ describe('connection loss during the copy', () => {
     const workflowId = `connloss-${Date.now()}`;
     expect((await runCli(['start', spec, '--id', workflowId], h.cliEnv)).code).toBe(0);
     const handle = h.client.workflow.getHandle(workflowId);
-    await waitFor('the copy of big to start', async () => (await handle.query<MigrationProgress>('progress')).tables.some((t) => t.name === 'big' && t.state === 'copying'), 60_000, 50);
+    await waitFor('the copy of big to start', async () => (await handle.query(progressQuery)).tables.some((t) => t.name === 'big' && t.state === 'copying'), 60_000, 50);
 
     const terminate = `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = 'pgferry copy'`;
     const [killedTarget] = await h.target.query<{ n: string }>(terminate);

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MigrationProgress, MigrationReport } from '../common/plan';
 import { runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
+import { progressQuery } from '../workflows/messages';
 
 const SOURCE_SQL = `
 CREATE TABLE events_nokey (n int, payload text);
@@ -44,7 +45,7 @@ describe('worker crash during the data phase', () => {
     await waitFor(
       'some tables copied and others not',
       async () => {
-        const p = await handle.query<MigrationProgress>('progress');
+        const p = await handle.query(progressQuery);
         if (p.phase === 'data' && p.tablesDone >= 2 && p.tablesDone < p.tablesTotal) atKill = p;
         return atKill !== undefined;
       },

@@ -8,6 +8,7 @@ import type { MultiDatabaseProgress, MultiDatabaseReport } from '../common/datab
 import type { MigrationProgress } from '../common/plan';
 import { runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
 import { replicationLeftovers } from './support/write-load';
+import { multiProgressQuery, progressQuery } from '../workflows/messages';
 
 describe('several databases', () => {
   let h: Harness;
@@ -47,12 +48,12 @@ describe('several databases', () => {
     expect(started.stderr).toBe('');
     expect(started.code).toBe(0);
     const parent = h.client.workflow.getHandle(id);
-    await waitFor('every database to stream', async () => (await parent.query<MultiDatabaseProgress>('progress')).databases.every((d) => d.state === 'streaming'), 240_000, 300);
+    await waitFor('every database to stream', async () => (await parent.query(multiProgressQuery)).databases.every((d) => d.state === 'streaming'), 240_000, 300);
     // At most two at once: the third database started only once one of the first two streamed.
     const child = (db: string) => h.client.workflow.getHandle(`${id}/db-${db}`);
     const [sales, hr, ops] = await Promise.all(databases.map((db) => child(db).describe()));
     const firstStreams = await Promise.all(['sales', 'hr'].map(async (db) => {
-      const p = await child(db).query<MigrationProgress>('progress');
+      const p = await child(db).query(progressQuery);
       return p.startedAt + (p.phases ?? []).reduce((sum, ph) => sum + ph.ms, 0);
     }));
     expect(ops.startTime.getTime()).toBeGreaterThanOrEqual(Math.min(...firstStreams) - 1000);

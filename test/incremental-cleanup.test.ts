@@ -5,9 +5,9 @@
  * the statement that fixes it.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { MigrationProgress } from '../common/plan';
 import { runCli, startHarness, waitFor, writeSpec, type Harness } from './support/harness';
 import { replicationLeftovers } from './support/write-load';
+import { progressQuery } from '../workflows/messages';
 
 describe('incremental migration cleanup', () => {
   let h: Harness;
@@ -31,7 +31,7 @@ describe('incremental migration cleanup', () => {
     writeSpec({ source: h.source.url('app'), target: h.target.url(db), types: ['schema', 'full', 'incremental'], precheck: { ignore: ['tables-without-key', 'ddl-during-migration'] }, ...more });
   const streaming = async (workflowId: string) => {
     const handle = h.client.workflow.getHandle(workflowId);
-    await waitFor('the stream to run', async () => (await handle.query<MigrationProgress>('progress')).phase === 'streaming', 120_000, 100);
+    await waitFor('the stream to run', async () => (await handle.query(progressQuery)).phase === 'streaming', 120_000, 100);
     return handle;
   };
 
@@ -54,7 +54,7 @@ describe('incremental migration cleanup', () => {
     const workflowId = `cdc-cancel-${Date.now()}`;
     expect((await runCli(['start', spec('t2'), '--id', workflowId], h.cliEnv)).code).toBe(0);
     const handle = h.client.workflow.getHandle(workflowId);
-    await waitFor('the stream to run', async () => (await handle.query<MigrationProgress>('progress')).phase === 'streaming', 120_000, 100);
+    await waitFor('the stream to run', async () => (await handle.query(progressQuery)).phase === 'streaming', 120_000, 100);
     await h.source.query(`INSERT INTO items VALUES (5001, 'during the stream')`, 'app');
     await waitFor('the change to arrive', async () => (await h.target.query(`SELECT 1 FROM items WHERE id = 5001`, 't2')).length === 1, 30_000);
     expect((await replicationLeftovers(h.source, 'app')).length).toBe(2); // one slot, one publication
@@ -69,7 +69,7 @@ describe('incremental migration cleanup', () => {
     const workflowId = `cdc-ddl-${Date.now()}`;
     expect((await runCli(['start', spec('t3'), '--id', workflowId], h.cliEnv)).code).toBe(0);
     const handle = h.client.workflow.getHandle(workflowId);
-    await waitFor('the stream to run', async () => (await handle.query<MigrationProgress>('progress')).phase === 'streaming', 120_000, 100);
+    await waitFor('the stream to run', async () => (await handle.query(progressQuery)).phase === 'streaming', 120_000, 100);
     await h.source.query(`ALTER TABLE items ADD COLUMN extra integer; INSERT INTO items VALUES (7001, 'x', 7);`, 'app');
 
     const status = await runCli(['status', workflowId, '--watch'], h.cliEnv);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MigrationProgress, MigrationReport } from '../common/plan';
 import { runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
 import { LOAD_SCHEMA_SQL, replicationLeftovers, startWriteLoad, type WriteLoad } from './support/write-load';
+import { progressQuery } from '../workflows/messages';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -48,7 +49,7 @@ describe('incremental migration', () => {
     expect(early.code).toBe(1);
     expect(early.stderr).toMatch(/cutover is possible once it streams changes/);
 
-    await waitFor('the stream to run', async () => (await handle.query<MigrationProgress>('progress')).phase === 'streaming', 180_000, 100);
+    await waitFor('the stream to run', async () => (await handle.query(progressQuery)).phase === 'streaming', 180_000, 100);
     const status = async () => JSON.parse((await runCli(['status', workflowId, '--json'], h.cliEnv)).stdout) as { progress: MigrationProgress };
     await waitFor('changes to be applied', async () => ((await status()).progress.stream?.totalChanges ?? 0) > 100, 60_000, 500);
 

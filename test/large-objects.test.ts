@@ -11,6 +11,7 @@ import type { LargeObjectCopyResult } from '../common/large-objects';
 import type { MigrationProgress, MigrationReport } from '../common/plan';
 import type { PgCluster } from './support/postgres';
 import { runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
+import { progressQuery } from '../workflows/messages';
 
 const MB = 1024 * 1024;
 /** Pieces of the big object: each 1 MiB piece is distinct, so a piece out of place shows. */
@@ -186,7 +187,7 @@ describe('large objects', () => {
     const workflowId = `lo-cdc-${Date.now()}`;
     expect((await runCli(['start', spec, '--id', workflowId], h.cliEnv)).code).toBe(0);
     const handle = h.client.workflow.getHandle(workflowId);
-    await waitFor('the stream to run', async () => (await handle.query<MigrationProgress>('progress')).phase === 'streaming', 180_000, 200);
+    await waitFor('the stream to run', async () => (await handle.query(progressQuery)).phase === 'streaming', 180_000, 200);
     expect(await largeObjects(h.target, 'live')).toEqual(await largeObjects(h.source, 'live'));
 
     // While it streams: every kind of large-object change on the source, one of the target's

@@ -6,8 +6,9 @@
  * its chunks, and each chunk was its own activity.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { MigrationProgress, MigrationReport } from '../common/plan';
+import type { MigrationReport } from '../common/plan';
 import { queryChecksum, runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
+import { progressQuery } from '../workflows/messages';
 
 const SOURCE_SQL = `
 CREATE TABLE orders (id bigint PRIMARY KEY, customer int NOT NULL, body text, note text);
@@ -56,7 +57,7 @@ describe('split tables', () => {
     // Kill the worker once some chunks have committed and others have not.
     const committed = async () => (await h.target.query<{ n: string }>(`SELECT count(*) AS n FROM _pgferry.units`, 'app').catch(() => [{ n: '0' }]))[0].n;
     await waitFor('some chunks committed', async () => Number(await committed()) >= 2, 120_000, 100);
-    const atKill = await handle.query<MigrationProgress>('progress');
+    const atKill = await handle.query(progressQuery);
     expect(atKill.phase).toBe('data');
     const orders = atKill.tables.find((t) => t.name === 'orders')!;
     expect(orders.state).toBe('copying');

@@ -6,9 +6,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MigrationProgress, MigrationReport } from '../common/plan';
+import type { MigrationReport } from '../common/plan';
 import { runCli, startHarness, tableChecksums, temporalClient, waitFor, writeSpec, type Harness } from './support/harness';
 import { startTemporalServer, type TemporalServer } from './support/temporal';
+import { progressQuery } from '../workflows/messages';
 
 describe('Temporal server restart', () => {
   let server: TemporalServer;
@@ -39,7 +40,7 @@ describe('Temporal server restart', () => {
     expect((await runCli(['start', spec, '--id', workflowId], h.cliEnv)).code).toBe(0);
     await waitFor(
       'the copy to start',
-      async () => (await h.client.workflow.getHandle(workflowId).query<MigrationProgress>('progress')).tables.some((t) => t.state === 'copying'),
+      async () => (await h.client.workflow.getHandle(workflowId).query(progressQuery)).tables.some((t) => t.state === 'copying'),
       60_000,
       50,
     );

@@ -10,12 +10,13 @@
  */
 const HEARTBEAT_TIMEOUT = '10 seconds';
 import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
+import { FailureType } from '../common/failure-types';
 
 const retry: ActivityOptions['retry'] = {
   initialInterval: '1s',
   backoffCoefficient: 2,
   maximumInterval: '30s',
-  nonRetryableErrorTypes: ['AuthenticationError', 'ConfigurationError', 'SnapshotLost', 'PrecheckFailed'],
+  nonRetryableErrorTypes: [FailureType.AuthenticationError, FailureType.ConfigurationError, FailureType.SnapshotLost, FailureType.PrecheckFailed],
 };
 
 /** Quick catalog work: listing tables, sequences, dropping bookkeeping. */
@@ -45,5 +46,5 @@ export const stream: ActivityOptions = {
   startToCloseTimeout: '365 days',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { ...retry, nonRetryableErrorTypes: [...(retry.nonRetryableErrorTypes ?? []), 'StreamClosed', 'SourceSchemaChanged'] },
+  retry: { ...retry, nonRetryableErrorTypes: [...(retry.nonRetryableErrorTypes ?? []), FailureType.StreamClosed, FailureType.SourceSchemaChanged] },
 };

@@ -16,6 +16,7 @@ import type { Activities } from '../activities';
 import type { Endpoints } from '../activities/deps';
 import { displayName, tableKey, type CopyUnit, type TableRef } from '../common/plan';
 import { describeChunk } from '../common/table-split';
+import { FailureType } from '../common/failure-types';
 import { long } from './activity-options';
 import { isSnapshotLost, rootMessage } from './failures';
 import { largeObjectsCopiedSignal, unitCopiedSignal } from './messages';
@@ -167,8 +168,8 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   }
   await condition(() => running === 0);
   if (failure) {
-    if (isSnapshotLost(failure)) throw ApplicationFailure.nonRetryable('the copy snapshot was lost', 'SnapshotLost');
-    throw ApplicationFailure.nonRetryable(rootMessage(failure), 'CopyFailed');
+    if (isSnapshotLost(failure)) throw ApplicationFailure.nonRetryable('the copy snapshot was lost', FailureType.SnapshotLost);
+    throw ApplicationFailure.nonRetryable(rootMessage(failure), FailureType.CopyFailed);
   }
 }
 

@@ -10,8 +10,6 @@
 import {
   ApplicationFailure,
   condition,
-  defineQuery,
-  defineUpdate,
   isCancellation,
   setCurrentDetails,
   setHandler,
@@ -26,19 +24,15 @@ import {
   type DatabaseProgress,
   type MultiCutoverRequest,
   type MultiCutoverResult,
-  type MultiDatabaseProgress,
   type MultiDatabaseReport,
 } from '../common/databases';
 import { describeConnection } from '../common/connection';
-import { PROGRESS_QUERY } from '../common/messages';
+import { FailureType } from '../common/failure-types';
 import type { CutoverResult, MigrationReport } from '../common/plan';
 import type { MigrationSpec } from '../common/spec';
 import { migrationWorkflow } from './migration';
-import { cutoverSignal, databasePhaseSignal } from './messages';
+import { cutoverSignal, databasePhaseSignal, multiCutoverUpdate, multiProgressQuery } from './messages';
 import { rootMessage } from './failures';
-
-export const multiProgressQuery = defineQuery<MultiDatabaseProgress>(PROGRESS_QUERY);
-export const multiCutoverUpdate = defineUpdate<MultiCutoverResult, [MultiCutoverRequest]>('cutover');
 
 /** A database's place is free again once it streams (it may wait for cutover for weeks) or ends. */
 const FREES_A_PLACE = new Set(['streaming', 'cutover', 'done', 'failed', 'cancelled']);
@@ -71,7 +65,7 @@ export async function multiDatabaseWorkflow({ spec }: { spec: MigrationSpec }): 
           await handles.get(d.workflowId)!.signal(cutoverSignal, { lockSource: request.lockSource });
           await condition(() => outcomes.has(d.workflowId));
           const outcome = outcomes.get(d.workflowId)!;
-          if (outcome.state !== 'completed' || !outcome.report?.cutover) throw ApplicationFailure.nonRetryable(`cutover of database ${d.database} failed: ${outcome.error ?? 'no cutover result'}`, 'CutoverFailed');
+          if (outcome.state !== 'completed' || !outcome.report?.cutover) throw ApplicationFailure.nonRetryable(`cutover of database ${d.database} failed: ${outcome.error ?? 'no cutover result'}`, FailureType.CutoverFailed);
           results[d.database] = outcome.report.cutover as CutoverResult;
         }),
       );
@@ -134,7 +128,7 @@ export async function multiDatabaseWorkflow({ spec }: { spec: MigrationSpec }): 
   const report = combinedReport(databases.map((d) => outcomes.get(d.workflowId)!), startedAt);
   const failed = report.databases.filter((o) => o.state !== 'completed');
   if (failed.length) {
-    throw ApplicationFailure.nonRetryable(`${failed.length} of ${databases.length} database(s) did not migrate: ${failed.map((o) => `${o.database}: ${o.error}`).join('; ')}`, 'DatabasesFailed', report);
+    throw ApplicationFailure.nonRetryable(`${failed.length} of ${databases.length} database(s) did not migrate: ${failed.map((o) => `${o.database}: ${o.error}`).join('; ')}`, FailureType.DatabasesFailed, report);
   }
   return report;
 }

@@ -1,5 +1,6 @@
 /** Reading Temporal failure chains: what went wrong at the bottom, and of which type. */
 import { ApplicationFailure, TemporalFailure } from '@temporalio/workflow';
+import { FailureType } from '../common/failure-types';
 
 /** The innermost ApplicationFailure type in a chain (activity or child failures wrap it). */
 export function failureType(err: unknown): string | undefined {
@@ -13,7 +14,7 @@ export function failureType(err: unknown): string | undefined {
 }
 
 export function isSnapshotLost(err: unknown): boolean {
-  return failureType(err) === 'SnapshotLost';
+  return failureType(err) === FailureType.SnapshotLost;
 }
 
 /** The innermost message, which is the one that names the table and the cause. */

@@ -1,12 +1,21 @@
 /**
- * The migration workflow's message API. Signals come from pgferry's own activities (snapshot
- * ready, live table progress) and from its copy child workflow (units copied); the progress
- * query serves `pgferry status` and the Web UI.
+ * The message API of pgferry's workflows: every signal, query and update is defined here once
+ * (the runtime control updates in ./control-messages), and the workflows, the client and the
+ * tests use these definitions, so a name and its types cannot drift apart. Names that
+ * activities send by name (they do not import workflow code) come from common/.
+ *
+ * Migration workflow: signals come from pgferry's own activities (snapshot ready, live table
+ * progress) and from its copy child workflow (units copied); the progress query serves
+ * `pgferry status` and the Web UI; the cutover update serves `pgferry cutover`.
+ *
+ * The names are stored in workflow histories: never change one.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { PROGRESS_QUERY, SNAPSHOT_READY_SIGNAL, TABLE_PROGRESS_SIGNAL, type SnapshotReady, type TableProgressUpdate } from '../common/messages';
-import type { CutoverRequest, MigrationProgress, TableCopyResult } from '../common/plan';
-import { DATABASE_PHASE_SIGNAL, type DatabasePhase } from '../common/databases';
+import type { CutoverRequest, CutoverResult, MigrationProgress, TableCopyResult } from '../common/plan';
+import { DATABASE_PHASE_SIGNAL, type DatabasePhase, type MultiCutoverRequest, type MultiCutoverResult, type MultiDatabaseProgress } from '../common/databases';
+import { STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type StreamControl, type StreamProgress, type StreamStats } from '../common/stream';
+import type { RateLimit } from '../common/throttle';
 import { LARGE_OBJECT_PROGRESS_SIGNAL, type LargeObjectCopyResult, type LargeObjectProgressUpdate } from '../common/large-objects';
 
 export const snapshotReadySignal = defineSignal<[SnapshotReady]>(SNAPSHOT_READY_SIGNAL);
@@ -30,8 +39,33 @@ export const largeObjectProgressSignal = defineSignal<[LargeObjectProgressUpdate
 
 export const progressQuery = defineQuery<MigrationProgress>(PROGRESS_QUERY);
 
+/** The cutover Update's name, of a single migration and of several databases alike. */
+const CUTOVER_UPDATE = 'cutover';
+
+/**
+ * The cutover message: an Update, so `pgferry cutover` waits for and gets the result (the
+ * downtime and the validation) or the reason it failed. Its validator refuses a cutover before
+ * anything is written to history when the migration cannot take it yet.
+ */
+export const cutoverUpdate = defineUpdate<CutoverResult, [CutoverRequest]>(CUTOVER_UPDATE);
+
 /** Cutover asked by a parent migration of several databases (the CLI uses the cutover Update). */
 export const cutoverSignal = defineSignal<[CutoverRequest]>('cutoverRequest');
 
 /** A database's migration tells its parent (several databases) which phase it is in. */
 export const databasePhaseSignal = defineSignal<[DatabasePhase]>(DATABASE_PHASE_SIGNAL);
+
+// Several databases (multiDatabaseWorkflow): the same names as a single migration's, so that
+// `pgferry status` and `pgferry cutover` ask either kind alike.
+export const multiProgressQuery = defineQuery<MultiDatabaseProgress>(PROGRESS_QUERY);
+export const multiCutoverUpdate = defineUpdate<MultiCutoverResult, [MultiCutoverRequest]>(CUTOVER_UPDATE);
+
+// The change stream child workflow (streamChangesWorkflow).
+export const streamStatsSignal = defineSignal<[StreamStats]>(STREAM_STATS_SIGNAL);
+export const stopAtSignal = defineSignal<[{ lsn: string }]>('stopAt');
+/** Pause or resume applying changes (they wait in the slot meanwhile). */
+export const pauseStreamSignal = defineSignal<[{ paused: boolean }]>('pauseStream');
+/** The migration's `throttle.incremental`, whenever it changes. */
+export const throttleStreamSignal = defineSignal<[{ limit: RateLimit }]>('throttleStream');
+export const streamControlQuery = defineQuery<StreamControl>(STREAM_CONTROL_QUERY);
+export const streamProgressQuery = defineQuery<StreamProgress>(PROGRESS_QUERY);

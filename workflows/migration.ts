@@ -28,14 +28,15 @@ import type { Endpoints } from '../activities/deps';
 import type { SnapshotReady } from '../common/messages';
 import { groupIntoUnits } from '../common/units';
 import { describeConnection } from '../common/connection';
+import { FailureType } from '../common/failure-types';
 import { tableKey, type RedoneWork, type CutoverRequest, type CutoverResult, type MigrationReport, type TableRef, type TableValidation } from '../common/plan';
 import { ignoredNotFoundNote, precheckStopMessage } from '../common/precheck';
 import { replicationNames, type ReplicationNames } from '../common/replication-names';
 import type { MigrationSpec } from '../common/spec';
 import type { OperationsConfig } from '../common/stream';
 import * as options from './activity-options';
-import { cutoverUpdate, type PendingCutover } from './cutover';
-import { stopAtSignal, streamChangesWorkflow } from './stream-changes';
+import type { PendingCutover } from './cutover';
+import { streamChangesWorkflow } from './stream-changes';
 import { copyTablesWorkflow } from './copy-tables';
 import { precheckInput } from './precheck';
 import { failureType, isSnapshotLost, rootMessage } from './failures';
@@ -44,7 +45,7 @@ import { mapLimited } from './map-limited';
 import { ControlState } from './control-state';
 import { RuntimeControl } from './runtime-control';
 import { unlimited } from '../common/throttle';
-import { cutoverSignal, databasePhaseSignal, largeObjectProgressSignal, largeObjectsCopiedSignal, progressQuery, snapshotReadySignal, tableProgressSignal, unitCopiedSignal } from './messages';
+import { cutoverSignal, cutoverUpdate, databasePhaseSignal, largeObjectProgressSignal, largeObjectsCopiedSignal, progressQuery, snapshotReadySignal, stopAtSignal, tableProgressSignal, unitCopiedSignal } from './messages';
 import { largeObjectsWanted, type LargeObjectValidation } from '../common/large-objects';
 import { LargeObjectProgress } from './large-object-progress';
 import { splitThresholdBytes } from '../common/table-split';
@@ -132,7 +133,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     async (request) => {
       cutover = { request, requestedAt: Date.now() };
       await condition(() => cutover?.result !== undefined || cutover?.failure !== undefined);
-      if (cutover.failure) throw ApplicationFailure.nonRetryable(`cutover failed: ${cutover.failure}`, 'CutoverFailed');
+      if (cutover.failure) throw ApplicationFailure.nonRetryable(`cutover failed: ${cutover.failure}`, FailureType.CutoverFailed);
       return cutover.result!;
     },
     {
@@ -162,7 +163,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
   /** Waits for a snapshot other than `stale`; fails if the holder gave up for good. */
   async function currentSnapshot(stale?: string): Promise<string> {
     await condition(() => (snapshot !== undefined && snapshot.name !== stale) || holderEnded);
-    if (!snapshot || snapshot.name === stale) throw ApplicationFailure.nonRetryable('the snapshot holder stopped', 'SnapshotLost');
+    if (!snapshot || snapshot.name === stale) throw ApplicationFailure.nonRetryable('the snapshot holder stopped', FailureType.SnapshotLost);
     return snapshot.name;
   }
 
@@ -250,7 +251,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     for (const item of report.items) if (item.status === 'warning') state.warnings.push(`${item.id}: ${item.title} ${item.advice}`);
     if (report.ignoredNotFound.length) state.warnings.push(ignoredNotFoundNote(report));
     const stop = precheckStopMessage(report);
-    if (stop) throw ApplicationFailure.nonRetryable(stop, 'PrecheckFailed', report.items.filter((i) => i.status !== 'pass'));
+    if (stop) throw ApplicationFailure.nonRetryable(stop, FailureType.PrecheckFailed, report.items.filter((i) => i.status !== 'pass'));
     keepOwnership = report.facts.keepOwnership;
     if (report.facts.createTargetDatabase) await acts.createTargetDatabase({ source: spec.source, target: spec.target, retry: spec.retry });
 
@@ -387,7 +388,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     const cancelled = isCancellation(err);
     state.closePhase(Date.now());
     state.phase = cancelled ? 'cancelled' : 'failed';
-    if (!cancelled && failureType(err) !== 'PrecheckFailed') state.warnings.push(`failed: ${rootMessage(err)}`);
+    if (!cancelled && failureType(err) !== FailureType.PrecheckFailed) state.warnings.push(`failed: ${rootMessage(err)}`);
     refreshDetails();
     // Release the source before the workflow closes, even when it was cancelled.
     await CancellationScope.nonCancellable(async () => {
@@ -434,7 +435,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     );
     await condition(() => cutover !== undefined || streamEnded);
     if (streamFailure) throw streamFailure;
-    if (!cutover) throw ApplicationFailure.nonRetryable('the change stream ended before cutover', 'StreamEnded');
+    if (!cutover) throw ApplicationFailure.nonRetryable('the change stream ended before cutover', FailureType.StreamEnded);
 
     enter('cutover');
     const request = cutover.request;
@@ -529,12 +530,12 @@ function validationFailure(mismatches: TableValidation[]): ApplicationFailure {
   const described = mismatches
     .slice(0, 5)
     .map((m) => `${m.schema}.${m.name} (expected ${m.expectedRows} rows, found ${m.actualRows}${m.expectedChecksum ? ', checksum differs' : ''})`);
-  return ApplicationFailure.nonRetryable(`validation failed for ${mismatches.length} table(s): ${described.join('; ')}`, 'ValidationFailed', mismatches.slice(0, 50));
+  return ApplicationFailure.nonRetryable(`validation failed for ${mismatches.length} table(s): ${described.join('; ')}`, FailureType.ValidationFailed, mismatches.slice(0, 50));
 }
 
 function largeObjectFailure(step: string, v: LargeObjectValidation): ApplicationFailure {
   const described = v.mismatches.slice(0, 5).map((m) => (m.oid ? `${m.oid}: ${m.problem}` : m.problem));
-  return ApplicationFailure.nonRetryable(`${step} of large objects failed: ${described.join('; ')}`, 'ValidationFailed', v.mismatches);
+  return ApplicationFailure.nonRetryable(`${step} of large objects failed: ${described.join('; ')}`, FailureType.ValidationFailed, v.mismatches);
 }
 
 function skippedValidationWarning(state: MigrationState, tables: TableRef[]) {

@@ -11,7 +11,8 @@ import type { RateLimit, ThrottleChange } from '../common/throttle';
 import { copyControlSignal, pauseUpdate, resumeUpdate, throttleUpdate } from './control-messages';
 import type { ControlState } from './control-state';
 import type { copyTablesWorkflow } from './copy-tables';
-import { pauseStreamSignal, throttleStreamSignal, type streamChangesWorkflow } from './stream-changes';
+import type { streamChangesWorkflow } from './stream-changes';
+import { pauseStreamSignal, throttleStreamSignal } from './messages';
 
 type CopyHandle = ChildWorkflowHandle<typeof copyTablesWorkflow>;
 type StreamHandle = ChildWorkflowHandle<typeof streamChangesWorkflow>;

@@ -8,8 +8,6 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
@@ -21,21 +19,13 @@ import type { Activities } from '../activities';
 import type { StreamChangesInput } from '../activities/stream/stream-changes';
 import { formatBytes } from '../common/format';
 import { displayName } from '../common/plan';
-import { PROGRESS_QUERY } from '../common/messages';
-import { changeCount, CountTotals, STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type StreamControl, type StreamProgress, type StreamStats, type TableChangeCounts } from '../common/stream';
+import { changeCount, CountTotals, type StreamProgress, type TableChangeCounts } from '../common/stream';
 import type { RateLimit } from '../common/throttle';
+import { pauseStreamSignal, stopAtSignal, streamControlQuery, streamProgressQuery, streamStatsSignal, throttleStreamSignal } from './messages';
 import * as options from './activity-options';
 
 const { streamChanges } = proxyActivities<Activities>(options.stream);
 
-export const streamStatsSignal = defineSignal<[StreamStats]>(STREAM_STATS_SIGNAL);
-export const stopAtSignal = defineSignal<[{ lsn: string }]>('stopAt');
-/** Pause or resume applying changes (they wait in the slot meanwhile). */
-export const pauseStreamSignal = defineSignal<[{ paused: boolean }]>('pauseStream');
-/** The migration's `throttle.incremental`, whenever it changes. */
-export const throttleStreamSignal = defineSignal<[{ limit: RateLimit }]>('throttleStream');
-export const streamControlQuery = defineQuery<StreamControl>(STREAM_CONTROL_QUERY);
-export const streamProgressQuery = defineQuery<StreamProgress>(PROGRESS_QUERY);
 
 export interface StreamWorkflowInput extends StreamChangesInput {
   /** History events after which this workflow continues as new. */

@@ -8,6 +8,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { displayName } from '../../common/plan';
+import { FailureType } from '../../common/failure-types';
 import type { Operation } from '../../common/spec';
 import type { OperationsConfig } from '../../common/stream';
 import type { RelationMessage } from './pgoutput-types';
@@ -72,7 +73,7 @@ export class RelationCache {
     const columns = keep.map((i) => byName.get(targetName(i))!);
     const sourceKey = message.columns.flatMap((c, i) => (c.isKey ? [i] : []));
     if (message.replicaIdentity !== 'f' && sourceKey.some((i) => !keep.includes(i))) {
-      throw ApplicationFailure.nonRetryable(`source table ${name}: a replica identity column is left out of the migration (objects), so its changes cannot find their rows in the target; keep the key columns or set REPLICA IDENTITY FULL on the source`, 'SourceSchemaChanged');
+      throw ApplicationFailure.nonRetryable(`source table ${name}: a replica identity column is left out of the migration (objects), so its changes cannot find their rows in the target; keep the key columns or set REPLICA IDENTITY FULL on the source`, FailureType.SourceSchemaChanged);
     }
     const keyColumns = message.replicaIdentity === 'f' ? [] : keep.flatMap((i, j) => (message.columns[i].isKey ? [j] : []));
     const operations = this.operationsOf(name);
@@ -80,7 +81,7 @@ export class RelationCache {
     if (!keyColumns.length && message.replicaIdentity !== 'f' && (operations.has('update') || operations.has('delete'))) {
       throw ApplicationFailure.nonRetryable(
         `source table ${name} has no replica identity (no primary key): its updates and deletes cannot be replicated; run ALTER TABLE ${name} REPLICA IDENTITY FULL on the source`,
-        'SourceSchemaChanged',
+        FailureType.SourceSchemaChanged,
       );
     }
     const table: ApplyTable = { schema: target.schema, name: target.name, columns, keyColumns, operations, partitioned: targetColumns.partitioned };
@@ -141,6 +142,6 @@ export function describeChanges(before: NamedColumn[], after: NamedColumn[], ord
 function schemaChanged(name: string, changes: string[], comparedTo = 'when the stream started'): ApplicationFailure {
   return ApplicationFailure.nonRetryable(
     `source table ${name} changed during the migration (${changes.join('; ')}, compared with ${comparedTo}); DDL is not replicated: apply the same change to the target table, or restart the migration`,
-    'SourceSchemaChanged',
+    FailureType.SourceSchemaChanged,
   );
 }

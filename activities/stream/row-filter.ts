@@ -16,6 +16,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { displayName } from '../../common/plan';
+import { FailureType } from '../../common/failure-types';
 import { quoteIdent } from '../db';
 import type { RowChange } from './change-batch';
 import { UNCHANGED_TOAST, type TupleValue } from './pgoutput-types';
@@ -110,7 +111,7 @@ export function judge(change: RowChange, oldMatches: boolean, newMatches: boolea
     if (row.includes(UNCHANGED_TOAST)) {
       throw ApplicationFailure.nonRetryable(
         `a row of ${displayName(filter.source)} entered the row filter of ${displayName(table)} through an update that did not carry its unchanged TOASTed values; run ALTER TABLE ${displayName(filter.source)} REPLICA IDENTITY FULL on the source and restart the migration`,
-        'RowFilterIncomplete',
+        FailureType.RowFilterIncomplete,
       );
     }
     return { tag: 'insert', relationId: change.relationId, newTuple: row };

@@ -20,6 +20,7 @@ import { both } from 'pg-copy-streams';
 import type { ReplicationNames } from '../../common/replication-names';
 import type { RateLimit } from '../../common/throttle';
 import { CountTotals, STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type OperationsConfig, type StreamControl, type StreamStats } from '../../common/stream';
+import { FailureType } from '../../common/failure-types';
 import { closeQuietly, openClient, openReplicationClient } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
@@ -366,7 +367,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
 }
 
 function streamClosed(): ApplicationFailure {
-  return ApplicationFailure.nonRetryable('the stream is closed: the migration was cut over (or finished), so nothing may be applied to the target any more', 'StreamClosed');
+  return ApplicationFailure.nonRetryable('the stream is closed: the migration was cut over (or finished), so nothing may be applied to the target any more', FailureType.StreamClosed);
 }
 
 async function signalStats(stats: StreamStats | undefined): Promise<void> {

@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { startPostgres, type PgCluster } from './postgres';
 import { startWorkerProcess, type WorkerProcess } from './worker';
 import { repoRoot } from './repo-root';
+import { progressQuery } from '../../workflows/messages';
 
 export const REPO = repoRoot();
 const CLI = join(REPO, 'dist', 'client', 'cli.js');
@@ -162,7 +163,7 @@ export async function waitForPhase(client: Client, workflowId: string, phase: st
         );
         throw Object.assign(new Error(`${workflowId} ended (${status.name}) before phase ${phase}: ${outcome}`), { fatal: true });
       }
-      return (await handle.query<{ phase: string }>('progress')).phase === phase;
+      return (await handle.query(progressQuery)).phase === phase;
     },
     timeoutMs,
     200,
