@@ -118,6 +118,22 @@ const SHAPES: Shape[] = [
     },
   },
   {
+    name: 'full-split-large-objects',
+    what: 'schema + full, validation checksum: a table split into chunks (copy.splitLargerThan), large objects small and big',
+    outcome: 'COMPLETED',
+    async run({ h, id, ok, source }) {
+      await source('split', `${SMALL_SQL}
+        CREATE TABLE big (id bigint PRIMARY KEY, body text);
+        INSERT INTO big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 30000) g;
+        SELECT lo_from_bytea(9001, 'small'::bytea);
+        SELECT lo_from_bytea(9002, decode(repeat(md5('big'), 2 * 65536), 'hex'));
+        COMMENT ON LARGE OBJECT 9001 IS 'recorded';`);
+      const spec = writeSpec({ source: h.source.url('split'), target: h.target.url('split_new'), validation: 'checksum', copy: { splitLargerThan: '1MB' } });
+      await ok(['start', spec, '--id', id, '--wait']);
+      return id;
+    },
+  },
+  {
     name: 'precheck-failed',
     what: 'an unacknowledged precheck warning (tables-without-key) stops the migration before it writes',
     outcome: 'FAILED',
@@ -223,6 +239,24 @@ const SHAPES: Shape[] = [
       await waitForPhase(h.client, id, 'streaming');
       for (let round = 1; round <= 3; round += 1) await writes(h, 'inc', round);
       await waitForChanges(h, id, 60);
+      await ok(['cutover', id]);
+      await ok(['status', id, '--watch']);
+      return id;
+    },
+  },
+  {
+    name: 'incremental-large-objects',
+    what: 'incremental with large objects: one changed and one created while streaming, brought over at cutover',
+    outcome: 'COMPLETED',
+    async run({ h, id, ok, source }) {
+      await source('inclo', `${STREAM_SQL}
+        SELECT lo_from_bytea(9101, 'version 1'::bytea);`);
+      const spec = writeSpec({ source: h.source.url('inclo'), target: h.target.url('inclo'), ...INCREMENTAL, precheck: { ignore: ['ddl-during-migration', 'large-objects-stream'] } });
+      await ok(['start', spec, '--id', id]);
+      await waitForPhase(h.client, id, 'streaming');
+      await writes(h, 'inclo', 1);
+      await h.source.query(`SELECT lo_put(9101, 8, '2'::bytea); SELECT lo_from_bytea(9102, 'new'::bytea);`, 'inclo');
+      await waitForChanges(h, id, 20);
       await ok(['cutover', id]);
       await ok(['status', id, '--watch']);
       return id;
