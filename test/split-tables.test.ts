@@ -87,7 +87,7 @@ describe('split tables', () => {
       const history = await h.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
       for (const e of history.events ?? []) {
         const s = e.activityTaskScheduledEventAttributes;
-        if (s) activities.push(`${w.workflowId.split('/')[1]} ${s.activityType?.name} ${e.userMetadata?.summary ? 'summary' : ''}`.trim());
+        if (s) activities.push(`${w.workflowId.split('/')[1]} ${s.activityType?.name}`);
       }
     }
     const last = activities.filter((a) => a.startsWith('copy-2 '));

@@ -15,7 +15,7 @@ import { closeQuietly, openClient, quoteLiteral } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { CopyControlPoller } from '../copy/copy-control';
-import { copyObject, obey } from './copy-object';
+import { copyObject } from './copy-object';
 import { readSizes, type ObjectSize } from './large-object-sql';
 import { ensureRecordsTable, readRecords, RECORDS_TABLE, writeDoneRecords, writeRecord, type LargeObjectRecord } from './large-object-records';
 import { copySmallObjects, GROUP_BYTES, GROUP_OBJECTS, SMALL_OBJECT_BYTES } from './copy-small-objects';
@@ -91,15 +91,16 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
         let bytes = 0;
         // Small objects the target does not have yet go in groups, many per round trip.
         let group: ObjectSize[] = [];
+        let groupBytes = 0;
         const flush = async () => {
           if (!group.length) return;
-          const groupBytes = group.reduce((s, o) => s + o.size, 0);
-          await obey(control.gate, groupBytes);
+          await control.gate.admit(0, groupBytes);
           const copied = await copySmallObjects(src!, tgt!, group, input.checksum);
           for (const o of copied) await metadata?.apply(o.oid);
           await writer.doneMany(input.snapshot, copied, groupBytes);
           live.bytes += groupBytes;
           group = [];
+          groupBytes = 0;
         };
         await tgt.query('BEGIN');
         for (const o of objects) {
@@ -110,7 +111,8 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
             skipped += 1;
           } else if (o.size <= SMALL_OBJECT_BYTES && !inTarget.has(o.oid)) {
             group.push(o);
-            if (group.length >= GROUP_OBJECTS || group.reduce((s, g) => s + g.size, 0) >= GROUP_BYTES) await flush();
+            groupBytes += o.size;
+            if (group.length >= GROUP_OBJECTS || groupBytes >= GROUP_BYTES) await flush();
           } else {
 
             const from = resumable?.copied ?? 0;

@@ -50,7 +50,7 @@ export async function copyObject(src: Client, tgt: Client, object: ObjectToCopy,
     offset += piece.data.length;
     if (piece.data.length === 0) throw new Error(`large object ${object.oid} ended at byte ${at} on the source, before its size ${object.size}`);
     next = offset < object.size ? read(offset) : undefined; // read ahead while this piece is written
-    await obey(options.gate, piece.data.length);
+    await options.gate?.admit(0, piece.data.length);
     await writePiece(tgt, object.oid, at, piece.data);
     if (options.withMd5) chain = chainPiece(chain, piece.md5!);
     options.onBytes?.(piece.data.length);
@@ -61,12 +61,4 @@ export async function copyObject(src: Client, tgt: Client, object: ObjectToCopy,
     }
   }
   return chain;
-}
-
-/** Waits while paused, then for the throttle's share of `bytes`. */
-export async function obey(gate: RateGate | undefined, bytes: number): Promise<void> {
-  if (!gate) return;
-  await gate.whenRunning();
-  const wait = gate.take(0, bytes);
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }

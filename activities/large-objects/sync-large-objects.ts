@@ -20,6 +20,7 @@ import { allSizes } from './large-object-sql';
 import { serverObjectChecksum } from './object-checksum';
 import { metadataStatements, readMetadata } from './large-object-metadata';
 import { recordsTableExists, RECORDS_TABLE } from './large-object-records';
+import { MismatchList } from './mismatch-list';
 
 export interface SyncLargeObjectsInput extends Endpoints {
   mode: 'count' | 'checksum';
@@ -34,7 +35,6 @@ export interface SyncLargeObjectsResult {
   validation: LargeObjectValidation;
 }
 
-const MAX_MISMATCHES = 20;
 
 export function makeSyncLargeObjects(deps: ActivityDeps) {
   return async function syncLargeObjects(input: SyncLargeObjectsInput): Promise<SyncLargeObjectsResult> {
@@ -51,9 +51,9 @@ export function makeSyncLargeObjects(deps: ActivityDeps) {
         // The source stopped taking writes; one snapshot still makes its side of the comparison exact.
         await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const ours = await copiedObjects(tgt, input.migrationId);
-        const sync = await bringUpToDate(src, tgt, input, ours, live);
+        const { sync, sameContents } = await bringUpToDate(src, tgt, input, ours, live);
         live.step = 'validate';
-        const validation = await compareLargeObjects(src, tgt, input.mode, ours);
+        const validation = await compareLargeObjects(src, tgt, input.mode, ours, sameContents);
         await src.query('COMMIT');
         return { sync, validation };
       });
@@ -72,11 +72,19 @@ async function copiedObjects(tgt: Client, migrationId: string): Promise<Set<numb
   return new Set(rows.map((r) => Number(r.oid)));
 }
 
-async function bringUpToDate(src: Client, tgt: Client, input: SyncLargeObjectsInput, ours: Set<number>, live: { step: string; oid: number }): Promise<LargeObjectSync> {
+/** Returns what it did, and the objects whose checksums it found equal on both sides (not written since). */
+async function bringUpToDate(
+  src: Client,
+  tgt: Client,
+  input: SyncLargeObjectsInput,
+  ours: Set<number>,
+  live: { step: string; oid: number },
+): Promise<{ sync: LargeObjectSync; sameContents: Set<number> }> {
   const started = Date.now();
   const sourceSizes = await allSizes(src);
   const targetSizes = await allSizes(tgt);
   const sync: LargeObjectSync = { objects: sourceSizes.size, bytes: 0, created: 0, rewritten: 0, dropped: 0, metadata: 0, bytesCopied: 0, ms: 0 };
+  const sameContents = new Set<number>();
   for (const oid of targetSizes.keys()) {
     if (sourceSizes.has(oid) || !ours.has(oid)) continue;
     live.oid = oid;
@@ -87,7 +95,10 @@ async function bringUpToDate(src: Client, tgt: Client, input: SyncLargeObjectsIn
     live.oid = oid;
     sync.bytes += size;
     const targetSize = targetSizes.get(oid);
-    if (targetSize === size && (await serverObjectChecksum(src, oid, size)) === (await serverObjectChecksum(tgt, oid, size))) continue;
+    if (targetSize === size && (await serverObjectChecksum(src, oid, size)) === (await serverObjectChecksum(tgt, oid, size))) {
+      sameContents.add(oid);
+      continue;
+    }
     // One object per target transaction: an interrupted cutover compares again and finds the rest.
     await tgt.query('BEGIN');
     await copyObject(src, tgt, { oid, size, from: 0, chain: '' }, { withMd5: false });
@@ -99,7 +110,7 @@ async function bringUpToDate(src: Client, tgt: Client, input: SyncLargeObjectsIn
   live.oid = 0;
   sync.metadata = await syncMetadata(src, tgt, input.keepOwnership);
   sync.ms = Date.now() - started;
-  return sync;
+  return { sync, sameContents };
 }
 
 /** Owners, comments and grants as the source has them; returns how many objects changed. */
@@ -118,25 +129,25 @@ async function syncMetadata(src: Client, tgt: Client, keepOwnership: boolean): P
   return changed;
 }
 
-/** Live source against target: every object on both, of the same size (and checksum). */
-export async function compareLargeObjects(src: Client, tgt: Client, mode: 'count' | 'checksum', ours: Set<number>): Promise<LargeObjectValidation> {
+/**
+ * Live source against target: every object on both, of the same size (and checksum). Objects
+ * in `sameContents` were compared by checksum a moment ago, in the same source snapshot, with
+ * writes stopped: their checksums are not computed again during the downtime.
+ */
+export async function compareLargeObjects(src: Client, tgt: Client, mode: 'count' | 'checksum', ours: Set<number>, sameContents = new Set<number>()): Promise<LargeObjectValidation> {
   const sourceSizes = await allSizes(src);
   const targetSizes = await allSizes(tgt);
-  const mismatches: LargeObjectMismatch[] = [];
-  let problems = 0;
-  const note = (m: LargeObjectMismatch) => {
-    problems += 1;
-    if (mismatches.length < MAX_MISMATCHES) mismatches.push(m);
-  };
+  const mismatches = new MismatchList();
+  const note = (m: LargeObjectMismatch) => mismatches.note(m);
   let bytes = 0;
   for (const [oid, size] of sourceSizes) {
     bytes += size;
     const targetSize = targetSizes.get(oid);
     if (targetSize === undefined) note({ oid, problem: 'missing in the target' });
     else if (targetSize !== size) note({ oid, problem: `${targetSize} bytes in the target, ${size} on the source` });
-    else if (mode === 'checksum' && (await serverObjectChecksum(src, oid, size)) !== (await serverObjectChecksum(tgt, oid, size))) note({ oid, problem: 'contents differ (checksum)' });
+    else if (mode === 'checksum' && !sameContents.has(oid) && (await serverObjectChecksum(src, oid, size)) !== (await serverObjectChecksum(tgt, oid, size))) note({ oid, problem: 'contents differ (checksum)' });
   }
   for (const oid of targetSizes.keys()) if (!sourceSizes.has(oid) && ours.has(oid)) note({ oid, problem: 'in the target, unlinked on the source' });
   const present = [...sourceSizes.keys()].filter((o) => targetSizes.has(o)).length;
-  return { mode, expectedObjects: sourceSizes.size, actualObjects: present, bytes, mismatches, ok: problems === 0 };
+  return { mode, expectedObjects: sourceSizes.size, actualObjects: present, bytes, mismatches: mismatches.kept, ok: mismatches.ok };
 }

@@ -16,6 +16,7 @@ import { SCAN_SETTINGS } from '../validate/validate-tables';
 import { INV_READ } from './large-object-sql';
 import { objectChecksum, serverObjectChecksum } from './object-checksum';
 import { readDoneRecords, recordsTableExists } from './large-object-records';
+import { MismatchList } from './mismatch-list';
 
 export interface ValidateLargeObjectsInput extends Pick<Endpoints, 'target' | 'retry'> {
   mode: 'count' | 'checksum';
@@ -26,8 +27,6 @@ export interface ValidateLargeObjectsInput extends Pick<Endpoints, 'target' | 'r
   expectedObjects: number;
 }
 
-/** The report names this many differing objects at most. */
-const MAX_MISMATCHES = 20;
 const PAGE = 10_000;
 
 export function makeValidateLargeObjects(deps: ActivityDeps) {
@@ -48,12 +47,8 @@ export function makeValidateLargeObjects(deps: ActivityDeps) {
 }
 
 export async function validateLargeObjectsOn(client: Client, input: Omit<ValidateLargeObjectsInput, 'target' | 'retry'>): Promise<LargeObjectValidation> {
-  const mismatches: LargeObjectMismatch[] = [];
-  let problems = 0;
-  const note = (m: LargeObjectMismatch) => {
-    problems += 1;
-    if (mismatches.length < MAX_MISMATCHES) mismatches.push(m);
-  };
+  const mismatches = new MismatchList();
+  const note = (m: LargeObjectMismatch) => mismatches.note(m);
   let recorded = 0;
   let present = 0;
   let bytes = 0;
@@ -78,7 +73,7 @@ export async function validateLargeObjectsOn(client: Client, input: Omit<Validat
     }
   }
   if (recorded !== input.expectedObjects) note({ oid: 0, problem: `${recorded} of the source's ${input.expectedObjects} large objects were recorded as copied` });
-  return { mode: input.mode, expectedObjects: input.expectedObjects, actualObjects: present, bytes, mismatches, ok: problems === 0 };
+  return { mode: input.mode, expectedObjects: input.expectedObjects, actualObjects: present, bytes, mismatches: mismatches.kept, ok: mismatches.ok };
 }
 
 /** Sizes of the given objects in the target (an object missing there has none). */

@@ -42,6 +42,13 @@ export class RateGate {
     return Math.max(this.rows.take(rows, now), this.bytes.take(bytes, now));
   }
 
+  /** For awaiting callers (not streams): waits while paused, then for this share of the limit. */
+  async admit(rows: number, bytes: number): Promise<void> {
+    await this.whenRunning();
+    const wait = this.take(rows, bytes);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+
   /** Resolves at once unless paused, else when resumed. */
   whenRunning(): Promise<void> {
     if (!this.pausedNow) return Promise.resolve();

@@ -38,7 +38,8 @@ export function makeValidateTables(deps: ActivityDeps) {
     let current = input.tables[0];
     let client: Client | undefined;
     // A checksum of a big table takes a while: the heartbeat says the worker is alive meanwhile.
-    const beat = setInterval(() => Context.current().heartbeat(current ? displayName(current) : undefined), 2_000);
+    const ctx = Context.current();
+    const beat = setInterval(() => ctx.heartbeat(current ? displayName(current) : undefined), 2_000);
     try {
       return await guarded(
         { doing: () => `validate ${current ? displayName(current) : 'tables'} on target ${target.label}`, secrets: target.secrets, retry: input.retry },
