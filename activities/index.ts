@@ -15,6 +15,7 @@ import { makeApplyPreData } from './schema/pre-data';
 import { EarlyDumps, makeDumpSchemaEarly } from './schema/schema-dump';
 import { makeCopySequences } from './schema/sequences';
 import { makeHoldSnapshot } from './snapshot';
+import { makeSourceChangedBetween } from './snapshot-changes';
 import { makeValidateTables } from './validate/validate-tables';
 import { makeCompareTables } from './validate/compare-tables';
 import { makeCreatePublication, makeDropReplication } from './replication/publication';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     precheck: makePrecheck(deps),
     createTargetDatabase: makeCreateTargetDatabase(deps),
     holdSnapshot: makeHoldSnapshot(deps),
+    sourceChangedBetween: makeSourceChangedBetween(deps),
     listTables: makeListTables(deps),
     dumpSchemaEarly: makeDumpSchemaEarly(deps, earlyDumps),
     applyPreData: makeApplyPreData(deps, earlyDumps),

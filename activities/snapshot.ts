@@ -11,8 +11,8 @@
  * replication connection runs another command or closes). The activity tells the workflow the
  * snapshot's name by signal, then heartbeats until the workflow cancels it. If it dies (worker
  * crash, dropped connection), Temporal retries it: the new attempt exports a new snapshot (with
- * a new slot, named after the attempt), and the workflow re-copies everything read under the
- * old one and drops the old slot.
+ * a new slot, named after the attempt), and the workflow decides what read under the old one
+ * it keeps (see workflows/copied-units.ts); the old slot stays until the stream starts.
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
@@ -57,8 +57,8 @@ export function makeHoldSnapshot(deps: ActivityDeps) {
         } else {
           client = await openClient(source, 'snapshot');
           await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-          const { rows } = await client.query<{ name: string }>('SELECT pg_catalog.pg_export_snapshot() AS name');
-          ready = { name: rows[0].name, attempt: ctx.info.attempt };
+          const { rows } = await client.query<{ name: string; xids: string }>('SELECT pg_catalog.pg_export_snapshot() AS name, pg_catalog.txid_current_snapshot()::text AS xids');
+          ready = { name: rows[0].name, attempt: ctx.info.attempt, xids: rows[0].xids };
         }
         const { workflowId, runId } = owningWorkflow();
         await ctx.client.workflow.getHandle(workflowId, runId).signal(SNAPSHOT_READY_SIGNAL, ready);

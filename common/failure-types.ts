@@ -24,6 +24,8 @@ export const FailureType = {
   SourceSchemaChanged: 'SourceSchemaChanged',
   /** A row entered a row filter through an update that lacked its TOASTed values. */
   RowFilterIncomplete: 'RowFilterIncomplete',
+  /** A change the stream cannot apply exactly to tables copied under different snapshots. */
+  StreamInexact: 'StreamInexact',
   /** The copy child workflow failed. */
   CopyFailed: 'CopyFailed',
   /** Validation found tables or large objects that differ. */

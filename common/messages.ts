@@ -16,6 +16,8 @@ export interface SnapshotReady {
    */
   slot?: string;
   consistentLsn?: string;
+  /** Full migrations: `txid_current_snapshot()` of the snapshot (tells whether the source changed between two). */
+  xids?: string;
 }
 
 export interface TableProgressUpdate {

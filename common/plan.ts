@@ -63,6 +63,8 @@ export interface TableCopyResult {
   chunk?: { index: number; count: number };
   /** The worker that copied it (`<pid>@<host>`); a split table's: every worker that copied a chunk. */
   worker?: string;
+  /** Committed by an earlier data phase, under this (lost) snapshot whose work is kept. */
+  snapshot?: string;
 }
 
 export interface TableProgress {

@@ -8,7 +8,7 @@ import { finished } from 'node:stream/promises';
 import { Client } from 'pg';
 import { both, type CopyBothQuery } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatLsn, parseLsn } from '../activities/stream/lsn';
+import { formatLsn, parseLsn } from '../common/lsn';
 import { decodePgOutput } from '../activities/stream/pgoutput-decoder';
 import { UNCHANGED_TOAST, type CommitMessage, type PgOutputMessage, type TupleValue, type XLogData } from '../activities/stream/pgoutput-types';
 import { parseCopyBothFrame, standbyStatusUpdate } from '../activities/stream/replication-frames';

@@ -50,6 +50,14 @@ export interface CopyTablesInput extends Endpoints {
   toFinish?: TableRef[];
   /** The split tables were emptied already (or needed no emptying). */
   prepared?: boolean;
+  /**
+   * Split tables to empty (with their chunks' records) before any chunk starts: they may hold
+   * rows that are not kept. Absent in histories from before: then those of a restarted data
+   * phase, or of a copy into existing tables, are.
+   */
+  emptyFirst?: { tables: TableRef[]; unitIds: number[] };
+  /** Snapshots lost earlier whose work is kept (see copyUnit). */
+  keepRecordsFrom?: string[];
 }
 
 /** Well under Temporal's 10,240-event warning, leaving room for units still in flight. */
@@ -84,6 +92,7 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
           fresh: input.withSchema && unit.tables.every((t) => !t.preexisting),
           progressWorkflowId: input.migrationId,
           indexBuild: input.indexBuild,
+          ...(input.keepRecordsFrom?.length ? { keepRecordsFrom: input.keepRecordsFrom } : {}),
         },
       ]);
       await migration.signal(unitCopiedSignal, { generation: input.generation, results });
@@ -139,7 +148,10 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   // hold rows (from a data phase restarted under a new snapshot, or a copy into existing
   // tables) is emptied before its chunks start.
   const split = splitTables(input.units);
-  if (!input.prepared && split.length && (input.generation > 1 || !input.withSchema)) {
+  if (!input.prepared && input.emptyFirst) {
+    const { tables, unitIds } = input.emptyFirst;
+    if (tables.length) await emptySplitTables({ target: input.target, retry: input.retry, tables, records: { migrationId: input.migrationId, unitIds } });
+  } else if (!input.prepared && split.length && (input.generation > 1 || !input.withSchema)) {
     await emptySplitTables({ target: input.target, retry: input.retry, tables: split });
   }
 
@@ -161,7 +173,7 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
           units: queue,
           largeObjects: objectQueue,
           control,
-          ...(split.length || chunksDone.size || finishQueue.length ? { chunksDone: Object.fromEntries(chunksDone), toFinish: finishQueue, prepared: true } : {}),
+          ...(split.length || chunksDone.size || finishQueue.length || input.emptyFirst ? { chunksDone: Object.fromEntries(chunksDone), toFinish: finishQueue, prepared: true } : {}),
         });
       }
     }

@@ -71,22 +71,43 @@ export class MigrationState {
   }
 
   /**
-   * Back to the start of the data phase (the snapshot was lost: everything is copied again).
-   * Returns what had been copied under the lost snapshot, which is copied again (also added up
-   * in `redone`).
+   * The snapshot was lost: the data phase starts again under a new one, copying what is not
+   * kept (`kept`: a whole table, or one chunk of a split table). Returns what was read under
+   * the lost snapshot and is read again — copies not kept, and the rows of copies that were
+   * in flight — also added up in `redone`. Large objects are always copied again.
    */
-  resetCopies(): RedoneWork {
-    const touched = [...this.tables.values()].filter((t) => t.bytes > 0 || t.state === 'copied');
-    const lost: RedoneWork = {
-      tables: touched.length,
-      bytes: touched.reduce((s, t) => s + t.bytes, 0) + (this.largeObjects?.view().copiedBytes ?? 0),
-    };
+  restartCopies(kept: (table: { schema: string; name: string }, chunk?: number) => boolean): RedoneWork {
+    const lost: RedoneWork = { tables: 0, bytes: this.largeObjects?.view().copiedBytes ?? 0 };
+    for (const [key, t] of this.tables) {
+      const chunks = this.chunks.get(key);
+      let bytes = 0;
+      if (chunks) {
+        for (const [index, c] of chunks.done) {
+          if (kept(t, index)) continue;
+          bytes += c.bytes;
+          chunks.done.delete(index);
+        }
+        for (const c of chunks.live.values()) bytes += c.bytes;
+        chunks.live.clear();
+        const count = [...chunks.done.values()][0]?.chunk?.count;
+        if (count === undefined || chunks.done.size < count) this.results.delete(key);
+        const copied = this.results.has(key);
+        Object.assign(t, { state: copied ? 'copied' : 'pending', ...chunkTotals(chunks), error: undefined });
+        if (!copied) t.ms = undefined;
+      } else if (!kept(t)) {
+        bytes = t.bytes;
+        if (t.state === 'copied' && bytes === 0) lost.tables += 1; // an empty table copied again
+        this.results.delete(key);
+        Object.assign(t, { state: 'pending', rows: 0, bytes: 0, ms: undefined, error: undefined });
+      }
+      if (bytes > 0) {
+        lost.tables += 1;
+        lost.bytes += bytes;
+      }
+    }
     this.redone.tables += lost.tables;
     this.redone.bytes += lost.bytes;
-    this.results.clear();
-    this.chunks.clear();
     this.largeObjects?.reset();
-    for (const t of this.tables.values()) Object.assign(t, { state: 'pending', rows: 0, bytes: 0, ms: undefined, error: undefined });
     return lost;
   }
 

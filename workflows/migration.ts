@@ -29,7 +29,7 @@ import type { SnapshotReady } from '../common/messages';
 import { groupIntoUnits } from '../common/units';
 import { describeConnection } from '../common/connection';
 import { FailureType } from '../common/failure-types';
-import { tableKey, type RedoneWork, type CutoverRequest, type CutoverResult, type MigrationReport, type TableRef, type TableValidation } from '../common/plan';
+import { tableKey, type CutoverRequest, type CutoverResult, type MigrationReport, type TableRef, type TableValidation } from '../common/plan';
 import { ignoredNotFoundNote, precheckStopMessage } from '../common/precheck';
 import { replicationNames, type ReplicationNames } from '../common/replication-names';
 import type { MigrationSpec } from '../common/spec';
@@ -50,9 +50,11 @@ import { largeObjectsWanted, type LargeObjectValidation } from '../common/large-
 import { LargeObjectProgress } from './large-object-progress';
 import { splitThresholdBytes } from '../common/table-split';
 import { formatBytes } from '../common/format';
+import { CopiedUnits } from './copied-units';
+import { buildSyncPlan, earliestLsn, type SyncPlan } from '../common/sync-plan';
 
 // proxyActivities returns a Proxy: take the functions out by name (spreading it yields nothing).
-const { listTables, copySequences, dropBookkeeping } = proxyActivities<Activities>(options.short);
+const { listTables, copySequences, dropBookkeeping, sourceChangedBetween } = proxyActivities<Activities>(options.short);
 const { holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables } = proxyActivities<Activities>(options.long);
 const { precheck } = proxyActivities<Activities>(options.precheck);
 const { createTargetDatabase } = proxyActivities<Activities>(options.short);
@@ -60,7 +62,7 @@ const { createPublication, openStream, lockSource, emitCutoverMarker, closeStrea
 const { listLargeObjects } = proxyActivities<Activities>(options.short);
 const { validateLargeObjects, syncLargeObjects } = proxyActivities<Activities>(options.long);
 const acts = {
-  listTables, copySequences, dropBookkeeping, holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables, precheck, createTargetDatabase,
+  listTables, copySequences, dropBookkeeping, sourceChangedBetween, holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables, precheck, createTargetDatabase,
   createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables, listLargeObjects, validateLargeObjects, syncLargeObjects,
 };
 /** The schema dump taken during the precheck: one attempt, no more (pre-data dumps itself without it). */
@@ -94,7 +96,11 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
   let cutover: PendingCutover | undefined;
   let snapshot: SnapshotReady | undefined;
   let holderEnded = false;
+  /** Each run of the data phase (a new one after a lost snapshot), and the snapshot it reads under. */
   let generation = 0;
+  const generationSnapshots = new Map<number, string>();
+  /** The copies done, and under which snapshot (set when the data phase starts). */
+  let copies: CopiedUnits | undefined;
   // pause, resume and throttle (Updates), forwarded to the child doing the work
   const control = new RuntimeControl(new ControlState(spec.throttle ?? unlimited(), spec.startAt), () => state.phase, refreshDetails);
   state.control = control.state;
@@ -113,6 +119,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
   setHandler(unitCopiedSignal, ({ generation: from, results }) => {
     if (from !== generation) return; // from a data phase that was restarted
     state.recordCopied(results);
+    copies?.record(results, generationSnapshots.get(from)!);
     refreshDetails();
   });
   setHandler(largeObjectsCopiedSignal, ({ generation: from, result }) => {
@@ -167,20 +174,56 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     return snapshot.name;
   }
 
-  /** Runs a step that reads under the snapshot, again under a new one if the old one is lost. */
-  async function underSnapshot<T>(step: (snapshotName: string) => Promise<T>, onLost?: () => RedoneWork): Promise<T> {
+  /**
+   * Runs a step that reads under the snapshot, again under a new one if the old one is lost
+   * (`onLost` hears of it; by default a warning says the step is done again).
+   */
+  async function underSnapshot<T>(step: (snapshotName: string) => Promise<T>, onLost?: (lost: string) => void): Promise<T> {
     let name = await currentSnapshot();
     for (;;) {
       try {
         return await step(name);
       } catch (err) {
         if (!isSnapshotLost(err)) throw err;
-        const lost = onLost?.();
-        const what = lost ? `: ${lost.tables} tables (${formatBytes(lost.bytes)}) copied again` : '';
-        state.warnings.push(`the source snapshot ${name} was lost (holder restarted); work read under it is redone${what}`);
+        if (onLost) onLost(name);
+        else state.warnings.push(`the source snapshot ${name} was lost (holder restarted); work read under it is redone`);
         name = await currentSnapshot(name);
       }
     }
+  }
+
+  /**
+   * The data phase lost its snapshot (`lost`) and goes on under `next`: decides which copies
+   * are kept. Incremental: all but tables split by blocks with chunks missing; the change stream
+   * brings each kept part to the same point from its own snapshot's position. Full: all, when
+   * nothing was committed on the source between the snapshots; else none.
+   */
+  async function keepAfterLoss(copies: CopiedUnits, lost: string, next: string): Promise<void> {
+    let kept: string;
+    if (names) {
+      copies.forgetPartialBlockTables();
+      kept = 'the copies finished under it are kept (the change stream applies their changes from its position)';
+    } else if (await sourceChangedSince(copies.snapshots(), next)) {
+      copies.forgetAll();
+      kept = 'the source took writes since, so the copies finished under it are not kept';
+    } else {
+      kept = 'nothing was committed on the source since, so the copies finished under it are kept';
+    }
+    const redone = state.restartCopies((t, chunk) => copies.has(t, chunk));
+    state.warnings.push(`the source snapshot ${lost} was lost (holder restarted): ${kept}; copied again: ${redone.tables} tables (${formatBytes(redone.bytes)})`);
+    refreshDetails();
+  }
+
+  /** Whether anything was committed on the source between any of `earlier` snapshots and `next` (unknown: yes). */
+  async function sourceChangedSince(earlier: string[], next: string): Promise<boolean> {
+    const to = snapshots.get(next)?.xids;
+    for (const name of earlier) {
+      const from = snapshots.get(name)?.xids;
+      if (!from || !to) return true;
+      const { changed } = await acts.sourceChangedBetween({ source: spec.source, retry: spec.retry, from, to });
+      if (changed) return true;
+    }
+    return false;
   }
 
   /** The target's large objects against what the copy read from the source under the snapshot. */
@@ -301,10 +344,16 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
       await control.safePoint();
       enter('data');
       const units = groupIntoUnits(tables);
+      const copied = (copies = new CopiedUnits(units));
+      let lost: string | undefined;
       await underSnapshot(
         async (s) => {
+          if (lost) await keepAfterLoss(copied, lost, s);
+          lost = undefined;
           generation += 1;
+          generationSnapshots.set(generation, s);
           copiedUnder = snapshots.get(s);
+          const restarted = generation > 1;
           const sent = control.state.copyControl();
           const copy = await startChild(copyTablesWorkflow, {
             workflowId: `${workflowInfo().workflowId}/copy-${generation}`,
@@ -315,7 +364,10 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
                 migrationId: workflowInfo().workflowId,
                 generation,
                 snapshot: s,
-                units,
+                units: copied.pending(),
+                // Split tables that may hold rows not kept are emptied first (tables this migration created start empty).
+                ...(restarted || !withSchema ? { emptyFirst: copied.toEmpty() } : {}),
+                ...(restarted ? { keepRecordsFrom: copied.snapshots(), chunksDone: copied.chunksDone(), toFinish: copied.toFinish() } : {}),
                 parallelism: spec.parallelism.tables,
                 checksum: spec.validation === 'checksum',
                 withSchema,
@@ -332,7 +384,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
             control.detachCopy();
           }
         },
-        () => state.resetCopies(),
+        (l) => (lost = l),
       ).catch((err) => {
         if (!isCancellation(err)) state.markAll(['copying'], 'failed');
         throw err;
@@ -375,8 +427,9 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
 
     // 7. Incremental: stream changes from the slot whose snapshot the copy read, until cutover.
     let cutoverResult: CutoverResult | undefined;
-    if (names && copiedUnder?.slot && copiedUnder.consistentLsn) {
-      cutoverResult = await streamUntilCutover(names, copiedUnder.slot, copiedUnder.consistentLsn, tables);
+    const readFrom = streamStart(copiedUnder);
+    if (names && readFrom) {
+      cutoverResult = await streamUntilCutover(names, readFrom.slot, readFrom.lsn, tables, readFrom.syncPlan);
     }
 
     await acts.dropBookkeeping({ target: spec.target, retry: spec.retry });
@@ -408,7 +461,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
    * operator's cutover; then the stream stops exactly at a marker written into the source's
    * WAL, the target is fenced, sequences are set, and source and target are compared.
    */
-  async function streamUntilCutover(names: ReplicationNames, slot: string, startLsn: string, tables: TableRef[]): Promise<CutoverResult> {
+  async function streamUntilCutover(names: ReplicationNames, slot: string, startLsn: string, tables: TableRef[], syncPlan: SyncPlan | undefined): Promise<CutoverResult> {
     const id = workflowInfo().workflowId;
     // Slots of snapshots that were lost along the way hold WAL for nothing: drop them.
     await dropReplication({ source: spec.source, retry: spec.retry, names, keepSlot: slot, dropPublication: false });
@@ -418,7 +471,21 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     const stream = await startChild(streamChangesWorkflow, {
       workflowId: `${id}/stream`,
       staticSummary: `stream changes ${describeConnection(spec.source)} → ${describeConnection(spec.target)}`.slice(0, 200),
-      args: [{ ...endpoints, migrationId: id, names, publications, slot, operations: streamOperations(spec), objects: spec.objects, conflicts: spec.conflicts, historyBudget: spec.incremental.historyBudget, ...sent }],
+      args: [
+        {
+          ...endpoints,
+          migrationId: id,
+          names,
+          publications,
+          slot,
+          operations: streamOperations(spec),
+          objects: spec.objects,
+          conflicts: spec.conflicts,
+          historyBudget: spec.incremental.historyBudget,
+          ...sent,
+          ...(syncPlan ? { syncPlan } : {}),
+        },
+      ],
     });
     await control.attachStream(stream, sent);
     state.streamWorkflowId = stream.workflowId;
@@ -473,6 +540,19 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     }
     cutover.result = result;
     return result;
+  }
+
+  /**
+   * Where the change stream starts: the slot of the earliest snapshot that copies were read
+   * under, and the position each table's changes start at when they were read under several.
+   */
+  function streamStart(last: SnapshotReady | undefined): { slot: string; lsn: string; syncPlan?: SyncPlan } | undefined {
+    const readUnder = (copies?.snapshots() ?? []).map((n) => snapshots.get(n)).filter((r) => r?.slot && r.consistentLsn) as SnapshotReady[];
+    if (!readUnder.length) return last?.slot && last.consistentLsn ? { slot: last.slot, lsn: last.consistentLsn } : undefined;
+    const lsn = earliestLsn(readUnder.map((r) => r.consistentLsn!));
+    const first = readUnder.find((r) => r.consistentLsn === lsn)!;
+    const syncPlan = buildSyncPlan(copies!.parts((n) => snapshots.get(n)!.consistentLsn!));
+    return { slot: first.slot!, lsn, ...(syncPlan ? { syncPlan } : {}) };
   }
 
   /** Live source against target, in batches (payloads stay small for huge schemas). */
@@ -547,7 +627,7 @@ function buildReport(spec: MigrationSpec, state: MigrationState, tables: TableRe
   const rows = tables.map((t) => {
     const r = state.results.get(tableKey(t)) ?? { schema: t.schema, name: t.name, rows: 0, bytes: 0, ms: 0 };
     const mbPerSecond = r.ms > 0 ? Math.round((r.bytes / 1048576 / (r.ms / 1000)) * 10) / 10 : 0;
-    return { ...r, sourceChecksum: undefined, mbPerSecond };
+    return { ...r, sourceChecksum: undefined, snapshot: undefined, mbPerSecond };
   });
   return {
     source: describeConnection(spec.source),

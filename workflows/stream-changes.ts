@@ -18,6 +18,7 @@ import {
 import type { Activities } from '../activities';
 import type { StreamChangesInput } from '../activities/stream/stream-changes';
 import { formatBytes } from '../common/format';
+import { remainingSyncPlan } from '../common/sync-plan';
 import { displayName } from '../common/plan';
 import { changeCount, CountTotals, type StreamProgress, type TableChangeCounts } from '../common/stream';
 import type { RateLimit } from '../common/throttle';
@@ -127,7 +128,10 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
     return { appliedLsn: result.appliedLsn, progress: snapshot() };
   }
   await condition(allHandlersFinished);
-  return continueAsNew<typeof streamChangesWorkflow>({ ...input, progress: snapshot(), stopAtLsn, paused, limit });
+  // A sync plan the stream has passed filters nothing: it is not carried on.
+  const syncPlan = remainingSyncPlan(input.syncPlan, progress.appliedLsn);
+  const { syncPlan: _passed, ...rest } = input;
+  return continueAsNew<typeof streamChangesWorkflow>({ ...rest, ...(syncPlan ? { syncPlan } : {}), progress: snapshot(), stopAtLsn, paused, limit });
 }
 
 function streamDetails(p: StreamProgress, tables: TableChangeCounts[]): string {

@@ -42,6 +42,11 @@ export interface CopyUnitInput extends Endpoints {
   progressWorkflowId: string;
   /** Memory and parallel workers of the index builds (absent in histories from before: defaults). */
   indexBuild?: IndexBuild;
+  /**
+   * Snapshots lost during the copy whose work is kept: a unit committed under one of them is
+   * not copied again, and its results say which snapshot it was read under.
+   */
+  keepRecordsFrom?: string[];
 }
 
 const HEARTBEAT_MS = 2_000;
@@ -84,6 +89,10 @@ export function makeCopyUnit(deps: ActivityDeps) {
 
           const record = input.fresh ? await findUnitRecord(tgt, input.progressWorkflowId, unit.id) : undefined;
           if (record?.snapshot === input.snapshot) return record.results; // committed by an earlier attempt
+          if (record && input.keepRecordsFrom?.includes(record.snapshot)) return record.results.map((r) => ({ ...r, snapshot: record.snapshot }));
+          // A chunk's record means its rows are in the table (emptying a split table removes its
+          // chunks' records): copying it again would add them twice.
+          if (record && unit.chunk) throw new Error(`chunk ${unit.chunk.index + 1}/${unit.chunk.count} is in the target already, read under snapshot ${record.snapshot}, which is not kept; empty the table first`);
           // A fresh table is empty unless an older snapshot's copy committed into it. Truncating
           // an empty table costs a file and an fsync each, which adds up over thousands of tiny
           // tables, but it lets a big table be copied with FREEZE.

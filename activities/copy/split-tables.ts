@@ -15,9 +15,12 @@ import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { resolveConnection } from '../credentials';
 import { guarded } from '../errors';
 import { existingIndexNames, readIndexStatements } from './table-indexes';
+import { MARKER_SCHEMA } from '../schema/step-marker';
 
 export interface EmptySplitTablesInput extends Pick<Endpoints, 'target' | 'retry'> {
   tables: TableRef[];
+  /** The records of these tables' chunks (unit-marker.ts) go with their rows, in the same transaction. */
+  records?: { migrationId: string; unitIds: number[] };
 }
 
 export function makeEmptySplitTables(deps: ActivityDeps) {
@@ -30,7 +33,13 @@ export function makeEmptySplitTables(deps: ActivityDeps) {
         tgt = await openClient(target, 'copy');
         // Tables kept from before (conflicts: ignore) keep their rows: chunks add to them.
         const tables = input.tables.filter((t) => !t.preexisting).map((t) => qualified(copyDestination(t)));
+        await tgt.query('BEGIN');
         if (tables.length) await tgt.query(`TRUNCATE ONLY ${tables.join(', ')}`);
+        if (input.records?.unitIds.length) {
+          const { rows } = await tgt.query<{ found: string | null }>(`SELECT pg_catalog.to_regclass('${MARKER_SCHEMA}.units')::text AS found`);
+          if (rows[0].found) await tgt.query(`DELETE FROM ${MARKER_SCHEMA}.units WHERE workflow_id = $1 AND unit_id = ANY($2::int[])`, [input.records.migrationId, input.records.unitIds]);
+        }
+        await tgt.query('COMMIT');
         return { emptied: tables.length };
       });
     } finally {

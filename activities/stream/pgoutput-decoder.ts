@@ -8,7 +8,7 @@
  * to JS numbers or dates would lose precision. Binary values are never requested, so a `b`
  * column is a protocol error here.
  */
-import { pgTimeToUnixMicros } from './lsn';
+import { pgTimeToUnixMicros } from '../../common/lsn';
 import { UNCHANGED_TOAST, type PgOutputMessage, type RelationColumn, type TupleValue } from './pgoutput-types';
 
 // Message tags and tuple submessage / column kinds, as byte values.

@@ -4,7 +4,7 @@
  * client answers with standby status updates (`r`). The `w` payload is one pgoutput message
  * (see pgoutput-decoder.ts). Positions are unsigned 64-bit, times signed 64-bit protocol time.
  */
-import { pgTimeToUnixMicros, unixMicrosToPgTime } from './lsn';
+import { pgTimeToUnixMicros, unixMicrosToPgTime } from '../../common/lsn';
 import type { CopyBothFrame } from './pgoutput-types';
 
 const XLOG_DATA = 0x77; // 'w'

@@ -32,7 +32,7 @@ import { projectChange, StreamMapping } from './stream-mapping';
 import type { ApplyTable } from './target-table';
 import type { ObjectsSpec } from '../../common/objects-spec';
 import { FrameReader } from './frame-reader';
-import { formatLsn, parseLsn } from './lsn';
+import { formatLsn, parseLsn } from '../../common/lsn';
 import { decodePgOutput } from './pgoutput-decoder';
 import type { PgOutputMessage } from './pgoutput-types';
 import { RelationCache } from './relation-cache';
@@ -40,6 +40,8 @@ import { standbyStatusUpdate } from './replication-frames';
 import { StreamMeter } from './stream-meter';
 import { lockPosition, readPosition, savePosition } from './stream-position';
 import { RateGate } from '../rate/rate-gate';
+import type { SyncPlan } from '../../common/sync-plan';
+import { SyncGates } from './sync-gates';
 
 export interface StreamChangesInput extends Endpoints {
   migrationId: string;
@@ -51,6 +53,8 @@ export interface StreamChangesInput extends Endpoints {
   /** The spec's objects section: which tables, columns and rows, under which target names. */
   objects?: ObjectsSpec;
   conflicts?: 'error' | 'ignore';
+  /** Tables copied under different snapshots: where each one's changes start (absent: all at the slot's start). */
+  syncPlan?: SyncPlan;
 }
 
 export interface StreamChangesResult {
@@ -128,6 +132,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
       const relations = new RelationCache(src, tgt, input.operations, mapping);
       // Changes of tables with a row filter wait here to be judged, a table at a time, before a batch is applied.
       const filtered = new FilteredChanges();
+      const gates = new SyncGates(input.syncPlan);
       const repl = await openReplicationClient(source, 'stream');
       clients.push(repl);
       const stream = repl.query(
@@ -150,6 +155,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
       let batchBytes = 0;
       let skipping = false;
       let inTransaction = false;
+      let finalLsn = 0n; // of the transaction being received
 
       // The open target transaction. A source transaction bigger than a batch is applied in
       // pieces inside it (memory stays bounded) and committed with its position at its end.
@@ -300,6 +306,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
               inTransaction = true;
               // Committed before the target's position: applied already (by an earlier attempt).
               skipping = message.finalLsn < meter.applied;
+              finalLsn = message.finalLsn;
               if (!skipping) meter.pendingSince(message.commitTimeMicros);
               break;
             case 'commit':
@@ -314,21 +321,24 @@ export function makeStreamChanges(deps: ActivityDeps) {
             case 'relation':
               doing = `stream changes of ${message.schema}.${message.name} from ${source.label}`;
               await relations.learn(message);
+              gates.learn(message);
               doing = `stream changes from ${source.label}`;
               break;
             case 'insert':
             case 'update':
             case 'delete':
               if (!skipping) {
-                addChange(relations.table(message.relationId), message);
+                const change = gates.admit(message, finalLsn); // none: the copy holds it already
+                if (change) addChange(relations.table(message.relationId), change);
                 batchBytes += frame.payload.length;
                 pace(frame.payload.length);
               }
               break;
             case 'truncate':
-              if (!skipping) {
+              const truncated = skipping ? [] : gates.admitTruncate(message.relationIds, finalLsn);
+              if (truncated.length) {
                 await judgeFiltered(); // a truncate is a barrier: what came before goes first
-                batch.truncate(message.relationIds.map((id) => relations.table(id)), message.restartIdentity);
+                batch.truncate(truncated.map((id) => relations.table(id)), message.restartIdentity);
                 pace(frame.payload.length);
               }
               break;

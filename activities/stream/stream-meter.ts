@@ -3,7 +3,7 @@
  * behind the source it is, and the per-table counts to report. Pure bookkeeping.
  */
 import { changeCount, CountTotals, type StreamStats, type TableChangeCounts } from '../../common/stream';
-import { formatLsn } from './lsn';
+import { formatLsn } from '../../common/lsn';
 
 export class StreamMeter {
   /** Applied and committed in the target. */

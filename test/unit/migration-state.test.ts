@@ -31,7 +31,7 @@ describe('MigrationState', () => {
     const state = new MigrationState(0);
     state.setTables(tables);
     state.recordCopied([{ schema: 'public', name: 'big', rows: 7, bytes: 900, ms: 5 }]);
-    state.resetCopies();
+    state.restartCopies(() => false);
     expect(state.results.size).toBe(0);
     expect(state.progress().tables.every((t) => t.state === 'pending' && t.rows === 0)).toBe(true);
   });
@@ -80,10 +80,42 @@ describe('MigrationState after a lost snapshot', () => {
     state.recordCopied([{ schema: 'public', name: 'big', rows: 7, bytes: 900, ms: 5 }]);
     state.applyProgress([{ schema: 'Sales', name: 'Order Items', state: 'copying', rows: 1, bytes: 40 }]);
     expect(state.progress().redone).toBeUndefined();
-    expect(state.resetCopies()).toEqual({ tables: 2, bytes: 940 });
+    expect(state.restartCopies(() => false)).toEqual({ tables: 2, bytes: 940 });
     state.recordCopied([{ schema: 'public', name: 'big', rows: 7, bytes: 900, ms: 5 }]);
-    expect(state.resetCopies()).toEqual({ tables: 1, bytes: 900 });
+    expect(state.restartCopies(() => false)).toEqual({ tables: 1, bytes: 900 });
     expect(state.progress().redone).toEqual({ tables: 3, bytes: 1840 });
     expect(state.details()).toContain('**Copied again after a lost snapshot:** 3 tables');
+  });
+});
+
+describe('MigrationState keeping copies after a lost snapshot', () => {
+  const chunk = (index: number, rows: number) => ({ schema: 'public', name: 'big', rows, bytes: rows * 10, ms: 100, chunk: { index, count: 3 } });
+
+  it('counts only the copies not kept and the chunks in flight', () => {
+    const state = new MigrationState(0);
+    state.setTables(tables);
+    state.recordCopied([chunk(0, 10)]);
+    state.recordCopied([chunk(1, 20)]);
+    state.applyProgress([{ schema: 'public', name: 'big', state: 'copying', rows: 3, bytes: 30, chunk: 2 }]);
+    state.recordCopied([{ schema: 'Sales', name: 'Order Items', rows: 4, bytes: 400, ms: 5 }]);
+    // chunk 0 and the small table are kept, chunk 1 is not, chunk 2 was in flight
+    const kept = (t: { name: string }, c?: number) => t.name === 'Order Items' || c === 0;
+    expect(state.restartCopies(kept)).toEqual({ tables: 1, bytes: 230 });
+    expect(state.progress().tables.find((t) => t.name === 'big')).toMatchObject({ state: 'pending', rows: 10, bytes: 100 });
+    expect(state.progress().tables.find((t) => t.name === 'Order Items')).toMatchObject({ state: 'copied', rows: 4 });
+    expect(state.results.has(JSON.stringify(['Sales', 'Order Items']))).toBe(true);
+    // the rest comes in under the new snapshot: the split table adds up its kept and new chunks
+    state.recordCopied([chunk(1, 20)]);
+    state.recordCopied([chunk(2, 30)]);
+    expect(state.results.get(JSON.stringify(['public', 'big']))).toMatchObject({ rows: 60, bytes: 600 });
+  });
+
+  it('keeps a split table whose chunks are all in', () => {
+    const state = new MigrationState(0);
+    state.setTables(tables);
+    for (const i of [0, 1, 2]) state.recordCopied([chunk(i, 10)]);
+    expect(state.restartCopies(() => true)).toEqual({ tables: 0, bytes: 0 });
+    expect(state.results.get(JSON.stringify(['public', 'big']))).toMatchObject({ rows: 30 });
+    expect(state.progress().redone).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PG_EPOCH_MICROS } from '../../activities/stream/lsn';
+import { PG_EPOCH_MICROS } from '../../common/lsn';
 import { decodePgOutput } from '../../activities/stream/pgoutput-decoder';
 import { UNCHANGED_TOAST, type TupleValue } from '../../activities/stream/pgoutput-types';
 

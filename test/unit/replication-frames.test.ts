@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatLsn, parseLsn, pgTimeToUnixMicros, PG_EPOCH_MICROS, unixMicrosToPgTime } from '../../activities/stream/lsn';
+import { formatLsn, parseLsn, pgTimeToUnixMicros, PG_EPOCH_MICROS, unixMicrosToPgTime } from '../../common/lsn';
 import { parseCopyBothFrame, standbyStatusUpdate } from '../../activities/stream/replication-frames';
 
 const UNIX_MICROS = BigInt(Date.parse('2026-01-02T03:04:05.678Z')) * 1000n + 901n;
