@@ -40,30 +40,35 @@ export function makeSourceChangedBetween(deps: ActivityDeps) {
     try {
       return await guarded({ doing: `compare snapshots on source ${source.label}`, secrets: source.secrets, retry: input.retry }, async () => {
         client = await openClient(source, 'snapshot');
-        const { rows: span } = await client.query<{ ids: string }>(
-          `SELECT (txid_snapshot_xmax($2::txid_snapshot) - txid_snapshot_xmax($1::txid_snapshot))
-                  + (SELECT count(*) FROM txid_snapshot_xip($1::txid_snapshot)) AS ids`,
-          [input.from, input.to],
-        );
-        if (Number(span[0].ids) > MAX_CHECKED) return { changed: true, committed: 0, checked: false };
-        // txid_status is NULL for an id too old to know: counted as committed.
-        const { rows } = await client.query<{ committed: string }>(
-          `WITH candidates AS (
-             SELECT x FROM txid_snapshot_xip($1::txid_snapshot) x
-             UNION
-             SELECT generate_series(txid_snapshot_xmax($1::txid_snapshot), txid_snapshot_xmax($2::txid_snapshot) - 1)
-           )
-           SELECT count(*) AS committed FROM candidates
-            WHERE NOT txid_visible_in_snapshot(x, $1::txid_snapshot)
-              AND txid_visible_in_snapshot(x, $2::txid_snapshot)
-              AND coalesce(txid_status(x) = 'committed', true)`,
-          [input.from, input.to],
-        );
-        const committed = Number(rows[0].committed);
-        return { changed: committed > 0, committed, checked: true };
+        return await committedBetween(client, input.from, input.to);
       });
     } finally {
       await closeQuietly(client);
     }
   };
+}
+
+/** Counts the transactions committed between two `txid_current_snapshot()` values of this server. */
+export async function committedBetween(client: Client, from: string, to: string): Promise<SourceChanged> {
+  const { rows: span } = await client.query<{ ids: string }>(
+    `SELECT (txid_snapshot_xmax($2::txid_snapshot) - txid_snapshot_xmax($1::txid_snapshot))
+            + (SELECT count(*) FROM txid_snapshot_xip($1::txid_snapshot)) AS ids`,
+    [from, to],
+  );
+  if (Number(span[0].ids) > MAX_CHECKED) return { changed: true, committed: 0, checked: false };
+  // txid_status is NULL for an id too old to know: counted as committed.
+  const { rows } = await client.query<{ committed: string }>(
+    `WITH candidates AS (
+       SELECT x FROM txid_snapshot_xip($1::txid_snapshot) x
+       UNION
+       SELECT generate_series(txid_snapshot_xmax($1::txid_snapshot), txid_snapshot_xmax($2::txid_snapshot) - 1)
+     )
+     SELECT count(*) AS committed FROM candidates
+      WHERE NOT txid_visible_in_snapshot(x, $1::txid_snapshot)
+        AND txid_visible_in_snapshot(x, $2::txid_snapshot)
+        AND coalesce(txid_status(x) = 'committed', true)`,
+    [from, to],
+  );
+  const committed = Number(rows[0].committed);
+  return { changed: committed > 0, committed, checked: true };
 }

@@ -12,7 +12,7 @@ import { runCli, startHarness, tableChecksums, userRelations, writeSpec, type Ha
 const EVERY_ITEM = [
   'source-connect', 'source-tls', 'target-connect', 'target-tls', 'target-database-name', 'target-database', 'server-versions',
   'pg-dump-version', 'encoding', 'database-locale', 'collations', 'source-privileges', 'target-privileges', 'target-table-privileges',
-  'disk-space', 'extensions', 'c-functions', 'tables-without-key', 'lock-capacity', 'roles', 'large-objects', 'target-conflicts',
+  'disk-space', 'extensions', 'c-functions', 'tables-without-key', 'lock-capacity', 'roles', 'large-objects', 'target-conflicts', 'source-writes',
 ];
 
 describe('precheck', () => {

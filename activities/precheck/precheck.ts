@@ -16,6 +16,7 @@ import * as checks from './checks';
 import { connectSide, connectTarget } from './connect';
 import { checkTargetDatabase, checkTargetDatabaseName, targetNameProblem } from './database-checks';
 import { incrementalChecks } from './incremental-checks';
+import { watchSourceWrites } from './source-writes-check';
 import { checkCollations, checkDatabaseLocale, encodingItem } from './locale-checks';
 import { checkSourcePrivileges, checkTargetPrivileges, checkTargetTablePrivileges } from './privilege-checks';
 import { checkDiskSpace } from './space-checks';
@@ -64,6 +65,7 @@ async function catalogChecks(deps: ActivityDeps, input: PrecheckInput, sides: Si
   const withSchema = input.types.includes('schema');
   const withData = input.types.includes('full');
   const items: CheckItem[] = [];
+  const sourceWrites = withData && !input.types.includes('incremental') ? await watchSourceWrites(src) : undefined;
   const database = await checkTargetDatabase(src, tgt, input.target.database, targetExists);
   items.push(database);
   facts.createTargetDatabase = !targetExists && database.status === 'pass';
@@ -100,6 +102,7 @@ async function catalogChecks(deps: ActivityDeps, input: PrecheckInput, sides: Si
   items.push(...(await largeObjectChecks(src, tgt, { wanted: largeObjects, createsInTarget: largeObjects && withSchema && targetExists, incremental: input.types.includes('incremental') })));
   if (selection) items.push(...selection.items);
   else if (withSchema) items.push(checks.conflictItem(facts.conflictingTables, input.conflicts));
+  if (sourceWrites) items.push(await sourceWrites());
   return items;
 }
 

@@ -1,0 +1,40 @@
+/**
+ * Precheck item for full migrations without a change stream: whether the source takes writes.
+ * Such a migration copies the source as of one instant (its exported snapshot). If the worker
+ * holding that snapshot is lost, the copies already finished are kept only when nothing was
+ * committed on the source since (workflows/migration.ts); a source taking writes has them all
+ * copied again. Observed over the precheck (at least a second): committed transactions of the
+ * whole server, as snapshots see them.
+ */
+import type { Client } from 'pg';
+import type { CheckItem } from '../../common/precheck';
+import { committedBetween } from '../snapshot-changes';
+import { pass, warn } from './items';
+
+const MIN_WINDOW_MS = 1_000;
+
+/** Starts watching; the returned function waits out the window and makes the item. */
+export async function watchSourceWrites(src: Client): Promise<() => Promise<CheckItem>> {
+  const started = Date.now();
+  const from = await currentSnapshot(src);
+  return async () => {
+    const rest = MIN_WINDOW_MS - (Date.now() - started);
+    if (rest > 0) await new Promise((r) => setTimeout(r, rest));
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const { committed, checked } = await committedBetween(src, from, await currentSnapshot(src));
+    if (checked && committed === 0) {
+      return pass('source-writes', `The source committed no transaction during the precheck (${seconds} s): if the worker holding the snapshot is lost, only the copies in flight are read again.`);
+    }
+    const what = checked ? `${committed} transaction(s)` : 'over a million transactions';
+    return warn(
+      'source-writes',
+      `The source committed ${what} during the precheck (${seconds} s). A full migration copies it as of one instant: if the worker holding that snapshot is lost while the source takes writes, every table copied so far is copied again.`,
+      'Stop writes to the source during the migration (then a lost snapshot costs only the copies in flight), or migrate with types [schema, full, incremental] (finished copies are kept and the change stream brings them up to date), or acknowledge with precheck.ignore: [source-writes].',
+    );
+  };
+}
+
+async function currentSnapshot(src: Client): Promise<string> {
+  const { rows } = await src.query<{ s: string }>('SELECT pg_catalog.txid_current_snapshot()::text AS s');
+  return rows[0].s;
+}
