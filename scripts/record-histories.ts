@@ -71,6 +71,19 @@ const STREAM_SQL = `
   CREATE TABLE notes (id serial PRIMARY KEY, item int REFERENCES items, body text);
   INSERT INTO notes (item, body) SELECT 1 + g % 300, md5(g::text) FROM generate_series(1, 300) g;`;
 
+/** A table split into several chunks at copy.splitLargerThan 1MB. */
+const LOST_SQL = `
+  CREATE TABLE big (id bigint PRIMARY KEY, body text);
+  INSERT INTO big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 40000) g;`;
+
+/** Kills the only worker (the snapshot holder's) once `chunks` units are committed on the target, and starts a new one. */
+async function killAfterChunks(h: Harness, db: string, chunks: number): Promise<void> {
+  const committed = async () => Number((await h.target.query<{ n: string }>('SELECT count(*) AS n FROM _pgferry.units', db).catch(() => [{ n: '0' }]))[0].n);
+  await waitFor(`${db}: ${chunks} chunks committed`, async () => (await committed()) >= chunks, 120_000, 100);
+  await h.worker.kill('SIGKILL');
+  await h.restartWorker();
+}
+
 const INCREMENTAL = { types: ['schema', 'full', 'incremental'], precheck: { ignore: ['ddl-during-migration'] } };
 
 /** Writes on the source of an incremental migration: inserts, updates and deletes. */
@@ -225,6 +238,38 @@ const SHAPES: Shape[] = [
       await waitForPhase(h.client, id, 'scheduled', 30_000);
       await ok(['cancel', id]);
       await ended(id);
+      return id;
+    },
+  },
+  {
+    name: 'full-snapshot-lost',
+    what: 'schema + full, a split table: the worker holding the snapshot killed after some chunks; the quiet source lets the copies done be kept (copy-1 fails, copy-2 copies the rest)',
+    outcome: 'COMPLETED',
+    async run({ h, id, ok, source }) {
+      await source('lost', LOST_SQL);
+      await h.source.query('VACUUM ANALYZE', 'lost'); // no autovacuum ANALYZE (a write) during the recording
+      const spec = writeSpec({ source: h.source.url('lost'), target: h.target.url('lost'), copy: { splitLargerThan: '1MB' }, parallelism: { tables: 2 }, throttle: { full: { mbPerSecond: 2 } } });
+      await ok(['start', spec, '--id', id]);
+      await killAfterChunks(h, 'lost', 2);
+      await ok(['status', id, '--watch']);
+      return id;
+    },
+  },
+  {
+    name: 'incremental-snapshot-lost',
+    what: 'schema + full + incremental, a split table: the snapshot holder killed after some chunks; the stream starts from the first slot with a sync plan, then `pgferry cutover`',
+    outcome: 'COMPLETED',
+    async run({ h, id, ok, source }) {
+      await source('inclost', `${STREAM_SQL}\n${LOST_SQL}`);
+      const spec = writeSpec({ source: h.source.url('inclost'), target: h.target.url('inclost'), ...INCREMENTAL, copy: { splitLargerThan: '1MB' }, parallelism: { tables: 2 }, throttle: { full: { mbPerSecond: 2 } } });
+      await ok(['start', spec, '--id', id]);
+      await killAfterChunks(h, 'inclost', 2);
+      await writes(h, 'inclost', 1);
+      await waitForPhase(h.client, id, 'streaming', 120_000);
+      await writes(h, 'inclost', 2);
+      await waitForChanges(h, id, 20);
+      await ok(['cutover', id]);
+      await ok(['status', id, '--watch']);
       return id;
     },
   },

@@ -23,7 +23,7 @@ import { guarded } from '../errors';
 import { agreedRowCount, CopyInRelay, CopyOutRelay } from './copy-relay';
 import { readCopyColumns, type CopyColumns } from './columns';
 import { existingIndexNames, readIndexStatements, type IndexStatement } from './table-indexes';
-import { findUnitRecord, recordUnit } from './unit-marker';
+import { findUnitRecord, hasUnitRecords, lockUnit, recordUnit } from './unit-marker';
 import { CopyControlPoller } from './copy-control';
 import { throttledStream } from '../rate/throttled-stream';
 import type { RateGate } from '../rate/rate-gate';
@@ -87,7 +87,13 @@ export function makeCopyUnit(deps: ActivityDeps) {
           await control.start();
           const workers = new BuildWorkers(input.indexBuild, control);
 
-          const record = input.fresh ? await findUnitRecord(tgt, input.progressWorkflowId, unit.id) : undefined;
+          // Units are recorded in the bookkeeping; chunks of existing tables too when it could be made
+          // (copy-tables empties them first): a chunk never truncates, so only its record stops a
+          // retry after a lost acknowledgement from adding its rows twice.
+          const recorded = input.fresh || (unit.chunk !== undefined && (await hasUnitRecords(tgt)));
+          // An attempt that lost touch with Temporal may still be running: wait for its transaction.
+          if (recorded) await lockUnit(tgt, input.progressWorkflowId, unit.id);
+          const record = recorded ? await findUnitRecord(tgt, input.progressWorkflowId, unit.id) : undefined;
           if (record?.snapshot === input.snapshot) return record.results; // committed by an earlier attempt
           if (record && input.keepRecordsFrom?.includes(record.snapshot)) return record.results.map((r) => ({ ...r, snapshot: record.snapshot }));
           // A chunk's record means its rows are in the table (emptying a split table removes its
@@ -109,7 +115,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
             const plan = { columns: columns.get(tableKey(table))!, truncate, indexes: indexes.get(tableKey(table)) ?? [], recopy: record !== undefined, chunk: unit.chunk };
             results.push(await copyTable(src, tgt, table, plan, input.checksum, live, control.gate, workers));
           }
-          if (input.fresh) await recordUnit(tgt, input.progressWorkflowId, unit.id, input.snapshot, results);
+          if (recorded) await recordUnit(tgt, input.progressWorkflowId, unit.id, input.snapshot, results);
           await tgt.query('COMMIT');
           await src.query('COMMIT');
           return results;

@@ -15,7 +15,7 @@ import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { resolveConnection } from '../credentials';
 import { guarded } from '../errors';
 import { existingIndexNames, readIndexStatements } from './table-indexes';
-import { MARKER_SCHEMA } from '../schema/step-marker';
+import { BOOKKEEPING_DDL, MARKER_SCHEMA } from '../schema/step-marker';
 
 export interface EmptySplitTablesInput extends Pick<Endpoints, 'target' | 'retry'> {
   tables: TableRef[];
@@ -33,6 +33,9 @@ export function makeEmptySplitTables(deps: ActivityDeps) {
         tgt = await openClient(target, 'copy');
         // Tables kept from before (conflicts: ignore) keep their rows: chunks add to them.
         const tables = input.tables.filter((t) => !t.preexisting).map((t) => qualified(copyDestination(t)));
+        // Chunks record themselves in the bookkeeping (unit-marker.ts): make it for existing
+        // tables too, if the target user may (else their retries are not protected; see copyUnit).
+        await tgt.query(BOOKKEEPING_DDL).catch(() => undefined);
         await tgt.query('BEGIN');
         if (tables.length) await tgt.query(`TRUNCATE ONLY ${tables.join(', ')}`);
         if (input.records?.unitIds.length) {

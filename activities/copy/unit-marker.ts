@@ -8,6 +8,17 @@ import type { Client } from 'pg';
 import type { TableCopyResult } from '../../common/plan';
 import { MARKER_SCHEMA } from '../schema/step-marker';
 
+/** Whether the target has the units bookkeeping (pre-data makes it; copy-tables for existing split tables). */
+export async function hasUnitRecords(target: Client): Promise<boolean> {
+  const { rows } = await target.query<{ ok: boolean }>(`SELECT pg_catalog.to_regclass('${MARKER_SCHEMA}.units') IS NOT NULL AS ok`);
+  return rows[0].ok;
+}
+
+/** Holds the unit until the end of the target transaction: two attempts of one unit never write side by side. */
+export async function lockUnit(target: Client, workflowId: string, unitId: number): Promise<void> {
+  await target.query('SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1), $2)', [workflowId, unitId]);
+}
+
 export type UnitRecord = { snapshot: string; results: TableCopyResult[] } | undefined;
 
 export async function findUnitRecord(target: Client, workflowId: string, unitId: number): Promise<UnitRecord> {
