@@ -1,5 +1,5 @@
 /** Opening `pg` connections for activities, with the guard every long-lived client needs. */
-import { Client } from 'pg';
+import { Client, escapeIdentifier } from 'pg';
 import type { ResolvedConnection } from './credentials';
 
 /**
@@ -33,17 +33,15 @@ export async function closeQuietly(client: Client | undefined): Promise<void> {
   }
 }
 
-/** Quotes an identifier the way PostgreSQL's quote_ident does, always with quotes. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
+/**
+ * pg's own escaping under the names the activities use: an identifier always in double quotes;
+ * a literal in single quotes, written `E'...'` when it holds a backslash so that it reads the
+ * same whatever `standard_conforming_strings` is.
+ */
+export { escapeIdentifier as quoteIdent, escapeLiteral as quoteLiteral } from 'pg';
 
 export function qualified(t: { schema: string; name: string }): string {
-  return `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
-}
-
-export function quoteLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
+  return `${escapeIdentifier(t.schema)}.${escapeIdentifier(t.name)}`;
 }
 
 /**

@@ -1,8 +1,9 @@
 // openClient's session settings travel in the startup packet: they are in force from the first
-// query, values with spaces and backslashes included.
+// query, values with spaces and backslashes included. The quoting helpers beside it give back
+// what they were given, whatever the server's string settings.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveConnection } from '../activities/credentials';
-import { closeQuietly, openClient } from '../activities/db';
+import { closeQuietly, openClient, quoteIdent, quoteLiteral } from '../activities/db';
 import { startPostgres, type PgCluster } from './support/postgres';
 
 let pg: PgCluster;
@@ -28,5 +29,21 @@ it('applies the settings it is given, and only those', async () => {
   } finally {
     await closeQuietly(client);
     await closeQuietly(plain);
+  }
+});
+
+it('quotes names and literals so that the server reads back what was written, backslashes included', async () => {
+  const conn = resolveConnection({ host: pg.host, port: pg.port, database: 'postgres', user: 'postgres' }, {});
+  const client = await openClient(conn, 'test');
+  const odd = `it's a "name" with \\ and \\' and ünïcode`;
+  try {
+    for (const conforming of ['on', 'off']) {
+      await client.query(`SET standard_conforming_strings = ${conforming}`);
+      const { rows } = await client.query<Record<string, unknown>>(`SELECT ${quoteLiteral(odd)} AS value, 1 AS ${quoteIdent(odd)}`);
+      expect(rows[0].value).toBe(odd);
+      expect(Object.keys(rows[0])).toEqual(['value', odd]);
+    }
+  } finally {
+    await closeQuietly(client);
   }
 });
