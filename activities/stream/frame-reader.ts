@@ -6,6 +6,9 @@
  *
  * Frames already buffered are returned without timers or promises racing: during a catch-up
  * that is tens of thousands of frames a second.
+ *
+ * CopyBoth mode: https://www.postgresql.org/docs/15/protocol-flow.html#PROTOCOL-COPY
+ * what flows in it after START_REPLICATION: https://www.postgresql.org/docs/15/protocol-replication.html
  */
 import type { Duplex } from 'node:stream';
 import type { CopyBothFrame } from './pgoutput-types';

@@ -7,9 +7,14 @@
  * Column values stay PostgreSQL text (pgferry binds them back as text parameters): converting
  * to JS numbers or dates would lose precision. Binary values are never requested, so a `b`
  * column is a protocol error here.
+ *
+ * Message formats: https://www.postgresql.org/docs/15/protocol-logicalrep-message-formats.html
+ * Options and message flow (proto_version 1, no streaming or two-phase):
+ * https://www.postgresql.org/docs/15/protocol-logical-replication.html
  */
 import { pgTimeToUnixMicros } from '../../common/lsn';
 import { UNCHANGED_TOAST, type PgOutputMessage, type RelationColumn, type TupleValue } from './pgoutput-types';
+import { describeByte } from './protocol-byte';
 
 // Message tags and tuple submessage / column kinds, as byte values.
 const BEGIN = 0x42; // B
@@ -57,7 +62,7 @@ export function decodePgOutput(payload: Buffer): PgOutputMessage {
   const tag = r.u8();
   const message = decodeBody(r, tag);
   if (r.off !== payload.length) {
-    throw new Error(`pgoutput message ${describeTag(tag)} has ${payload.length - r.off} unexpected trailing bytes (decoded ${r.off} of ${payload.length})`);
+    throw new Error(`pgoutput message ${describeByte(tag)} has ${payload.length - r.off} unexpected trailing bytes (decoded ${r.off} of ${payload.length})`);
   }
   return message;
 }
@@ -84,7 +89,7 @@ function decodeBody(r: Reader, tag: number): PgOutputMessage {
     case DELETE: {
       const relationId = r.u32();
       const kind = r.u8();
-      if (kind !== KEY_TUPLE && kind !== OLD_TUPLE) throw new Error(`pgoutput delete: expected 'K' or 'O' tuple, got ${describeTag(kind)}`);
+      if (kind !== KEY_TUPLE && kind !== OLD_TUPLE) throw new Error(`pgoutput delete: expected 'K' or 'O' tuple, got ${describeByte(kind)}`);
       return { tag: 'delete', relationId, oldKind: kind === KEY_TUPLE ? 'key' : 'old', oldTuple: decodeTuple(r) };
     }
     case TRUNCATE: {
@@ -104,9 +109,9 @@ function decodeBody(r: Reader, tag: number): PgOutputMessage {
     default: {
       const what = NOT_REQUESTED[String.fromCharCode(tag)];
       if (what) {
-        throw new Error(`unexpected pgoutput message ${describeTag(tag)} (${what}): pgferry does not request streaming or two-phase decoding (proto_version '1')`);
+        throw new Error(`unexpected pgoutput message ${describeByte(tag)} (${what}): pgferry does not request streaming or two-phase decoding (proto_version '1')`);
       }
-      throw new Error(`unknown pgoutput message tag ${describeTag(tag)}`);
+      throw new Error(`unknown pgoutput message tag ${describeByte(tag)}`);
     }
   }
 }
@@ -117,7 +122,7 @@ function decodeRelation(r: Reader): PgOutputMessage {
   const name = r.cstring();
   const identity = r.u8();
   if (identity !== 0x64 && identity !== 0x6e && identity !== 0x66 && identity !== 0x69) {
-    throw new Error(`pgoutput relation ${schema}.${name}: unknown replica identity ${describeTag(identity)}`);
+    throw new Error(`pgoutput relation ${schema}.${name}: unknown replica identity ${describeByte(identity)}`);
   }
   const count = r.u16();
   const columns = new Array<RelationColumn>(count);
@@ -132,7 +137,7 @@ function decodeUpdate(r: Reader): PgOutputMessage {
   const relationId = r.u32();
   const kind = r.u8();
   if (kind === NEW_TUPLE) return { tag: 'update', relationId, newTuple: decodeTuple(r) };
-  if (kind !== KEY_TUPLE && kind !== OLD_TUPLE) throw new Error(`pgoutput update: expected 'K', 'O' or 'N' tuple, got ${describeTag(kind)}`);
+  if (kind !== KEY_TUPLE && kind !== OLD_TUPLE) throw new Error(`pgoutput update: expected 'K', 'O' or 'N' tuple, got ${describeByte(kind)}`);
   const oldTuple = decodeTuple(r);
   r.expect(NEW_TUPLE, 'update');
   return { tag: 'update', relationId, oldKind: kind === KEY_TUPLE ? 'key' : 'old', oldTuple, newTuple: decodeTuple(r) };
@@ -148,7 +153,7 @@ function decodeTuple(r: Reader): TupleValue[] {
     // Not sent: the update's target must keep its current value (never write NULL for it).
     else if (kind === COL_UNCHANGED_TOAST) values[i] = UNCHANGED_TOAST;
     else if (kind === COL_BINARY) throw new Error(`pgoutput tuple column ${i + 1} is in binary format: pgferry only requests text values`);
-    else throw new Error(`pgoutput tuple column ${i + 1} has unknown kind ${describeTag(kind)}`);
+    else throw new Error(`pgoutput tuple column ${i + 1} has unknown kind ${describeByte(kind)}`);
   }
   return values;
 }
@@ -156,11 +161,6 @@ function decodeTuple(r: Reader): TupleValue[] {
 /** pgoutput sends an empty namespace for pg_catalog. */
 function namespace(name: string): string {
   return name === '' ? 'pg_catalog' : name;
-}
-
-function describeTag(b: number): string {
-  const hex = '0x' + b.toString(16).padStart(2, '0');
-  return b >= 0x20 && b < 0x7f ? `'${String.fromCharCode(b)}' (${hex})` : hex;
 }
 
 /** A cursor over one message; every read checks bounds so a short message fails clearly. */
@@ -171,7 +171,7 @@ class Reader {
   private need(n: number): number {
     const at = this.off;
     if (at + n > this.buf.length) {
-      throw new Error(`pgoutput message ${describeTag(this.buf[0])} is truncated: needs ${n} bytes at offset ${at}, has ${this.buf.length - at}`);
+      throw new Error(`pgoutput message ${describeByte(this.buf[0])} is truncated: needs ${n} bytes at offset ${at}, has ${this.buf.length - at}`);
     }
     this.off = at + n;
     return at;
@@ -200,7 +200,7 @@ class Reader {
   cstring(): string {
     const start = this.off;
     const end = this.buf.indexOf(0, start);
-    if (end < 0) throw new Error(`pgoutput message ${describeTag(this.buf[0])} is truncated: unterminated string at offset ${start}`);
+    if (end < 0) throw new Error(`pgoutput message ${describeByte(this.buf[0])} is truncated: unterminated string at offset ${start}`);
     this.off = end + 1;
     return this.buf.toString('utf8', start, end);
   }
@@ -217,6 +217,6 @@ class Reader {
 
   expect(byte: number, what: string): void {
     const got = this.u8();
-    if (got !== byte) throw new Error(`pgoutput ${what}: expected ${describeTag(byte)} tuple, got ${describeTag(got)}`);
+    if (got !== byte) throw new Error(`pgoutput ${what}: expected ${describeByte(byte)} tuple, got ${describeByte(got)}`);
   }
 }

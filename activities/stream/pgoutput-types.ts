@@ -5,6 +5,9 @@
  *
  * LSNs are kept as bigint (64-bit WAL positions); `formatLsn`/`parseLsn` in lsn.ts convert
  * them to and from PostgreSQL's `X/Y` notation.
+ *
+ * pgoutput messages: https://www.postgresql.org/docs/15/protocol-logicalrep-message-formats.html
+ * CopyBoth frames (XLogData, primary keepalive): https://www.postgresql.org/docs/15/protocol-replication.html
  */
 
 /** One column of a tuple: `null`, a text value, or unchanged TOASTed data that was not sent. */

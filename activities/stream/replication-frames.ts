@@ -3,9 +3,13 @@
  * CopyData payload from the server is an XLogData (`w`) or a primary keepalive (`k`), and the
  * client answers with standby status updates (`r`). The `w` payload is one pgoutput message
  * (see pgoutput-decoder.ts). Positions are unsigned 64-bit, times signed 64-bit protocol time.
+ *
+ * The three messages are specified under START_REPLICATION in
+ * https://www.postgresql.org/docs/15/protocol-replication.html
  */
 import { pgTimeToUnixMicros, unixMicrosToPgTime } from '../../common/lsn';
 import type { CopyBothFrame } from './pgoutput-types';
+import { describeByte } from './protocol-byte';
 
 const XLOG_DATA = 0x77; // 'w'
 const KEEPALIVE = 0x6b; // 'k'
@@ -65,9 +69,4 @@ export function standbyStatusUpdate(status: StandbyStatus): Buffer {
   buf.writeBigInt64BE(unixMicrosToPgTime(now), 25);
   buf[33] = status.replyRequested ? 1 : 0;
   return buf;
-}
-
-function describeByte(b: number): string {
-  const hex = '0x' + b.toString(16).padStart(2, '0');
-  return b >= 0x20 && b < 0x7f ? `'${String.fromCharCode(b)}' (${hex})` : hex;
 }
