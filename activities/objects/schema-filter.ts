@@ -32,8 +32,13 @@ export interface SchemaFilter {
   notSelected: string[];
 }
 
+/**
+ * OIDs of system catalogs, as pg_depend's classid and the dump's catalog ids give them:
+ * fixed by PostgreSQL (`'pg_catalog.pg_constraint'::regclass` is 2606 on every version).
+ */
 const CLASS = {
   pg_class: 1259,
+  pg_constraint: 2606,
   pg_namespace: 2615,
   pg_extension: 3079,
 } as const;
@@ -284,7 +289,7 @@ async function foreignKeysToFilteredTables(source: Client, selection: Selection 
   }
   if (!filtered.size) return [];
   const { rows } = await source.query<{ oid: string }>(`SELECT oid::int8 AS oid FROM pg_catalog.pg_constraint WHERE contype = 'f' AND confrelid = ANY($1)`, [[...filtered]]);
-  return rows.map((r) => [2606, Number(r.oid), 0]);
+  return rows.map((r) => [CLASS.pg_constraint, Number(r.oid), 0]);
 }
 
 /** (pg_class, table, attnum) for every excluded column of a selected table. */
