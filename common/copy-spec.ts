@@ -13,7 +13,7 @@ export const copySchema = z
       .default(DEFAULT_SPLIT_LARGER_THAN),
   })
   .strict()
-  .default({ splitLargerThan: DEFAULT_SPLIT_LARGER_THAN });
+  .prefault({});
 
 export type CopySpec = z.output<typeof copySchema>;
 

@@ -19,5 +19,5 @@ export const indexBuildSchema = z
       .default(DEFAULT_INDEX_BUILD.workers),
   })
   .strict()
-  .default(DEFAULT_INDEX_BUILD) satisfies z.ZodType<IndexBuild, unknown>;
+  .prefault({}) satisfies z.ZodType<IndexBuild, unknown>;
 

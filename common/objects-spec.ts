@@ -99,7 +99,7 @@ export const objectsSchema = z
     largeObjects: z.boolean().default(true),
   })
   .strict()
-  .default({ exclude: [], rename: {}, tables: {}, largeObjects: true });
+  .prefault({});
 
 export type ObjectsSpec = z.output<typeof objectsSchema>;
 export type TableOptions = z.output<typeof tableOptions>;

@@ -110,7 +110,7 @@ const incrementalSchema = z
     historyBudget: z.number().int().min(50).max(40_000).default(8_000),
   })
   .strict()
-  .default({ operations: [...OPERATIONS], tables: {}, historyBudget: 8_000 });
+  .prefault({});
 
 /** When a scheduled migration starts: ISO 8601 with an offset, so it means one instant wherever it is read. */
 export const startAtSchema = z.iso.datetime({
@@ -125,7 +125,7 @@ const rateLimitSchema = z
     mbPerSecond: z.number().positive().optional(),
   })
   .strict()
-  .default({});
+  .prefault({});
 
 export const specSchema = z
   .object({
@@ -142,7 +142,7 @@ export const specSchema = z
         databases: z.number().int().min(1).max(32).default(2),
       })
       .strict()
-      .default({ tables: 4, databases: 2 }),
+      .prefault({}),
     /**
      * Several databases in one migration: each entry is a database of the source server and
      * its name on the target server (default: the same). The connections' own database names
@@ -157,16 +157,16 @@ export const specSchema = z
         otherMinutes: z.number().positive().default(10),
       })
       .strict()
-      .default({ connectionMinutes: 720, otherMinutes: 10 }),
+      .prefault({}),
     incremental: incrementalSchema,
     objects: objectsSchema,
     /** Warnings acknowledged by item id: any other warning stops the migration before it writes. */
     precheck: z
       .object({ ignore: z.array(z.string().regex(/^[a-z0-9-]+$/, 'a precheck item id, such as tables-without-key')).default([]) })
       .strict()
-      .default({ ignore: [] }),
+      .prefault({}),
     startAt: startAtSchema.optional(),
-    throttle: z.object({ full: rateLimitSchema, incremental: rateLimitSchema }).strict().default({ full: {}, incremental: {} }),
+    throttle: z.object({ full: rateLimitSchema, incremental: rateLimitSchema }).strict().prefault({}),
     indexBuild: indexBuildSchema,
     copy: copySchema,
   })

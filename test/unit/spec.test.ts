@@ -60,6 +60,49 @@ describe('validateSpec', () => {
   });
 });
 
+describe('validateSpec: defaults', () => {
+  // What the smallest spec parsed to when every section wrote its defaults twice (inside and as
+  // an outer `.default({...})`), pasted from that code's output: the sections' defaults now come
+  // from their fields alone (`.prefault({})`) and must still give exactly this.
+  const smallest = { source: 'postgres://alice@db1:5433/shop', target: 'postgres://bob@db2/shop_copy' };
+  const everything = { exclude: [], rename: {}, tables: {}, largeObjects: true };
+  const defaults = {
+    source: { host: 'db1', port: 5433, database: 'shop', user: 'alice' },
+    target: { host: 'db2', port: 5432, database: 'shop_copy', user: 'bob' },
+    types: ['schema', 'full'],
+    parallelism: { tables: 4, databases: 2 },
+    conflicts: 'error',
+    validation: 'count',
+    retry: { connectionMinutes: 720, otherMinutes: 10 },
+    incremental: { operations: ['insert', 'update', 'delete', 'truncate'], tables: {}, historyBudget: 8000 },
+    objects: everything,
+    precheck: { ignore: [] },
+    throttle: { full: {}, incremental: {} },
+    indexBuild: { memory: '1GB', workers: 'idle' },
+    copy: { splitLargerThan: '1GB' },
+  };
+
+  it('gives the smallest spec the same defaults as before, in the same order', () => {
+    const result = validateSpec(smallest);
+    expect(result.ok && result.spec).toStrictEqual(defaults);
+    expect(result.ok && JSON.stringify(result.spec)).toBe(JSON.stringify(defaults));
+  });
+
+  it('gives empty sections the defaults of absent ones', () => {
+    const empty = { parallelism: {}, retry: {}, incremental: {}, objects: {}, precheck: {}, throttle: {}, indexBuild: {}, copy: {} };
+    const result = validateSpec({ ...smallest, ...empty });
+    expect(result.ok && result.spec).toStrictEqual(defaults);
+  });
+
+  it('gives every database entry the default objects section, as before', () => {
+    const result = validateSpec({ ...smallest, databases: ['sales', { source: 'hr', target: 'hr_2024' }] });
+    expect(result.ok && result.spec.databases).toStrictEqual([
+      { source: 'sales', objects: everything },
+      { source: 'hr', target: 'hr_2024', objects: everything },
+    ]);
+  });
+});
+
 describe('precheck.ignore', () => {
   it('defaults to nothing acknowledged and takes item ids', () => {
     const bare = validateSpec({ source: 'postgres://a@h/db', target: 'postgres://a@h2/db' });
