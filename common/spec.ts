@@ -69,10 +69,18 @@ function urlToFields(value: string, ctx: z.RefinementCtx): unknown {
   return fields;
 }
 
+/**
+ * What a field read through `z.preprocess` also accepts in place of its object form (a URL, a
+ * database name). zod cannot see through a preprocess, so the spec's JSON Schema
+ * (spec-json-schema.ts) takes it from here.
+ */
+export const shorthands = new WeakMap<object, z.ZodType>();
+
 export const connectionSchema = z.preprocess(
   (value, ctx) => (typeof value === 'string' ? urlToFields(value, ctx) : value),
   connectionObject,
 );
+shorthands.set(connectionSchema, z.string().regex(/^postgres(ql)?:\/\//).describe('postgres://user@host:port/database?sslmode=... (no password)'));
 
 const databaseName = z.string().min(1).refine((name) => new TextEncoder().encode(name).length <= 63, 'PostgreSQL names are at most 63 bytes');
 
@@ -88,6 +96,7 @@ const databaseEntry = z.preprocess(
     })
     .strict(),
 );
+shorthands.set(databaseEntry, databaseName);
 
 export const MIGRATION_TYPES = ['schema', 'full', 'incremental'] as const;
 export type MigrationType = (typeof MIGRATION_TYPES)[number];
