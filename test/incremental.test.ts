@@ -2,7 +2,7 @@
  * Incremental migration under a live write load: the full copy and the change stream both run
  * while the source takes inserts, updates (TOASTed values left unchanged included) and deletes on
  * keyed, keyless (REPLICA IDENTITY FULL) and partitioned tables. The worker is killed twice while
- * streaming (once right after a 20,000-row transaction) and the replication connection is
+ * streaming (once as a 20,000-row transaction reaches it) and the replication connection is
  * terminated on the source; after cutover every table's checksum equals the source's, sequences
  * are at or above the source's, and nothing is left on the source.
  */
@@ -11,8 +11,6 @@ import type { MigrationProgress, MigrationReport } from '../common/plan';
 import { runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
 import { LOAD_SCHEMA_SQL, replicationLeftovers, startWriteLoad, type WriteLoad } from './support/write-load';
 import { progressQuery } from '../workflows/messages';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('incremental migration', () => {
   let h: Harness;
@@ -52,21 +50,28 @@ describe('incremental migration', () => {
     await waitFor('the stream to run', async () => (await handle.query(progressQuery)).phase === 'streaming', 180_000, 100);
     const status = async () => JSON.parse((await runCli(['status', workflowId, '--json'], h.cliEnv)).stdout) as { progress: MigrationProgress };
     await waitFor('changes to be applied', async () => ((await status()).progress.stream?.totalChanges ?? 0) > 100, 60_000, 500);
+    // The stream's replication connections as the source sees them (walsender pids).
+    const streamConnections = async () => (await h.source.query<{ pid: number }>(`SELECT pid FROM pg_stat_replication WHERE application_name = 'pgferry stream'`)).map((r) => r.pid);
 
     // 1. Kill the worker while it streams.
     await h.worker.kill('SIGKILL');
-    await sleep(1_000);
+    await waitFor(`the source to see the killed worker's stream connection close`, async () => (await streamConnections()).length === 0, 60_000, 100);
     await h.restartWorker();
-    // 2. A 20,000-row source transaction, and a kill while it is being applied.
-    await sleep(1_500);
+    // 2. A 20,000-row source transaction, and a kill while it is being applied: once the stream
+    // runs again (on the new worker, after the heartbeat timeout) and the source has sent the
+    // whole transaction (its walsender's sent_lsn past the commit).
+    await waitFor('the stream to resume on the new worker', async () => (await streamConnections()).length > 0, 120_000, 200);
     await h.source.query(`UPDATE accounts SET updated = now(), balance = balance + 0.01`, 'app');
-    await sleep(300);
+    const [{ lsn: updateEnd }] = await h.source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    const sent = async () => (await h.source.query(`SELECT 1 FROM pg_stat_replication WHERE application_name = 'pgferry stream' AND sent_lsn >= $1::pg_lsn`, undefined, [updateEnd])).length > 0;
+    await waitFor('the source to send the 20,000-row transaction to the stream', sent, 120_000, 50);
     await h.worker.kill('SIGKILL');
     await h.restartWorker();
-    // 3. The source ends the replication connection.
-    await waitFor('the stream to reconnect', async () => (await h.source.query(`SELECT 1 FROM pg_stat_replication WHERE application_name = 'pgferry stream'`)).length > 0, 120_000, 200);
-    await h.source.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE application_name = 'pgferry stream'`);
-    await sleep(3_000);
+    // 3. The source ends the replication connection, and the stream makes a new one.
+    await waitFor('the stream to reconnect', async () => (await streamConnections()).length > 0, 120_000, 200);
+    const [ended] = await streamConnections();
+    await h.source.query(`SELECT pg_terminate_backend($1)`, undefined, [ended]);
+    await waitFor('a new stream connection after the source ended the old one', async () => (await streamConnections()).some((pid) => pid !== ended), 120_000, 200);
 
     const live = (await status()).progress;
     expect(live.phase).toBe('streaming');
