@@ -72,7 +72,8 @@ const tableOptions = z
     }
   });
 
-export const objectsSchema = z
+/** The objects section as written (a database entry's own replaces the spec's only when given). */
+export const objectsSection = z
   .object({
     /** Schemas (`sales`) or tables (`sales.orders`, `public.audit_*`); default: everything. */
     include: z.array(parsed((t) => parsePattern(t, 2))).min(1, 'list at least one pattern, or leave include out to migrate everything').optional(),
@@ -98,8 +99,10 @@ export const objectsSchema = z
      */
     largeObjects: z.boolean().default(true),
   })
-  .strict()
-  .prefault({});
+  .strict();
+
+/** The spec's objects section: absent, everything. */
+export const objectsSchema = objectsSection.prefault({});
 
 export type ObjectsSpec = z.output<typeof objectsSchema>;
 export type TableOptions = z.output<typeof tableOptions>;

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { indexBuildSchema } from './index-build-spec';
 import { copySchema } from './copy-spec';
 import { SSL_MODES, type ConnectionRef } from './connection';
-import { conflictMode, objectsSchema } from './objects-spec';
+import { conflictMode, objectsSchema, objectsSection } from './objects-spec';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -92,7 +92,7 @@ const databaseEntry = z.preprocess(
       source: databaseName,
       target: databaseName.optional(),
       /** Replaces the spec's objects section for this database. */
-      objects: z.lazy(() => objectsSchema).optional(),
+      objects: z.lazy(() => objectsSection).optional(),
     })
     .strict(),
 );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateSpec } from '../../common/spec';
+import { databaseSpec } from '../../common/databases';
 import { buildWorkers, idleCopyLanes, indexBuildSettings, sizeInKb } from '../../common/index-build';
 
 describe('validateSpec', () => {
@@ -94,12 +95,17 @@ describe('validateSpec: defaults', () => {
     expect(result.ok && result.spec).toStrictEqual(defaults);
   });
 
-  it('gives every database entry the default objects section, as before', () => {
-    const result = validateSpec({ ...smallest, databases: ['sales', { source: 'hr', target: 'hr_2024' }] });
-    expect(result.ok && result.spec.databases).toStrictEqual([
-      { source: 'sales', objects: everything },
-      { source: 'hr', target: 'hr_2024', objects: everything },
-    ]);
+  it('leaves a database entry without objects to the spec\'s objects section', () => {
+    const result = validateSpec({ ...smallest, objects: { include: ['public'] }, databases: ['sales', { source: 'hr', target: 'hr_2024', objects: { exclude: ['audit'] } }] });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.spec.databases![0]).toStrictEqual({ source: 'sales' });
+    expect(result.spec.databases![1].objects?.exclude).toHaveLength(1);
+    const [sales, hr] = result.spec.databases!.map((d) => databaseSpec(result.spec, d));
+    expect(sales.objects.include).toHaveLength(1);
+    expect(sales.objects).toStrictEqual(result.spec.objects);
+    expect(hr.objects.include).toBeUndefined();
+    expect(hr.objects.exclude).toHaveLength(1);
   });
 });
 
