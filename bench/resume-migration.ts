@@ -6,8 +6,7 @@
  * before the clock and stopped after it.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client, WorkflowHandle } from '@temporalio/client';
@@ -33,6 +32,8 @@ export interface RunSetup {
   split?: string;
   workers: number;
   timeoutMs: number;
+  /** Where spec files go (the caller removes it). */
+  workDir: string;
 }
 
 export interface RunOutcome {
@@ -64,8 +65,7 @@ export async function timedMigration(setup: RunSetup, kind: Kind, kill?: KillPla
   const workflowId = `bench-resume-${kind}-${kill ? 'kill' : 'nokill'}-${stamp}`;
   const taskQueue = `bench-resume-${stamp}`;
   const pool = await WorkerPool.start(setup.temporalAddress, taskQueue, setup.workers);
-  const dir = mkdtempSync(join(tmpdir(), 'pgferry-bench-resume-'));
-  const spec = join(dir, 'spec.yaml');
+  const spec = join(setup.workDir, `${workflowId}.yaml`);
   writeFileSync(spec, specYaml(setup, kind));
   const cli: Cli = async (args) => {
     try {
@@ -91,7 +91,6 @@ export async function timedMigration(setup: RunSetup, kind: Kind, kill?: KillPla
     throw new Error(`${(err as Error).message}\n${diagnosis}`);
   } finally {
     await pool.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -124,7 +123,7 @@ async function untilStreaming(handle: WorkflowHandle, run: { over: boolean }): P
 function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not done after ${(ms / 60_000).toFixed(0)} min (--timeout-minutes)`)), ms);
+    timer = setTimeout(() => reject(new Error(`${what}: not done after ${Math.round(ms / 1000)} s (--timeout-minutes)`)), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -16,8 +16,8 @@
  *   --timeout-minutes N   per migration (default 60)
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -65,13 +65,27 @@ function options(): Options {
 
 async function main(): Promise<void> {
   const opts = options();
-  // Ctrl-C or a kill still runs the exit handlers that stop the clusters, workers and Temporal.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
-  // Every worker process started adds an exit handler that kills it (test/support/worker.ts): many runs, many handlers.
-  process.setMaxListeners(0);
   const temporal = await startTemporalServer();
   const clusters: PgCluster[] = [];
   let connection: Connection | undefined;
+  const workDir = mkdtempSync(join(tmpdir(), 'pgferry-bench-resume-'));
+  let stopped: Promise<void> | undefined;
+  // Once, whichever comes first: the end, a failure, or Ctrl-C (whose default would leave the
+  // clusters' data directories, gigabytes at full scale, in /tmp; the exit handlers of
+  // test/support kill the worker processes).
+  const shutdown = () =>
+    (stopped ??= (async () => {
+      await connection?.close().catch(() => undefined);
+      for (const c of clusters) await c.stop();
+      await temporal.stop();
+      rmSync(workDir, { recursive: true, force: true });
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`${signal}: stopping the clusters and Temporal...`);
+      void shutdown().finally(() => process.exit(130));
+    });
+  }
   try {
     const source = await startPostgres({ name: 'bench-resume-src', logical: true, settings: BENCH_SETTINGS });
     clusters.push(source);
@@ -86,7 +100,7 @@ async function main(): Promise<void> {
     if (dataset.bigTableBytes < BIG_ENOUGH) opts.partial.push(`pgbench_accounts under 2 GB`);
     await warmUp(source, target);
 
-    const setup: RunSetup = { client, temporalAddress: temporal.address, source, target, db: DB, split: opts.split, workers: WORKERS, timeoutMs: opts.timeoutMs };
+    const setup: RunSetup = { client, temporalAddress: temporal.address, source, target, db: DB, split: opts.split, workers: WORKERS, timeoutMs: opts.timeoutMs, workDir };
     const runs: RunRecord[] = [];
     for (let round = 0; round < opts.runs; round += 1) {
       for (const kind of opts.kinds) {
@@ -103,9 +117,7 @@ async function main(): Promise<void> {
     writeFileSync(file, text);
     console.log(`\n${text}\nwritten to ${file}`);
   } finally {
-    await connection?.close();
-    for (const c of clusters) await c.stop();
-    await temporal.stop();
+    await shutdown();
   }
 }
 
