@@ -14,7 +14,7 @@ import type { CutoverResult, MigrationReport } from '../common/plan';
 import type { PgCluster } from '../test/support/postgres';
 import { repoRoot } from '../test/support/repo-root';
 import { progressQuery } from '../workflows/messages';
-import { killHolderHalfway, type KillPlan, type KillRecord } from './resume-kill';
+import { killHalfway, type KillPlan, type KillRecord } from './resume-kill';
 import { WorkerPool } from './resume-workers';
 import { diagnoseWorkflow } from './workflow-diagnosis';
 
@@ -62,7 +62,7 @@ export function specYaml(setup: RunSetup, kind: Kind): string {
 
 export async function timedMigration(setup: RunSetup, kind: Kind, kill?: KillPlan): Promise<RunOutcome> {
   const stamp = Date.now();
-  const workflowId = `bench-resume-${kind}-${kill ? 'kill' : 'nokill'}-${stamp}`;
+  const workflowId = `bench-resume-${kind}-${kill ? `kill-${kill.victim}` : 'nokill'}-${stamp}`;
   const taskQueue = `bench-resume-${stamp}`;
   const pool = await WorkerPool.start(setup.temporalAddress, taskQueue, setup.workers);
   const spec = join(setup.workDir, `${workflowId}.yaml`);
@@ -81,7 +81,7 @@ export async function timedMigration(setup: RunSetup, kind: Kind, kill?: KillPla
     const startedAt = Date.now();
     await cli(['start', spec, '--id', workflowId]);
     const finishing = finish(handle, kind, cli, run).finally(() => (run.over = true));
-    const killing = kill ? killHolderHalfway(setup.client, workflowId, pool, kill, startedAt, () => run.over) : Promise.resolve(undefined);
+    const killing = kill ? killHalfway(setup.client, workflowId, pool, kill, startedAt, () => run.over) : Promise.resolve(undefined);
     const [done, killRecord] = await withDeadline(Promise.all([finishing, killing]), setup.timeoutMs, `${kind} migration ${workflowId}`);
     return { kind, workflowId, seconds: (done.endedAt - startedAt) / 1000, report: done.report, cutover: done.cutover, ...(killRecord ? { kill: killRecord } : {}) };
   } catch (err) {

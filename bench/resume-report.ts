@@ -2,6 +2,7 @@
 import { median } from './bench-helpers';
 import type { Dataset } from './resume-dataset';
 import type { LaneThroughput } from './resume-lanes';
+import type { Victim } from './resume-kill';
 import type { Kind, RunOutcome } from './resume-migration';
 import { formatDuration, projectTerabyte } from './resume-projection';
 
@@ -26,6 +27,8 @@ export interface ResumeResults {
 }
 
 const GOAL = 1.2;
+const VICTIMS: Victim[] = ['holder', 'other'];
+const VICTIM_TEXT: Record<Victim, string> = { holder: 'snapshot holder killed', other: 'a worker not holding the snapshot killed' };
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 const s = (x: number) => x.toFixed(1);
@@ -45,7 +48,7 @@ function header(r: ResumeResults): string[] {
     '',
     `Dataset: pgbench scale ${d.scale}: pgbench_accounts ${(d.bigTableBytes / GiB).toFixed(2)} GiB (${d.bigTableRows.toLocaleString('en-US')} rows, primary key; copied as ${chunks ?? '?'} chunks with copy.splitLargerThan ${r.split}) and ${d.tables - 1} small tables; database ${(d.databaseBytes / GiB).toFixed(2)} GiB. The source is quiet: no writes during the migrations.`,
     '',
-    `Spec: the default but for \`types\` (\`[schema, full]\`, \`[schema, full, incremental]\`) and the precheck warnings pgbench causes, acknowledged${r.split.includes('default') ? '' : ` (and copy.splitLargerThan ${r.split})`}: parallelism.tables ${r.lanesPerWorker}, validation count. Each run: a fresh target database, CHECKPOINT, ${r.workers} fresh workers started before the clock; timed from \`pgferry start\` to the workflow's result (incremental: \`pgferry cutover\` as soon as the phase is streaming). **Kill**: SIGKILL of the worker running holdSnapshot (the snapshot is lost with it: the worst case) once the target's pgbench_accounts heap has reached ${Math.round(r.killFraction * 100)} % of the source's; a replacement worker started at once, as a supervisor would. Runs with and without the kill alternate. Every target checked against the source (bench/verify.ts: rows per table, indexes, constraints, triggers, views) besides pgferry's own validation.`,
+    `Spec: the default but for \`types\` (\`[schema, full]\`, \`[schema, full, incremental]\`) and the precheck warnings pgbench causes, acknowledged${r.split.includes('default') ? '' : ` (and copy.splitLargerThan ${r.split})`}: parallelism.tables ${r.lanesPerWorker}, validation count. Each run: a fresh target database, CHECKPOINT, ${r.workers} fresh workers started before the clock; timed from \`pgferry start\` to the workflow's result (incremental: \`pgferry cutover\` as soon as the phase is streaming). **Kill**: SIGKILL of the worker running holdSnapshot (the snapshot is lost with it: the worst case) once the target's pgbench_accounts heap has reached ${Math.round(r.killFraction * 100)} % of the source's; a replacement worker started at once, as a supervisor would.${r.runs.some((x) => x.kill?.victim === 'other') ? ' Variant "other": at the same point, SIGKILL of a worker that does not hold the snapshot while it copies chunks of the big table (only its chunks in flight are lost).' : ''} Runs with and without the kill alternate. Every target checked against the source (bench/verify.ts: rows per table, indexes, constraints, triggers, views) besides pgferry's own validation.`,
     '',
   ];
 }
@@ -54,10 +57,12 @@ function ratios(r: ResumeResults): string[] {
   const lines = ['## Time with the kill ÷ time without (goal ≤ 1.2)', '', '| migration | without kill, s (median; runs) | with kill, s (median; runs) | ratio | ≤ 1.2 |', '|---|---|---|---:|---|'];
   for (const kind of kindsRun(r)) {
     const without = r.runs.filter((x) => x.kind === kind && !x.kill).map((x) => x.seconds);
-    const withKill = r.runs.filter((x) => x.kind === kind && x.kill).map((x) => x.seconds);
-    if (!without.length || !withKill.length) continue;
-    const ratio = median(withKill) / median(without);
-    lines.push(`| ${kind} | ${s(median(without))} (${without.map(s).join(', ')}) | ${s(median(withKill))} (${withKill.map(s).join(', ')}) | ${ratio.toFixed(2)}× | ${ratio <= GOAL ? 'yes' : '**no**'} |`);
+    for (const victim of VICTIMS) {
+      const withKill = r.runs.filter((x) => x.kind === kind && x.kill?.victim === victim).map((x) => x.seconds);
+      if (!without.length || !withKill.length) continue;
+      const ratio = median(withKill) / median(without);
+      lines.push(`| ${kind}, ${VICTIM_TEXT[victim]} | ${s(median(without))} (${without.map(s).join(', ')}) | ${s(median(withKill))} (${withKill.map(s).join(', ')}) | ${ratio.toFixed(2)}× | ${ratio <= GOAL ? 'yes' : '**no**'} |`);
+    }
   }
   return [...lines, ''];
 }
@@ -66,20 +71,20 @@ function runTable(r: ResumeResults): string[] {
   const lines = [
     '## Every run',
     '',
-    '| # | migration | kill | seconds | killed at | new snapshot after | copied again (redone) | data phase | cutover downtime | left on source |',
+    '| # | migration | worker killed | seconds | killed at | new snapshot after | copied again (redone) | data phase | cutover downtime | left on source |',
     '|---:|---|---|---:|---|---:|---|---:|---:|---|',
   ];
   r.runs.forEach((x, i) => {
     const data = x.report.phases.find((p) => p.phase === 'data');
-    const kill = x.kill ? `${s(x.kill.atSeconds)} s, heap ${Math.round(x.kill.heapFraction * 100)} %, ${x.kill.victim}` : '–';
+    const kill = x.kill ? `${s(x.kill.atSeconds)} s, heap ${Math.round(x.kill.heapFraction * 100)} %, ${x.kill.worker} (${plural(x.kill.chunksInFlight, 'chunk')} in flight)` : '–';
     const redone = x.report.redone ? `${plural(x.report.redone.tables, 'table')}, ${(x.report.redone.bytes / MiB).toFixed(0)} MiB` : 'nothing';
     const newHolder = x.kill?.newHolderAfterSeconds === undefined ? '–' : `${s(x.kill.newHolderAfterSeconds)} s`;
     lines.push(
-      `| ${i + 1} | ${x.kind} | ${x.kill ? 'holder' : 'none'} | ${s(x.seconds)} | ${kill} | ${newHolder} | ${redone} | ${data ? `${s(data.ms / 1000)} s` : '–'} | ${x.cutover ? `${s(x.cutover.downtimeMs / 1000)} s` : '–'} | ${x.leftovers.join(', ') || 'nothing'} |`,
+      `| ${i + 1} | ${x.kind} | ${x.kill?.victim ?? 'none'} | ${s(x.seconds)} | ${kill} | ${newHolder} | ${redone} | ${data ? `${s(data.ms / 1000)} s` : '–'} | ${x.cutover ? `${s(x.cutover.downtimeMs / 1000)} s` : '–'} | ${x.leftovers.join(', ') || 'nothing'} |`,
     );
   });
   lines.push('', 'Warnings of the reports (but the precheck\'s acknowledged ones, about pgbench_history and DDL):', '');
-  r.runs.forEach((x, i) => lines.push(`- run ${i + 1} (${x.kind}, ${x.kill ? 'kill' : 'no kill'}): ${ownWarnings(x).join(' / ') || 'none'}`));
+  r.runs.forEach((x, i) => lines.push(`- run ${i + 1} (${x.kind}, ${x.kill ? `${x.kill.victim} killed` : 'no kill'}): ${ownWarnings(x).join(' / ') || 'none'}`));
   return [...lines, ''];
 }
 
@@ -91,7 +96,7 @@ function projection(r: ResumeResults): string[] {
   return [
     '## Projection of 1 TB (a projection, not measured)',
     '',
-    `Measured on the big table of run ${from} (no kill): ${t.chunks.length} chunks, ${(t.bytes / MiB).toFixed(0)} MiB of COPY data (the table is ${diskPerCopyByte.toFixed(2)}× that on disk) in ${s(t.spanMs / 1000)} s from the first chunk's start to the last one's end: **${(t.aggregate / MiB).toFixed(1)} MiB/s for all lanes together, ${(t.perLane / MiB).toFixed(1)} MiB/s per lane** (a chunk's bytes over its own time, ${t.chunks.map((c) => (((c.bytes / c.ms) * 1000) / MiB).toFixed(1)).join(', ')} MiB/s). The copy (data phase) was ${Math.round((dataPhaseMs / totalMs) * 100)} % of that run's ${s(totalMs / 1000)} s.`,
+    `Measured on the big table in run ${from}: ${t.chunks.length} chunks, ${(t.bytes / MiB).toFixed(0)} MiB of COPY data (the table is ${diskPerCopyByte.toFixed(2)}× that on disk) in ${s(t.spanMs / 1000)} s from the first chunk's start to the last one's end: **${(t.aggregate / MiB).toFixed(1)} MiB/s for all lanes together, ${(t.perLane / MiB).toFixed(1)} MiB/s per lane** (a chunk's bytes over its own time, ${t.chunks.map((c) => (((c.bytes / c.ms) * 1000) / MiB).toFixed(1)).join(', ')} MiB/s). The copy (data phase) was ${Math.round((dataPhaseMs / totalMs) * 100)} % of that run's ${s(totalMs / 1000)} s.`,
     '',
     '| workers | copy lanes | projected rate (table data on disk) | projected copy time for 1 TB |',
     '|---:|---:|---:|---:|',

@@ -13,6 +13,7 @@
  *   --runs N              rounds, each one run with and one without the kill per migration (default 2)
  *   --split SIZE          copy.splitLargerThan (default: the spec's default, 1GB)
  *   --only full|incremental
+ *   --victims L           holder, or holder,other: also kill a worker that does not hold the snapshot
  *   --timeout-minutes N   per migration (default 60)
  */
 import { execFile } from 'node:child_process';
@@ -31,6 +32,7 @@ import { verifyTarget } from './verify';
 import { dropReplicationLeftovers } from './replication-leftovers';
 import { buildDataset, type Dataset } from './resume-dataset';
 import { bigTableLanes } from './resume-lanes';
+import type { Victim } from './resume-kill';
 import { timedMigration, type Kind, type RunSetup } from './resume-migration';
 import { renderResults, type ResumeResults, type RunRecord } from './resume-report';
 
@@ -46,6 +48,7 @@ interface Options {
   runs: number;
   split?: string;
   kinds: Kind[];
+  victims: Victim[];
   timeoutMs: number;
   partial: string[];
 }
@@ -53,14 +56,17 @@ interface Options {
 function options(): Options {
   const only = arg('--only');
   if (only !== undefined && only !== 'full' && only !== 'incremental') throw new Error(`--only: full or incremental, not ${only}`);
+  const victims = (arg('--victims') ?? 'holder').split(',');
+  if (!victims.every((v) => v === 'holder' || v === 'other')) throw new Error(`--victims: holder and/or other, not ${victims.join(',')}`);
   const partial = [
     ...(arg('--scale') !== undefined ? [`--scale ${arg('--scale')}`] : []),
     ...(arg('--split') !== undefined ? [`--split ${arg('--split')}`] : []),
     ...(only ? [`--only ${only}`] : []),
+    ...(victims.includes('holder') ? [] : [`--victims ${victims.join(',')}`]),
   ];
   const o = { scale: Number(arg('--scale') ?? 160), runs: Number(arg('--runs') ?? 2), timeoutMs: Number(arg('--timeout-minutes') ?? 60) * 60_000 };
   for (const [name, value] of Object.entries(o)) if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name}: a positive number, not ${value}`);
-  return { ...o, split: arg('--split'), kinds: only ? [only] : ['full', 'incremental'], partial };
+  return { ...o, split: arg('--split'), kinds: only ? [only] : ['full', 'incremental'], victims: victims as Victim[], partial };
 }
 
 async function main(): Promise<void> {
@@ -104,10 +110,10 @@ async function main(): Promise<void> {
     const runs: RunRecord[] = [];
     for (let round = 0; round < opts.runs; round += 1) {
       for (const kind of opts.kinds) {
-        // Alternating which goes first, so that neither always follows the other.
-        for (const killed of round % 2 === 0 ? [false, true] : [true, false]) {
-          runs.push(await oneRun(setup, dataset, kind, killed));
-        }
+        // Rotating which goes first, so that no variant always follows the same one.
+        const variants: (Victim | undefined)[] = [undefined, ...opts.victims];
+        const shift = round % variants.length;
+        for (const victim of [...variants.slice(shift), ...variants.slice(0, shift)]) runs.push(await oneRun(setup, dataset, kind, victim));
       }
     }
 
@@ -121,18 +127,19 @@ async function main(): Promise<void> {
   }
 }
 
-async function oneRun(setup: RunSetup, dataset: Dataset, kind: Kind, killed: boolean): Promise<RunRecord> {
+async function oneRun(setup: RunSetup, dataset: Dataset, kind: Kind, victim?: Victim): Promise<RunRecord> {
   const { source, target, db } = setup;
   await recreateDatabase(target, db);
   await source.query('CHECKPOINT');
-  console.log(`${kind}, ${killed ? 'snapshot holder killed half-way' : 'no kill'}...`);
-  const outcome = await timedMigration(setup, kind, killed ? { target, db, sourceHeapBytes: dataset.bigHeapBytes, fraction: KILL_FRACTION } : undefined);
+  console.log(`${kind}, ${victim === 'holder' ? 'snapshot holder killed half-way' : victim === 'other' ? 'a worker not holding the snapshot killed half-way' : 'no kill'}...`);
+  const outcome = await timedMigration(setup, kind, victim ? { victim, target, db, sourceHeapBytes: dataset.bigHeapBytes, fraction: KILL_FRACTION } : undefined);
   const problems = [...(await verifyTarget(source, target, db)), ...outcome.report.validation.mismatches.map((m) => `pgferry validation: ${m.schema}.${m.name}`)];
   if (problems.length) throw new Error(`${outcome.workflowId}: the target differs from the source: ${problems.slice(0, 5).join('; ')}`);
   const leftovers = await dropReplicationLeftovers(source, db);
   const redone = outcome.report.redone ? `, redone ${outcome.report.redone.tables} tables ${(outcome.report.redone.bytes / 2 ** 20).toFixed(0)} MiB` : '';
   const k = outcome.kill;
-  const kill = k ? `, killed ${k.victim} at ${k.atSeconds.toFixed(1)} s (heap ${Math.round(k.heapFraction * 100)} %), new snapshot ${k.newHolderAfterSeconds?.toFixed(1) ?? '?'} s later` : '';
+  const newSnapshot = k?.newHolderAfterSeconds === undefined ? '' : `, new snapshot ${k.newHolderAfterSeconds.toFixed(1)} s later`;
+  const kill = k ? `, killed ${k.worker} (${k.victim}, chunks in flight: ${k.chunksInFlight}) at ${k.atSeconds.toFixed(1)} s (heap ${Math.round(k.heapFraction * 100)} %)${newSnapshot}` : '';
   console.log(`  ${outcome.seconds.toFixed(1)} s (verified)${kill}${redone}${leftovers.length ? `, left on source: ${leftovers.join(', ')}` : ''}`);
   return { ...outcome, leftovers };
 }
@@ -160,7 +167,7 @@ async function collect(client: Client, opts: Options, source: PgCluster, dataset
     runs,
     lanes: reference
       ? {
-          from: `${runs.indexOf(reference) + 1} (${reference.kind})`,
+          from: `${runs.indexOf(reference) + 1} (${reference.kind}, no kill)`,
           throughput: await bigTableLanes(client, reference.workflowId),
           dataPhaseMs: reference.report.phases.find((p) => p.phase === 'data')?.ms ?? 0,
           totalMs: reference.seconds * 1000,
