@@ -9,6 +9,8 @@ import { formatDuration, projectTerabyte } from './resume-projection';
 export interface RunRecord extends RunOutcome {
   /** Replication slots and publications left on the source after the run. */
   leftovers: string[];
+  /** Copy units interrupted and run again (bench/copy-attempts.ts). */
+  interrupted: string[];
 }
 
 export interface ResumeResults {
@@ -71,8 +73,8 @@ function runTable(r: ResumeResults): string[] {
   const lines = [
     '## Every run',
     '',
-    '| # | migration | worker killed | seconds | killed at | new snapshot after | copied again (redone) | data phase | cutover downtime | left on source |',
-    '|---:|---|---|---:|---|---:|---|---:|---:|---|',
+    "| # | migration | worker killed | seconds | killed at | new snapshot after | copied again: the report's redone | units run again (history) | data phase | cutover downtime | left on source |",
+    '|---:|---|---|---:|---|---:|---|---|---:|---:|---|',
   ];
   r.runs.forEach((x, i) => {
     const data = x.report.phases.find((p) => p.phase === 'data');
@@ -80,7 +82,7 @@ function runTable(r: ResumeResults): string[] {
     const redone = x.report.redone ? `${plural(x.report.redone.tables, 'table')}, ${(x.report.redone.bytes / MiB).toFixed(0)} MiB` : 'nothing';
     const newHolder = x.kill?.newHolderAfterSeconds === undefined ? '–' : `${s(x.kill.newHolderAfterSeconds)} s`;
     lines.push(
-      `| ${i + 1} | ${x.kind} | ${x.kill?.victim ?? 'none'} | ${s(x.seconds)} | ${kill} | ${newHolder} | ${redone} | ${data ? `${s(data.ms / 1000)} s` : '–'} | ${x.cutover ? `${s(x.cutover.downtimeMs / 1000)} s` : '–'} | ${x.leftovers.join(', ') || 'nothing'} |`,
+      `| ${i + 1} | ${x.kind} | ${x.kill?.victim ?? 'none'} | ${s(x.seconds)} | ${kill} | ${newHolder} | ${redone} | ${x.interrupted.join(', ') || 'none'} | ${data ? `${s(data.ms / 1000)} s` : '–'} | ${x.cutover ? `${s(x.cutover.downtimeMs / 1000)} s` : '–'} | ${x.leftovers.join(', ') || 'nothing'} |`,
     );
   });
   lines.push('', 'Warnings of the reports (but the precheck\'s acknowledged ones, about pgbench_history and DDL):', '');
@@ -112,6 +114,7 @@ function notes(r: ResumeResults): string[] {
     '## Notes',
     '',
     '- The source had no write load; with one, the incremental figures would add the changes streamed meanwhile.',
+    "- \"Units run again\" come from the copy workflows' histories: copyUnit activities retried, or ended without a result, whose rows were read again. The report's `redone` adds up the progress of the copies in flight as the workflow last heard it, which copies send every 15 s: it can show less than was read again.",
     `- "Half done" is read on the target's heap (pg_relation_size grows with the pages of COPYs in flight), not from the progress query, whose bytes the copies update only every 15 s.`,
     `- The replacement worker is not needed for the migration to go on (the other worker serves it); it is there because a deployment restarts what dies (ready ${r.runs.filter((x) => x.kill).map((x) => `${s(x.kill!.replacedInSeconds)} s`).join(', ') || '–'} after the kill). "New snapshot after": from the kill to the start of holdSnapshot's next attempt, which waits for the activity's heartbeat timeout (10 s) to notice the dead worker.`,
     ...(r.runs.some((x) => x.leftovers.length) ? ['- **Replication slots or publications were left on the source** after some runs (column "left on source"); the benchmark dropped them before the next run.'] : []),

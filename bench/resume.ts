@@ -30,6 +30,7 @@ import { arg, recreateDatabase } from './bench-helpers';
 import { BENCH_SETTINGS } from './settings';
 import { verifyTarget } from './verify';
 import { dropReplicationLeftovers } from './replication-leftovers';
+import { interruptedUnits } from './copy-attempts';
 import { buildDataset, type Dataset } from './resume-dataset';
 import { bigTableLanes } from './resume-lanes';
 import type { Victim } from './resume-kill';
@@ -136,12 +137,14 @@ async function oneRun(setup: RunSetup, dataset: Dataset, kind: Kind, victim?: Vi
   const problems = [...(await verifyTarget(source, target, db)), ...outcome.report.validation.mismatches.map((m) => `pgferry validation: ${m.schema}.${m.name}`)];
   if (problems.length) throw new Error(`${outcome.workflowId}: the target differs from the source: ${problems.slice(0, 5).join('; ')}`);
   const leftovers = await dropReplicationLeftovers(source, db);
+  const interrupted = await interruptedUnits(setup.client, outcome.workflowId);
+  const again = interrupted.length ? `, run again: ${interrupted.join(', ')}` : '';
   const redone = outcome.report.redone ? `, redone ${outcome.report.redone.tables} tables ${(outcome.report.redone.bytes / 2 ** 20).toFixed(0)} MiB` : '';
   const k = outcome.kill;
   const newSnapshot = k?.newHolderAfterSeconds === undefined ? '' : `, new snapshot ${k.newHolderAfterSeconds.toFixed(1)} s later`;
   const kill = k ? `, killed ${k.worker} (${k.victim}, chunks in flight: ${k.chunksInFlight}) at ${k.atSeconds.toFixed(1)} s (heap ${Math.round(k.heapFraction * 100)} %)${newSnapshot}` : '';
-  console.log(`  ${outcome.seconds.toFixed(1)} s (verified)${kill}${redone}${leftovers.length ? `, left on source: ${leftovers.join(', ')}` : ''}`);
-  return { ...outcome, leftovers };
+  console.log(`  ${outcome.seconds.toFixed(1)} s (verified)${kill}${redone}${again}${leftovers.length ? `, left on source: ${leftovers.join(', ')}` : ''}`);
+  return { ...outcome, leftovers, interrupted };
 }
 
 /** The first untimed migration into a fresh cluster is slower whatever runs it (see README.md). */
