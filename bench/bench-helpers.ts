@@ -13,3 +13,10 @@ export async function recreateDatabase(target: PgCluster, db: string): Promise<v
   await target.query(`CREATE DATABASE ${db}`);
   await target.query('CHECKPOINT');
 }
+
+/** The middle value; with an even count, the mean of the two middle ones (two runs: their mean). */
+export function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

@@ -26,8 +26,16 @@ export async function startWorkerProcess(opts: { temporalAddress?: string; taskQ
     env: { ...process.env, ...opts.env, ...address, PGFERRY_TASK_QUEUE: opts.taskQueue },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Killed with this process, even while it starts; the handler goes once the child is gone.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
   let output = '';
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const exited = new Promise<void>((r) =>
+    child.once('exit', () => {
+      process.off('exit', killOnExit);
+      r();
+    }),
+  );
   const ready = new Promise<void>((resolveReady, reject) => {
     const timer = setTimeout(() => reject(new Error(`worker not ready after 60 s:\n${output}`)), 60_000);
     const onData = (d: Buffer) => {
@@ -49,7 +57,6 @@ export async function startWorkerProcess(opts: { temporalAddress?: string; taskQ
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     await exited;
   };
-  process.on('exit', () => child.kill('SIGKILL'));
   return {
     pid: child.pid!,
     output: () => output,
