@@ -65,6 +65,8 @@ export interface TableCopyResult {
   worker?: string;
   /** Committed by an earlier data phase, under this (lost) snapshot whose work is kept. */
   snapshot?: string;
+  /** A retried copy: bytes the failed attempt had read (its last heartbeat's count, up to ~8 s behind), read again. */
+  reread?: number;
 }
 
 export interface TableProgress {

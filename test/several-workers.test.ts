@@ -93,6 +93,8 @@ describe('several workers', () => {
     expect(await tableChecksums(h.target, 'app')).toEqual(await tableChecksums(h.source, 'app'));
     // No data phase was restarted: the snapshot lived on the holder's worker.
     expect(report.warnings.join('\n')).not.toContain('snapshot');
+    // The killed worker's chunks are counted as read again (bytes: their last heartbeats).
+    expect(report.redone?.tables).toBe(inFlight.length);
     const bigCopiedBy = report.tables.find((t) => t.name === 'big')!.worker!.split(', ');
     expect(bigCopiedBy.length).toBeGreaterThanOrEqual(2);
     for (const w of bigCopiedBy) expect(w).toMatch(new RegExp(`^\\d+@${hostname()}$`));

@@ -110,6 +110,7 @@ describe('split tables', () => {
     expect(report.warnings.join('\n')).toMatch(/nothing was committed on the source since, so the copies finished under it are kept/);
     // What is read again: the units in flight (at most one per lane), nothing finished.
     expect(report.redone?.tables ?? 0).toBeLessThanOrEqual(3);
-    expect(report.redone?.bytes ?? 0).toBeLessThan(atKill.bytesCopied);
+    // (bytes: the dead attempts' last heartbeats) — at most those units, far less than all copied
+    expect(report.redone?.bytes ?? 0).toBeLessThan(report.totalBytes / 2);
   });
 });

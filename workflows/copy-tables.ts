@@ -18,7 +18,7 @@ import { displayName, tableKey, type CopyUnit, type TableRef } from '../common/p
 import { describeChunk } from '../common/table-split';
 import { FailureType } from '../common/failure-types';
 import { long } from './activity-options';
-import { isSnapshotLost, rootMessage } from './failures';
+import { isSnapshotLost, rereadWork, rootMessage } from './failures';
 import { largeObjectsCopiedSignal, unitCopiedSignal } from './messages';
 import type { LargeObjectBatch } from '../common/large-objects';
 import { copyControlQuery, copyControlSignal } from './control-messages';
@@ -73,6 +73,8 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   const waiting = () => finishQueue.length + queue.length + objectQueue.length;
   let running = 0;
   let failure: unknown;
+  /** What copies on dead workers had read when the snapshot went with them (read again). */
+  const reread = { units: 0, bytes: 0 };
   let control: ChildControl = input.control ?? { paused: false, limit: {} };
   setHandler(copyControlSignal, (next) => void (control = next));
   // Each running copy gets an equal share of the limit for the whole migration.
@@ -104,6 +106,9 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
       }
     } catch (err) {
       failure ??= err;
+      const lost = rereadWork(err);
+      reread.units += lost.tables;
+      reread.bytes += lost.bytes;
     } finally {
       running -= 1;
     }
@@ -180,7 +185,7 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   }
   await condition(() => running === 0);
   if (failure) {
-    if (isSnapshotLost(failure)) throw ApplicationFailure.nonRetryable('the copy snapshot was lost', FailureType.SnapshotLost);
+    if (isSnapshotLost(failure)) throw ApplicationFailure.create({ message: 'the copy snapshot was lost', type: FailureType.SnapshotLost, nonRetryable: true, ...(reread.units ? { details: [{ reread: reread.bytes, units: reread.units }] } : {}) });
     throw ApplicationFailure.nonRetryable(rootMessage(failure), FailureType.CopyFailed);
   }
 }

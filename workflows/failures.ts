@@ -13,6 +13,22 @@ export function failureType(err: unknown): string | undefined {
   return found;
 }
 
+/**
+ * What copies on dead workers had read, to be read again, as a lost snapshot's failure carries
+ * it (`details: [{ reread, units }]`: from copyUnit, one unit, up through the copy workflow).
+ */
+export function rereadWork(err: unknown): { tables: number; bytes: number } {
+  let current: unknown = err;
+  while (current instanceof Error) {
+    if (current instanceof ApplicationFailure) {
+      const found = current.details?.[0] as { reread?: unknown; units?: unknown } | undefined;
+      if (typeof found?.reread === 'number') return { tables: typeof found.units === 'number' ? found.units : 1, bytes: found.reread };
+    }
+    current = (current as TemporalFailure).cause;
+  }
+  return { tables: 0, bytes: 0 };
+}
+
 export function isSnapshotLost(err: unknown): boolean {
   return failureType(err) === FailureType.SnapshotLost;
 }

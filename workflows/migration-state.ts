@@ -73,11 +73,13 @@ export class MigrationState {
   /**
    * The snapshot was lost: the data phase starts again under a new one, copying what is not
    * kept (`kept`: a whole table, or one chunk of a split table). Returns what was read under
-   * the lost snapshot and is read again — copies not kept, and the rows of copies that were
-   * in flight — also added up in `redone`. Large objects are always copied again.
+   * the lost snapshot and is read again — copies not kept, and `inFlight`, the bytes copies on
+   * dead workers had read (their last heartbeats') — also added up in `redone`. Copies running
+   * on live workers finished under the lost snapshot (they had imported it). Large objects are
+   * always copied again.
    */
-  restartCopies(kept: (table: { schema: string; name: string }, chunk?: number) => boolean): RedoneWork {
-    const lost: RedoneWork = { tables: 0, bytes: this.largeObjects?.view().copiedBytes ?? 0 };
+  restartCopies(kept: (table: { schema: string; name: string }, chunk?: number) => boolean, inFlight: RedoneWork = { tables: 0, bytes: 0 }): RedoneWork {
+    const lost: RedoneWork = { tables: inFlight.tables, bytes: inFlight.bytes + (this.largeObjects?.view().copiedBytes ?? 0) };
     for (const [key, t] of this.tables) {
       const chunks = this.chunks.get(key);
       let bytes = 0;
@@ -87,7 +89,6 @@ export class MigrationState {
           bytes += c.bytes;
           chunks.done.delete(index);
         }
-        for (const c of chunks.live.values()) bytes += c.bytes;
         chunks.live.clear();
         const count = [...chunks.done.values()][0]?.chunk?.count;
         if (count === undefined || chunks.done.size < count) this.results.delete(key);
@@ -95,7 +96,7 @@ export class MigrationState {
         Object.assign(t, { state: copied ? 'copied' : 'pending', ...chunkTotals(chunks), error: undefined });
         if (!copied) t.ms = undefined;
       } else if (!kept(t)) {
-        bytes = t.bytes;
+        bytes = t.state === 'copied' ? t.bytes : 0; // a copy in flight: counted in inFlight
         if (t.state === 'copied' && bytes === 0) lost.tables += 1; // an empty table copied again
         this.results.delete(key);
         Object.assign(t, { state: 'pending', rows: 0, bytes: 0, ms: undefined, error: undefined });
@@ -128,6 +129,12 @@ export class MigrationState {
   }
 
   recordCopied(results: TableCopyResult[]): void {
+    const reread = results[0]?.reread;
+    if (reread !== undefined) {
+      // A failed attempt (a dead worker, a broken connection) had read this much: read again.
+      this.redone.tables += 1;
+      this.redone.bytes += reread;
+    }
     for (const r of results) {
       const key = tableKey(r);
       const t = this.tables.get(key);

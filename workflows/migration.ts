@@ -29,7 +29,7 @@ import type { SnapshotReady } from '../common/messages';
 import { groupIntoUnits } from '../common/units';
 import { describeConnection } from '../common/connection';
 import { FailureType } from '../common/failure-types';
-import { tableKey, type CutoverRequest, type CutoverResult, type MigrationReport, type TableRef, type TableValidation } from '../common/plan';
+import { tableKey, type RedoneWork, type CutoverRequest, type CutoverResult, type MigrationReport, type TableRef, type TableValidation } from '../common/plan';
 import { ignoredNotFoundNote, precheckStopMessage } from '../common/precheck';
 import { replicationNames, type ReplicationNames } from '../common/replication-names';
 import type { MigrationSpec } from '../common/spec';
@@ -39,7 +39,7 @@ import type { PendingCutover } from './cutover';
 import { streamChangesWorkflow } from './stream-changes';
 import { copyTablesWorkflow } from './copy-tables';
 import { precheckInput } from './precheck';
-import { failureType, isSnapshotLost, rootMessage } from './failures';
+import { failureType, isSnapshotLost, rereadWork, rootMessage } from './failures';
 import { MigrationState } from './migration-state';
 import { mapLimited } from './map-limited';
 import { ControlState } from './control-state';
@@ -178,14 +178,14 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
    * Runs a step that reads under the snapshot, again under a new one if the old one is lost
    * (`onLost` hears of it; by default a warning says the step is done again).
    */
-  async function underSnapshot<T>(step: (snapshotName: string) => Promise<T>, onLost?: (lost: string) => void): Promise<T> {
+  async function underSnapshot<T>(step: (snapshotName: string) => Promise<T>, onLost?: (lost: string, err: unknown) => void): Promise<T> {
     let name = await currentSnapshot();
     for (;;) {
       try {
         return await step(name);
       } catch (err) {
         if (!isSnapshotLost(err)) throw err;
-        if (onLost) onLost(name);
+        if (onLost) onLost(name, err);
         else state.warnings.push(`the source snapshot ${name} was lost (holder restarted); work read under it is redone`);
         name = await currentSnapshot(name);
       }
@@ -198,7 +198,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
    * brings each kept part to the same point from its own snapshot's position. Full: all, when
    * nothing was committed on the source between the snapshots; else none.
    */
-  async function keepAfterLoss(copies: CopiedUnits, lost: string, next: string): Promise<void> {
+  async function keepAfterLoss(copies: CopiedUnits, lost: string, next: string, inFlight: RedoneWork): Promise<void> {
     let kept: string;
     if (names) {
       copies.forgetPartialBlockTables();
@@ -209,7 +209,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     } else {
       kept = 'nothing was committed on the source since, so the copies finished under it are kept';
     }
-    const redone = state.restartCopies((t, chunk) => copies.has(t, chunk));
+    const redone = state.restartCopies((t, chunk) => copies.has(t, chunk), inFlight);
     state.warnings.push(`the source snapshot ${lost} was lost (holder restarted): ${kept}; copied again: ${redone.tables} tables (${formatBytes(redone.bytes)})`);
     refreshDetails();
   }
@@ -345,10 +345,10 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
       enter('data');
       const units = groupIntoUnits(tables);
       const copied = (copies = new CopiedUnits(units));
-      let lost: string | undefined;
+      let lost: { snapshot: string; reread: RedoneWork } | undefined;
       await underSnapshot(
         async (s) => {
-          if (lost) await keepAfterLoss(copied, lost, s);
+          if (lost) await keepAfterLoss(copied, lost.snapshot, s, lost.reread);
           lost = undefined;
           generation += 1;
           generationSnapshots.set(generation, s);
@@ -384,7 +384,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
             control.detachCopy();
           }
         },
-        (l) => (lost = l),
+        (snapshot, err) => (lost = { snapshot, reread: rereadWork(err) }),
       ).catch((err) => {
         if (!isCancellation(err)) state.markAll(['copying'], 'failed');
         throw err;

@@ -13,7 +13,8 @@
  * unit already committed under this snapshot is recorded (unit-marker.ts) and not redone.
  */
 import { pipeline } from 'node:stream/promises';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { FailureType } from '../../common/failure-types';
 import type { Client } from 'pg';
 import { TABLE_PROGRESS_SIGNAL, type TableProgressUpdate } from '../../common/messages';
 import { copyDestination, displayName, tableKey, type CopyUnit, type TableCopyResult, type TableRef } from '../../common/plan';
@@ -69,13 +70,18 @@ export function makeCopyUnit(deps: ActivityDeps) {
     ctx.cancellationSignal.addEventListener('abort', abort);
     let current = input.unit.tables[0];
     const live: LiveState = { table: displayName(current), rows: 0, bytes: 0 };
+    let committedBefore = false; // the unit was in the target already: nothing read again
+    // A retry (a worker died, a connection broke): what the failed attempt had copied is read
+    // again, as far as its last heartbeat that reached Temporal tells.
+    const retry = ctx.info.attempt > 1;
+    const reread = retry ? Number((ctx.info.heartbeatDetails as Partial<LiveState> | undefined)?.bytes ?? 0) : 0;
     // One heartbeat timer for the whole unit: index builds can take longer than the timeout.
     const beat = setInterval(() => {
       ctx.heartbeat({ ...live });
       progress.maybeSend([{ schema: current.schema, name: current.name, state: 'copying', rows: live.rows, bytes: live.bytes }]);
     }, HEARTBEAT_MS);
     try {
-      return await guarded(
+      const results = await guarded(
         { doing: () => `copy ${displayName(current)}`, secrets, retry: input.retry },
         async () => {
           const { unit } = input;
@@ -94,8 +100,10 @@ export function makeCopyUnit(deps: ActivityDeps) {
           // An attempt that lost touch with Temporal may still be running: wait for its transaction.
           if (recorded) await lockUnit(tgt, input.progressWorkflowId, unit.id);
           const record = recorded ? await findUnitRecord(tgt, input.progressWorkflowId, unit.id) : undefined;
-          if (record?.snapshot === input.snapshot) return record.results; // committed by an earlier attempt
-          if (record && input.keepRecordsFrom?.includes(record.snapshot)) return record.results.map((r) => ({ ...r, snapshot: record.snapshot }));
+          if (record?.snapshot === input.snapshot || (record && input.keepRecordsFrom?.includes(record.snapshot))) {
+            committedBefore = true; // by an earlier attempt, or an earlier data phase whose work is kept
+            return record.snapshot === input.snapshot ? record.results : record.results.map((r) => ({ ...r, snapshot: record.snapshot }));
+          }
           // A chunk's record means its rows are in the table (emptying a split table removes its
           // chunks' records): copying it again would add them twice.
           if (record && unit.chunk) throw new Error(`chunk ${unit.chunk.index + 1}/${unit.chunk.count} is in the target already, read under snapshot ${record.snapshot}, which is not kept; empty the table first`);
@@ -121,6 +129,14 @@ export function makeCopyUnit(deps: ActivityDeps) {
           return results;
         },
       );
+      return retry && !committedBefore ? [{ ...results[0], reread }, ...results.slice(1)] : results;
+    } catch (err) {
+      // The snapshot went with a dead worker: the next data phase reads this unit again, and the
+      // bytes the dead attempt had copied are part of what the loss cost.
+      if (retry && err instanceof ApplicationFailure && err.type === FailureType.SnapshotLost) {
+        throw ApplicationFailure.create({ message: err.message, type: FailureType.SnapshotLost, nonRetryable: true, details: [{ reread }] });
+      }
+      throw err;
     } finally {
       clearInterval(beat);
       control.stop();

@@ -80,10 +80,11 @@ describe('MigrationState after a lost snapshot', () => {
     state.recordCopied([{ schema: 'public', name: 'big', rows: 7, bytes: 900, ms: 5 }]);
     state.applyProgress([{ schema: 'Sales', name: 'Order Items', state: 'copying', rows: 1, bytes: 40 }]);
     expect(state.progress().redone).toBeUndefined();
-    expect(state.restartCopies(() => false)).toEqual({ tables: 2, bytes: 940 });
+    // the table in flight: counted from the dead attempt's heartbeat, not from progress signals
+    expect(state.restartCopies(() => false, { tables: 1, bytes: 55 })).toEqual({ tables: 2, bytes: 955 });
     state.recordCopied([{ schema: 'public', name: 'big', rows: 7, bytes: 900, ms: 5 }]);
     expect(state.restartCopies(() => false)).toEqual({ tables: 1, bytes: 900 });
-    expect(state.progress().redone).toEqual({ tables: 3, bytes: 1840 });
+    expect(state.progress().redone).toEqual({ tables: 3, bytes: 1855 });
     expect(state.details()).toContain('**Copied again after a lost snapshot:** 3 tables');
   });
 });
@@ -100,7 +101,7 @@ describe('MigrationState keeping copies after a lost snapshot', () => {
     state.recordCopied([{ schema: 'Sales', name: 'Order Items', rows: 4, bytes: 400, ms: 5 }]);
     // chunk 0 and the small table are kept, chunk 1 is not, chunk 2 was in flight
     const kept = (t: { name: string }, c?: number) => t.name === 'Order Items' || c === 0;
-    expect(state.restartCopies(kept)).toEqual({ tables: 1, bytes: 230 });
+    expect(state.restartCopies(kept, { tables: 1, bytes: 25 })).toEqual({ tables: 2, bytes: 225 });
     expect(state.progress().tables.find((t) => t.name === 'big')).toMatchObject({ state: 'pending', rows: 10, bytes: 100 });
     expect(state.progress().tables.find((t) => t.name === 'Order Items')).toMatchObject({ state: 'copied', rows: 4 });
     expect(state.results.has(JSON.stringify(['Sales', 'Order Items']))).toBe(true);
@@ -117,5 +118,15 @@ describe('MigrationState keeping copies after a lost snapshot', () => {
     expect(state.restartCopies(() => true)).toEqual({ tables: 0, bytes: 0 });
     expect(state.results.get(JSON.stringify(['public', 'big']))).toMatchObject({ rows: 30 });
     expect(state.progress().redone).toBeUndefined();
+  });
+});
+
+describe('MigrationState when a worker dies in the middle of a copy', () => {
+  it('counts what the dead attempt had read as read again', () => {
+    const state = new MigrationState(0);
+    state.setTables(tables);
+    state.recordCopied([{ schema: 'public', name: 'big', rows: 7, bytes: 900, ms: 5, reread: 300 }]);
+    expect(state.progress().redone).toEqual({ tables: 1, bytes: 300 });
+    expect(state.results.get(JSON.stringify(['public', 'big']))).toMatchObject({ rows: 7, bytes: 900 });
   });
 });
