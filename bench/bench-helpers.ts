@@ -1,5 +1,5 @@
 /** Small pieces the benchmark scripts share. */
-import type { PgCluster } from '../test/support/postgres';
+import type { PgCluster } from '../launch/postgres';
 
 /** The value after `--name` on the command line, if given. */
 export function arg(name: string): string | undefined {

@@ -3,7 +3,7 @@
  * replication): start replicating into a fresh target, name the slot to watch, pause and resume
  * the apply, and cut over. Everything else (load, lag, catch-up) is measured the same way for all.
  */
-import type { PgCluster } from '../test/support/postgres';
+import type { PgCluster } from '../launch/postgres';
 
 export interface CdcContext {
   source: PgCluster;

@@ -6,7 +6,7 @@
  * Positions are plain byte numbers (`lsn - '0/0'`), exact below 2^53.
  */
 import { Client } from 'pg';
-import type { PgCluster } from '../test/support/postgres';
+import type { PgCluster } from '../launch/postgres';
 
 export interface LagSample {
   /** Date.now() of the sample. */

@@ -7,8 +7,8 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { PgCluster } from '../test/support/postgres';
-import { PG_BIN } from '../test/support/postgres';
+import type { PgCluster } from '../launch/postgres';
+import { PG_BIN } from '../launch/postgres';
 import type { CdcContender, CdcContext } from './cdc-contender';
 import { currentLsn, waitConfirmed } from './cdc-lag';
 import { compareCounts } from './cdc-pgbench';

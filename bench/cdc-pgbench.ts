@@ -6,8 +6,8 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { PgCluster } from '../test/support/postgres';
-import { PG_BIN } from '../test/support/postgres';
+import type { PgCluster } from '../launch/postgres';
+import { PG_BIN } from '../launch/postgres';
 import { currentLsn } from './cdc-lag';
 
 const run = promisify(execFile);

@@ -14,9 +14,9 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { startPostgres } from '../test/support/postgres';
-import { startTemporalServer, type TemporalServer } from '../test/support/temporal';
-import { repoRoot } from '../test/support/repo-root';
+import { startPostgres } from '../launch/postgres';
+import { startTemporalServer, type TemporalServer } from '../launch/temporal';
+import { repoRoot } from '../launch/repo-root';
 import type { CdcContender, CdcContext } from './cdc-contender';
 import { countCpu, pidByCommandLine } from './cdc-cpu';
 import { currentLsn, sampleLag, slotPosition, summarize, waitConfirmed, type LagSample } from './cdc-lag';

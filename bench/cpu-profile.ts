@@ -10,8 +10,8 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startPostgres, type PgCluster } from '../test/support/postgres';
-import { startTemporalServer } from '../test/support/temporal';
+import { startPostgres, type PgCluster } from '../launch/postgres';
+import { startTemporalServer } from '../launch/temporal';
 import { buildBigDatabase, buildTinyDatabase, FULL_SIZE } from './dataset';
 import { BENCH_SETTINGS } from './settings';
 import { ALL_TOOLS, type Prepared } from './tools';

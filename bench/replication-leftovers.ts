@@ -3,7 +3,7 @@
  * cutover there should be none: a slot left behind holds WAL forever. Each run starts clean,
  * so what one leaves is reported and then dropped.
  */
-import type { PgCluster } from '../test/support/postgres';
+import type { PgCluster } from '../launch/postgres';
 
 export async function replicationLeftovers(source: PgCluster, db: string): Promise<string[]> {
   const slots = await source.query<{ name: string; active: boolean }>('SELECT slot_name AS name, active FROM pg_replication_slots WHERE database = $1', 'postgres', [db]);

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { PG_BIN, type PgCluster } from '../test/support/postgres';
+import { PG_BIN, type PgCluster } from '../launch/postgres';
 
 export const BIG_TABLE = { schema: 'public', name: 'pgbench_accounts' };
 

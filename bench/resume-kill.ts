@@ -10,7 +10,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Client as PgClient } from 'pg';
-import type { PgCluster } from '../test/support/postgres';
+import type { PgCluster } from '../launch/postgres';
 import { BIG_TABLE } from './resume-dataset';
 import type { WorkerPool } from './resume-workers';
 

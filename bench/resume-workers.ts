@@ -3,7 +3,7 @@
  * more than one worker, so the migration goes on while one is down), and a supervisor's restart
  * of a worker that was killed.
  */
-import { startWorkerProcess, type WorkerProcess } from '../test/support/worker';
+import { startWorkerProcess, type WorkerProcess } from '../launch/worker';
 
 export class WorkerPool {
   private readonly workers: WorkerProcess[] = [];

@@ -23,9 +23,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { specSchema } from '../common/spec';
-import { PG_BIN, startPostgres, type PgCluster } from '../test/support/postgres';
-import { startTemporalServer } from '../test/support/temporal';
-import { repoRoot } from '../test/support/repo-root';
+import { PG_BIN, startPostgres, type PgCluster } from '../launch/postgres';
+import { startTemporalServer } from '../launch/temporal';
+import { repoRoot } from '../launch/repo-root';
 import { arg, recreateDatabase } from './bench-helpers';
 import { BENCH_SETTINGS } from './settings';
 import { verifyTarget } from './verify';
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   let stopped: Promise<void> | undefined;
   // Once, whichever comes first: the end, a failure, or Ctrl-C (whose default would leave the
   // clusters' data directories, gigabytes at full scale, in /tmp; the exit handlers of
-  // test/support kill the worker processes).
+  // launch/worker.ts kill the worker processes).
   const shutdown = () =>
     (stopped ??= (async () => {
       await connection?.close().catch(() => undefined);

@@ -13,9 +13,9 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { startPostgres, type PgCluster } from '../test/support/postgres';
-import { startTemporalServer } from '../test/support/temporal';
-import { repoRoot } from '../test/support/repo-root';
+import { startPostgres, type PgCluster } from '../launch/postgres';
+import { startTemporalServer } from '../launch/temporal';
+import { repoRoot } from '../launch/repo-root';
 import { buildBigDatabase, buildTinyDatabase, FULL_SIZE, QUICK_SIZE, tableDataBytes } from './dataset';
 import { runCdcBench } from './cdc';
 import { BENCH_SETTINGS } from './settings';

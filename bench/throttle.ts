@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { MigrationReport } from '../common/plan';
-import { startPostgres } from '../test/support/postgres';
-import { startTemporalServer } from '../test/support/temporal';
-import { startWorkerProcess } from '../test/support/worker';
-import { repoRoot } from '../test/support/repo-root';
+import { startPostgres } from '../launch/postgres';
+import { startTemporalServer } from '../launch/temporal';
+import { startWorkerProcess } from '../launch/worker';
+import { repoRoot } from '../launch/repo-root';
 import { measureCopyRate, sampleCopies } from '../test/support/copy-rate';
 import { BENCH_SETTINGS } from './settings';
 

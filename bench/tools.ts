@@ -7,10 +7,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MigrationReport } from '../common/plan';
-import type { PgCluster } from '../test/support/postgres';
-import { PG_BIN } from '../test/support/postgres';
-import { startWorkerProcess, type WorkerProcess } from '../test/support/worker';
-import { repoRoot } from '../test/support/repo-root';
+import type { PgCluster } from '../launch/postgres';
+import { PG_BIN } from '../launch/postgres';
+import { startWorkerProcess, type WorkerProcess } from '../launch/worker';
+import { repoRoot } from '../launch/repo-root';
 import { peakRssOf, sampleTreeRss } from './rss';
 
 export interface RunContext {

@@ -1,5 +1,5 @@
 /** Checks a migrated target against the source: rows per table, and index / constraint / trigger counts. */
-import type { PgCluster } from '../test/support/postgres';
+import type { PgCluster } from '../launch/postgres';
 
 const COUNTS_SQL = `
   SELECT (SELECT count(*) FROM pg_indexes WHERE schemaname NOT IN ('pg_catalog', 'information_schema')) AS indexes,

@@ -10,9 +10,9 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startPostgres, type PgCluster } from '../test/support/postgres';
-import { startTemporalServer, type TemporalServer } from '../test/support/temporal';
-import { startWorkerProcess, type WorkerProcess } from '../test/support/worker';
+import { startPostgres, type PgCluster } from '../launch/postgres';
+import { startTemporalServer, type TemporalServer } from '../launch/temporal';
+import { startWorkerProcess, type WorkerProcess } from '../launch/worker';
 
 const REPO = resolve(__dirname, '..', '..');
 const STATE_DIR = join(REPO, '.pgferry');

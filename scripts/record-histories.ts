@@ -25,7 +25,7 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { historyToJSON } from '../test/support/history-json';
 import { runCli, startHarness, waitFor, waitForPhase, writeSpec, REPO, type CliResult, type Harness } from '../test/support/harness';
 import { HISTORIES_DIR, parseHistory, replayHistories, type RecordedHistory } from '../test/support/replay';
-import { startTemporalServer, type TemporalServer } from '../test/support/temporal';
+import { startTemporalServer, type TemporalServer } from '../launch/temporal';
 import { multiProgressQuery, progressQuery, streamProgressQuery } from '../workflows/messages';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

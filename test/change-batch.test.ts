@@ -8,7 +8,7 @@ import { ChangeBatch } from '../activities/stream/change-batch';
 import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValue, type UpdateMessage } from '../activities/stream/pgoutput-types';
 import { readTargetColumns, type ApplyTable } from '../activities/stream/target-table';
 import type { Operation } from '../common/spec';
-import { startPostgres, type PgCluster } from './support/postgres';
+import { startPostgres, type PgCluster } from '../launch/postgres';
 
 const U: typeof UNCHANGED_TOAST = UNCHANGED_TOAST;
 const ALL: ReadonlySet<Operation> = new Set(['insert', 'update', 'delete', 'truncate']);

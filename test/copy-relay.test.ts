@@ -6,7 +6,7 @@ import { Transform } from 'node:stream';
 import type { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { agreedRowCount, CopyInRelay, CopyOutRelay } from '../activities/copy/copy-relay';
-import { startPostgres, type PgCluster } from './support/postgres';
+import { startPostgres, type PgCluster } from '../launch/postgres';
 
 let pg: PgCluster;
 let src: Client;

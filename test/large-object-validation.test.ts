@@ -10,7 +10,7 @@ import { copyObject } from '../activities/large-objects/copy-object';
 import { readSizes } from '../activities/large-objects/large-object-sql';
 import { ensureRecordsTable, writeRecord } from '../activities/large-objects/large-object-records';
 import { validateLargeObjectsOn } from '../activities/large-objects/validate-large-objects';
-import { startPostgres, type PgCluster } from './support/postgres';
+import { startPostgres, type PgCluster } from '../launch/postgres';
 
 const MB = 1024 * 1024;
 const RUN = 'validation-test';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { LargeObjectCopyResult } from '../common/large-objects';
 import type { MigrationProgress, MigrationReport } from '../common/plan';
-import type { PgCluster } from './support/postgres';
+import type { PgCluster } from '../launch/postgres';
 import { runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
 import { progressQuery } from '../workflows/messages';
 

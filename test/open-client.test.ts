@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveConnection } from '../activities/credentials';
 import { closeQuietly, openClient, quoteIdent, quoteLiteral } from '../activities/db';
-import { startPostgres, type PgCluster } from './support/postgres';
+import { startPostgres, type PgCluster } from '../launch/postgres';
 
 let pg: PgCluster;
 

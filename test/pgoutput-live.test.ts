@@ -12,7 +12,7 @@ import { formatLsn, parseLsn } from '../common/lsn';
 import { decodePgOutput } from '../activities/stream/pgoutput-decoder';
 import { UNCHANGED_TOAST, type CommitMessage, type PgOutputMessage, type TupleValue, type XLogData } from '../activities/stream/pgoutput-types';
 import { parseCopyBothFrame, standbyStatusUpdate } from '../activities/stream/replication-frames';
-import { startPostgres, type PgCluster } from './support/postgres';
+import { startPostgres, type PgCluster } from '../launch/postgres';
 
 // Random base64 (~1.6 MB): far above the TOAST threshold and incompressible, so it is stored
 // out of line and an update that does not touch it sends `u` (unchanged TOAST) for it.

@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleWorkflows } from '../scripts/bundle-workflows';
-import { repoRoot } from './support/repo-root';
+import { repoRoot } from '../launch/repo-root';
 import { historyFiles, loadHistories, replayHistories, type RecordedHistory, type ReplayOutcome } from './support/replay';
 
 const files = historyFiles();

@@ -10,7 +10,7 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MigrationReport } from '../common/plan';
-import type { PgCluster } from './support/postgres';
+import type { PgCluster } from '../launch/postgres';
 import { runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
 import { replicationLeftovers } from './support/write-load';
 import { progressQuery } from '../workflows/messages';

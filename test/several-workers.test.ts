@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MigrationReport } from '../common/plan';
 import { runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
-import { startWorkerProcess, type WorkerProcess } from './support/worker';
+import { startWorkerProcess, type WorkerProcess } from '../launch/worker';
 
 const SOURCE_SQL = `
 CREATE TABLE big (id bigint PRIMARY KEY, body text);

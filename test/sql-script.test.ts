@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runSqlScript } from '../activities/schema/run-sql-script';
-import { startPostgres, type PgCluster } from './support/postgres';
+import { startPostgres, type PgCluster } from '../launch/postgres';
 
 let pg: PgCluster;
 let client: Client;

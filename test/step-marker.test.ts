@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDumpInto, saveDump } from '../activities/schema/step-marker';
-import { startPostgres, type PgCluster } from './support/postgres';
+import { startPostgres, type PgCluster } from '../launch/postgres';
 
 let pg: PgCluster;
 let client: Client;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationReport } from '../common/plan';
 import { runCli, startHarness, tableChecksums, temporalClient, waitFor, writeSpec, type Harness } from './support/harness';
-import { startTemporalServer, type TemporalServer } from './support/temporal';
+import { startTemporalServer, type TemporalServer } from '../launch/temporal';
 import { progressQuery } from '../workflows/messages';
 
 describe('Temporal server restart', () => {

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeCertificates, type TestCertificates } from './support/certificates';
 import { runCli, tableChecksums, uniqueTaskQueue, writeSpec } from './support/harness';
-import { startPostgres, type PgCluster } from './support/postgres';
+import { startPostgres, type PgCluster } from '../launch/postgres';
 import { startTlsProxy, type TlsProxy } from './support/tls-proxy';
-import { startWorkerProcess } from './support/worker';
+import { startWorkerProcess } from '../launch/worker';
 
 type Env = Record<string, string | undefined>;
 

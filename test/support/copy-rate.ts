@@ -2,7 +2,7 @@
  * What a target receives from running COPYs, read from pg_stat_progress_copy (the copy is one
  * uncommitted transaction, so counting rows in the table shows nothing until it commits).
  */
-import type { PgCluster } from './postgres';
+import type { PgCluster } from '../../launch/postgres';
 
 interface CopySample {
   at: number;

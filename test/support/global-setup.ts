@@ -3,7 +3,7 @@
  * clusters and workers). TEMPORAL_ADDRESS points the tests at an existing server instead.
  */
 import type { TestProject } from 'vitest/node';
-import { startTemporalServer, type TemporalServer } from './temporal';
+import { startTemporalServer, type TemporalServer } from '../../launch/temporal';
 
 declare module 'vitest' {
   export interface ProvidedContext {

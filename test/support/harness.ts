@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
-import { startPostgres, type PgCluster } from './postgres';
-import { startWorkerProcess, type WorkerProcess } from './worker';
-import { repoRoot } from './repo-root';
+import { startPostgres, type PgCluster } from '../../launch/postgres';
+import { startWorkerProcess, type WorkerProcess } from '../../launch/worker';
+import { repoRoot } from '../../launch/repo-root';
 import { progressQuery } from '../../workflows/messages';
 
 export const REPO = repoRoot();

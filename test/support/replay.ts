@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import { historyFromJSON } from './history-json';
 import { DefaultLogger, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { repoRoot } from './repo-root';
+import { repoRoot } from '../../launch/repo-root';
 
 export const HISTORIES_DIR = join(repoRoot(), 'test', 'histories');
 

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { TestCertificates } from './certificates';
-import { freePort } from './ports';
+import { freePort } from '../../launch/ports';
 
 export interface TlsProxy {
   tlsAddress: string;

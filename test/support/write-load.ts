@@ -5,7 +5,7 @@
  * insert-only log without any identity), until stopped.
  */
 import { Client } from 'pg';
-import type { PgCluster } from './postgres';
+import type { PgCluster } from '../../launch/postgres';
 
 export const LOAD_SCHEMA_SQL = `
 CREATE TABLE accounts (id bigserial PRIMARY KEY, owner text NOT NULL, balance numeric(14,2) NOT NULL, tags text[], updated timestamptz);

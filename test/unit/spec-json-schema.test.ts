@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SPEC_SCHEMA_FILE, renderSpecJsonSchema, specJsonSchema } from '../../common/spec-json-schema';
-import { repoRoot } from '../support/repo-root';
+import { repoRoot } from '../../launch/repo-root';
 
 describe('spec JSON Schema', () => {
   it('is committed as generated (npm run spec-schema writes it)', () => {

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundleWorkflows } from '../../scripts/bundle-workflows';
-import { repoRoot } from '../support/repo-root';
+import { repoRoot } from '../../launch/repo-root';
 
 /** Libraries the workflows must not reach: validation, database drivers, the CLI's. */
 const NOT_IN_WORKFLOWS = ['zod', 'pg', 'pg-copy-streams', 'yaml', 'commander'];

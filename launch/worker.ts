@@ -1,4 +1,4 @@
-/** A pgferry worker as a real child process (`node dist/worker/main.js`), which tests can kill. */
+/** A pgferry worker as a real child process (`node dist/worker/main.js`), for the quickstart, the benchmark and tests (which can kill it). */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './repo-root';
