@@ -18,9 +18,11 @@ import { FailureType } from '../../common/failure-types';
 import type { Client } from 'pg';
 import { TABLE_PROGRESS_SIGNAL, type TableProgressUpdate } from '../../common/messages';
 import { copyDestination, displayName, tableKey, type CopyUnit, type TableCopyResult, type TableRef } from '../../common/plan';
-import { closeQuietly, openClient, qualified, quoteIdent, quoteLiteral } from '../db';
+import { closeQuietly, openClient, qualified, quoteIdent } from '../db';
+import { beginUnderSnapshot } from '../snapshot-transaction';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
+import { activityLifetime } from '../activity-lifetime';
 import { agreedRowCount, CopyInRelay, CopyOutRelay } from './copy-relay';
 import { readCopyColumns, type CopyColumns } from './columns';
 import { existingIndexNames, readIndexStatements, type IndexStatement } from './table-indexes';
@@ -63,11 +65,6 @@ export function makeCopyUnit(deps: ActivityDeps) {
     const control = new CopyControlPoller(); // pause and this copy's share of the rate limits
     let src: Client | undefined;
     let tgt: Client | undefined;
-    const abort = () => {
-      void closeQuietly(src);
-      void closeQuietly(tgt);
-    };
-    ctx.cancellationSignal.addEventListener('abort', abort);
     let current = input.unit.tables[0];
     const live: LiveState = { table: displayName(current), rows: 0, bytes: 0 };
     let committedBefore = false; // the unit was in the target already: nothing read again
@@ -76,10 +73,12 @@ export function makeCopyUnit(deps: ActivityDeps) {
     const retry = ctx.info.attempt > 1;
     const reread = retry ? Number((ctx.info.heartbeatDetails as Partial<LiveState> | undefined)?.bytes ?? 0) : 0;
     // One heartbeat timer for the whole unit: index builds can take longer than the timeout.
-    const beat = setInterval(() => {
-      ctx.heartbeat({ ...live });
-      progress.maybeSend([{ schema: current.schema, name: current.name, state: 'copying', rows: live.rows, bytes: live.bytes }]);
-    }, HEARTBEAT_MS);
+    const endLifetime = activityLifetime({
+      heartbeatMs: HEARTBEAT_MS,
+      details: () => ({ ...live }),
+      onBeat: () => progress.maybeSend([{ schema: current.schema, name: current.name, state: 'copying', rows: live.rows, bytes: live.bytes }]),
+      closeOnCancel: () => [src, tgt],
+    });
     try {
       const results = await guarded(
         { doing: () => `copy ${displayName(current)}`, secrets, retry: input.retry },
@@ -87,8 +86,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
           const { unit } = input;
           src = await openClient(source, 'copy');
           tgt = await openClient(target, 'copy', indexBuildSettings(input.indexBuild));
-          await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-          await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
+          await beginUnderSnapshot(src, input.snapshot);
           await tgt.query('BEGIN');
           await control.start();
           const workers = new BuildWorkers(input.indexBuild, control);
@@ -138,9 +136,8 @@ export function makeCopyUnit(deps: ActivityDeps) {
       }
       throw err;
     } finally {
-      clearInterval(beat);
+      endLifetime();
       control.stop();
-      ctx.cancellationSignal.removeEventListener('abort', abort);
       await closeQuietly(src);
       await closeQuietly(tgt);
     }

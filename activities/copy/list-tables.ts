@@ -4,7 +4,8 @@
  */
 import type { Client } from 'pg';
 import type { TableRef } from '../../common/plan';
-import { closeQuietly, openClient, qualified, quoteIdent, quoteLiteral } from '../db';
+import { closeQuietly, openClient, qualified, quoteIdent } from '../db';
+import { beginUnderSnapshot } from '../snapshot-transaction';
 import { blockBounds, chunkCount, keyBounds, type TableSplit } from '../../common/table-split';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
@@ -43,8 +44,7 @@ export function makeListTables(deps: ActivityDeps) {
     try {
       return await guarded({ doing: `list tables of source ${source.label}`, secrets, retry: input.retry }, async () => {
         src = await openClient(source, 'plan');
-        await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
+        await beginUnderSnapshot(src, input.snapshot);
         const { rows } = await src.query<{ schema: string; name: string; bytes: string }>(USER_TABLES_SQL);
         const objects = input.objects;
         const selected = objects && !selectsEverything(objects) ? await readSelection(src, objects, input.conflicts ?? 'error') : undefined;

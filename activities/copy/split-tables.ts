@@ -10,10 +10,12 @@ import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { copyDestination, displayName, type TableRef } from '../../common/plan';
 import { indexBuildSettings, type IndexBuild } from '../../common/index-build';
-import { closeQuietly, openClient, qualified, quoteLiteral } from '../db';
+import { closeQuietly, openClient, qualified } from '../db';
+import { beginUnderSnapshot } from '../snapshot-transaction';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { resolveConnection } from '../credentials';
 import { guarded } from '../errors';
+import { activityLifetime } from '../activity-lifetime';
 import { existingIndexNames, readIndexStatements } from './table-indexes';
 import { BOOKKEEPING_DDL, MARKER_SCHEMA } from '../schema/step-marker';
 
@@ -63,24 +65,17 @@ export interface FinishSplitTableInput extends Endpoints {
 export function makeFinishSplitTable(deps: ActivityDeps) {
   return async function finishSplitTable(input: FinishSplitTableInput): Promise<{ statements: number }> {
     const { source, target, secrets } = resolveBoth(deps, input);
-    const ctx = Context.current();
     let src: Client | undefined;
     let tgt: Client | undefined;
     let building = '';
-    const beat = setInterval(() => ctx.heartbeat({ table: displayName(input.table), building }), 2_000);
-    const abort = () => {
-      void closeQuietly(src);
-      void closeQuietly(tgt);
-    };
-    ctx.cancellationSignal.addEventListener('abort', abort);
+    const endLifetime = activityLifetime({ heartbeatMs: 2_000, details: () => ({ table: displayName(input.table), building }), closeOnCancel: () => [src, tgt] });
     try {
       return await guarded({ doing: () => `finish ${displayName(input.table)}${building ? `: ${building.slice(0, 120)}` : ''}`, secrets, retry: input.retry }, async () => {
         const statements: string[] = [];
         if (input.fresh && !input.table.preexisting) {
           // The statements as of the snapshot, like every copy's.
           src = await openClient(source, 'copy');
-          await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-          await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
+          await beginUnderSnapshot(src, input.snapshot);
           const indexes = (await readIndexStatements(src, [input.table])).get(JSON.stringify([input.table.schema, input.table.name])) ?? [];
           await src.query('COMMIT');
           tgt = await openClient(target, 'copy', indexBuildSettings(input.indexBuild));
@@ -96,8 +91,7 @@ export function makeFinishSplitTable(deps: ActivityDeps) {
         return { statements: statements.length };
       });
     } finally {
-      clearInterval(beat);
-      ctx.cancellationSignal.removeEventListener('abort', abort);
+      endLifetime();
       await closeQuietly(src);
       await closeQuietly(tgt);
     }

@@ -11,9 +11,11 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { LARGE_OBJECT_PROGRESS_SIGNAL, type LargeObjectBatch, type LargeObjectCopyResult, type LargeObjectProgressUpdate } from '../../common/large-objects';
-import { closeQuietly, openClient, quoteLiteral } from '../db';
+import { closeQuietly, openClient } from '../db';
+import { beginUnderSnapshot } from '../snapshot-transaction';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
+import { activityLifetime } from '../activity-lifetime';
 import { CopyControlPoller } from '../copy/copy-control';
 import { copyObject } from './copy-object';
 import { readSizes, type ObjectSize } from './large-object-sql';
@@ -60,22 +62,20 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
     };
     let src: Client | undefined;
     let tgt: Client | undefined;
-    const abort = () => {
-      void closeQuietly(src);
-      void closeQuietly(tgt);
-    };
-    ctx.cancellationSignal.addEventListener('abort', abort);
-    const beat = setInterval(() => {
-      ctx.heartbeat({ ...live });
-      if (Date.now() - lastSignal >= PROGRESS_SIGNAL_MS) signal();
-    }, HEARTBEAT_MS);
+    const endLifetime = activityLifetime({
+      heartbeatMs: HEARTBEAT_MS,
+      details: () => ({ ...live }),
+      onBeat: () => {
+        if (Date.now() - lastSignal >= PROGRESS_SIGNAL_MS) signal();
+      },
+      closeOnCancel: () => [src, tgt],
+    });
     try {
       return await guarded({ doing: () => `copy large object ${live.oid || `batch ${input.batch.firstOid}-${input.batch.lastOid}`}`, secrets, retry: input.retry }, async () => {
         const { batch } = input;
         src = await openClient(source, 'large objects');
         tgt = await openClient(target, 'large objects');
-        await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
+        await beginUnderSnapshot(src, input.snapshot);
         await control.start();
         await ensureRecordsTable(tgt);
         const records = await readRecords(tgt, input.progressWorkflowId, batch.firstOid, batch.lastOid);
@@ -138,9 +138,8 @@ export function makeCopyLargeObjects(deps: ActivityDeps) {
         return { batchId: batch.id, objects: objects.length, bytes, skipped, resumedBytes, ms: Date.now() - started };
       });
     } finally {
-      clearInterval(beat);
+      endLifetime();
       control.stop();
-      ctx.cancellationSignal.removeEventListener('abort', abort);
       await closeQuietly(src);
       await closeQuietly(tgt);
     }

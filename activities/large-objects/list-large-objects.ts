@@ -5,7 +5,8 @@
 import type { Client } from 'pg';
 import { planLargeObjectBatches, type LargeObjectListing } from '../../common/large-objects';
 import { resolveConnection } from '../credentials';
-import { closeQuietly, openClient, quoteLiteral } from '../db';
+import { closeQuietly, openClient } from '../db';
+import { beginUnderSnapshot } from '../snapshot-transaction';
 import type { ActivityDeps, Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { readSizes, type ObjectSize } from './large-object-sql';
@@ -26,8 +27,7 @@ export function makeListLargeObjects(deps: ActivityDeps) {
     try {
       return await guarded({ doing: `list the large objects of source ${source.label}`, secrets: source.secrets, retry: input.retry }, async () => {
         src = await openClient(source, 'plan');
-        await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
+        await beginUnderSnapshot(src, input.snapshot);
         const objects: ObjectSize[] = [];
         await readSizes(src, 0, 4294967295, (page) => void objects.push(...page));
         await src.query('COMMIT');

@@ -7,12 +7,12 @@
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { closeQuietly, openClient, startupOptions } from '../db';
 import { indexBuildSettings, type IndexBuild } from '../../common/index-build';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
+import { activityLifetime } from '../activity-lifetime';
 import { dumpFilterArgs, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
 import { loadDumpInto } from './step-marker';
 import { owningWorkflow } from '../owning-workflow';
@@ -33,14 +33,11 @@ export interface PostDataResult {
 export function makeApplyPostData(deps: ActivityDeps) {
   return async function applyPostData(input: PostDataInput): Promise<PostDataResult> {
     const { source, target, secrets } = resolveBoth(deps, input);
-    const ctx = Context.current();
     let run: ToolRun | undefined;
     let src: Client | undefined;
     let tgt: Client | undefined;
-    const abort = () => killQuietly(run);
-    ctx.cancellationSignal.addEventListener('abort', abort);
     const dir = await mkdtemp(join(deps.tmpDir, 'pgferry-post-data-'));
-    const beat = setInterval(() => ctx.heartbeat('post-data'), 1_000);
+    const endLifetime = activityLifetime({ heartbeatMs: 1_000, details: () => 'post-data', onCancel: () => killQuietly(run) });
     try {
       return await guarded({ doing: `post-data schema from ${source.label} to ${target.label}`, secrets, retry: input.retry }, async () => {
         tgt = await openClient(target, 'post-data');
@@ -75,8 +72,7 @@ export function makeApplyPostData(deps: ActivityDeps) {
         return { objects: entries.length, skippedAsDone: skip.size };
       });
     } finally {
-      clearInterval(beat);
-      ctx.cancellationSignal.removeEventListener('abort', abort);
+      endLifetime();
       killQuietly(run);
       await closeQuietly(src);
       await closeQuietly(tgt);

@@ -9,11 +9,12 @@
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { closeQuietly, openClient } from '../db';
+import { beginUnderSnapshot } from '../snapshot-transaction';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
+import { activityLifetime } from '../activity-lifetime';
 import { owningWorkflow } from '../owning-workflow';
 import { restoreOwnershipArgs, type SchemaOptions } from './dump-options';
 import { runSchemaDump, schemaDumpArgs, type EarlyDumps } from './schema-dump';
@@ -22,7 +23,7 @@ import { isStepDone, markerSql, saveDump } from './step-marker';
 import { runSqlScript } from './run-sql-script';
 import type { ObjectsSpec } from '../../common/objects-spec';
 import { selectsEverything } from '../../common/selection';
-import { qualified, quoteIdent, quoteLiteral } from '../db';
+import { qualified, quoteIdent } from '../db';
 import type { ResolvedConnection } from '../credentials';
 import { readToc, type TocEntry } from './existing-objects';
 import { readSelection } from '../objects/read-selection';
@@ -57,15 +58,13 @@ export interface PreDataResult {
 export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
   return async function applyPreData(input: PreDataInput): Promise<PreDataResult> {
     const { source, target, secrets } = resolveBoth(deps, input);
-    const ctx = Context.current();
     const { workflowId } = owningWorkflow();
     let tgt: Client | undefined;
     let dump: ToolRun | undefined;
     let restore: ToolRun | undefined;
     const abort = () => [dump, restore].forEach(killQuietly);
-    ctx.cancellationSignal.addEventListener('abort', abort);
     const dir = await mkdtemp(join(deps.tmpDir, 'pgferry-schema-'));
-    const beat = setInterval(() => ctx.heartbeat('pre-data'), 1_000);
+    const endLifetime = activityLifetime({ heartbeatMs: 1_000, details: () => 'pre-data', onCancel: abort });
     try {
       return await guarded({ doing: `pre-data schema from ${source.label} to ${target.label}`, secrets, retry: input.retry }, async () => {
         tgt = await openClient(target, 'pre-data');
@@ -109,8 +108,7 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         return { alreadyDone: false, leftOut: filter?.leftOutByDependency, notSelected: filter?.notSelected, reusedEarlyDump: earlyDump !== undefined };
       });
     } finally {
-      clearInterval(beat);
-      ctx.cancellationSignal.removeEventListener('abort', abort);
+      endLifetime();
       abort();
       await closeQuietly(tgt);
       await rm(dir, { recursive: true, force: true });
@@ -122,8 +120,7 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
 async function selectionFilter(source: ResolvedConnection, input: PreDataInput, entries: TocEntry[]): Promise<SchemaFilter> {
   const src = await openClient(source, 'pre-data');
   try {
-    await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(input.snapshot)}`);
+    await beginUnderSnapshot(src, input.snapshot);
     const selection = await readSelection(src, input.objects!, input.conflicts ?? 'error');
     if (selection.problems.length) throw new Error(`objects: ${selection.problems.join('; ')}`);
     return await planSchemaFilter(src, selection, entries, !input.objects!.include);

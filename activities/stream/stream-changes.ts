@@ -24,6 +24,7 @@ import { FailureType } from '../../common/failure-types';
 import { closeQuietly, openClient, openReplicationClient } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
+import { activityLifetime } from '../activity-lifetime';
 import { owningWorkflow } from '../owning-workflow';
 import { CUTOVER_MESSAGE_PREFIX } from '../replication/cutover';
 import { ChangeBatch, type RowChange } from './change-batch';
@@ -86,8 +87,6 @@ export function makeStreamChanges(deps: ActivityDeps) {
     const { source, target, secrets } = resolveBoth(deps, input);
     const ctx = Context.current();
     const clients: Client[] = [];
-    const abort = () => clients.forEach((c) => void closeQuietly(c));
-    ctx.cancellationSignal.addEventListener('abort', abort);
     const meter = new StreamMeter();
     let doing = `stream changes from ${source.label}`;
     // Retry windows count from the last time the stream was healthy, not from its first start
@@ -101,7 +100,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
     const failingSince = () => Math.max(healthyAt, ctx.info.scheduledTimestampMs);
     const attemptStartedAt = Date.now();
     const beatDetails = () => ({ ...meter.heartbeat(), healthyAt, ...(failedAt !== undefined ? { failedAt: formatLsn(failedAt) } : {}) });
-    const beat = setInterval(() => ctx.heartbeat(beatDetails()), HEARTBEAT_MS);
+    const endLifetime = activityLifetime({ heartbeatMs: HEARTBEAT_MS, details: beatDetails, closeOnCancel: () => clients });
     const noteFailure = (err: unknown) => {
       if (failedAt === undefined || meter.received > failedAt) failedAt = meter.received;
       ctx.heartbeat(beatDetails()); // the next attempt reads it
@@ -110,8 +109,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
     try {
       return await guarded({ doing: () => doing, secrets, retry: input.retry, failingSince }, async () => streamBody().catch(noteFailure));
     } finally {
-      clearInterval(beat);
-      ctx.cancellationSignal.removeEventListener('abort', abort);
+      endLifetime();
       await signalStats(meter.takeStats()).catch(() => undefined);
       for (const c of clients) await closeQuietly(c);
     }
