@@ -77,10 +77,11 @@ const LOST_SQL = `
   INSERT INTO big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 40000) g;`;
 
 /** Kills the only worker (the snapshot holder's) once `chunks` units are committed on the target, and starts a new one. */
-async function killAfterChunks(h: Harness, db: string, chunks: number): Promise<void> {
+async function killAfterChunks(h: Harness, db: string, chunks: number, whileDown?: () => Promise<void>): Promise<void> {
   const committed = async () => Number((await h.target.query<{ n: string }>('SELECT count(*) AS n FROM _pgferry.units', db).catch(() => [{ n: '0' }]))[0].n);
   await waitFor(`${db}: ${chunks} chunks committed`, async () => (await committed()) >= chunks, 120_000, 100);
   await h.worker.kill('SIGKILL');
+  await whileDown?.();
   await h.restartWorker();
 }
 
@@ -243,7 +244,7 @@ const SHAPES: Shape[] = [
   },
   {
     name: 'full-snapshot-lost',
-    what: 'schema + full, a split table: the worker holding the snapshot killed after some chunks; the quiet source lets the copies done be kept (copy-1 fails, copy-2 copies the rest)',
+    what: 'schema + full, a split table: the worker holding the snapshot killed after some chunks; the source is quiet, so the copy goes on under the new snapshot (copySnapshot signal), keeping everything',
     outcome: 'COMPLETED',
     async run({ h, id, ok, source }) {
       await source('lost', LOST_SQL);
@@ -256,8 +257,22 @@ const SHAPES: Shape[] = [
     },
   },
   {
+    name: 'full-snapshot-lost-writes',
+    what: 'schema + full, a split table: the snapshot holder killed after some chunks and the source written meanwhile: the copy stops and a second data phase copies everything again (copy-2)',
+    outcome: 'COMPLETED',
+    async run({ h, id, ok, source }) {
+      await source('lostw', LOST_SQL);
+      await h.source.query('VACUUM ANALYZE', 'lostw');
+      const spec = writeSpec({ source: h.source.url('lostw'), target: h.target.url('lostw'), copy: { splitLargerThan: '1MB' }, parallelism: { tables: 2 }, throttle: { full: { mbPerSecond: 2 } } });
+      await ok(['start', spec, '--id', id]);
+      await killAfterChunks(h, 'lostw', 2, () => h.source.query(`UPDATE big SET body = 'written while the holder was down' WHERE id = 1`, 'lostw').then(() => undefined));
+      await ok(['status', id, '--watch']);
+      return id;
+    },
+  },
+  {
     name: 'incremental-snapshot-lost',
-    what: 'schema + full + incremental, a split table: the snapshot holder killed after some chunks; the stream starts from the first slot with a sync plan, then `pgferry cutover`',
+    what: 'schema + full + incremental, a split table: the snapshot holder killed after some chunks; the copy goes on under the new snapshot, the stream starts from the first slot with a sync plan, then `pgferry cutover`',
     outcome: 'COMPLETED',
     async run({ h, id, ok, source }) {
       await source('inclost', `${STREAM_SQL}\n${LOST_SQL}`);

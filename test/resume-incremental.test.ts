@@ -15,6 +15,13 @@ import { runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness 
 import { replicationLeftovers } from './support/write-load';
 import { progressQuery } from '../workflows/messages';
 
+const KEYED_SQL = `
+CREATE TABLE big (id bigint PRIMARY KEY, grp int NOT NULL, body text);
+INSERT INTO big SELECT g * 2, g % 100, repeat(md5(g::text), 3) FROM generate_series(1, 250000) g;
+CREATE TABLE small (id int PRIMARY KEY, v text);
+INSERT INTO small SELECT g, 'v' || g FROM generate_series(1, 100) g;
+`;
+
 const SOURCE_SQL = `
 CREATE TABLE big (id bigint PRIMARY KEY, grp int NOT NULL, body text);
 INSERT INTO big SELECT g * 2, g % 100, repeat(md5(g::text), 3) FROM generate_series(1, 250000) g;
@@ -28,7 +35,7 @@ INSERT INTO small SELECT g, 'v' || g FROM generate_series(1, 100) g;
 `;
 
 /** Writes to every table until stopped, moving rows of `big` across its key ranges. */
-function writeLoad(cluster: PgCluster, db: string): { stop(): Promise<number> } {
+function writeLoad(cluster: PgCluster, db: string, blockSplit: boolean): { stop(): Promise<number> } {
   let running = true;
   let committed = 0;
   const loop = (async () => {
@@ -45,12 +52,7 @@ function writeLoad(cluster: PgCluster, db: string): { stop(): Promise<number> } 
         // A row moved to the first range, and one to the last: across ranges read under different snapshots.
         if (i % 3 === 0) await c.query('UPDATE big SET id = -id WHERE id = $1', [2 * r(250000)]);
         if (i % 3 === 1) await c.query('UPDATE big SET id = 20000000 + id WHERE id = $1', [2 * r(250000)]);
-        await c.query(`INSERT INTO labels VALUES ($1, 'new') ON CONFLICT DO NOTHING`, [`N${i}`]);
-        await c.query(`UPDATE labels SET title = title || '+' WHERE code = $1`, [`L${r(100000)}`]);
-        await c.query('DELETE FROM labels WHERE code = $1', [`L${r(100000)}`]);
-        await c.query(`INSERT INTO events_nokey VALUES ($1, 'new'), ($1, 'new')`, [i % 1000]);
-        await c.query(`UPDATE events_nokey SET n = n + 1000 WHERE ctid = (SELECT ctid FROM events_nokey WHERE n = $1 LIMIT 1)`, [r(999)]);
-        await c.query(`DELETE FROM events_nokey WHERE ctid = (SELECT ctid FROM events_nokey WHERE n = $1 LIMIT 1)`, [r(999)]);
+        if (blockSplit) await blockSplitWrites(c, i, r);
         await c.query(`UPDATE small SET v = v || '.' WHERE id = $1`, [r(100)]);
         await c.query('COMMIT');
         committed += 1;
@@ -70,25 +72,37 @@ function writeLoad(cluster: PgCluster, db: string): { stop(): Promise<number> } 
   };
 }
 
+async function blockSplitWrites(c: Client, i: number, r: (n: number) => number): Promise<void> {
+        await c.query(`INSERT INTO labels VALUES ($1, 'new') ON CONFLICT DO NOTHING`, [`N${i}`]);
+        await c.query(`UPDATE labels SET title = title || '+' WHERE code = $1`, [`L${r(100000)}`]);
+        await c.query('DELETE FROM labels WHERE code = $1', [`L${r(100000)}`]);
+        await c.query(`INSERT INTO events_nokey VALUES ($1, 'new'), ($1, 'new')`, [i % 1000]);
+        await c.query(`UPDATE events_nokey SET n = n + 1000 WHERE ctid = (SELECT ctid FROM events_nokey WHERE n = $1 LIMIT 1)`, [r(999)]);
+        await c.query(`DELETE FROM events_nokey WHERE ctid = (SELECT ctid FROM events_nokey WHERE n = $1 LIMIT 1)`, [r(999)]);
+}
+
 describe('snapshot holder lost during an incremental copy', () => {
   let h: Harness;
 
   beforeAll(async () => {
     h = await startHarness({ name: 'resume-cdc', temporalAddress: inject('temporalAddress') });
-    await h.source.createDatabase('app');
-    await h.target.createDatabase('app');
-    await h.source.query(SOURCE_SQL, 'app');
-    await h.source.query('VACUUM ANALYZE', 'app');
+    for (const [db, sql] of [['app', SOURCE_SQL], ['keyed', KEYED_SQL]]) {
+      await h.source.createDatabase(db);
+      await h.target.createDatabase(db);
+      await h.source.query(sql, db);
+      await h.source.query('VACUUM ANALYZE', db);
+    }
   });
 
   afterAll(async () => {
     await h?.close();
   });
 
-  it('keeps the copies finished under the lost snapshot and ends exact after cutover', async () => {
+  /** An incremental migration of `db` under a write load, its only worker (the snapshot holder's) killed once some chunks are in; cut over once it streams. */
+  async function killDuringCopy(db: string): Promise<{ report: MigrationReport; workflowId: string; streamInput: StreamInput }> {
     const spec = writeSpec({
-      source: h.source.url('app'),
-      target: h.target.url('app'),
+      source: h.source.url(db),
+      target: h.target.url(db),
       types: ['schema', 'full', 'incremental'],
       parallelism: { tables: 3 },
       copy: { splitLargerThan: '8MB' },
@@ -96,13 +110,13 @@ describe('snapshot holder lost during an incremental copy', () => {
       throttle: { full: { mbPerSecond: 12 } }, // a few seconds per chunk: time to kill the worker in the middle
       precheck: { ignore: ['tables-without-key', 'ddl-during-migration'] },
     });
-    const load = writeLoad(h.source, 'app');
-    const workflowId = `resume-cdc-${Date.now()}`;
+    const load = writeLoad(h.source, db, db === 'app');
+    const workflowId = `resume-cdc-${db}-${Date.now()}`;
     expect((await runCli(['start', spec, '--id', workflowId], h.cliEnv)).code).toBe(0);
     const handle = h.client.workflow.getHandle(workflowId);
 
     // The only worker holds the snapshot: kill it once some chunks are in and others are not.
-    const committed = async () => Number((await h.target.query<{ n: string }>(`SELECT count(*) AS n FROM _pgferry.units`, 'app').catch(() => [{ n: '0' }]))[0].n);
+    const committed = async () => Number((await h.target.query<{ n: string }>(`SELECT count(*) AS n FROM _pgferry.units`, db).catch(() => [{ n: '0' }]))[0].n);
     await waitFor(
       'some chunks committed',
       async () => {
@@ -128,8 +142,18 @@ describe('snapshot holder lost during an incremental copy', () => {
     const report = (await handle.result()) as MigrationReport;
     expect(report.validation.mismatches).toEqual([]);
     expect(report.cutover?.validation.mismatches).toEqual([]);
-    expect(await tableChecksums(h.target, 'app')).toEqual(await tableChecksums(h.source, 'app'));
+    expect(await tableChecksums(h.target, db)).toEqual(await tableChecksums(h.source, db));
 
+    const streamStart = (await h.client.workflow.getHandle(`${workflowId}/stream`).fetchHistory()).events![0].workflowExecutionStartedEventAttributes!.input!.payloads![0].data!;
+    const streamInput = JSON.parse(Buffer.from(streamStart).toString()) as StreamInput;
+    expect(await replicationLeftovers(h.source, db)).toEqual([]);
+    const [moved] = await h.target.query<{ n: string }>('SELECT count(*) AS n FROM big WHERE id < 0 OR id >= 20000000', db);
+    expect(Number(moved.n)).toBeGreaterThan(0);
+    return { report, workflowId, streamInput };
+  }
+
+  it('with tables split by blocks not all copied: starts the copy again, keeping the finished copies, and ends exact after cutover', async () => {
+    const { report, workflowId, streamInput } = await killDuringCopy('app');
     // Kept, and said so; only what was in flight (a unit per lane at most) was read again.
     expect(report.warnings.join('\n')).toMatch(/snapshot .* was lost .*: the copies finished under it are kept \(the change stream applies their changes from its position\); copied again: [0-3] tables/);
     expect(report.redone?.tables ?? 0).toBeLessThanOrEqual(3);
@@ -141,13 +165,21 @@ describe('snapshot holder lost during an incremental copy', () => {
     };
     expect(await units(`${workflowId}/copy-2`)).toBeLessThan(await units(`${workflowId}/copy-1`));
     // The stream started from the first snapshot's slot with a plan for what was read under the second.
-    const streamStart = (await h.client.workflow.getHandle(`${workflowId}/stream`).fetchHistory()).events![0].workflowExecutionStartedEventAttributes!.input!.payloads![0].data!;
-    const streamInput = JSON.parse(Buffer.from(streamStart).toString()) as { slot: string; syncPlan?: { tables: Array<{ name: string; ranges?: unknown[] }> } };
     // big's first chunks (the biggest units go first) were in before the kill, its last ones not: judged per key range.
     expect(streamInput.syncPlan?.tables.find((t) => t.name === 'big')?.ranges?.length).toBeGreaterThan(1);
-    const [moved] = await h.target.query<{ n: string }>('SELECT count(*) AS n FROM big WHERE id < 0 OR id >= 20000000', 'app');
-    expect(Number(moved.n)).toBeGreaterThan(0);
     expect(streamInput.slot).toMatch(/1$/);
-    expect(await replicationLeftovers(h.source, 'app')).toEqual([]);
+  });
+
+  it('with tables split by key only: goes on under the new snapshot, and ends exact after cutover', async () => {
+    const { report, workflowId, streamInput } = await killDuringCopy('keyed');
+    expect(report.warnings.join('\n')).toMatch(/snapshot .* was lost .*: what was read under it is kept \(the change stream applies its changes from its position\); the copy went on under /);
+    expect(report.redone?.tables ?? 0).toBeLessThanOrEqual(3);
+    const runs: string[] = [];
+    for await (const w of h.client.workflow.list({ query: `WorkflowId STARTS_WITH "${workflowId}/copy-"` })) runs.push(w.workflowId);
+    expect(runs).toEqual([`${workflowId}/copy-1`]);
+    expect(streamInput.syncPlan?.tables.find((t) => t.name === 'big')?.ranges?.length).toBeGreaterThan(1);
+    expect(streamInput.slot).toMatch(/1$/);
   });
 });
+
+type StreamInput = { slot: string; syncPlan?: { tables: Array<{ name: string; ranges?: unknown[] }> } };

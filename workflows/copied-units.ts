@@ -55,6 +55,11 @@ export class CopiedUnits {
     }
   }
 
+  /** Whether a table split by blocks has chunks not copied yet (they could not be read under another snapshot). */
+  hasIncompleteBlockTables(): boolean {
+    return [...this.splitTables().values()].some((chunks) => chunks[0].chunk!.by === 'blocks' && chunks.some((u) => !this.under.has(u.id)));
+  }
+
   /** Split tables none of whose chunks is kept: emptied before the copy (rows and chunk records). */
   toEmpty(): { tables: TableRef[]; unitIds: number[] } {
     const tables: TableRef[] = [];

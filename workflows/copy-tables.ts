@@ -19,7 +19,7 @@ import { describeChunk } from '../common/table-split';
 import { FailureType } from '../common/failure-types';
 import { long } from './activity-options';
 import { isSnapshotLost, rereadWork, rootMessage } from './failures';
-import { largeObjectsCopiedSignal, unitCopiedSignal } from './messages';
+import { copySnapshotSignal, largeObjectsCopiedSignal, unitCopiedSignal } from './messages';
 import type { LargeObjectBatch } from '../common/large-objects';
 import { copyControlQuery, copyControlSignal } from './control-messages';
 import type { ChildControl } from '../common/control';
@@ -58,6 +58,14 @@ export interface CopyTablesInput extends Endpoints {
   emptyFirst?: { tables: TableRef[]; unitIds: number[] };
   /** Snapshots lost earlier whose work is kept (see copyUnit). */
   keepRecordsFrom?: string[];
+  /**
+   * A lost snapshot does not fail this workflow: copies that could not read under it wait for
+   * the migration's copySnapshot signal and go on under the new snapshot (absent in histories
+   * from before: the data phase starts again).
+   */
+  switchable?: boolean;
+  /** Bytes read by failed attempts of units waiting to run again, by unit id (carried over continue-as-new). */
+  rereadByUnit?: Record<string, number>;
 }
 
 /** Well under Temporal's 10,240-event warning, leaving room for units still in flight. */
@@ -73,6 +81,28 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   const waiting = () => finishQueue.length + queue.length + objectQueue.length;
   let running = 0;
   let failure: unknown;
+  // The snapshot units start under: a new one replaces it when the old is lost (switchable).
+  let snapshot = input.snapshot;
+  let keepRecordsFrom = input.keepRecordsFrom ?? [];
+  /** The current snapshot was found lost: nothing starts until the migration sends another. */
+  let stale = false;
+  const rereadByUnit = new Map(Object.entries(input.rereadByUnit ?? {}).map(([id, bytes]) => [Number(id), bytes]));
+  setHandler(copySnapshotSignal, (next) => {
+    if ('stop' in next) {
+      failure ??= ApplicationFailure.nonRetryable('the copy snapshot was lost', FailureType.SnapshotLost);
+      return;
+    }
+    snapshot = next.snapshot;
+    keepRecordsFrom = next.keepRecordsFrom;
+    stale = false;
+  });
+  /** A lost snapshot, when this workflow may wait for another: the work goes back in its queue. */
+  const requeued = (err: unknown, used: string, requeue: () => void): boolean => {
+    if (!input.switchable || failure !== undefined || !isSnapshotLost(err)) return false;
+    requeue();
+    if (used === snapshot) stale = true;
+    return true;
+  };
   /** What copies on dead workers had read when the snapshot went with them (read again). */
   const reread = { units: 0, bytes: 0 };
   let control: ChildControl = input.control ?? { paused: false, limit: {} };
@@ -82,21 +112,30 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   setHandler(copyControlQuery, () => ({ paused: control.paused, limit: shareOf(control.limit, running), idleLanes: idleCopyLanes(waiting(), running, input.parallelism) }));
 
   const runUnit = async (unit: CopyUnit) => {
+    const used = snapshot;
     try {
-      const results = await copyUnit.executeWithOptions({ summary: unitSummary(unit) }, [
+      let results = await copyUnit.executeWithOptions({ summary: unitSummary(unit) }, [
         {
           source: input.source,
           target: input.target,
           retry: input.retry,
           unit,
-          snapshot: input.snapshot,
+          snapshot: used,
           checksum: input.checksum,
           fresh: input.withSchema && unit.tables.every((t) => !t.preexisting),
           progressWorkflowId: input.migrationId,
           indexBuild: input.indexBuild,
-          ...(input.keepRecordsFrom?.length ? { keepRecordsFrom: input.keepRecordsFrom } : {}),
+          ...(keepRecordsFrom.length ? { keepRecordsFrom } : {}),
         },
       ]);
+      if (input.switchable) {
+        // The migration learns which snapshot the rows were read under, and what failed attempts read.
+        const before = rereadByUnit.get(unit.id);
+        rereadByUnit.delete(unit.id);
+        const [first, ...rest] = results;
+        const reread = before === undefined ? first.reread : before + (first.reread ?? 0);
+        results = [{ ...first, snapshot: first.snapshot ?? used, ...(reread !== undefined ? { reread } : {}) }, ...rest];
+      }
       await migration.signal(unitCopiedSignal, { generation: input.generation, results });
       if (unit.chunk) {
         const key = tableKey(unit.tables[0]);
@@ -105,10 +144,16 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
         if (done === unit.chunk.count) finishQueue.push(unit.tables[0]);
       }
     } catch (err) {
-      failure ??= err;
       const lost = rereadWork(err);
-      reread.units += lost.tables;
-      reread.bytes += lost.bytes;
+      const waits = requeued(err, used, () => {
+        queue.unshift(unit);
+        rereadByUnit.set(unit.id, (rereadByUnit.get(unit.id) ?? 0) + lost.bytes);
+      });
+      if (!waits) {
+        failure ??= err;
+        reread.units += lost.tables;
+        reread.bytes += lost.bytes;
+      }
     } finally {
       running -= 1;
     }
@@ -138,12 +183,13 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   };
 
   const runFinish = async (table: TableRef) => {
+    const used = snapshot;
     try {
       await finishSplitTable.executeWithOptions({ summary: `finish ${displayName(table)} (indexes, ANALYZE)`.slice(0, 200) }, [
-        { source: input.source, target: input.target, retry: input.retry, table, snapshot: input.snapshot, fresh: input.withSchema, indexBuild: input.indexBuild },
+        { source: input.source, target: input.target, retry: input.retry, table, snapshot: used, fresh: input.withSchema, indexBuild: input.indexBuild },
       ]);
     } catch (err) {
-      failure ??= err;
+      if (!requeued(err, used, () => finishQueue.unshift(table))) failure ??= err;
     } finally {
       running -= 1;
     }
@@ -163,14 +209,14 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
   for (;;) {
     // Paused: start no new unit (running ones hold still themselves). A running chunk may still
     // add a table to finish, so the loop ends only once nothing waits and nothing runs.
-    await condition(() => failure !== undefined || (waiting() > 0 && running < input.parallelism && !control.paused) || (waiting() === 0 && running === 0));
+    await condition(() => failure !== undefined || (waiting() > 0 && running < input.parallelism && !control.paused && !stale) || (waiting() === 0 && running === 0));
     if (failure || waiting() === 0) break;
     running += 1;
     if (finishQueue.length) void runFinish(finishQueue.shift()!);
     else if (queue.length) void runUnit(queue.shift()!);
     else void runObjects(objectQueue.shift()!);
     const info = workflowInfo();
-    if (waiting() && (info.continueAsNewSuggested || info.historyLength > HISTORY_BUDGET)) {
+    if (waiting() && !stale && (info.continueAsNewSuggested || info.historyLength > HISTORY_BUDGET)) {
       await condition(() => running === 0);
       if (!failure) {
         await continueAsNew<typeof copyTablesWorkflow>({
@@ -178,12 +224,20 @@ export async function copyTablesWorkflow(input: CopyTablesInput): Promise<void> 
           units: queue,
           largeObjects: objectQueue,
           control,
+          snapshot,
+          ...(keepRecordsFrom.length ? { keepRecordsFrom } : {}),
+          ...(rereadByUnit.size ? { rereadByUnit: Object.fromEntries(rereadByUnit) } : {}),
           ...(split.length || chunksDone.size || finishQueue.length || input.emptyFirst ? { chunksDone: Object.fromEntries(chunksDone), toFinish: finishQueue, prepared: true } : {}),
         });
       }
     }
   }
   await condition(() => running === 0);
+  for (const bytes of rereadByUnit.values()) {
+    // Units that were waiting for a new snapshot when the copy stopped: read again too.
+    reread.units += 1;
+    reread.bytes += bytes;
+  }
   if (failure) {
     if (isSnapshotLost(failure)) throw ApplicationFailure.create({ message: 'the copy snapshot was lost', type: FailureType.SnapshotLost, nonRetryable: true, ...(reread.units ? { details: [{ reread: reread.bytes, units: reread.units }] } : {}) });
     throw ApplicationFailure.nonRetryable(rootMessage(failure), FailureType.CopyFailed);

@@ -28,6 +28,14 @@ export interface UnitCopied {
 }
 export const unitCopiedSignal = defineSignal<[UnitCopied]>('unitCopied');
 
+/**
+ * From the migration to its copy workflow when the snapshot was lost and a new one exported:
+ * go on under it (keeping what was read under the earlier ones), or stop (the data phase
+ * starts again).
+ */
+export type CopySnapshot = { snapshot: string; keepRecordsFrom: string[] } | { stop: true };
+export const copySnapshotSignal = defineSignal<[CopySnapshot]>('copySnapshot');
+
 /** A batch of large objects copied (from the copy child workflow), like unitCopied. */
 export interface LargeObjectsCopied {
   generation: number;

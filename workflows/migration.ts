@@ -12,6 +12,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  type ChildWorkflowHandle,
   condition,
   getExternalWorkflowHandle,
   startChild,
@@ -45,7 +46,7 @@ import { mapLimited } from './map-limited';
 import { ControlState } from './control-state';
 import { RuntimeControl } from './runtime-control';
 import { unlimited } from '../common/throttle';
-import { cutoverSignal, cutoverUpdate, databasePhaseSignal, largeObjectProgressSignal, largeObjectsCopiedSignal, progressQuery, snapshotReadySignal, stopAtSignal, tableProgressSignal, unitCopiedSignal } from './messages';
+import { copySnapshotSignal, cutoverSignal, cutoverUpdate, databasePhaseSignal, largeObjectProgressSignal, largeObjectsCopiedSignal, progressQuery, snapshotReadySignal, stopAtSignal, tableProgressSignal, unitCopiedSignal } from './messages';
 import { largeObjectsWanted, type LargeObjectValidation } from '../common/large-objects';
 import { LargeObjectProgress } from './large-object-progress';
 import { splitThresholdBytes } from '../common/table-split';
@@ -200,7 +201,11 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
    */
   async function keepAfterLoss(copies: CopiedUnits, lost: string, next: string, inFlight: RedoneWork): Promise<void> {
     let kept: string;
-    if (names) {
+    if (!patched('keep-after-loss')) {
+      // A migration that lost its snapshot before this deploy replays as it ran: all redone.
+      copies.forgetAll();
+      kept = 'work read under it is redone';
+    } else if (names) {
       copies.forgetPartialBlockTables();
       kept = 'the copies finished under it are kept (the change stream applies their changes from its position)';
     } else if (await sourceChangedSince(copies.snapshots(), next)) {
@@ -212,6 +217,42 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     const redone = state.restartCopies((t, chunk) => copies.has(t, chunk), inFlight);
     state.warnings.push(`the source snapshot ${lost} was lost (holder restarted): ${kept}; copied again: ${redone.tables} tables (${formatBytes(redone.bytes)})`);
     refreshDetails();
+  }
+
+  /**
+   * While the copy runs: when the snapshot is lost and the holder exports a new one, tells the
+   * copy to go on under it — copies running on live workers finish under the old one (they
+   * imported it), those that could not start or died with a worker run under the new one — or,
+   * when the target could not be made exact that way, to stop (the data phase then starts again
+   * and keeps what it can: keepAfterLoss).
+   */
+  async function followSnapshots(copies: CopiedUnits, copy: ChildWorkflowHandle<typeof copyTablesWorkflow>, first: string, ended: () => boolean): Promise<void> {
+    const used = [first];
+    for (;;) {
+      const current = used[used.length - 1];
+      await condition(() => ended() || holderEnded || (snapshot !== undefined && snapshot.name !== current));
+      if (ended()) return;
+      const next = snapshot && snapshot.name !== current ? snapshot.name : undefined;
+      const kept = next ? await whyGoOn(copies, used, next) : undefined;
+      if (ended()) return;
+      if (!next || !kept) {
+        await copy.signal(copySnapshotSignal, { stop: true });
+        return;
+      }
+      state.warnings.push(`the source snapshot ${current} was lost (holder restarted): ${kept}; the copy went on under ${next}, reading again only what was in flight on a dead worker`);
+      refreshDetails();
+      used.push(next);
+      await copy.signal(copySnapshotSignal, { snapshot: next, keepRecordsFrom: used.slice(0, -1) });
+    }
+  }
+
+  /** Why the copy may go on under `next` keeping what was read under `used` (undefined: it may not). */
+  async function whyGoOn(copies: CopiedUnits, used: string[], next: string): Promise<string | undefined> {
+    if (names) {
+      // A table split by blocks cannot have its chunks read under two snapshots.
+      return copies.hasIncompleteBlockTables() ? undefined : 'what was read under it is kept (the change stream applies its changes from its position)';
+    }
+    return (await sourceChangedSince(used, next)) ? undefined : 'nothing was committed on the source since, so what was read under it is kept';
   }
 
   /** Whether anything was committed on the source between any of `earlier` snapshots and `next` (unknown: yes). */
@@ -354,6 +395,9 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
           generationSnapshots.set(generation, s);
           copiedUnder = snapshots.get(s);
           const restarted = generation > 1;
+          // A lost snapshot need not stop the copy: it goes on under the next one (not with large
+          // objects, which validation checks against one snapshot).
+          const switchable = !state.largeObjects && patched('hot-snapshot-switch');
           const sent = control.state.copyControl();
           const copy = await startChild(copyTablesWorkflow, {
             workflowId: `${workflowInfo().workflowId}/copy-${generation}`,
@@ -369,6 +413,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
                 ...(restarted || !withSchema ? { emptyFirst: copied.toEmpty() } : {}),
                 ...(restarted ? { keepRecordsFrom: copied.snapshots(), chunksDone: copied.chunksDone(), toFinish: copied.toFinish() } : {}),
                 parallelism: spec.parallelism.tables,
+                ...(switchable ? { switchable } : {}),
                 checksum: spec.validation === 'checksum',
                 withSchema,
                 control: sent,
@@ -378,10 +423,14 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
             ],
           });
           await control.attachCopy(copy, sent);
+          let copyEnded = false;
+          const following = switchable ? followSnapshots(copied, copy, s, () => copyEnded).catch(() => undefined) : undefined;
           try {
             await copy.result();
           } finally {
+            copyEnded = true;
             control.detachCopy();
+            await following;
           }
         },
         (snapshot, err) => (lost = { snapshot, reread: rereadWork(err) }),
