@@ -40,10 +40,23 @@ export function chunkRanges(split: TableSplit): ChunkRange[] {
   }));
 }
 
-/** Chunks for a table of `bytes`: about half the threshold each, so a table just over it makes two. */
+/**
+ * A chunk is what a dead worker costs (it is read again from its start): at most this big. The
+ * resume benchmark (bench/RESULTS-resume.md) read 432-654 MiB again per kill with 512 MB chunks
+ * and 36 MiB with 128 MB ones, at the same copy speed.
+ */
+export const MAX_CHUNK_BYTES = 128 * 1024 * 1024;
+/** A split table's chunks are activities and signals in history: a 1 TB table makes at most this many (1 GB each). */
+export const MAX_CHUNKS = 1024;
+
+/**
+ * Chunks for a table of `bytes`: about half the threshold each (a table just over it makes
+ * two), but no bigger than MAX_CHUNK_BYTES, and no more than MAX_CHUNKS.
+ */
 export function chunkCount(bytes: number, splitLargerThan: number): number {
   if (splitLargerThan <= 0 || bytes < splitLargerThan) return 1;
-  return Math.max(2, Math.ceil(bytes / (splitLargerThan / 2)));
+  const chunkBytes = Math.min(splitLargerThan / 2, MAX_CHUNK_BYTES);
+  return Math.min(MAX_CHUNKS, Math.max(2, Math.ceil(bytes / chunkBytes)));
 }
 
 /** Equal-width key ranges between the smallest and the largest key (BigInt: keys up to 2^63). */
