@@ -25,7 +25,8 @@ describe('cancel', () => {
   });
 
   it('stops mid-copy and leaves no session on the source', async () => {
-    const spec = writeSpec({ source: h.source.url('app'), target: h.target.url('app') });
+    // Throttled so the copy surely outlasts the cancel's way to it (a heartbeat reply, up to 8 s) on a busy machine.
+    const spec = writeSpec({ source: h.source.url('app'), target: h.target.url('app'), throttle: { full: { mbPerSecond: 20 } } });
     const workflowId = `cancel-${Date.now()}`;
     expect((await runCli(['start', spec, '--id', workflowId], h.cliEnv)).code).toBe(0);
     const handle = h.client.workflow.getHandle(workflowId);
