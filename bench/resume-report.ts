@@ -122,7 +122,7 @@ function notes(r: ResumeResults): string[] {
   ];
 }
 
-const ACKNOWLEDGED = /^(tables-without-key|ddl-during-migration): /;
+const ACKNOWLEDGED = /^(tables-without-key|ddl-during-migration|source-writes): /;
 
 function ownWarnings(x: RunRecord): string[] {
   return x.report.warnings.filter((w) => !ACKNOWLEDGED.test(w)).map((w) => w.slice(0, 300));
