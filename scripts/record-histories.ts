@@ -76,6 +76,24 @@ const LOST_SQL = `
   CREATE TABLE big (id bigint PRIMARY KEY, body text);
   INSERT INTO big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 40000) g;`;
 
+/** A full migration of a split table whose snapshot holder is killed after some chunks (`whileDown`: SQL run on the source meanwhile). */
+function lostSnapshotShape(name: string, what: string, db: string, whileDown?: string): Shape {
+  return {
+    name,
+    what,
+    outcome: 'COMPLETED',
+    async run({ h, id, ok, source }) {
+      await source(db, LOST_SQL);
+      await h.source.query('VACUUM ANALYZE', db); // no autovacuum ANALYZE (a write) during the recording
+      const spec = writeSpec({ source: h.source.url(db), target: h.target.url(db), copy: { splitLargerThan: '1MB' }, parallelism: { tables: 2 }, throttle: { full: { mbPerSecond: 2 } } });
+      await ok(['start', spec, '--id', id]);
+      await killAfterChunks(h, db, 2, whileDown ? () => h.source.query(whileDown, db).then(() => undefined) : undefined);
+      await ok(['status', id, '--watch']);
+      return id;
+    },
+  };
+}
+
 /** Kills the only worker (the snapshot holder's) once `chunks` units are committed on the target, and starts a new one. */
 async function killAfterChunks(h: Harness, db: string, chunks: number, whileDown?: () => Promise<void>): Promise<void> {
   const committed = async () => Number((await h.target.query<{ n: string }>('SELECT count(*) AS n FROM _pgferry.units', db).catch(() => [{ n: '0' }]))[0].n);
@@ -242,34 +260,17 @@ const SHAPES: Shape[] = [
       return id;
     },
   },
-  {
-    name: 'full-snapshot-lost',
-    what: 'schema + full, a split table: the worker holding the snapshot killed after some chunks; the source is quiet, so the copy goes on under the new snapshot (copySnapshot signal), keeping everything',
-    outcome: 'COMPLETED',
-    async run({ h, id, ok, source }) {
-      await source('lost', LOST_SQL);
-      await h.source.query('VACUUM ANALYZE', 'lost'); // no autovacuum ANALYZE (a write) during the recording
-      const spec = writeSpec({ source: h.source.url('lost'), target: h.target.url('lost'), copy: { splitLargerThan: '1MB' }, parallelism: { tables: 2 }, throttle: { full: { mbPerSecond: 2 } } });
-      await ok(['start', spec, '--id', id]);
-      await killAfterChunks(h, 'lost', 2);
-      await ok(['status', id, '--watch']);
-      return id;
-    },
-  },
-  {
-    name: 'full-snapshot-lost-writes',
-    what: 'schema + full, a split table: the snapshot holder killed after some chunks and the source written meanwhile: the copy stops and a second data phase copies everything again (copy-2)',
-    outcome: 'COMPLETED',
-    async run({ h, id, ok, source }) {
-      await source('lostw', LOST_SQL);
-      await h.source.query('VACUUM ANALYZE', 'lostw');
-      const spec = writeSpec({ source: h.source.url('lostw'), target: h.target.url('lostw'), copy: { splitLargerThan: '1MB' }, parallelism: { tables: 2 }, throttle: { full: { mbPerSecond: 2 } } });
-      await ok(['start', spec, '--id', id]);
-      await killAfterChunks(h, 'lostw', 2, () => h.source.query(`UPDATE big SET body = 'written while the holder was down' WHERE id = 1`, 'lostw').then(() => undefined));
-      await ok(['status', id, '--watch']);
-      return id;
-    },
-  },
+  lostSnapshotShape(
+    'full-snapshot-lost',
+    'schema + full, a split table: the worker holding the snapshot killed after some chunks; the source is quiet, so the copy goes on under the new snapshot (copySnapshot signal), keeping everything',
+    'lost',
+  ),
+  lostSnapshotShape(
+    'full-snapshot-lost-writes',
+    'schema + full, a split table: the snapshot holder killed after some chunks and the source written meanwhile: the copy stops and a second data phase copies everything again (copy-2)',
+    'lostw',
+    `UPDATE big SET body = 'written while the holder was down' WHERE id = 1`,
+  ),
   {
     name: 'incremental-snapshot-lost',
     what: 'schema + full + incremental, a split table: the snapshot holder killed after some chunks; the copy goes on under the new snapshot, the stream starts from the first slot with a sync plan, then `pgferry cutover`',

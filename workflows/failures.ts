@@ -2,15 +2,21 @@
 import { ApplicationFailure, TemporalFailure } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
 
-/** The innermost ApplicationFailure type in a chain (activity or child failures wrap it). */
-export function failureType(err: unknown): string | undefined {
-  let current: unknown = err;
-  let found: string | undefined;
-  while (current instanceof Error) {
-    if (current instanceof ApplicationFailure && current.type) found = current.type;
-    current = (current as TemporalFailure).cause;
+/** The ApplicationFailures of a chain, outermost first (activity and child failures wrap them). */
+function applicationFailures(err: unknown): ApplicationFailure[] {
+  const found: ApplicationFailure[] = [];
+  for (let current: unknown = err; current instanceof Error; current = (current as TemporalFailure).cause) {
+    if (current instanceof ApplicationFailure) found.push(current);
   }
   return found;
+}
+
+/** The innermost ApplicationFailure type in a chain. */
+export function failureType(err: unknown): string | undefined {
+  return applicationFailures(err)
+    .map((f) => f.type)
+    .filter((t) => t)
+    .pop() ?? undefined;
 }
 
 /**
@@ -18,13 +24,9 @@ export function failureType(err: unknown): string | undefined {
  * it (`details: [{ reread, units }]`: from copyUnit, one unit, up through the copy workflow).
  */
 export function rereadWork(err: unknown): { tables: number; bytes: number } {
-  let current: unknown = err;
-  while (current instanceof Error) {
-    if (current instanceof ApplicationFailure) {
-      const found = current.details?.[0] as { reread?: unknown; units?: unknown } | undefined;
-      if (typeof found?.reread === 'number') return { tables: typeof found.units === 'number' ? found.units : 1, bytes: found.reread };
-    }
-    current = (current as TemporalFailure).cause;
+  for (const failure of applicationFailures(err)) {
+    const found = failure.details?.[0] as { reread?: unknown; units?: unknown } | undefined;
+    if (typeof found?.reread === 'number') return { tables: typeof found.units === 'number' ? found.units : 1, bytes: found.reread };
   }
   return { tables: 0, bytes: 0 };
 }
