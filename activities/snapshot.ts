@@ -43,6 +43,8 @@ export function makeHoldSnapshot(deps: ActivityDeps) {
     // Closing the connection on cancel ends the transaction, which releases the snapshot.
     const release = () => void closeQuietly(client);
     ctx.cancellationSignal.addEventListener('abort', release);
+    // Creating a slot waits for the source's running transactions: say meanwhile that we live.
+    const settingUp = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
     try {
       await guarded({ doing: `hold snapshot on source ${source.label}`, secrets: source.secrets, retry: input.retry }, async () => {
         let ready: SnapshotReady;
@@ -62,6 +64,7 @@ export function makeHoldSnapshot(deps: ActivityDeps) {
         }
         const { workflowId, runId } = owningWorkflow();
         await ctx.client.workflow.getHandle(workflowId, runId).signal(SNAPSHOT_READY_SIGNAL, ready);
+        clearInterval(settingUp);
         const lost = connectionLost(client);
         for (let beat = 1; ; beat += 1) {
           ctx.heartbeat({ snapshot: ready.name, slot: ready.slot });
@@ -72,6 +75,7 @@ export function makeHoldSnapshot(deps: ActivityDeps) {
         }
       });
     } finally {
+      clearInterval(settingUp);
       ctx.cancellationSignal.removeEventListener('abort', release);
       await closeQuietly(client);
     }

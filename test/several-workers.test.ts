@@ -110,7 +110,8 @@ describe('several workers', () => {
       expect(started.activityTaskStartedEventAttributes?.identity).not.toBe(victim);
       const detectedMs = Number(started.eventTime!.seconds) * 1000 + Math.floor((started.eventTime!.nanos ?? 0) / 1e6) - killedAt;
       console.log(`a chunk of the killed worker started again on ${started.activityTaskStartedEventAttributes?.identity} ${(detectedMs / 1000).toFixed(1)} s after the kill`);
-      expect(detectedMs).toBeLessThan(15_000);
+      // 5 s heartbeat timeout + 1 s retry interval, with room for a loaded host (was 10.4 s with a 10 s timeout).
+      expect(detectedMs).toBeLessThan(9_000);
     }
 
     const text = await runCli(['status', workflowId], h.cliEnv);

@@ -5,10 +5,12 @@
  * spec's retry windows (connection trouble: `retry.connectionMinutes`, anything else:
  * `retry.otherMinutes`, both counted from the first attempt) by throwing a non-retryable
  * failure. Heartbeat timeouts are what notice a dead worker, so long activities keep them short:
- * they heartbeat every 1-2 s, and 10 s (down from 20) halves the time a killed worker's work
- * waits before another worker takes it, with room for a busy event loop.
+ * they heartbeat every second and the worker sends each beat at once (its heartbeat throttle is
+ * 1 s), so 5 s leaves 4 s for a busy event loop or a slow server, while a killed worker's work
+ * (and a lost snapshot's holder) starts again elsewhere within about 6 s. With 10 s, the data
+ * phase of `npm run bench:resume` lost ~10 s times its idle copy lanes per kill.
  */
-const HEARTBEAT_TIMEOUT = '10 seconds';
+const HEARTBEAT_TIMEOUT = '5 seconds';
 import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
 

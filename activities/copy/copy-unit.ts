@@ -52,7 +52,7 @@ export interface CopyUnitInput extends Endpoints {
   keepRecordsFrom?: string[];
 }
 
-const HEARTBEAT_MS = 2_000;
+const HEARTBEAT_MS = 1_000;
 const PROGRESS_SIGNAL_MS = 15_000;
 /** Below this size (as listed), a table's index builds and ANALYZE take moments: sent with its COPY. */
 const INLINE_BYTES = 8 * 1024 * 1024;

@@ -29,7 +29,7 @@ export function makeEmptySplitTables(deps: ActivityDeps) {
   return async function emptySplitTables(input: EmptySplitTablesInput): Promise<{ emptied: number }> {
     const target = resolveConnection(input.target, deps.env);
     let tgt: Client | undefined;
-    const beat = setInterval(() => Context.current().heartbeat(), 2_000); // TRUNCATE may wait for a lock
+    const beat = setInterval(() => Context.current().heartbeat(), 1_000); // TRUNCATE may wait for a lock
     try {
       return await guarded({ doing: `empty split tables on target ${target.label}`, secrets: target.secrets, retry: input.retry }, async () => {
         tgt = await openClient(target, 'copy');
@@ -68,7 +68,7 @@ export function makeFinishSplitTable(deps: ActivityDeps) {
     let src: Client | undefined;
     let tgt: Client | undefined;
     let building = '';
-    const endLifetime = activityLifetime({ heartbeatMs: 2_000, details: () => ({ table: displayName(input.table), building }), closeOnCancel: () => [src, tgt] });
+    const endLifetime = activityLifetime({ heartbeatMs: 1_000, details: () => ({ table: displayName(input.table), building }), closeOnCancel: () => [src, tgt] });
     try {
       return await guarded({ doing: () => `finish ${displayName(input.table)}${building ? `: ${building.slice(0, 120)}` : ''}`, secrets, retry: input.retry }, async () => {
         const statements: string[] = [];

@@ -44,7 +44,7 @@ const CHECKPOINT_BYTES = 64 * 1024 * 1024;
  */
 const COMMIT_BYTES = 64 * 1024 * 1024;
 const COMMIT_OBJECTS = 100;
-const HEARTBEAT_MS = 2_000;
+const HEARTBEAT_MS = 1_000;
 const PROGRESS_SIGNAL_MS = 15_000;
 
 export function makeCopyLargeObjects(deps: ActivityDeps) {

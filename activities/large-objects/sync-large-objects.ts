@@ -43,7 +43,7 @@ export function makeSyncLargeObjects(deps: ActivityDeps) {
     let src: Client | undefined;
     let tgt: Client | undefined;
     const live = { step: 'compare', oid: 0 };
-    const beat = setInterval(() => ctx.heartbeat({ ...live }), 2_000);
+    const beat = setInterval(() => ctx.heartbeat({ ...live }), 1_000);
     try {
       return await guarded({ doing: () => `bring large object ${live.oid || ''} of target ${target.label} up to the source`, secrets, retry: input.retry }, async () => {
         src = await openClient(source, 'large objects', SCAN_SETTINGS);

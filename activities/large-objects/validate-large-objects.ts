@@ -33,7 +33,7 @@ export function makeValidateLargeObjects(deps: ActivityDeps) {
   return async function validateLargeObjects(input: ValidateLargeObjectsInput): Promise<LargeObjectValidation> {
     const target = resolveConnection(input.target, deps.env);
     let client: Client | undefined;
-    const beat = setInterval(() => Context.current().heartbeat(), 2_000); // checksums of big objects take a while
+    const beat = setInterval(() => Context.current().heartbeat(), 1_000); // checksums of big objects take a while
     try {
       return await guarded({ doing: `validate large objects on target ${target.label}`, secrets: target.secrets, retry: input.retry }, async () => {
         client = await openClient(target, 'validate', SCAN_SETTINGS);

@@ -8,6 +8,7 @@
  * after a lost acknowledgement does nothing. Tables that were in the target before the
  * migration (conflicts: ignore) already carry their target names and are left alone.
  */
+import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
 import type { ObjectsSpec } from '../../common/objects-spec';
 import type { TableSelection } from '../../common/selection';
@@ -35,6 +36,8 @@ export function makeApplyRenames(deps: ActivityDeps) {
     const { workflowId } = owningWorkflow();
     let src: Client | undefined;
     let tgt: Client | undefined;
+    // ALTER may wait for a lock: the heartbeat says the worker is alive meanwhile.
+    const beat = setInterval(() => Context.current().heartbeat('renames'), 1_000);
     try {
       return await guarded({ doing: `rename objects in target ${target.label}`, secrets, retry: input.retry }, async () => {
         tgt = await openClient(target, 'rename');
@@ -52,6 +55,7 @@ export function makeApplyRenames(deps: ActivityDeps) {
         return { statements: statements.length, alreadyDone: false };
       });
     } finally {
+      clearInterval(beat);
       await closeQuietly(src);
       await closeQuietly(tgt);
     }

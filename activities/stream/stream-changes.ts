@@ -68,7 +68,7 @@ const MAX_BATCH_CHANGES = 20_000;
 const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 /** ...or its oldest change waited this long (keeps lag well under a second). */
 const MAX_BATCH_AGE_MS = 100;
-const HEARTBEAT_MS = 2_000;
+const HEARTBEAT_MS = 1_000;
 const STATS_SIGNAL_MS = 5_000;
 /** How often the workflow is asked whether to pause or stop (a cutover marker asks at once). */
 const CONTROL_POLL_MS = 1_000;

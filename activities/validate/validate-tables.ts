@@ -39,7 +39,7 @@ export function makeValidateTables(deps: ActivityDeps) {
     let client: Client | undefined;
     // A checksum of a big table takes a while: the heartbeat says the worker is alive meanwhile.
     const ctx = Context.current();
-    const beat = setInterval(() => ctx.heartbeat(current ? displayName(current) : undefined), 2_000);
+    const beat = setInterval(() => ctx.heartbeat(current ? displayName(current) : undefined), 1_000);
     try {
       return await guarded(
         { doing: () => `validate ${current ? displayName(current) : 'tables'} on target ${target.label}`, secrets: target.secrets, retry: input.retry },
