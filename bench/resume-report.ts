@@ -116,7 +116,7 @@ function notes(r: ResumeResults): string[] {
     '- The source had no write load; with one, the incremental figures would add the changes streamed meanwhile.',
     "- \"Units run again\" come from the copy workflows' histories: copyUnit activities retried, or ended without a result, whose rows were read again. The report's `redone` counts those units, with the bytes each failed attempt had read by its last heartbeat that reached Temporal (up to about 8 s behind).",
     `- "Half done" is read on the target's heap (pg_relation_size grows with the pages of COPYs in flight), not from the progress query, whose bytes the copies update only every 15 s.`,
-    `- The replacement worker is not needed for the migration to go on (the other worker serves it); it is there because a deployment restarts what dies (ready ${r.runs.filter((x) => x.kill).map((x) => `${s(x.kill!.replacedInSeconds)} s`).join(', ') || '–'} after the kill). "New snapshot after": from the kill to the start of holdSnapshot's next attempt, which waits for the activity's heartbeat timeout (10 s) to notice the dead worker.`,
+    `- The replacement worker is not needed for the migration to go on (the other worker serves it); it is there because a deployment restarts what dies (ready ${r.runs.filter((x) => x.kill).map((x) => `${s(x.kill!.replacedInSeconds)} s`).join(', ') || '–'} after the kill). "New snapshot after": from the kill to the start of holdSnapshot's next attempt, which waits for the activity's heartbeat timeout (5 s) to notice the dead worker.`,
     ...(r.runs.some((x) => x.leftovers.length) ? ['- **Replication slots or publications were left on the source** after some runs (column "left on source"); the benchmark dropped them before the next run.'] : []),
     '',
   ];
