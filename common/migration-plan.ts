@@ -90,5 +90,5 @@ export function estimateCopy(bytes: number, rate: { mbPerSecond: number; perLane
     basis = `throttle.full.mbPerSecond of the spec (${throttleMbPerSecond} MB/s) caps the copy`;
   }
   const seconds = mbPerSecond > 0 ? bytes / (mbPerSecond * 1024 * 1024) : 0;
-  return { mbPerSecond: Math.round(mbPerSecond * 100) / 100, source, basis, lanes, seconds: Math.round(seconds * 10) / 10 };
+  return { mbPerSecond: Math.round(mbPerSecond * 100) / 100, source, basis, lanes, seconds: Math.round(seconds * 100) / 100 };
 }
