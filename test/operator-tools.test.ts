@@ -18,7 +18,7 @@ import { REPO, runCli, startHarness, tableChecksums, waitFor, waitForPhase, writ
 const run = promisify(execFile);
 const TEMPORAL = join(REPO, '.tools', 'bin', 'temporal');
 
-describe('operator console', () => {
+describe('operator tools', () => {
   let h: Harness;
   let metricsUrl: string;
   const temporalAddress = inject('temporalAddress');
@@ -29,7 +29,7 @@ describe('operator console', () => {
   beforeAll(async () => {
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
-    h = await startHarness({ name: 'console', temporalAddress, workerEnv: { PGFERRY_METRICS_ADDRESS: `127.0.0.1:${port}` } });
+    h = await startHarness({ name: 'optools', temporalAddress, workerEnv: { PGFERRY_METRICS_ADDRESS: `127.0.0.1:${port}` } });
     await h.source.createDatabase('bench');
     // pgbench's own tables (scale 2: 200,000 accounts, about 26 MB); pgbench_history has no key.
     await run(join(PG_BIN, 'pgbench'), ['-i', '-s', '2', '-q', h.source.url('bench')], { timeout: 120_000 });
