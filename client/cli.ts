@@ -259,7 +259,7 @@ export function buildProgram(): Command {
 
   program
     .command('precheck')
-    .description('run only the precheck and print every item with what to do; exit 1 when an item fails (warnings stop a migration unless listed in precheck.ignore)')
+    .description('run only the precheck and print every item with what to do; exit 1 when an item fails (notes never stop a migration; warnings do unless acknowledged: precheck.ignore, the prompt of start or --yes)')
     .argument('<spec>', 'migration spec file (YAML or JSON)')
     .option('--json', 'machine-readable output')
     .addOption(taskQueueOption())
