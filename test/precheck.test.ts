@@ -119,9 +119,14 @@ describe('precheck', () => {
         const command = [process.execPath, join(REPO, 'dist', 'client', 'cli.js'), ...args].map((a) => `'${a}'`).join(' ');
         const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...h.cliEnv, CI: '' } });
         let out = '';
+        let answered = false;
         child.stdout.on('data', (d: Buffer) => {
           out += d.toString();
-          if (/\[y\/N\] $/.test(out)) child.stdin.write(answer);
+          // readline moves the cursor after the prompt: the question is there, not at the very end
+          if (!answered && /\[y\/N\] /.test(out)) {
+            answered = true;
+            child.stdin.write(answer);
+          }
         });
         child.on('close', (code) => done({ code: code ?? 1, out }));
       });
