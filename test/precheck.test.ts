@@ -30,6 +30,11 @@ describe('precheck', () => {
        INSERT INTO events_nokey SELECT g, 'e' FROM generate_series(1, 50) g;`,
       'app',
     );
+    // A table owned by a role the target lacks: with schema in the types, ownership and grants
+    // would be lost, a risk of this migration, so a warning.
+    await h.source.query(`CREATE ROLE precheck_owner NOLOGIN`);
+    await h.source.createDatabase('owned');
+    await h.source.query(`CREATE TABLE ledger (id int PRIMARY KEY, amount int); INSERT INTO ledger SELECT g, g FROM generate_series(1, 100) g; ALTER TABLE ledger OWNER TO precheck_owner`, 'owned');
   });
 
   afterAll(async () => {
@@ -86,16 +91,7 @@ describe('precheck', () => {
     expect(await tableChecksums(h.target, 'minimal')).toEqual(await tableChecksums(h.source, 'app'));
   });
 
-  // A table owned by a role the target lacks: with schema in the types, ownership and grants
-  // would be lost, a risk of this migration, so a warning.
-  const ownedSource = async () => {
-    await h.source.query(`CREATE ROLE precheck_owner NOLOGIN`);
-    await h.source.createDatabase('owned');
-    await h.source.query(`CREATE TABLE ledger (id int PRIMARY KEY, amount int); INSERT INTO ledger SELECT g, g FROM generate_series(1, 100) g; ALTER TABLE ledger OWNER TO precheck_owner`, 'owned');
-  };
-
   it('stops a migration at a warning that is not acknowledged before writing anything, and goes ahead once it is', async () => {
-    await ownedSource();
     await h.target.createDatabase('ack');
     const owned = (more: Record<string, unknown> = {}) => writeSpec({ source: h.source.url('owned'), target: h.target.url('ack'), ...more });
     const stopped = await runCli(['start', owned(), '--wait'], h.cliEnv);
