@@ -155,5 +155,9 @@ describe('operator tools', () => {
     expect(result.result.cutover!.validation.mismatches ?? []).toEqual([]); // the CLI prints an empty list as null
     expect(result.result.cutover!.changesApplied).toBeGreaterThanOrEqual(400); // 400 transactions, each inserts a history row
     expect(await tableChecksums(h.target, 'bench_cdc')).toEqual(await tableChecksums(h.source, 'bench'));
+    // The change stream's own counter, on the worker's endpoint.
+    const scrape = await (await fetch(metricsUrl)).text();
+    expect(sample(scrape, 'pgferry_stream_changes_total', { migration: id })).toBe(result.result.cutover!.changesApplied);
+    expect(sample(scrape, 'pgferry_stream_lag_bytes', { migration: id })).toBeGreaterThanOrEqual(0);
   });
 });

@@ -117,6 +117,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
       return await guarded({ doing: () => doing, secrets, retry: input.retry, failingSince }, async () => streamBody().catch(noteFailure));
     } finally {
       endLifetime();
+      metrics.observeHeartbeat(meter.heartbeat()); // what was applied since the last beat
       await signalStats(meter.takeStats()).catch(() => undefined);
       for (const c of clients) await closeQuietly(c);
     }
