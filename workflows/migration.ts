@@ -138,7 +138,8 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
   // Also sent by hand (`temporal workflow signal`, the Web UI): a refusal is said in the details and report.
   setHandler(cutoverSignal, (request) => {
     if (incremental && !cutover && state.phase === 'streaming') {
-      cutover = { request, requestedAt: Date.now() };
+      // Sent by hand, the input may be missing: no input is no source lock.
+      cutover = { request: { lockSource: request?.lockSource === true }, requestedAt: Date.now() };
       return;
     }
     const why = !incremental ? 'this migration has no change stream' : cutover ? 'cutover was already requested' : `the migration is in phase ${state.phase}, cutover is possible once it streams changes`;
