@@ -7,6 +7,7 @@ import { makeCopyUnit } from './copy/copy-unit';
 import { makeListTables } from './copy/list-tables';
 import { makeEmptySplitTables, makeFinishSplitTable } from './copy/split-tables';
 import { makePrecheck } from './precheck/precheck';
+import { makePlanMigration } from './plan/plan-migration';
 import { makeCreateTargetDatabase } from './database/create-database';
 import { makeAnalyzeTarget } from './schema/analyze';
 import { makeDropBookkeeping } from './schema/finish';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
   const earlyDumps = new EarlyDumps(); // schema dumps taken during the precheck, for pre-data
   return {
     precheck: makePrecheck(deps),
+    planMigration: makePlanMigration(deps),
     createTargetDatabase: makeCreateTargetDatabase(deps),
     holdSnapshot: makeHoldSnapshot(deps),
     sourceChangedBetween: makeSourceChangedBetween(deps),

@@ -17,6 +17,9 @@ import { cancelMigration, cutoverDatabases, cutoverMigration, isMultiDatabase, d
 import { renderControl, renderCutover } from './render';
 import { renderAnyProgress, renderAnyReport, renderMultiCutover } from './render-databases';
 import { precheckJson, renderPrecheck } from './precheck-output';
+import { renderPlan, runPlan } from './plan-output';
+import { webUiBase, WebUiSettingError, workflowPageUrl } from './web-ui';
+import { askToGoAhead, gateDecision, isInteractive, precheckBeforeStart, withAcknowledged, type GateOptions } from './start-gate';
 
 const EXIT = { ok: 0, failed: 1, badInput: 2, temporal: 3 } as const;
 
@@ -140,11 +143,13 @@ export function buildProgram(): Command {
     .option('--wait', 'follow progress until the migration ends; exit 0 on success')
     .option('--json', 'with --wait, print the final report as JSON')
     .option('--at <time>', "start at this ISO 8601 date-time with offset, e.g. 2026-03-01T02:00:00+01:00 (overrides the spec's startAt); the migration waits, cancellable, until then")
+    .option('--yes', 'run the precheck first and go ahead past its warnings without asking (on a terminal, start asks)')
     .addOption(taskQueueOption())
-    .action(async (specPath: string, opts: { id?: string; wait?: boolean; json?: boolean; at?: string; taskQueue: string }) => {
-      const spec = withStartAt(specOrExit(specPath), opts.at);
+    .action(async (specPath: string, opts: { id?: string; wait?: boolean; json?: boolean; at?: string; yes?: boolean; taskQueue: string }) => {
+      let spec = withStartAt(specOrExit(specPath), opts.at);
       const settings = settingsOrExit(opts.taskQueue);
       const client = await clientOrExit(settings);
+      spec = await passPrecheckGate(client, settings, spec, { yes: Boolean(opts.yes), interactive: isInteractive(Boolean(opts.json)) }, Boolean(opts.json));
       const id = await startMigration(client, settings, spec, opts.id ?? defaultWorkflowId(spec));
       const scheduled = spec.startAt && Date.parse(spec.startAt) > Date.now() ? ` (scheduled to start at ${spec.startAt})` : '';
       if (!opts.json) console.log(`started migration ${id}${scheduled}\nWeb UI: ${webUiLink(settings, id)}`);
@@ -254,7 +259,7 @@ export function buildProgram(): Command {
 
   program
     .command('precheck')
-    .description('run only the precheck and print every item with what to do; exit 1 when an item fails (warnings stop a migration unless listed in precheck.ignore)')
+    .description('run only the precheck and print every item with what to do; exit 1 when an item fails (notes never stop a migration; warnings do unless acknowledged: precheck.ignore, the prompt of start or --yes)')
     .argument('<spec>', 'migration spec file (YAML or JSON)')
     .option('--json', 'machine-readable output')
     .addOption(taskQueueOption())
@@ -267,18 +272,44 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('plan')
+    .description('show what a migration with this spec would do, before anything starts: schemas and objects created (after selection and renames), each table with its size, row estimate and split, and the estimated copy time')
+    .argument('<spec>', 'migration spec file (YAML or JSON)')
+    .option('--mb-per-second <n>', 'estimate at this copy rate for the whole migration (MiB/s) instead of measuring one COPY stream on the source')
+    .option('--json', 'machine-readable output')
+    .addOption(taskQueueOption())
+    .action(async (specPath: string, opts: { mbPerSecond?: string; json?: boolean; taskQueue: string }) => {
+      const spec = specOrExit(specPath);
+      if (spec.databases) throw new ExitError('plan takes a spec of one database: for several databases, plan each with its own spec', EXIT.badInput);
+      const rate = opts.mbPerSecond === undefined ? undefined : Number(opts.mbPerSecond);
+      if (rate !== undefined && !(rate > 0)) throw new ExitError(`--mb-per-second: ${JSON.stringify(opts.mbPerSecond)} is not a positive number`, EXIT.badInput);
+      const settings = settingsOrExit(opts.taskQueue);
+      const client = await clientOrExit(settings);
+      let plan;
+      try {
+        plan = await runPlan(client, settings, spec, rate);
+      } catch (err) {
+        if (err instanceof NamespaceNotFoundError) throw err;
+        throw new ExitError(`plan failed: ${failureText(err)}`, EXIT.failed);
+      }
+      console.log(opts.json ? JSON.stringify(plan, null, 2) : renderPlan(plan));
+    });
+
+  program
     .command('worker')
     .description('run a worker (it holds the database credentials: PGPASSWORD, pgpass, passwordEnv, passwordFile)')
     .addOption(taskQueueOption())
-    .action(async (opts: { taskQueue: string }) => {
+    .addOption(new Option('--metrics <address>', 'serve Prometheus metrics at http://<address>/metrics (a port, or host:port)').env('PGFERRY_METRICS_ADDRESS'))
+    .action(async (opts: { taskQueue: string; metrics?: string }) => {
       // Loaded only here: the worker SDK takes most of a second to load, which every other
       // command (a cutover above all) would pay for nothing.
       const { workerConfig } = await import('../worker/config');
       const { runWorker } = await import('../worker/run-worker');
+      const { metricsBindAddress, MetricsSettingError } = await import('../worker/metrics');
       try {
-        await runWorker({ ...workerConfig(), taskQueue: opts.taskQueue });
+        await runWorker({ ...workerConfig(), taskQueue: opts.taskQueue, metricsAddress: metricsBindAddress(opts.metrics, '--metrics (PGFERRY_METRICS_ADDRESS)') });
       } catch (err) {
-        if (err instanceof TemporalSettingsError) throw new ExitError(err.message, EXIT.badInput);
+        if (err instanceof TemporalSettingsError || err instanceof MetricsSettingError) throw new ExitError(err.message, EXIT.badInput);
         if (err instanceof TemporalUnreachableError) throw new ExitError(err.message, EXIT.temporal);
         throw err;
       }
@@ -287,9 +318,30 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * On a terminal or with --yes: the precheck's table first, then go ahead (with the warnings
+ * shown acknowledged), ask, or stop before anything starts. Otherwise the spec as it is.
+ */
+async function passPrecheckGate(client: Client, settings: TemporalSettings, spec: MigrationSpec, options: GateOptions, json: boolean): Promise<MigrationSpec> {
+  if (!precheckBeforeStart(spec, options)) return spec;
+  const report = await runPrecheck(client, settings, spec);
+  if (!json) console.log(`${renderPrecheck(report)}\n`);
+  const decision = gateDecision(report, options);
+  if ('ask' in decision) {
+    if (!(await askToGoAhead(decision.ask))) throw new ExitError('not started: the warnings were not accepted', EXIT.failed);
+    return withAcknowledged(spec, decision.ask);
+  }
+  if (!decision.start) throw new ExitError(decision.reason, EXIT.failed);
+  return withAcknowledged(spec, decision.acknowledge);
+}
+
 function webUiLink(settings: TemporalSettings, id: string): string {
-  const base = process.env.PGFERRY_UI_URL ?? 'http://localhost:8233';
-  return `${base}/namespaces/${encodeURIComponent(settings.namespace)}/workflows/${encodeURIComponent(id)}`;
+  try {
+    return workflowPageUrl(webUiBase(), settings.namespace, id);
+  } catch (err) {
+    if (err instanceof WebUiSettingError) return `(not shown: ${err.message})`;
+    throw err;
+  }
 }
 
 if (require.main === module) {

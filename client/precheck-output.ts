@@ -4,7 +4,7 @@
  */
 import { ignoreLine, unacknowledgedWarnings, type CheckItem, type PrecheckReport } from '../common/precheck';
 
-const MARK: Record<CheckItem['status'], string> = { pass: 'PASS', warning: 'WARN', fail: 'FAIL' };
+const MARK: Record<CheckItem['status'], string> = { pass: 'PASS', note: 'NOTE', warning: 'WARN', fail: 'FAIL' };
 const NOTHING_TO_DO = 'Nothing to do.';
 
 export function renderPrecheck(report: PrecheckReport): string {
@@ -21,14 +21,17 @@ export function renderPrecheck(report: PrecheckReport): string {
 }
 
 function verdictLines(report: PrecheckReport): string[] {
-  const { pass, warning, fail, acknowledged } = report.summary;
-  const lines = [`${report.items.length} items: ${pass} pass, ${warning} warning(s) (${acknowledged} acknowledged), ${fail} fail.`];
+  const { pass, note = 0, warning, fail, acknowledged } = report.summary;
+  const lines = [`${report.items.length} items: ${pass} pass, ${note} note(s), ${warning} warning(s) (${acknowledged} acknowledged), ${fail} fail.`];
   if (report.ignoredNotFound.length) lines.push(`Ignored but not found (no such item in this run): ${report.ignoredNotFound.join(', ')}.`);
   if (report.ignoredFails.length) lines.push(`precheck.ignore lists ${report.ignoredFails.join(', ')}, but a failing item cannot be ignored: fix it.`);
   if (!report.ok) {
     lines.push('A migration with this spec would stop here: fix the failing items and run again.');
   } else if (!report.proceeds) {
-    lines.push(`A migration with this spec would stop at ${unacknowledgedWarnings(report).length} warning(s) not acknowledged; to go ahead anyway, set in the spec:`, `  ${ignoreLine(report)}`);
+    lines.push(
+      `A migration with this spec would stop at ${unacknowledgedWarnings(report).length} warning(s) not acknowledged; to go ahead anyway, answer yes at \`pgferry start\`'s prompt (or pass --yes), or set in the spec:`,
+      `  ${ignoreLine(report)}`,
+    );
   } else {
     lines.push('A migration with this spec would go ahead.');
   }
@@ -41,7 +44,7 @@ export interface PrecheckJson {
   ok: boolean;
   /** A migration would go ahead: no fail, and every warning acknowledged. */
   proceeds: boolean;
-  summary: { total: number; pass: number; warning: number; fail: number; acknowledged: number };
+  summary: { total: number; pass: number; note: number; warning: number; fail: number; acknowledged: number };
   items: Array<{ id: string; status: CheckItem['status']; title: string; advice: string; acknowledged: boolean }>;
   ignoredNotFound: string[];
   ignoredFails: string[];
@@ -53,7 +56,7 @@ export function precheckJson(report: PrecheckReport): PrecheckJson {
   return {
     ok: report.ok,
     proceeds: report.proceeds,
-    summary: { total: report.items.length, ...report.summary },
+    summary: { total: report.items.length, ...report.summary, note: report.summary.note ?? 0 },
     items: report.items.map((i) => ({ id: i.id, status: i.status, title: i.title, advice: i.advice, acknowledged: Boolean(i.acknowledged) })),
     ignoredNotFound: report.ignoredNotFound,
     ignoredFails: report.ignoredFails,

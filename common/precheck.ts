@@ -1,11 +1,13 @@
 /**
  * The precheck's items and its verdict. A fail stops a migration; so does a warning the spec
  * does not acknowledge in `precheck.ignore` (as a cloud migration service asks to confirm its
- * warnings before the task goes on). Pure and deterministic: the precheck activity builds its
- * report with it, and the workflow and the CLI read the report.
+ * warnings before the task goes on). A warning names a risk for this migration's types; what
+ * puts nothing of this migration at risk is a note, shown and reported but never in the way.
+ * Pure and deterministic: the precheck activity builds its report with it, and the workflow
+ * and the CLI read the report.
  */
 
-export type CheckStatus = 'pass' | 'warning' | 'fail';
+export type CheckStatus = 'pass' | 'note' | 'warning' | 'fail';
 
 export interface CheckItem {
   /** Stable identifier, the name `precheck.ignore` uses (e.g. `tables-without-key`). */
@@ -21,6 +23,8 @@ export interface CheckItem {
 
 export interface PrecheckSummary {
   pass: number;
+  /** Absent in reports from before notes existed. */
+  note?: number;
   warning: number;
   fail: number;
   /** Warnings listed in precheck.ignore. */
@@ -57,7 +61,7 @@ export function judgePrecheck(items: CheckItem[], ignore: readonly string[], fac
   const judged = items.map((item) => (item.status === 'warning' && ignored.has(item.id) ? { ...item, acknowledged: true } : item));
   const ids = new Set(items.map((i) => i.id));
   const count = (status: CheckStatus) => judged.filter((i) => i.status === status).length;
-  const summary: PrecheckSummary = { pass: count('pass'), warning: count('warning'), fail: count('fail'), acknowledged: judged.filter((i) => i.acknowledged).length };
+  const summary: PrecheckSummary = { pass: count('pass'), note: count('note'), warning: count('warning'), fail: count('fail'), acknowledged: judged.filter((i) => i.acknowledged).length };
   const failIds = new Set(judged.filter((i) => i.status === 'fail').map((i) => i.id));
   return {
     items: judged,
@@ -99,7 +103,7 @@ export function precheckStopMessage(report: PrecheckReport): string | undefined 
   const notFound = report.ignoredNotFound.length ? ` (${ignoredNotFoundNote(report)})` : '';
   return (
     `precheck stopped the migration before anything was written: ${pending.length} warning(s) not acknowledged: ${pending.map(line).join(' ')} ` +
-    `To go ahead anyway, set in the spec: ${ignoreLine(report)}${notFound}`
+    `To go ahead anyway, confirm at \`pgferry start\`'s prompt (or pass --yes), or set in the spec: ${ignoreLine(report)}${notFound}`
   );
 }
 

@@ -54,7 +54,7 @@ async function main(): Promise<number> {
     const specFile = join(STATE_DIR, 'quickstart-spec.yaml');
     writeFileSync(
       specFile,
-      `# written by npm run quickstart\nsource: ${source.url('shop')}\ntarget: ${target.url('shop')}\nparallelism:\n  tables: 4\nvalidation: checksum\n# ops.audit_log has no primary key: acknowledged, or the precheck's warning stops the migration\nprecheck:\n  ignore: [tables-without-key]\n`,
+      `# written by npm run quickstart\nsource: ${source.url('shop')}\ntarget: ${target.url('shop')}\nparallelism:\n  tables: 4\nvalidation: checksum\n`,
     );
     const workflowId = `quickstart-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
     console.log(`spec: ${specFile}\n`);
@@ -79,7 +79,7 @@ function runCli(args: string[], temporalAddress: string): Promise<number> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [join(REPO, 'dist', 'client', 'cli.js'), ...args], {
       stdio: 'inherit',
-      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, PGFERRY_TASK_QUEUE: TASK_QUEUE },
+      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, PGFERRY_TASK_QUEUE: TASK_QUEUE, PGFERRY_UI_URL: `http://localhost:${UI_PORT}` },
     });
     child.on('close', (code) => done(code ?? 1));
   });

@@ -1,13 +1,15 @@
 /**
  * The precheck as a product: every item with what to do, as a table or JSON, exit codes;
- * warnings stop a migration until the spec acknowledges them, fails stop it whatever the spec
- * says; a missing target database is created like the source (when the user may); bad target
+ * notes never stop a migration; warnings stop it until the spec (or `pgferry start`'s prompt,
+ * or --yes) acknowledges them, fails stop it whatever the spec says; a missing target database is created like the source (when the user may); bad target
  * names, TLS that is required but not there, and collations the target lacks are reported.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MigrationReport } from '../common/plan';
 import type { PrecheckJson } from '../client/precheck-output';
-import { runCli, startHarness, tableChecksums, userRelations, writeSpec, type Harness } from './support/harness';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO, runCli, startHarness, tableChecksums, userRelations, writeSpec, type Harness } from './support/harness';
 
 const EVERY_ITEM = [
   'source-connect', 'source-tls', 'target-connect', 'target-tls', 'target-database-name', 'target-database', 'server-versions',
@@ -28,6 +30,11 @@ describe('precheck', () => {
        INSERT INTO events_nokey SELECT g, 'e' FROM generate_series(1, 50) g;`,
       'app',
     );
+    // A table owned by a role the target lacks: with schema in the types, ownership and grants
+    // would be lost, a risk of this migration, so a warning.
+    await h.source.query(`CREATE ROLE precheck_owner NOLOGIN`);
+    await h.source.createDatabase('owned');
+    await h.source.query(`CREATE TABLE ledger (id int PRIMARY KEY, amount int); INSERT INTO ledger SELECT g, g FROM generate_series(1, 100) g; ALTER TABLE ledger OWNER TO precheck_owner`, 'owned');
   });
 
   afterAll(async () => {
@@ -41,7 +48,7 @@ describe('precheck', () => {
   };
   const item = (json: PrecheckJson, id: string) => json.items.find((i) => i.id === id);
 
-  it('prints every item as JSON with a summary and names ignored ids that match nothing; exit 0 with warnings only', async () => {
+  it('prints every item as JSON with a summary and names ignored ids that match nothing; a keyless table is a note that stops nothing', async () => {
     await h.target.createDatabase('shape');
     const file = spec(h.target.url('shape'), { precheck: { ignore: ['tabels-without-key'] } });
     const { code, json } = await precheckJson(file);
@@ -49,22 +56,23 @@ describe('precheck', () => {
     expect(json.items.map((i) => i.id)).toEqual(EVERY_ITEM);
     for (const i of json.items) {
       expect(Object.keys(i).sort()).toEqual(['acknowledged', 'advice', 'id', 'status', 'title']);
-      expect(['pass', 'warning', 'fail']).toContain(i.status);
+      expect(['pass', 'note', 'warning', 'fail']).toContain(i.status);
       expect(i.title.length).toBeGreaterThan(10);
       expect(i.advice.length).toBeGreaterThan(5);
     }
-    expect(item(json, 'tables-without-key')).toMatchObject({ status: 'warning', acknowledged: false });
+    expect(item(json, 'tables-without-key')).toMatchObject({ status: 'note', acknowledged: false });
     expect(item(json, 'tables-without-key')!.title).toContain('public.events_nokey');
     expect(item(json, 'disk-space')!.title).toMatch(/The source database takes .*; the target's data directory has .* free/);
-    expect(json).toMatchObject({ ok: true, proceeds: false, ignoredNotFound: ['tabels-without-key'], ignoredFails: [], ignoreLine: 'precheck: { ignore: [tables-without-key] }' });
-    expect(json.summary).toEqual({ total: EVERY_ITEM.length, pass: EVERY_ITEM.length - 1, warning: 1, fail: 0, acknowledged: 0 });
+    expect(json).toMatchObject({ ok: true, proceeds: true, ignoredNotFound: ['tabels-without-key'], ignoredFails: [], ignoreLine: 'precheck: { ignore: [] }' });
+    expect(json.summary).toEqual({ total: EVERY_ITEM.length, pass: EVERY_ITEM.length - 1, note: 1, warning: 0, fail: 0, acknowledged: 0 });
 
     const text = await runCli(['precheck', file], h.cliEnv);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/WARN\s+tables-without-key\s+1 table\(s\) have no primary key/);
+    expect(text.stdout).toMatch(/NOTE\s+tables-without-key\s+1 table\(s\) have no primary key/);
     expect(text.stdout).toMatch(/PASS\s+target-database\s+The target database shape exists\./);
     expect(text.stdout).toContain('Ignored but not found (no such item in this run): tabels-without-key.');
-    expect(text.stdout).toContain('would stop at 1 warning(s) not acknowledged; to go ahead anyway, set in the spec:\n  precheck: { ignore: [tables-without-key] }');
+    expect(text.stdout).toContain('1 note(s), 0 warning(s) (0 acknowledged), 0 fail.');
+    expect(text.stdout).toContain('A migration with this spec would go ahead.');
   });
 
   it('rejects a precheck.ignore that is not a list of item ids with exit code 2', async () => {
@@ -73,20 +81,74 @@ describe('precheck', () => {
     expect(run.stderr).toMatch(/- precheck\.ignore: /);
   });
 
+  it('migrates a database with a keyless table with the minimal spec (source and target only)', async () => {
+    await h.target.createDatabase('minimal');
+    const run = await runCli(['start', writeSpec({ source: h.source.url('app'), target: h.target.url('minimal') }), '--wait', '--json'], h.cliEnv);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout).report as MigrationReport;
+    expect(report.warnings.join('\n')).toMatch(/^tables-without-key: 1 table\(s\) have no primary key or unique constraint: public\.events_nokey\./m);
+    expect(await tableChecksums(h.target, 'minimal')).toEqual(await tableChecksums(h.source, 'app'));
+  });
+
   it('stops a migration at a warning that is not acknowledged before writing anything, and goes ahead once it is', async () => {
     await h.target.createDatabase('ack');
-    const stopped = await runCli(['start', spec(h.target.url('ack')), '--wait'], h.cliEnv);
+    const owned = (more: Record<string, unknown> = {}) => writeSpec({ source: h.source.url('owned'), target: h.target.url('ack'), ...more });
+    const stopped = await runCli(['start', owned(), '--wait'], h.cliEnv);
     expect(stopped.code).toBe(1);
-    expect(stopped.stderr).toMatch(/precheck stopped the migration before anything was written: 1 warning\(s\) not acknowledged: \[tables-without-key\] 1 table\(s\) have no primary key/);
-    expect(stopped.stderr).toContain('set in the spec: precheck: { ignore: [tables-without-key] }');
+    expect(stopped.stderr).toMatch(/precheck stopped the migration before anything was written: 1 warning\(s\) not acknowledged: \[roles\] Role\(s\) missing on the target: precheck_owner\./);
+    expect(stopped.stderr).toContain("confirm at `pgferry start`'s prompt (or pass --yes), or set in the spec: precheck: { ignore: [roles] }");
     expect(await userRelations(h.target, 'ack')).toEqual([]);
 
-    const acknowledged = await runCli(['start', spec(h.target.url('ack'), { precheck: { ignore: ['tables-without-key'] } }), '--wait', '--json'], h.cliEnv);
+    const acknowledged = await runCli(['start', owned({ precheck: { ignore: ['roles'] } }), '--wait', '--json'], h.cliEnv);
     expect(acknowledged.stderr).toBe('');
     expect(acknowledged.code).toBe(0);
     const report = JSON.parse(acknowledged.stdout).report as MigrationReport;
-    expect(report.warnings.join('\n')).toMatch(/^tables-without-key: 1 table\(s\) have no primary key or unique constraint: public\.events_nokey\./m);
-    expect(await tableChecksums(h.target, 'ack')).toEqual(await tableChecksums(h.source, 'app'));
+    expect(report.warnings.join('\n')).toMatch(/^roles: Role\(s\) missing on the target: precheck_owner\./m);
+    expect(await tableChecksums(h.target, 'ack')).toEqual(await tableChecksums(h.source, 'owned'));
+  });
+
+  it('shows the precheck and asks on a terminal before starting; --yes goes ahead without asking', async () => {
+    // A terminal for the CLI: script(1) runs it on a pseudo-terminal and passes the answer through.
+    const onTerminal = (args: string[], answer: string) =>
+      new Promise<{ code: number; out: string }>((done) => {
+        const command = [process.execPath, join(REPO, 'dist', 'client', 'cli.js'), ...args].map((a) => `'${a}'`).join(' ');
+        const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...h.cliEnv, CI: '' } });
+        let out = '';
+        let answered = false;
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          // readline moves the cursor after the prompt: the question is there, not at the very end
+          if (!answered && /\[y\/N\] /.test(out)) {
+            answered = true;
+            child.stdin.write(answer);
+          }
+        });
+        child.on('close', (code) => done({ code: code ?? 1, out }));
+      });
+    await h.target.createDatabase('asked');
+    const file = writeSpec({ source: h.source.url('owned'), target: h.target.url('asked') });
+
+    const refused = await onTerminal(['start', file, '--wait'], 'n\n');
+    expect(refused.out).toMatch(/WARN\s+roles\s+Role\(s\) missing on the target: precheck_owner\./);
+    expect(refused.out).toContain('Go ahead despite 1 warning(s) (roles)? [y/N]');
+    expect(refused.out).toContain('not started: the warnings were not accepted');
+    expect(refused.code).toBe(1);
+    expect(await userRelations(h.target, 'asked')).toEqual([]);
+
+    const accepted = await onTerminal(['start', file, '--wait'], 'y\n');
+    expect(accepted.out).toContain('Go ahead despite 1 warning(s) (roles)? [y/N]');
+    expect(accepted.out).toMatch(/started migration pgferry-owned-/);
+    expect(accepted.code).toBe(0);
+    expect(await tableChecksums(h.target, 'asked')).toEqual(await tableChecksums(h.source, 'owned'));
+
+    // No terminal: --yes shows the same table, asks nothing and goes ahead.
+    await h.target.createDatabase('scripted');
+    const scripted = await runCli(['start', writeSpec({ source: h.source.url('owned'), target: h.target.url('scripted') }), '--yes', '--wait'], h.cliEnv);
+    expect(scripted.stdout).toMatch(/WARN\s+roles\s+/);
+    expect(scripted.stdout).not.toContain('[y/N]');
+    expect(scripted.code).toBe(0);
+    expect(await tableChecksums(h.target, 'scripted')).toEqual(await tableChecksums(h.source, 'owned'));
   });
 
   it('does not let precheck.ignore pass a failing item, and says so', async () => {
@@ -103,7 +165,7 @@ describe('precheck', () => {
     expect(code).toBe(1);
     expect(json).toMatchObject({ ok: false, proceeds: false, ignoredFails: ['target-conflicts'] });
     expect(item(json, 'target-conflicts')).toMatchObject({ status: 'fail', acknowledged: false });
-    expect(item(json, 'tables-without-key')).toMatchObject({ status: 'warning', acknowledged: true });
+    expect(item(json, 'tables-without-key')).toMatchObject({ status: 'note', acknowledged: false }); // a note needs no acknowledging
   });
 
   it('creates a missing target database with the source database encoding and locale, then migrates into it', async () => {

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTemporalConnection, type TemporalConnection } from '../client/temporal-connection';
+import { metricsBindAddress } from './metrics';
 
 export interface WorkerConfig {
   /** Address, namespace, TLS, API key: Temporal's environment variables and config profile. */
@@ -10,6 +11,8 @@ export interface WorkerConfig {
   taskQueue: string;
   pgBinDir: string;
   tmpDir: string;
+  /** Where to serve Prometheus metrics (worker/metrics.ts); none when unset. */
+  metricsAddress?: string;
 }
 
 export const DEFAULT_TASK_QUEUE = 'pgferry';
@@ -24,12 +27,13 @@ export function findPgBinDir(env: NodeJS.ProcessEnv = process.env): string {
   return '/usr/bin';
 }
 
-/** Throws TemporalSettingsError when the Temporal settings cannot work (a missing certificate file...). */
+/** Throws TemporalSettingsError when the Temporal settings cannot work (a missing certificate file...), MetricsSettingError for a bad metrics address. */
 export function workerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   return {
     temporal: loadTemporalConnection(env),
     taskQueue: env.PGFERRY_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     pgBinDir: findPgBinDir(env),
     tmpDir: env.PGFERRY_TMP ?? tmpdir(),
+    metricsAddress: metricsBindAddress(env.PGFERRY_METRICS_ADDRESS),
   };
 }

@@ -6,9 +6,11 @@ import { createActivities } from '../activities';
 import { TemporalSettingsError } from '../client/temporal-connection';
 import { namespaceNotFound, unreachableError } from '../client/temporal-diagnosis';
 import type { WorkerConfig } from './config';
+import { installMetrics } from './metrics';
 
 export async function runWorker(config: WorkerConfig): Promise<void> {
   for (const warning of config.temporal.warnings) console.error(`pgferry worker: ${warning}`);
+  if (config.metricsAddress) installMetrics(config.metricsAddress);
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(config.temporal.options);
@@ -36,7 +38,8 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       throw err;
     });
     // Tests and scripts wait for this exact line.
-    console.log(`pgferry worker ready (task queue ${config.taskQueue}, Temporal ${config.temporal.description})`);
+    const metrics = config.metricsAddress ? `, metrics http://${config.metricsAddress}/metrics` : '';
+    console.log(`pgferry worker ready (task queue ${config.taskQueue}, Temporal ${config.temporal.description}${metrics})`);
     await worker.run();
   } finally {
     await connection.close();

@@ -2,5 +2,6 @@
 export { migrationWorkflow } from './migration';
 export { copyTablesWorkflow } from './copy-tables';
 export { precheckWorkflow } from './precheck';
+export { planWorkflow } from './plan';
 export { streamChangesWorkflow } from './stream-changes';
 export { multiDatabaseWorkflow } from './databases';

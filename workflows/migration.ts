@@ -42,6 +42,7 @@ import { copyTablesWorkflow } from './copy-tables';
 import { precheckInput } from './precheck';
 import { failureType, isSnapshotLost, rereadWork, rootMessage } from './failures';
 import { MigrationState } from './migration-state';
+import { PhaseMetric } from './phase-metric';
 import { mapLimited } from './map-limited';
 import { ControlState } from './control-state';
 import { RuntimeControl } from './runtime-control';
@@ -82,6 +83,7 @@ const VALIDATION_BATCH = 500;
 
 export async function migrationWorkflow({ spec, parentId }: MigrationInput): Promise<MigrationReport> {
   const state = new MigrationState(Date.now());
+  const phaseMetric = new PhaseMetric();
   const endpoints: Endpoints = { source: spec.source, target: spec.target, retry: spec.retry };
   const withSchema = spec.types.includes('schema');
   const withData = spec.types.includes('full');
@@ -133,8 +135,16 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
   });
 
   // The same request from a parent migration of several databases (it cuts all of them over at once).
+  // Also sent by hand (`temporal workflow signal`, the Web UI): a refusal is said in the details and report.
   setHandler(cutoverSignal, (request) => {
-    if (incremental && !cutover && state.phase === 'streaming') cutover = { request, requestedAt: Date.now() };
+    if (incremental && !cutover && state.phase === 'streaming') {
+      // Sent by hand, the input may be missing: no input is no source lock.
+      cutover = { request: { lockSource: request?.lockSource === true }, requestedAt: Date.now() };
+      return;
+    }
+    const why = !incremental ? 'this migration has no change stream' : cutover ? 'cutover was already requested' : `the migration is in phase ${state.phase}, cutover is possible once it streams changes`;
+    state.warnings.push(`cutoverRequest signal ignored: ${why}`);
+    refreshDetails();
   });
   setHandler(
     cutoverUpdate,
@@ -155,6 +165,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
 
   function refreshDetails() {
     setCurrentDetails(state.details());
+    phaseMetric.show(state.phase);
   }
   function enter(phase: MigrationState['phase']) {
     state.enter(phase, Date.now());
@@ -332,7 +343,8 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     // anything is written. Then the target database, when it is missing and may be created.
     refreshDetails();
     const report = await acts.precheck(precheckInput(spec));
-    for (const item of report.items) if (item.status === 'warning') state.warnings.push(`${item.id}: ${item.title} ${item.advice}`);
+    // Warnings and notes alike stay in the report (a note is worth knowing, never in the way).
+    for (const item of report.items) if (item.status === 'warning' || item.status === 'note') state.warnings.push(`${item.id}: ${item.title} ${item.advice}`);
     if (report.ignoredNotFound.length) state.warnings.push(ignoredNotFoundNote(report));
     const stop = precheckStopMessage(report);
     if (stop) throw ApplicationFailure.nonRetryable(stop, FailureType.PrecheckFailed, report.items.filter((i) => i.status !== 'pass'));

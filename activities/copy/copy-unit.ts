@@ -28,6 +28,7 @@ import { readCopyColumns, type CopyColumns } from './columns';
 import { existingIndexNames, readIndexStatements, type IndexStatement } from './table-indexes';
 import { findUnitRecord, hasUnitRecords, lockUnit, recordUnit } from './unit-marker';
 import { CopyControlPoller } from './copy-control';
+import { CopyMetrics } from '../metrics';
 import { throttledStream } from '../rate/throttled-stream';
 import type { RateGate } from '../rate/rate-gate';
 import { sourceChecksum } from '../validate/checksum';
@@ -63,6 +64,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
     const ctx = Context.current();
     const progress = new ProgressReporter(input.progressWorkflowId);
     const control = new CopyControlPoller(); // pause and this copy's share of the rate limits
+    const metrics = new CopyMetrics();
     let src: Client | undefined;
     let tgt: Client | undefined;
     let current = input.unit.tables[0];
@@ -119,7 +121,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
           for (const table of unit.tables) {
             current = table;
             const plan = { columns: columns.get(tableKey(table))!, truncate, indexes: indexes.get(tableKey(table)) ?? [], recopy: record !== undefined, chunk: unit.chunk };
-            results.push(await copyTable(src, tgt, table, plan, input.checksum, live, control.gate, workers));
+            results.push(await copyTable(src, tgt, table, plan, input.checksum, live, control.gate, workers, metrics));
           }
           if (recorded) await recordUnit(tgt, input.progressWorkflowId, unit.id, input.snapshot, results);
           await tgt.query('COMMIT');
@@ -172,6 +174,7 @@ async function copyTable(
   live: LiveState,
   gate: RateGate,
   workers: BuildWorkers,
+  metrics: CopyMetrics,
 ): Promise<TableCopyResult> {
   const started = Date.now();
   const columns = selectedColumns(plan.columns, table);
@@ -205,7 +208,11 @@ async function copyTable(
   const writer = tgt.query(new CopyInRelay(inline ? [copyIn, ...after].join(';\n') : copyIn));
 
   Object.assign(live, { table: displayName(table), rows: 0, bytes: 0, building: undefined });
-  const follow = setInterval(() => Object.assign(live, { rows: reader.rows, bytes: reader.bytes }), 250);
+  metrics.nextTable();
+  const follow = setInterval(() => {
+    Object.assign(live, { rows: reader.rows, bytes: reader.bytes });
+    metrics.observe(reader.rows, reader.bytes);
+  }, 250);
   try {
     // Paused or over its share of the limit, the throttle stage holds a chunk and the source waits.
     await pipeline(reader, throttledStream(gate, () => reader), writer);
@@ -214,6 +221,7 @@ async function copyTable(
   }
 
   let copied = await agreedRowCount(reader, writer); // fails the copy (named by guarded) on a mismatch
+  metrics.observe(copied, reader.bytes);
   let rowsKept: number | undefined;
   if (table.preexisting) {
     const inserted = await tgt.query(`INSERT INTO ${destination} (${columns.list}) SELECT ${columns.list} FROM pgferry_stage ON CONFLICT DO NOTHING`);

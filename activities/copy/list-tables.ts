@@ -79,7 +79,7 @@ export function makeListTables(deps: ActivityDeps) {
  * when it has one (equal ranges between its smallest and largest key), else by heap blocks.
  * Undefined when there is nothing to split (an empty table, fewer keys or blocks than chunks).
  */
-async function planSplit(src: Client, table: { schema: string; name: string }, chunks: number): Promise<TableSplit | undefined> {
+export async function planSplit(src: Client, table: { schema: string; name: string }, chunks: number): Promise<TableSplit | undefined> {
   const name = qualified(table);
   const { rows: keys } = await src.query<{ column: string }>(
     `SELECT a.attname AS column FROM pg_catalog.pg_index i

@@ -5,7 +5,7 @@
  */
 import type { Client } from 'pg';
 import { displayName, type CheckItem } from '../../common/plan';
-import { fail, listSome, pass, warn } from './items';
+import { fail, listSome, note, pass, warn, warnIf } from './items';
 import { USER_TABLES_SQL } from '../copy/list-tables';
 import { missingRoles } from '../schema/roles';
 
@@ -38,7 +38,11 @@ export async function checkVersions(src: Client, tgt: Client, pgDumpMajor: numbe
   return items;
 }
 
-/** `only`: the selected tables (objects), by display name; default every table. */
+/**
+ * `only`: the selected tables (objects), by display name; default every table. A note: a copy
+ * of a keyless table is exact (as pg_dump's), and where a key matters it is checked where it
+ * matters (replica-identity for a stream, target-conflicts for conflicts: ignore).
+ */
 export async function checkKeys(src: Client, only?: Set<string>): Promise<CheckItem> {
   const { rows: all } = await src.query<Table>(
     `SELECT t.schema, t.name FROM (${USER_TABLES_SQL}) t
@@ -48,11 +52,12 @@ export async function checkKeys(src: Client, only?: Set<string>): Promise<CheckI
   );
   const names = all.map(displayName).filter((n) => !only || only.has(n));
   return names.length
-    ? warn('tables-without-key', `${names.length} table(s) have no primary key or unique constraint: ${listSome(names)}.`, 'They are copied whole and validated by count or checksum; add a primary key if you can, since duplicates cannot be told apart.')
+    ? note('tables-without-key', `${names.length} table(s) have no primary key or unique constraint: ${listSome(names)}.`, 'They are copied whole and validated by count or checksum; add a primary key if you can, since duplicates cannot be told apart.')
     : pass('tables-without-key', 'Every table has a primary key or unique constraint.');
 }
 
-export async function checkCFunctions(src: Client): Promise<CheckItem> {
+/** A risk only with `schema` (pre-data creates them); without, nothing creates them. */
+export async function checkCFunctions(src: Client, withSchema: boolean): Promise<CheckItem> {
   const { rows } = await src.query<{ name: string }>(
     `SELECT pg_catalog.format('%I.%I', n.nspname, p.proname) AS name
        FROM pg_catalog.pg_proc p
@@ -63,7 +68,7 @@ export async function checkCFunctions(src: Client): Promise<CheckItem> {
   );
   const names = rows.map((r) => r.name);
   return names.length
-    ? warn('c-functions', `${names.length} C-language function(s) outside extensions: ${listSome(names)}.`, 'They are migrated only if their shared library is installed on the target server; install it first, or the pre-data step fails.')
+    ? warnIf(withSchema, 'c-functions', `${names.length} C-language function(s) outside extensions: ${listSome(names)}.`, withSchema ? 'They are migrated only if their shared library is installed on the target server; install it first, or the pre-data step fails.' : 'Without schema in the types they are not created; the target needs them only if its tables use them.')
     : pass('c-functions', 'No C-language functions outside extensions.');
 }
 
@@ -104,11 +109,14 @@ export function conflictItem(conflicts: Table[], mode: 'error' | 'ignore'): Chec
   return fail('target-conflicts', `${names.length} table(s) already exist in the target: ${listSome(names)}.`, 'Drop them, migrate into an empty database, or set conflicts: ignore to keep them and add the missing rows.');
 }
 
-export async function checkRoles(src: Client, tgt: Client): Promise<{ item: CheckItem; keepOwnership: boolean }> {
+/** A risk only with `schema`: what pre-data creates loses its owners and grants. */
+export async function checkRoles(src: Client, tgt: Client, withSchema: boolean): Promise<{ item: CheckItem; keepOwnership: boolean }> {
   const missing = await missingRoles(src, tgt);
   if (!missing.length) return { item: pass('roles', 'Every role that owns or is granted objects on the source exists on the target.'), keepOwnership: true };
   return {
-    item: warn('roles', `Role(s) missing on the target: ${listSome(missing)}.`, 'Objects will be owned by the target user and grants will be skipped; create these roles on the target first to keep ownership and privileges.'),
+    item: withSchema
+      ? warn('roles', `Role(s) missing on the target: ${listSome(missing)}.`, 'Objects will be owned by the target user and grants will be skipped; create these roles on the target first to keep ownership and privileges.')
+      : note('roles', `Role(s) missing on the target: ${listSome(missing)}.`, 'Without schema in the types pgferry creates no object, so no owner or grant is lost; nothing to do for this migration.'),
     keepOwnership: false,
   };
 }

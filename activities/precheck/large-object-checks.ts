@@ -7,7 +7,7 @@ import type { Client } from 'pg';
 import type { CheckItem } from '../../common/precheck';
 import { formatBytes } from '../../common/format';
 import { LARGE_OBJECT_ESTIMATE_MB_PER_SECOND } from '../../common/large-objects';
-import { fail, listSome, pass, warn } from './items';
+import { fail, listSome, note, pass } from './items';
 import { readSizes, UNREADABLE_SQL } from '../large-objects/large-object-sql';
 
 export interface LargeObjectCheckOptions {
@@ -55,11 +55,12 @@ export async function largeObjectChecks(src: Client, tgt: Client, options: Large
       : pass('large-objects', `${count} large object(s), ${formatBytes(bytes)} in all: copied with their owners, comments and grants under the snapshot, beside the tables (about ${seconds} s at ${LARGE_OBJECT_ESTIMATE_MB_PER_SECOND} MB/s).`),
   );
   if (options.incremental) {
+    // A note: cutover brings them over exactly; what it costs is downtime, stated here.
     items.push(
-      warn(
+      note(
         'large-objects-stream',
         `${count} large object(s) (${formatBytes(bytes)}): logical decoding does not carry large-object changes.`,
-        `pgferry copies them under the snapshot, and at cutover, once the source takes no more writes, compares every large object with the target (size and checksum) and brings the target up to date: objects created, changed or unlinked since, owners, comments and grants. That reads all ${formatBytes(bytes)} on both servers during the cutover's downtime (about ${seconds} s or more). Acknowledge it in precheck.ignore.`,
+        `pgferry copies them under the snapshot, and at cutover, once the source takes no more writes, compares every large object with the target (size and checksum) and brings the target up to date: objects created, changed or unlinked since, owners, comments and grants. That reads all ${formatBytes(bytes)} on both servers during the cutover's downtime (about ${seconds} s or more).`,
       ),
     );
   }

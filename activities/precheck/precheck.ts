@@ -91,10 +91,10 @@ async function catalogChecks(deps: ActivityDeps, input: PrecheckInput, sides: Si
   items.push(await checkDiskSpace(src, tgt, input.target.host, withData));
 
   items.push(await checks.checkExtensions(src, tgt));
-  items.push(await checks.checkCFunctions(src));
+  items.push(await checks.checkCFunctions(src, withSchema));
   items.push(await checks.checkKeys(src, selection && new Set(selection.selected.map(displayName))));
   items.push(await checks.checkLockCapacity(src, tgt));
-  const roles = await checks.checkRoles(src, tgt);
+  const roles = await checks.checkRoles(src, tgt, withSchema);
   items.push(roles.item);
   facts.keepOwnership = roles.keepOwnership;
   if (input.types.includes('incremental')) items.push(...(await incrementalChecks(src, tgt, input.incremental)));

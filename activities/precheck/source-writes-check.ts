@@ -9,7 +9,7 @@
 import type { Client } from 'pg';
 import type { CheckItem } from '../../common/precheck';
 import { committedBetween } from '../snapshot-changes';
-import { pass, warn } from './items';
+import { note, pass } from './items';
 
 const MIN_WINDOW_MS = 1_000;
 
@@ -26,10 +26,11 @@ export async function watchSourceWrites(src: Client): Promise<() => Promise<Chec
       return pass('source-writes', `The source committed no transaction during the precheck (${seconds} s): if the worker holding the snapshot is lost, only the copies in flight are read again.`);
     }
     const what = checked ? `${committed} transaction(s)` : 'over a million transactions';
-    return warn(
+    // A note: a lost snapshot on a busy source costs a second copy, never a wrong one.
+    return note(
       'source-writes',
       `The source committed ${what} during the precheck (${seconds} s). A full migration copies it as of one instant: if the worker holding that snapshot is lost while the source takes writes, every table copied so far is copied again.`,
-      'Stop writes to the source during the migration (then a lost snapshot costs only the copies in flight), or migrate with types [schema, full, incremental] (finished copies are kept and the change stream brings them up to date), or acknowledge with precheck.ignore: [source-writes].',
+      'Stop writes to the source during the migration (then a lost snapshot costs only the copies in flight), or migrate with types [schema, full, incremental] (finished copies are kept and the change stream brings them up to date), or accept that cost.',
     );
   };
 }

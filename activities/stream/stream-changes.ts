@@ -39,6 +39,7 @@ import type { PgOutputMessage } from './pgoutput-types';
 import { RelationCache } from './relation-cache';
 import { standbyStatusUpdate } from './replication-frames';
 import { StreamMeter } from './stream-meter';
+import { StreamMetrics } from '../metrics';
 import { lockPosition, readPosition, savePosition } from './stream-position';
 import { RateGate } from '../rate/rate-gate';
 import type { SyncPlan } from '../../common/sync-plan';
@@ -100,7 +101,13 @@ export function makeStreamChanges(deps: ActivityDeps) {
     const failingSince = () => Math.max(healthyAt, ctx.info.scheduledTimestampMs);
     const attemptStartedAt = Date.now();
     const beatDetails = () => ({ ...meter.heartbeat(), healthyAt, ...(failedAt !== undefined ? { failedAt: formatLsn(failedAt) } : {}) });
-    const endLifetime = activityLifetime({ heartbeatMs: HEARTBEAT_MS, details: beatDetails, closeOnCancel: () => clients });
+    const metrics = new StreamMetrics();
+    const endLifetime = activityLifetime({
+      heartbeatMs: HEARTBEAT_MS,
+      details: beatDetails,
+      onBeat: () => metrics.observeHeartbeat(meter.heartbeat()),
+      closeOnCancel: () => clients,
+    });
     const noteFailure = (err: unknown) => {
       if (failedAt === undefined || meter.received > failedAt) failedAt = meter.received;
       ctx.heartbeat(beatDetails()); // the next attempt reads it
@@ -110,6 +117,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
       return await guarded({ doing: () => doing, secrets, retry: input.retry, failingSince }, async () => streamBody().catch(noteFailure));
     } finally {
       endLifetime();
+      metrics.observeHeartbeat(meter.heartbeat()); // what was applied since the last beat
       await signalStats(meter.takeStats()).catch(() => undefined);
       for (const c of clients) await closeQuietly(c);
     }

@@ -5,12 +5,21 @@ const facts = { keepOwnership: true, conflictingTables: [], createTargetDatabase
 const item = (id: string, status: CheckItem['status']): CheckItem => ({ id, status, title: `${id} found.`, advice: `Fix ${id}.` });
 
 describe('the precheck verdict', () => {
+  it('goes ahead past notes, which need no acknowledging, and keeps an old spec that acknowledges one valid', () => {
+    const report = judgePrecheck([item('source-connect', 'pass'), item('tables-without-key', 'note'), item('ddl-during-migration', 'note')], ['ddl-during-migration'], facts);
+    expect(report).toMatchObject({ ok: true, proceeds: true, ignoredNotFound: [], ignoredFails: [] });
+    expect(report.items[2].acknowledged).toBeUndefined();
+    expect(report.summary).toEqual({ pass: 1, note: 2, warning: 0, fail: 0, acknowledged: 0 });
+    expect(precheckStopMessage(report)).toBeUndefined();
+    expect(ignoreLine(report)).toBe('precheck: { ignore: [] }');
+  });
+
   it('goes ahead when nothing fails and every warning is acknowledged', () => {
     const report = judgePrecheck([item('source-connect', 'pass'), item('tables-without-key', 'warning')], ['tables-without-key'], facts);
     expect(report.ok).toBe(true);
     expect(report.proceeds).toBe(true);
     expect(report.items[1].acknowledged).toBe(true);
-    expect(report.summary).toEqual({ pass: 1, warning: 1, fail: 0, acknowledged: 1 });
+    expect(report.summary).toEqual({ pass: 1, note: 0, warning: 1, fail: 0, acknowledged: 1 });
     expect(precheckStopMessage(report)).toBeUndefined();
   });
 
