@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runSqlScript } from '../activities/schema/run-sql-script';
+import type { TransactionSplit } from '../activities/schema/transaction-split';
 import { startPostgres, type PgCluster } from '../launch/postgres';
 
 let pg: PgCluster;
@@ -74,4 +75,47 @@ describe('runSqlScript', () => {
     const err = await runSqlScript(client, chunks(script, 1000)).catch((e: Error) => e);
     expect((err as Error).message).toBe('syntax error at or near "SELEC", in: SELEC 3;');
   });
+
+  describe('with a lock budget (a schema too big for one transaction)', () => {
+    /** 12 tables (3 locks each) and a comment each, with session settings as pg_restore writes them. */
+    const script = (failAt?: number) =>
+      `SET client_min_messages = warning;\nSELECT pg_catalog.set_config('search_path', '', false);\n` +
+      Array.from({ length: 12 }, (_, i) =>
+        `--\n-- Name: split_${i}; Type: TABLE\n--\nCREATE TABLE public.split_${i} (a ${i === failAt ? 'no_such_type' : 'int'});\nCOMMENT ON TABLE public.split_${i} IS 'n${i}';\n`,
+      ).join('');
+    const progress: number[] = [];
+    const split = (alreadyCommitted: number): TransactionSplit => ({
+      lockBudget: 10, // two tables and their comments (3 + 1 + 3 + 1); a third table would pass it
+      alreadyCommitted,
+      progressSql: (n) => `INSERT INTO public.split_progress VALUES (${n})`,
+    });
+    const tables = async () => (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'split\\_%' AND relkind = 'r'`)).rows[0].n;
+    const committed = async () => Number((await client.query<{ n: string | null }>('SELECT max(n) AS n FROM public.split_progress')).rows[0].n ?? 0);
+
+    it('commits before the budget is passed, keeps what committed when a statement fails, and a retry goes on from there', async () => {
+      await client.query('CREATE TABLE public.split_progress (n int)');
+      // First attempt: the 8th table fails; what came before it in earlier transactions stays.
+      await client.query('BEGIN');
+      const err = await runSqlScript(client, chunks(script(7), 64), undefined, split(0)).catch((e: Error) => e);
+      await client.query('ROLLBACK');
+      expect((err as Error).message).toContain('type "no_such_type" does not exist, in: CREATE TABLE public.split_7');
+      // Transactions of 4 statements: three committed (12 statements, split_0..5), the fourth failed.
+      expect(await committed()).toBe(12);
+      expect(await tables()).toBe(6 + 1); // split_0..5 and split_progress
+      progress.push(await committed());
+
+      // The retry: the committed statements are skipped, session settings run again (on a
+      // new connection they would be gone: reset here), the rest run to the end.
+      await client.query('RESET search_path');
+      await client.query('BEGIN');
+      const ran = await runSqlScript(client, chunks(script(), 64), undefined, split(progress[0]));
+      await client.query('COMMIT');
+      expect(ran).toBe(2 + 24 - 12);
+      expect(await tables()).toBe(12 + 1);
+      const { rows } = await client.query<{ c: string }>(`SELECT obj_description('public.split_11'::regclass) AS c`);
+      expect(rows).toEqual([{ c: 'n11' }]);
+      expect((await client.query('SHOW search_path')).rows[0].search_path).toBe('');
+    });
+  });
 });
+

@@ -14,8 +14,13 @@ import { selectsEverything, type TableSelection } from '../../common/selection';
 import { tableKey } from '../../common/plan';
 import { readSelection } from '../objects/read-selection';
 
+/**
+ * The user tables, from the catalog only. Their sizes are read apart (tableSizes): a size
+ * function locks its table until the transaction ends, and one statement over 10,000 tables
+ * would hold 20,000 locks (table and TOAST), more than a default lock table holds.
+ */
 export const USER_TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name, pg_catalog.pg_table_size(c.oid)::bigint AS bytes
+  SELECT c.oid, n.nspname AS schema, c.relname AS name
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind = 'r'
@@ -45,16 +50,23 @@ export function makeListTables(deps: ActivityDeps) {
       return await guarded({ doing: `list tables of source ${source.label}`, secrets, retry: input.retry }, async () => {
         src = await openClient(source, 'plan');
         await beginUnderSnapshot(src, input.snapshot);
-        const { rows } = await src.query<{ schema: string; name: string; bytes: string }>(USER_TABLES_SQL);
+        const { rows: tables } = await src.query<{ oid: number; schema: string; name: string }>(USER_TABLES_SQL);
         const objects = input.objects;
         const selected = objects && !selectsEverything(objects) ? await readSelection(src, objects, input.conflicts ?? 'error') : undefined;
-        const splits = new Map<string, TableSplit>();
-        for (const r of rows) {
-          const chunks = chunkCount(Number(r.bytes), input.splitLargerThan ?? 0);
-          const split = chunks > 1 ? await planSplit(src, r, chunks) : undefined;
-          if (split) splits.set(tableKey(r), split);
-        }
         await src.query('COMMIT');
+        // Sizes are not transactional: read outside the snapshot, a few hundred tables at a time.
+        const sizes = await tableSizes(src, tables.map((t) => t.oid));
+        const rows = tables.map((t) => ({ schema: t.schema, name: t.name, bytes: sizes.get(Number(t.oid)) ?? 0 }));
+        const splits = new Map<string, TableSplit>();
+        const big = rows.map((r) => ({ r, chunks: chunkCount(r.bytes, input.splitLargerThan ?? 0) })).filter((b) => b.chunks > 1);
+        if (big.length) {
+          await beginUnderSnapshot(src, input.snapshot);
+          for (const { r, chunks } of big) {
+            const split = await planSplit(src, r, chunks);
+            if (split) splits.set(tableKey(r), split);
+          }
+          await src.query('COMMIT');
+        }
         tgt = await openClient(target, 'plan');
         const existing = await existingTables(tgt);
         const byKey = selected && new Map(selected.tables.map((t) => [tableKey(t), t]));
@@ -62,7 +74,7 @@ export function makeListTables(deps: ActivityDeps) {
           const choice = byKey?.get(tableKey(r));
           if (byKey && !choice) return [];
           const split = splits.get(tableKey(r));
-          const ref: TableRef = { schema: r.schema, name: r.name, estimatedBytes: Number(r.bytes), ...(choice ? mapping(choice) : {}), ...(split ? { split } : {}) };
+          const ref: TableRef = { schema: r.schema, name: r.name, estimatedBytes: r.bytes, ...(choice ? mapping(choice) : {}), ...(split ? { split } : {}) };
           if (existing.has(tableKey(ref.target ?? ref))) ref.preexisting = true;
           return [ref];
         });
@@ -73,6 +85,21 @@ export function makeListTables(deps: ActivityDeps) {
     }
   };
 }
+
+/** Tables' sizes (pg_table_size) by oid, each statement its own transaction: it locks what it measures. */
+export async function tableSizes(client: Client, oids: number[]): Promise<Map<number, number>> {
+  const sizes = new Map<number, number>();
+  for (let i = 0; i < oids.length; i += SIZES_PER_STATEMENT) {
+    const { rows } = await client.query<{ oid: number; bytes: string | null }>(
+      'SELECT o AS oid, pg_catalog.pg_table_size(o)::bigint AS bytes FROM unnest($1::oid[]) AS o',
+      [oids.slice(i, i + SIZES_PER_STATEMENT)],
+    );
+    for (const r of rows) sizes.set(Number(r.oid), Number(r.bytes ?? 0)); // null: dropped meanwhile
+  }
+  return sizes;
+}
+
+const SIZES_PER_STATEMENT = 500;
 
 /**
  * How to split a big table, read under the snapshot: by its one-column integer primary key

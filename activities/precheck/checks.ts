@@ -122,32 +122,30 @@ export async function checkRoles(src: Client, tgt: Client, withSchema: boolean):
 }
 
 /**
- * pg_dump locks every table in one transaction, and pre-data is restored in one transaction
- * that holds a lock on every relation it creates. Both must fit in the server's lock table
- * (max_locks_per_transaction × (max_connections + max_prepared_transactions)).
+ * pg_dump (the schema dump) locks every table it dumps in one transaction, on the source. The
+ * lock table holds max_locks_per_transaction × (max_connections + max_prepared_transactions)
+ * locks by PostgreSQL's formula, and borrows shared memory that other tables leave unused: on
+ * PostgreSQL 15 with the defaults (6,400 by the formula) a pg_dump of 10,000 tables went
+ * through and one of 50,000 failed at the 12,486th ("out of shared memory"). So 1.8 × the
+ * formula, leaving room for other sessions, is where the dump is likely to fail. The target
+ * needs no such room: pre-data commits in batches that fit its lock table (transaction-split.ts).
  */
-export async function checkLockCapacity(src: Client, tgt: Client): Promise<CheckItem> {
-  const { rows } = await src.query<{ n: string }>(
-    `SELECT count(*) AS n FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`,
+const LOCK_TABLE_REACH = 1.8;
+
+export async function checkLockCapacity(src: Client): Promise<CheckItem> {
+  const { rows } = await src.query<{ n: string; per: string; cap: string }>(
+    `SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'p', 'f') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema') AS n,
+            current_setting('max_locks_per_transaction') AS per,
+            current_setting('max_locks_per_transaction')::int * (current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int) AS cap`,
   );
-  const needed = Number(rows[0].n);
-  const capacity = async (c: Client) => {
-    const r = await c.query<{ cap: string; per: string }>(
-      `SELECT current_setting('max_locks_per_transaction')::int * (current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int) AS cap,
-              current_setting('max_locks_per_transaction') AS per`,
-    );
-    return { cap: Number(r.rows[0].cap), per: Number(r.rows[0].per) };
-  };
-  const s = await capacity(src);
-  const t = await capacity(tgt);
-  // Leave a margin for the other sessions of the server.
-  const short = [s.cap * 0.8 < needed ? 'source' : '', t.cap * 0.8 < needed ? 'target' : ''].filter(Boolean);
-  if (!short.length) return pass('lock-capacity', `${needed} relations fit in both servers' lock tables.`);
-  const per = Math.ceil((needed * 1.5) / Math.max(1, s.cap / s.per));
-  return fail(
+  const tables = Number(rows[0].n);
+  const reach = Math.floor(Number(rows[0].cap) * LOCK_TABLE_REACH);
+  if (tables <= reach) return pass('lock-capacity', `The schema dump locks ${tables} tables at once; the source's lock table reaches about ${reach}.`);
+  const per = Math.ceil((Number(rows[0].per) * tables * 1.2) / reach);
+  return warn(
     'lock-capacity',
-    `${needed} relations need more locks than the ${short.join(' and ')} lock table holds (max_locks_per_transaction ${short.includes('source') ? s.per : t.per}).`,
-    `Set max_locks_per_transaction to at least ${per} on the ${short.join(' and ')} and restart ${short.length > 1 ? 'them' : 'it'}.`,
+    `The schema dump (pg_dump) locks ${tables} tables at once, more than the source's lock table is likely to hold (about ${reach} with max_locks_per_transaction ${rows[0].per}): it may fail with "out of shared memory".`,
+    `Set max_locks_per_transaction to at least ${per} on the source and restart it, or migrate the tables in several migrations (objects.include).`,
   );
 }

@@ -93,7 +93,7 @@ async function catalogChecks(deps: ActivityDeps, input: PrecheckInput, sides: Si
   items.push(await checks.checkExtensions(src, tgt));
   items.push(await checks.checkCFunctions(src, withSchema));
   items.push(await checks.checkKeys(src, selection && new Set(selection.selected.map(displayName))));
-  items.push(await checks.checkLockCapacity(src, tgt));
+  items.push(await checks.checkLockCapacity(src));
   const roles = await checks.checkRoles(src, tgt, withSchema);
   items.push(roles.item);
   facts.keepOwnership = roles.keepOwnership;

@@ -5,7 +5,9 @@
  * (post-data restores from it later); its pre-data section (schemas, extensions, types,
  * domains, sequences, tables, views, functions, ...) is read through `pg_restore` and run on
  * the target in a single transaction, in batches of statements (run-sql-script.ts): all or
- * nothing, and marked done in that same transaction.
+ * nothing, and marked done in that same transaction. A schema whose locks do not fit in one
+ * transaction (thousands of tables on a server with the default lock table) commits in several,
+ * each with its progress, and a retry goes on from the saved dump (transaction-split.ts).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,7 +21,8 @@ import { owningWorkflow } from '../owning-workflow';
 import { restoreOwnershipArgs, type SchemaOptions } from './dump-options';
 import { runSchemaDump, schemaDumpArgs, type EarlyDumps } from './schema-dump';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
-import { isStepDone, markerSql, saveDump } from './step-marker';
+import { isStepDone, loadDumpInto, loadProgress, markerSql, progressSql, saveDump } from './step-marker';
+import { lockBudget, type TransactionSplit } from './transaction-split';
 import { runSqlScript } from './run-sql-script';
 import type { ObjectsSpec } from '../../common/objects-spec';
 import { selectsEverything } from '../../common/selection';
@@ -71,12 +74,13 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         if (await isStepDone(tgt, workflowId, 'pre-data')) return { alreadyDone: true };
 
         const dumpFile = join(dir, 'schema.dump');
+        // An attempt that committed part of a split script left its dump: the rest comes from it.
+        const committed = await loadProgress(tgt, workflowId, 'pre-data');
         const args = schemaDumpArgs(input.snapshot, input);
         // Taken while the precheck ran, when it was taken on this worker with these arguments.
-        const earlyDump = early.take(workflowId, args);
+        const earlyDump = committed ? undefined : early.take(workflowId, args);
         if (earlyDump) await writeFile(dumpFile, earlyDump);
-        else await runSchemaDump(deps, source, args, dumpFile, (run) => (dump = run));
-        const dumpBytes = earlyDump ?? (await readFile(dumpFile));
+        else if (!committed || !(await loadDumpInto(tgt, workflowId, dumpFile))) await runSchemaDump(deps, source, args, dumpFile, (run) => (dump = run));
         let filter: SchemaFilter | undefined;
         let skip: number[] | undefined; // dump ids left out; undefined: restore everything
         const listFile = join(dir, 'pre-data.list');
@@ -89,16 +93,19 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
           const left = new Set(skip);
           await writeFile(listFile, entries.filter((e) => !left.has(e.dumpId)).map((e) => e.line).join('\n') + '\n');
         }
-        const { rows: schemas } = await tgt.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace');
-        await saveDump(tgt, workflowId, dumpBytes, skip, schemas.map((r) => r.nspname));
+        if (!committed) {
+          const { rows: schemas } = await tgt.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace');
+          await saveDump(tgt, workflowId, await readFile(dumpFile), skip, schemas.map((r) => r.nspname));
+        }
 
         // The script runs in one transaction, marked done inside it; it commits only after
         // pg_restore ended well (a failed pg_restore may have written half a script).
         restore = startTool(deps, 'pg_restore', ['--section=pre-data', ...(skip ? ['-L', listFile] : []), ...restoreOwnershipArgs(input), '-f', '-', dumpFile], {});
         const restored = restore.done;
         restored.catch(() => undefined); // awaited below, unless the script fails first
+        const split = await transactionSplit(tgt, workflowId, committed);
         await tgt.query('BEGIN');
-        await runSqlScript(tgt, restore.child.stdout!).catch((err) => {
+        await runSqlScript(tgt, restore.child.stdout!, undefined, split).catch((err) => {
           killQuietly(restore);
           throw err;
         });
@@ -114,6 +121,16 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
       await rm(dir, { recursive: true, force: true });
     }
   };
+}
+
+/** Commits every so many statements when the target's lock table asks for it. */
+async function transactionSplit(tgt: Client, workflowId: string, alreadyCommitted: number): Promise<TransactionSplit> {
+  const { rows } = await tgt.query<{ locks: number; connections: number; prepared: number }>(
+    `SELECT current_setting('max_locks_per_transaction')::int AS locks, current_setting('max_connections')::int AS connections,
+            current_setting('max_prepared_transactions')::int AS prepared`,
+  );
+  const { locks, connections, prepared } = rows[0];
+  return { lockBudget: lockBudget(locks, connections, prepared), alreadyCommitted, progressSql: (n) => progressSql(workflowId, 'pre-data', n) };
 }
 
 /** Applies the selection to the dump's entries, reading the source catalog under the snapshot. */

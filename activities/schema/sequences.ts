@@ -8,6 +8,9 @@ import { closeQuietly, openClient } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 
+/** Sequences read, and set, per statement. */
+const SEQUENCES_PER_STATEMENT = 500;
+
 export function makeCopySequences(deps: ActivityDeps) {
   return async function copySequences(input: Endpoints): Promise<{ sequences: number }> {
     const { source, target, secrets } = resolveBoth(deps, input);
@@ -16,21 +19,33 @@ export function makeCopySequences(deps: ActivityDeps) {
     try {
       return await guarded({ doing: `copy sequence values from ${source.label} to ${target.label}`, secrets, retry: input.retry }, async () => {
         src = await openClient(source, 'sequences');
-        const { rows } = await src.query<{ name: string; value: string; called: boolean }>(
-          `SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(sequencename) AS name,
-                  coalesce(last_value, start_value)::text AS value, last_value IS NOT NULL AS called
-             FROM pg_catalog.pg_sequences
-            WHERE schemaname !~ '^pg_' AND schemaname NOT IN ('information_schema', '_pgferry')`,
-        );
         tgt = await openClient(target, 'sequences');
-        // One statement for all of them; sequences that were not migrated are skipped.
-        const set = await tgt.query(
-          `SELECT pg_catalog.setval(pg_catalog.to_regclass(s.name), s.value, s.called)
-             FROM unnest($1::text[], $2::bigint[], $3::boolean[]) AS s(name, value, called)
-            WHERE pg_catalog.to_regclass(s.name) IS NOT NULL`,
-          [rows.map((r) => r.name), rows.map((r) => r.value), rows.map((r) => r.called)],
+        // Reading or setting a sequence locks it until the statement's transaction ends: a few
+        // hundred per statement, so thousands of them fit in a default lock table.
+        const { rows: names } = await src.query<{ oid: number }>(
+          `SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'S' AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', '_pgferry') ORDER BY c.oid`,
         );
-        return { sequences: set.rowCount ?? 0 };
+        let sequences = 0;
+        for (let i = 0; i < names.length; i += SEQUENCES_PER_STATEMENT) {
+          const { rows } = await src.query<{ name: string; value: string; called: boolean }>(
+            `SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(sequencename) AS name,
+                    coalesce(last_value, start_value)::text AS value, last_value IS NOT NULL AS called
+               FROM pg_catalog.pg_sequences
+              WHERE (schemaname, sequencename) IN (SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                                                     WHERE c.oid = ANY($1::oid[]))`,
+            [names.slice(i, i + SEQUENCES_PER_STATEMENT).map((r) => r.oid)],
+          );
+          // Sequences that were not migrated are skipped.
+          const set = await tgt.query(
+            `SELECT pg_catalog.setval(pg_catalog.to_regclass(s.name), s.value, s.called)
+               FROM unnest($1::text[], $2::bigint[], $3::boolean[]) AS s(name, value, called)
+              WHERE pg_catalog.to_regclass(s.name) IS NOT NULL`,
+            [rows.map((r) => r.name), rows.map((r) => r.value), rows.map((r) => r.called)],
+          );
+          sequences += set.rowCount ?? 0;
+        }
+        return { sequences };
       });
     } finally {
       await closeQuietly(src);

@@ -6,7 +6,9 @@
  *            "already exists";
  *   units    copy units committed, with their results, for the same reason;
  *   dumps    the schema dump taken under the snapshot, so post-data (maybe on another worker)
- *            restores from the same dump without reading the source catalog again.
+ *            restores from the same dump without reading the source catalog again;
+ *   progress how far a step too big for one transaction got (pre-data of thousands of
+ *            tables commits in batches that fit the lock table), committed with each batch.
  */
 import { open } from 'node:fs/promises';
 import type { Client } from 'pg';
@@ -19,12 +21,28 @@ CREATE SCHEMA IF NOT EXISTS ${MARKER_SCHEMA};
 CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.steps (workflow_id text, step text, done_at timestamptz DEFAULT now(), PRIMARY KEY (workflow_id, step));
 CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.units (workflow_id text, unit_id int, snapshot text, results jsonb, PRIMARY KEY (workflow_id, unit_id));
 CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.dumps (workflow_id text PRIMARY KEY, dump bytea, skip int[], existing_schemas text[]);
+CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.progress (workflow_id text, step text, done bigint, PRIMARY KEY (workflow_id, step));
 `;
 
 export function markerSql(workflowId: string, step: string): string {
   return `${BOOKKEEPING_DDL}
 INSERT INTO ${MARKER_SCHEMA}.steps (workflow_id, step) VALUES (${quoteLiteral(workflowId)}, ${quoteLiteral(step)});
 `;
+}
+
+/** Records, in the transaction about to commit, that `done` items of a step are in. */
+export function progressSql(workflowId: string, step: string, done: number): string {
+  return `${BOOKKEEPING_DDL}
+INSERT INTO ${MARKER_SCHEMA}.progress (workflow_id, step, done) VALUES (${quoteLiteral(workflowId)}, ${quoteLiteral(step)}, ${done})
+  ON CONFLICT (workflow_id, step) DO UPDATE SET done = EXCLUDED.done;
+`;
+}
+
+/** How many items of a step earlier attempts committed (0: none, or the step is not batched). */
+export async function loadProgress(target: Client, workflowId: string, step: string): Promise<number> {
+  if (!(await bookkeepingExists(target, 'progress'))) return 0;
+  const { rows } = await target.query<{ done: string }>(`SELECT done FROM ${MARKER_SCHEMA}.progress WHERE workflow_id = $1 AND step = $2`, [workflowId, step]);
+  return Number(rows[0]?.done ?? 0);
 }
 
 async function bookkeepingExists(target: Client, table: string): Promise<boolean> {
