@@ -16,7 +16,7 @@ import { busyLanes, estimateCopy, PLAN_TABLE_LIMIT, type MigrationPlanPreview, t
 import { closeQuietly, openClient, qualified } from '../db';
 import { resolveBoth, type ActivityDeps } from '../deps';
 import { guarded } from '../errors';
-import { existingTables, planSplit, USER_TABLES_SQL } from '../copy/list-tables';
+import { existingTables, planSplit, tableSizes, USER_TABLES_SQL } from '../copy/list-tables';
 import { readSelection, USER_SCHEMAS_SQL } from '../objects/read-selection';
 import { CopyOutRelay } from '../copy/copy-relay';
 import { objectCounts } from './object-counts';
@@ -57,7 +57,9 @@ export function makePlanMigration(deps: ActivityDeps) {
 
 async function readPlan(src: Client, input: PlanInput): Promise<MigrationPlanPreview> {
   const splitLargerThan = splitThresholdBytes(input.copy);
-  const { rows } = await src.query<{ schema: string; name: string; bytes: string }>(USER_TABLES_SQL);
+  const { rows: listed } = await src.query<{ oid: number; schema: string; name: string }>(USER_TABLES_SQL);
+  const sizes = await tableSizes(src, listed.map((t) => t.oid));
+  const rows = listed.map((t) => ({ schema: t.schema, name: t.name, bytes: sizes.get(Number(t.oid)) ?? 0 }));
   const selection = input.objects && !selectsEverything(input.objects) ? await readSelection(src, input.objects, input.conflicts) : undefined;
   if (selection?.problems.length) throw new Error(`the objects section selects nothing valid: ${selection.problems.join('; ')} (pgferry precheck names each problem)`);
   const byKey = selection && new Map(selection.tables.map((t) => [tableKey(t), t]));

@@ -17,6 +17,7 @@ import { dumpFilterArgs, restoreOwnershipArgs, type SchemaOptions } from './dump
 import { loadDumpInto } from './step-marker';
 import { owningWorkflow } from '../owning-workflow';
 import { alreadyRestored, readToc } from './existing-objects';
+import { refreshMaterializedViews } from './matview-refresh';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
 
 export interface PostDataInput extends Endpoints, SchemaOptions {
@@ -50,13 +51,18 @@ export function makeApplyPostData(deps: ActivityDeps) {
           await run.done;
         }
 
-        const entries = (await readToc(deps, dumpFile, ['post-data'])).filter((e) => !leftOut.has(e.dumpId)); // not selected (objects)
+        const all = (await readToc(deps, dumpFile)).filter((e) => !leftOut.has(e.dumpId)); // not selected (objects)
+        const postData = new Set((await readToc(deps, dumpFile, ['post-data'])).map((e) => e.dumpId));
+        const entries = all.filter((e) => postData.has(e.dumpId));
 
         src = await openClient(source, 'post-data');
         const skip = await alreadyRestored(entries, src, tgt);
         const left = entries.filter((e) => !skip.has(e.dumpId));
         // Often nothing is left: the copy built every index and key (no foreign keys, triggers...).
-        if (!left.length) return { objects: entries.length, skippedAsDone: skip.size };
+        if (!left.length) {
+          await refreshMaterializedViews(all, src, tgt);
+          return { objects: entries.length, skippedAsDone: skip.size };
+        }
         const listFile = join(dir, 'post-data.list');
         await writeFile(listFile, left.map((e) => e.line).join('\n') + '\n');
 
@@ -69,6 +75,7 @@ export function makeApplyPostData(deps: ActivityDeps) {
           { ...target.libpqEnv, PGOPTIONS: startupOptions({ jit: 'off', ...indexBuildSettings(input.indexBuild) }) },
         );
         await run.done;
+        await refreshMaterializedViews(all, src, tgt);
         return { objects: entries.length, skippedAsDone: skip.size };
       });
     } finally {

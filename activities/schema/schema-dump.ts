@@ -19,9 +19,13 @@ import { owningWorkflow } from '../owning-workflow';
 import { dumpFilterArgs, type SchemaOptions } from './dump-options';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
 
-/** pg_dump's arguments but the output file. UTF8 whatever the source's encoding: the script goes through a UTF8 connection. */
+/**
+ * pg_dump's arguments but the output file. UTF8 whatever the source's encoding: the script goes
+ * through a UTF8 connection. `--schema-only` rather than the pre- and post-data sections: those
+ * read every sequence's value too, a lock each (matview-refresh.ts).
+ */
 export function schemaDumpArgs(snapshot: string, options: Pick<SchemaOptions, 'excludeTables'>): string[] {
-  return ['-Fc', '--encoding=UTF8', '--section=pre-data', '--section=post-data', `--snapshot=${snapshot}`, ...dumpFilterArgs(options)];
+  return ['-Fc', '--encoding=UTF8', '--schema-only', `--snapshot=${snapshot}`, ...dumpFilterArgs(options)];
 }
 
 /** Runs pg_dump into `file`; `onStart` gets the run so that a cancelled activity can kill it. */
