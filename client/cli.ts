@@ -145,7 +145,7 @@ export function buildProgram(): Command {
       const spec = withStartAt(specOrExit(specPath), opts.at);
       const settings = settingsOrExit(opts.taskQueue);
       const client = await clientOrExit(settings);
-      const id = await startMigration(client, settings, spec, opts.id ?? defaultWorkflowId(spec));
+      const id = await startMigration(client, settings, spec, opts.id ?? defaultWorkflowId(spec), (notice) => console.error(`note: ${notice}`));
       const scheduled = spec.startAt && Date.parse(spec.startAt) > Date.now() ? ` (scheduled to start at ${spec.startAt})` : '';
       if (!opts.json) console.log(`started migration ${id}${scheduled}\nWeb UI: ${webUiLink(settings, id)}`);
       if (!opts.wait) return;

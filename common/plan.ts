@@ -2,6 +2,8 @@
  * The migration plan and its progress: small facts that travel through Temporal.
  * Rows never do; only table names, counts, sizes and states.
  */
+import type { Rates } from './rates';
+import type { StreamOutlook } from './stream-outlook';
 import type { StreamProgress } from './stream';
 import type { ControlView } from './control';
 import type { ChunkRange, TableSplit } from './table-split';
@@ -179,6 +181,10 @@ export interface MigrationProgress extends Partial<ControlView> {
   stream?: StreamProgress;
   largeObjects?: LargeObjectsSummary;
   redone?: RedoneWork;
+  /** While copying: MB/s and rows/s now and on average, and the time left. */
+  rates?: Rates;
+  /** While streaming: caught up or not, as the stream last told the migration. */
+  streamOutlook?: StreamOutlook;
 }
 
 /** A map key for a table; JSON so that dots and quotes inside names cannot collide. */
