@@ -6,6 +6,7 @@
 import type { TableProgressUpdate } from '../common/messages';
 import {
   displayName,
+  tablePercent,
   type RedoneWork,
   tableKey,
   type MigrationProgress,
@@ -223,6 +224,7 @@ export class MigrationState {
       phases: this.phases,
       warnings: this.warnings,
       startedAt: this.startedAt,
+      ...(this.workflowId ? { workflowId: this.workflowId } : {}),
       snapshot: this.snapshot,
       streamWorkflowId: this.streamWorkflowId,
       ...(this.largeObjects ? { largeObjects: this.largeObjects.view() } : {}),
@@ -290,12 +292,6 @@ function combineChunks(chunks: TableCopyResult[]): TableCopyResult {
   const workers = [...new Set(chunks.map((c) => c.worker).filter((w) => w !== undefined))].sort();
   if (workers.length) result.worker = workers.join(', ');
   return result;
-}
-
-/** A table's progress by its estimated size (finished tables: 100). */
-export function tablePercent(t: TableProgress): number {
-  if (['copied', 'indexed', 'done'].includes(t.state)) return 100;
-  return t.estimatedBytes > 0 ? Math.min(99, Math.floor((100 * t.bytes) / t.estimatedBytes)) : 0;
 }
 
 /** The stream's standing and what to do next, on the migration's page. */
