@@ -171,7 +171,8 @@ export function buildProgram(): Command {
     .action(async (opts: { limit: string }) => {
       const client = await clientOrExit();
       for (const m of await listMigrations(client, Number(opts.limit))) {
-        console.log(`${m.workflowId}\t${m.status}\t${m.startTime.toISOString()}${m.closeTime ? `\t${m.closeTime.toISOString()}` : ''}`);
+        const phase = m.phase ? `\tphase ${m.phase}${m.lagSeconds !== undefined ? `, lag ${m.lagSeconds} s` : ''}` : '';
+        console.log(`${m.workflowId}\t${m.status}\t${m.startTime.toISOString()}${m.closeTime ? `\t${m.closeTime.toISOString()}` : ''}${phase}`);
       }
     });
 

@@ -11,7 +11,7 @@ import { MULTI_DATABASE_WORKFLOW, type MultiCutoverRequest, type MultiCutoverRes
 import { cutoverUpdate, multiCutoverUpdate, multiProgressQuery, progressQuery, streamProgressQuery } from '../workflows/messages';
 import type { TemporalSettings } from './temporal';
 import { checkSearchAttributes } from './search-attributes';
-import { SOURCE_ATTRIBUTE, startingAttributes, TARGET_ATTRIBUTE } from '../common/search-attributes';
+import { LAG_SECONDS_ATTRIBUTE, PHASE_ATTRIBUTE, SOURCE_ATTRIBUTE, startingAttributes, TARGET_ATTRIBUTE } from '../common/search-attributes';
 
 export const MIGRATION_WORKFLOW = 'migrationWorkflow';
 
@@ -145,12 +145,24 @@ export interface MigrationListing {
   status: string;
   startTime: Date;
   closeTime?: Date;
+  /** From pgferry's search attributes, where the namespace has them. */
+  phase?: string;
+  lagSeconds?: number;
 }
 
 export async function listMigrations(client: Client, limit = 50): Promise<MigrationListing[]> {
   const out: MigrationListing[] = [];
   for await (const wf of client.workflow.list({ query: `WorkflowType = '${MIGRATION_WORKFLOW}' OR WorkflowType = '${MULTI_DATABASE_WORKFLOW}'` })) {
-    out.push({ workflowId: wf.workflowId, status: listedStatus(wf.status.name, wf.memo), startTime: wf.startTime, closeTime: wf.closeTime });
+    const phase = wf.typedSearchAttributes.get(PHASE_ATTRIBUTE);
+    const lagSeconds = wf.typedSearchAttributes.get(LAG_SECONDS_ATTRIBUTE);
+    out.push({
+      workflowId: wf.workflowId,
+      status: listedStatus(wf.status.name, wf.memo),
+      startTime: wf.startTime,
+      closeTime: wf.closeTime,
+      ...(phase !== undefined ? { phase } : {}),
+      ...(lagSeconds !== undefined && phase === 'streaming' ? { lagSeconds } : {}),
+    });
     if (out.length >= limit) break;
   }
   return out;
