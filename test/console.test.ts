@@ -114,7 +114,8 @@ describe('the Web UI as a console', () => {
     expect(attributes.get(LAG_SECONDS_ATTRIBUTE)).toBeLessThan(5);
     expect((await runCli(['status', id], h.cliEnv)).stdout).toContain(`next: ${nextStep}`);
 
-    const page = `http://127.0.0.1:${uiPort}/namespaces/default/workflows/${encodeURIComponent(id)}`;
+    // The page's "User Metadata" tab: summary, details and current details.
+    const page = `http://127.0.0.1:${uiPort}/namespaces/default/workflows/${encodeURIComponent(id)}/${(await h.client.workflow.getHandle(id).describe()).runId}/user-metadata`;
     if (chromium) {
       const { found, text: rendered } = await renderedPage(page, ['streaming', 'caught up', `pgferry cutover ${id}`]);
       expect(found, `the rendered page lacks the phase, the lag or the next step:\n${rendered.slice(0, 4000)}`).toBe(true);

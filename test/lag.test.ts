@@ -89,15 +89,17 @@ describe('lag seconds from the source', () => {
   });
 
   it('dates a backlog held in the slot by a throttled stream by its real age', async () => {
-    expect((await runCli(['throttle', id, '--phase', 'incremental', '--rows-per-second', '200'], h.cliEnv)).code).toBe(0);
+    expect((await runCli(['throttle', id, '--phase', 'incremental', '--rows-per-second', '100'], h.cliEnv)).code).toBe(0);
     await sleep(2_500); // the stream learns the limit at its next poll (every second)
-    const rows = 4_000;
+    const rows = 2_000;
     let backlogEnd = 0n;
     let t0 = 0;
     let t1 = 0;
     const backlog = await reports(async () => {
       t0 = Date.now();
-      for (let i = 0; i < rows / 100; i++) await writer.query(`INSERT INTO ticks (pad) SELECT repeat('y', 200) FROM generate_series(1, 100)`);
+      // One transaction per row, committed within a moment: between two of its applies the
+      // stream has nothing received left to date the lag by, only the slot's backlog.
+      await writer.query(`DO $$ BEGIN FOR i IN 1..${rows} LOOP INSERT INTO ticks (pad) VALUES (repeat('y', 200)); COMMIT; END LOOP; END $$`);
       t1 = Date.now();
       backlogEnd = parseLsn((await writer.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn);
       await waitFor('the target to have every row', async () => Number((await h.target.query<{ n: string }>('SELECT count(*) AS n FROM ticks', 'app'))[0].n) === (await countTicks()), 120_000, 500);
@@ -109,7 +111,7 @@ describe('lag seconds from the source', () => {
       'throttled backlog',
       backlog.map((r) => ({ at: r.updatedAt! - t0, lag: r.lagSeconds, bytes: r.lagBytes, behind: parseLsn(r.appliedLsn!) < backlogEnd })),
     );
-    // 4,000 row changes at 200 a second: about 20 s to drain, reported every 5 s.
+    // 2,000 row changes at 100 a second: about 20 s to drain, reported every 5 s.
     expect(behind.length).toBeGreaterThanOrEqual(2);
     for (const r of behind) {
       // The oldest change not applied committed between t0 and t1 (heartbeats are a second apart).
@@ -122,6 +124,21 @@ describe('lag seconds from the source', () => {
     expect(last.lagSeconds).toBeLessThan(1.5);
     expect(last.outlook?.caughtUp).toBe(true);
     expect((await runCli(['throttle', id, '--phase', 'incremental', '--unlimited'], h.cliEnv)).code).toBe(0);
+  });
+
+  it('grows while the stream is paused and the source takes writes', async () => {
+    expect((await runCli(['pause', id], h.cliEnv)).code).toBe(0);
+    await sleep(1_500);
+    const t0 = Date.now();
+    await writer.query(`DO $$ BEGIN FOR i IN 1..50 LOOP INSERT INTO ticks (pad) VALUES ('paused'); COMMIT; END LOOP; END $$`);
+    await waitFor('a report 8 s after the writes', async () => ((await progress()).updatedAt ?? 0) > t0 + 8_000, 30_000, 500);
+    const paused = await progress();
+    console.log('paused', { at: paused.updatedAt! - t0, lag: paused.lagSeconds, state: paused.state });
+    expect(paused.state).toBe('paused');
+    expect(paused.lagSeconds).toBeGreaterThanOrEqual((paused.updatedAt! - t0) / 1000 - 2);
+    expect(paused.lagSeconds).toBeLessThanOrEqual((paused.updatedAt! - t0) / 1000 + 2);
+    expect((await runCli(['resume', id], h.cliEnv)).code).toBe(0);
+    await waitFor('the lag to fall back once resumed', async () => (await progress()).lagSeconds < 1.5 && ((await progress()).updatedAt ?? 0) > Date.now() - 6_000, 30_000, 500);
   });
 
   it('leaves nothing on the source once cancelled', async () => {

@@ -280,6 +280,10 @@ export function makeStreamChanges(deps: ActivityDeps) {
         if (idle && control.paused) {
           if (Date.now() - meter.statusSentAt >= STATUS_UPDATE_MS) sendStatus();
           await beatOnSource(); // the lag grows while paused if the source writes meanwhile
+          if (Date.now() - lastStats >= STATS_SIGNAL_MS) {
+            lastStats = Date.now();
+            await signalStats(meter.takeStats()); // the operator sees it grow
+          }
           await new Promise((r) => setTimeout(r, CONTROL_POLL_MS));
           continue;
         }
