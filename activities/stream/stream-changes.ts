@@ -40,6 +40,7 @@ import { RelationCache } from './relation-cache';
 import { standbyStatusUpdate } from './replication-frames';
 import { StreamMeter } from './stream-meter';
 import { readSourceEnd, writeHeartbeat } from './source-heartbeat';
+import { HEARTBEAT_PREFIX } from './lag-clock';
 import { lockPosition, readPosition, savePosition } from './stream-position';
 import { RateGate } from '../rate/rate-gate';
 import type { SyncPlan } from '../../common/sync-plan';
@@ -364,6 +365,11 @@ export function makeStreamChanges(deps: ActivityDeps) {
                 await commit(message.lsn > batchEndLsn ? message.lsn : batchEndLsn, true);
                 batchEndLsn = meter.applied;
                 if (await control.awaitStopAt(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
+              } else if (message.prefix === HEARTBEAT_PREFIX && !message.transactional && !inTransaction) {
+                // A heartbeat read back: every transaction before it has arrived, so the position
+                // passes it with the batch waiting (or at once), and the lag knows it is caught up.
+                if (nothingPending()) meter.confirmIdle(message.lsn);
+                else if (batchStartedAt && message.lsn > batchEndLsn) batchEndLsn = message.lsn;
               }
               break;
             default:
