@@ -1,4 +1,4 @@
-// Loads a page in headless Chromium and prints its rendered text once it shows every given
+// Loads a page in headless Chromium and prints its rendered text (with its frames') once it shows every given
 // string (or after the timeout), through the DevTools protocol. Needs Node's WebSocket:
 //   node --experimental-websocket scripts/read-web-page.mjs <url> <timeoutMs> [text...]
 // Exit 0 when every text was found, 1 when not (the text is printed either way), 2 on errors.
@@ -53,9 +53,20 @@ try {
     });
   const deadline = Date.now() + timeoutMs;
   let text = '';
+  await call('Page.enable');
+  // The Web UI renders user Markdown (current details) in sandboxed iframes: read every frame.
+  const frameIds = (tree) => [tree.frame.id, ...(tree.childFrames ?? []).flatMap(frameIds)];
+  const frameText = async (frameId) => {
+    const world = await call('Page.createIsolatedWorld', { frameId, worldName: 'read-web-page' });
+    const contextId = world.result?.executionContextId;
+    if (!contextId) return '';
+    const res = await call('Runtime.evaluate', { expression: 'document.body ? document.body.innerText : ""', returnByValue: true, contextId });
+    return res.result?.result?.value ?? '';
+  };
   for (;;) {
-    const res = await call('Runtime.evaluate', { expression: 'document.body ? document.body.innerText : ""', returnByValue: true });
-    text = res.result?.result?.value ?? '';
+    const tree = (await call('Page.getFrameTree')).result?.frameTree;
+    const texts = tree ? await Promise.all(frameIds(tree).map(frameText)) : [];
+    text = texts.join('\n');
     if (wanted.every((w) => text.includes(w)) || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 500));
   }
