@@ -150,7 +150,7 @@ export function buildProgram(): Command {
       const settings = settingsOrExit(opts.taskQueue);
       const client = await clientOrExit(settings);
       spec = await passPrecheckGate(client, settings, spec, { yes: Boolean(opts.yes), interactive: isInteractive(Boolean(opts.json)) }, Boolean(opts.json));
-      const id = await startMigration(client, settings, spec, opts.id ?? defaultWorkflowId(spec));
+      const id = await startMigration(client, settings, spec, opts.id ?? defaultWorkflowId(spec), (notice) => console.error(`note: ${notice}`));
       const scheduled = spec.startAt && Date.parse(spec.startAt) > Date.now() ? ` (scheduled to start at ${spec.startAt})` : '';
       if (!opts.json) console.log(`started migration ${id}${scheduled}\nWeb UI: ${webUiLink(settings, id)}`);
       if (!opts.wait) return;
@@ -176,7 +176,8 @@ export function buildProgram(): Command {
     .action(async (opts: { limit: string }) => {
       const client = await clientOrExit();
       for (const m of await listMigrations(client, Number(opts.limit))) {
-        console.log(`${m.workflowId}\t${m.status}\t${m.startTime.toISOString()}${m.closeTime ? `\t${m.closeTime.toISOString()}` : ''}`);
+        const phase = m.phase ? `\tphase ${m.phase}${m.lagSeconds !== undefined ? `, lag ${m.lagSeconds} s` : ''}` : '';
+        console.log(`${m.workflowId}\t${m.status}\t${m.startTime.toISOString()}${m.closeTime ? `\t${m.closeTime.toISOString()}` : ''}${phase}`);
       }
     });
 

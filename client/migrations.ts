@@ -10,6 +10,8 @@ import type { MigrationSpec } from '../common/spec';
 import { MULTI_DATABASE_WORKFLOW, type MultiCutoverRequest, type MultiCutoverResult, type MultiDatabaseProgress, type MultiDatabaseReport } from '../common/databases';
 import { cutoverUpdate, multiCutoverUpdate, multiProgressQuery, progressQuery, streamProgressQuery } from '../workflows/messages';
 import type { TemporalSettings } from './temporal';
+import { checkSearchAttributes } from './search-attributes';
+import { LAG_SECONDS_ATTRIBUTE, PHASE_ATTRIBUTE, SOURCE_ATTRIBUTE, startingAttributes, TARGET_ATTRIBUTE } from '../common/search-attributes';
 
 export const MIGRATION_WORKFLOW = 'migrationWorkflow';
 
@@ -32,12 +34,22 @@ function migrationDetails(spec: MigrationSpec): string {
   ].join('\n\n');
 }
 
-export async function startMigration(client: Client, settings: TemporalSettings, spec: MigrationSpec, workflowId = defaultWorkflowId(spec)): Promise<string> {
+export async function startMigration(
+  client: Client,
+  settings: TemporalSettings,
+  spec: MigrationSpec,
+  workflowId = defaultWorkflowId(spec),
+  notice: (message: string) => void = () => undefined,
+): Promise<string> {
+  const attributes = await checkSearchAttributes(client, settings.namespace);
+  if (attributes.notice) notice(attributes.notice);
   // Several databases run as a parent workflow with a child migration per database.
   await client.workflow.start(spec.databases ? MULTI_DATABASE_WORKFLOW : MIGRATION_WORKFLOW, {
     taskQueue: settings.taskQueue,
     workflowId,
-    args: [{ spec }],
+    args: [{ spec, ...(attributes.registered ? { searchAttributes: true } : {}) }],
+    // Several databases: the parent shows where from and to; each database's child its phase, lag, percent.
+    ...(attributes.registered ? { typedSearchAttributes: startingAttributes(spec).filter((a) => !spec.databases || a.key === SOURCE_ATTRIBUTE || a.key === TARGET_ATTRIBUTE) } : {}),
     staticSummary: migrationSummary(spec),
     staticDetails: migrationDetails(spec),
     // Lets `pgferry list` show a scheduled migration without asking a worker.
@@ -133,12 +145,24 @@ export interface MigrationListing {
   status: string;
   startTime: Date;
   closeTime?: Date;
+  /** From pgferry's search attributes, where the namespace has them. */
+  phase?: string;
+  lagSeconds?: number;
 }
 
 export async function listMigrations(client: Client, limit = 50): Promise<MigrationListing[]> {
   const out: MigrationListing[] = [];
   for await (const wf of client.workflow.list({ query: `WorkflowType = '${MIGRATION_WORKFLOW}' OR WorkflowType = '${MULTI_DATABASE_WORKFLOW}'` })) {
-    out.push({ workflowId: wf.workflowId, status: listedStatus(wf.status.name, wf.memo), startTime: wf.startTime, closeTime: wf.closeTime });
+    const phase = wf.typedSearchAttributes.get(PHASE_ATTRIBUTE);
+    const lagSeconds = wf.typedSearchAttributes.get(LAG_SECONDS_ATTRIBUTE);
+    out.push({
+      workflowId: wf.workflowId,
+      status: listedStatus(wf.status.name, wf.memo),
+      startTime: wf.startTime,
+      closeTime: wf.closeTime,
+      ...(phase !== undefined ? { phase } : {}),
+      ...(lagSeconds !== undefined && phase === 'streaming' ? { lagSeconds } : {}),
+    });
     if (out.length >= limit) break;
   }
   return out;

@@ -1,25 +1,30 @@
 /** Text rendering for the CLI: live progress, the final report (the precheck's is in precheck-output.ts). */
-import { displayName, type CutoverResult, type LargeObjectsSummary, type MigrationProgress, type MigrationReport } from '../common/plan';
+import { displayName, tablePercent, type CutoverResult, type LargeObjectsSummary, type MigrationProgress, type MigrationReport } from '../common/plan';
 import type { LargeObjectValidation } from '../common/large-objects';
 import { changeCount, type StreamProgress } from '../common/stream';
 import { formatBytes } from '../common/format';
 import type { ControlView } from '../common/control';
 import { describeLimit, isUnlimited } from '../common/throttle';
+import { describeRates } from '../common/rates';
+import { describeOutlook, streamingNextStep } from '../common/stream-outlook';
 
 export function renderProgress(p: MigrationProgress, maxTables = 12): string {
   const lines = [
     `phase ${p.phase}${p.paused ? ' (PAUSED)' : ''}  ·  tables ${p.tablesDone}/${p.tablesTotal}  ·  ${formatBytes(p.bytesCopied)} copied  ·  ${p.percent}%  ${bar(p.percent)}`,
   ];
+  if (p.rates) lines.push(`rate ${describeRates(p.rates)}`);
   const limited = p.throttle && !(isUnlimited(p.throttle.full) && isUnlimited(p.throttle.incremental));
   if (p.throttle && (limited || p.paused || p.phase === 'scheduled')) lines.push(renderControl(p as ControlView, p.phase === 'scheduled'));
   if (p.largeObjects) lines.push(renderLargeObjects(p.largeObjects));
   if (p.redone) lines.push(`copied again after a lost snapshot: ${p.redone.tables} tables, ${formatBytes(p.redone.bytes)}`);
   if (p.stream) lines.push(renderStream(p.stream));
   else if (p.streamWorkflowId) lines.push(`stream ${p.streamWorkflowId}: starting`);
+  if (p.phase === 'streaming') lines.push(`next: ${streamingNextStep(p.workflowId ?? '<id>', p.stream?.outlook ?? p.streamOutlook)}`);
   const busy = p.tables.filter((t) => t.state === 'copying' || t.state === 'failed').slice(0, maxTables);
   for (const t of busy) {
     const error = t.error ? `  ${t.error}` : '';
-    lines.push(`  ${t.state.padEnd(8)} ${displayName(t)}  ${t.rows} rows  ${formatBytes(t.bytes)}${error}`);
+    const share = t.state === 'copying' && t.estimatedBytes > 0 ? ` (${tablePercent(t)}% of ~${formatBytes(t.estimatedBytes)})` : '';
+    lines.push(`  ${t.state.padEnd(8)} ${displayName(t)}  ${t.rows} rows  ${formatBytes(t.bytes)}${share}${error}`);
   }
   return lines.join('\n');
 }
@@ -37,6 +42,7 @@ export function renderStream(s: StreamProgress, maxTables = 8): string {
   const lines = [
     `stream ${s.state}  ·  applied ${s.appliedLsn ?? '-'}  ·  source ${s.sourceLsn ?? '-'}  ·  lag ${formatBytes(s.lagBytes)} / ${s.lagSeconds.toFixed(2)} s  ·  ${s.changesPerSecond} changes/s  ·  ${s.totalChanges} changes in ${s.transactions} transactions`,
   ];
+  if (s.outlook) lines.push(`  ${describeOutlook(s.outlook)}`);
   const busiest = [...s.tables].sort((a, b) => changeCount(b) - changeCount(a)).slice(0, maxTables);
   for (const t of busiest) lines.push(`  ${displayName(t)}  +${t.inserts} ~${t.updates} -${t.deletes}${t.truncates ? ` truncated ${t.truncates}×` : ''}`);
   return lines.join('\n');

@@ -2,6 +2,8 @@
  * The migration plan and its progress: small facts that travel through Temporal.
  * Rows never do; only table names, counts, sizes and states.
  */
+import type { Rates } from './rates';
+import type { StreamOutlook } from './stream-outlook';
 import type { StreamProgress } from './stream';
 import type { ControlView } from './control';
 import type { ChunkRange, TableSplit } from './table-split';
@@ -172,6 +174,8 @@ export interface MigrationProgress extends Partial<ControlView> {
   phases?: PhaseTiming[];
   warnings: string[];
   startedAt: number;
+  /** The migration's workflow id (absent from workers before it was reported). */
+  workflowId?: string;
   snapshot?: string;
   /** Incremental migrations: the child workflow streaming changes (query it for lag). */
   streamWorkflowId?: string;
@@ -179,6 +183,16 @@ export interface MigrationProgress extends Partial<ControlView> {
   stream?: StreamProgress;
   largeObjects?: LargeObjectsSummary;
   redone?: RedoneWork;
+  /** While copying: MB/s and rows/s now and on average, and the time left. */
+  rates?: Rates;
+  /** While streaming: caught up or not, as the stream last told the migration. */
+  streamOutlook?: StreamOutlook;
+}
+
+/** A table's progress by its estimated size (finished tables: 100). */
+export function tablePercent(t: TableProgress): number {
+  if (['copied', 'indexed', 'done'].includes(t.state)) return 100;
+  return t.estimatedBytes > 0 ? Math.min(99, Math.floor((100 * t.bytes) / t.estimatedBytes)) : 0;
 }
 
 /** A map key for a table; JSON so that dots and quotes inside names cannot collide. */

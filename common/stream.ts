@@ -5,6 +5,7 @@
 import { tableKey } from './plan';
 import type { Operation } from './spec';
 import type { RateLimit } from './throttle';
+import type { StreamOutlook } from './stream-outlook';
 
 export const STREAM_STATS_SIGNAL = 'streamStats';
 export const STREAM_CONTROL_QUERY = 'streamControl';
@@ -71,6 +72,8 @@ export interface StreamProgress {
   tables: TableChangeCounts[];
   stopAtLsn?: string;
   updatedAt?: number;
+  /** Caught up or not, and the time left until it is (from the reports so far). */
+  outlook?: StreamOutlook;
 }
 
 /** All row changes (and truncates) in a count. */

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { freePort } from './ports';
+import { cliTypeName, PGFERRY_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { repoRoot } from './repo-root';
 
 const REPO = repoRoot();
@@ -30,12 +31,14 @@ export interface TemporalServer {
   restart(): Promise<void>;
 }
 
-export async function startTemporalServer(opts: { dbFile?: string; uiPort?: number; port?: number } = {}): Promise<TemporalServer> {
+export async function startTemporalServer(opts: { dbFile?: string; uiPort?: number; port?: number; searchAttributes?: boolean } = {}): Promise<TemporalServer> {
   const port = opts.port ?? (await freePort());
   const httpPort = await freePort();
   const metricsPort = await freePort();
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--metrics-port', String(metricsPort), '--log-level', 'error'];
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
+  // pgferry's own search attributes (common/search-attributes.ts), for the Web UI's list.
+  if (opts.searchAttributes !== false) for (const key of PGFERRY_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${cliTypeName(key.type)}`);
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');

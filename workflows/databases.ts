@@ -30,6 +30,7 @@ import { describeConnection } from '../common/connection';
 import { FailureType } from '../common/failure-types';
 import type { CutoverResult, MigrationReport } from '../common/plan';
 import type { MigrationSpec } from '../common/spec';
+import { startingAttributes } from '../common/search-attributes';
 import { migrationWorkflow } from './migration';
 import { cutoverSignal, databasePhaseSignal, multiCutoverUpdate, multiProgressQuery } from './messages';
 import { rootMessage } from './failures';
@@ -37,7 +38,7 @@ import { rootMessage } from './failures';
 /** A database's place is free again once it streams (it may wait for cutover for weeks) or ends. */
 const FREES_A_PLACE = new Set(['streaming', 'cutover', 'done', 'failed', 'cancelled']);
 
-export async function multiDatabaseWorkflow({ spec }: { spec: MigrationSpec }): Promise<MultiDatabaseReport> {
+export async function multiDatabaseWorkflow({ spec, searchAttributes }: { spec: MigrationSpec; searchAttributes?: boolean }): Promise<MultiDatabaseReport> {
   const startedAt = Date.now();
   const id = workflowInfo().workflowId;
   const entries = spec.databases ?? [];
@@ -99,7 +100,9 @@ export async function multiDatabaseWorkflow({ spec }: { spec: MigrationSpec }): 
     const child = databaseSpec(spec, entry);
     const handle = await startChild(migrationWorkflow, {
       workflowId: d.workflowId,
-      args: [{ spec: child, parentId: id }],
+      args: [{ spec: child, parentId: id, ...(searchAttributes ? { searchAttributes } : {}) }],
+      // Each database's migration keeps its own phase, lag and percent current (console-attributes.ts).
+      ...(searchAttributes ? { typedSearchAttributes: startingAttributes(child) } : {}),
       staticSummary: `${describeConnection(child.source)} → ${describeConnection(child.target)} (${spec.types.join(', ')})`.slice(0, 200),
     });
     handles.set(d.workflowId, handle);

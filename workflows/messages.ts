@@ -16,6 +16,7 @@ import type { CutoverRequest, CutoverResult, MigrationProgress, TableCopyResult 
 import { DATABASE_PHASE_SIGNAL, type DatabasePhase, type MultiCutoverRequest, type MultiCutoverResult, type MultiDatabaseProgress } from '../common/databases';
 import { STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type StreamControl, type StreamProgress, type StreamStats } from '../common/stream';
 import type { RateLimit } from '../common/throttle';
+import type { StreamOutlook } from '../common/stream-outlook';
 import { LARGE_OBJECT_PROGRESS_SIGNAL, type LargeObjectCopyResult, type LargeObjectProgressUpdate } from '../common/large-objects';
 
 export const snapshotReadySignal = defineSignal<[SnapshotReady]>(SNAPSHOT_READY_SIGNAL);
@@ -77,3 +78,5 @@ export const pauseStreamSignal = defineSignal<[{ paused: boolean }]>('pauseStrea
 export const throttleStreamSignal = defineSignal<[{ limit: RateLimit }]>('throttleStream');
 export const streamControlQuery = defineQuery<StreamControl>(STREAM_CONTROL_QUERY);
 export const streamProgressQuery = defineQuery<StreamProgress>(PROGRESS_QUERY);
+/** From the stream to its migration when it catches up, falls behind, or its lag changes much (the migration's page and search attributes show it). */
+export const streamOutlookSignal = defineSignal<[StreamOutlook]>('streamOutlook');

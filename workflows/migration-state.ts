@@ -6,6 +6,7 @@
 import type { TableProgressUpdate } from '../common/messages';
 import {
   displayName,
+  tablePercent,
   type RedoneWork,
   tableKey,
   type MigrationProgress,
@@ -20,9 +21,12 @@ import { formatBytes } from '../common/format';
 import type { ControlState } from './control-state';
 import type { LargeObjectProgress } from './large-object-progress';
 import { addChecksums } from '../common/table-split';
+import { describeRates, RateWindow } from '../common/rates';
+import { describeOutlook, streamingNextStep, type StreamOutlook } from '../common/stream-outlook';
 
 /** The Web UI's details are capped (20 KB); past this many tables only the busy ones are listed. */
 const DETAIL_TABLE_ROWS = 60;
+const DETAIL_WARNINGS = 20;
 
 export class MigrationState {
   phase: Phase = 'precheck';
@@ -30,6 +34,12 @@ export class MigrationState {
   readonly phases: PhaseTiming[] = [];
   snapshot?: string;
   streamWorkflowId?: string;
+  /** Named in the next step the details suggest (`pgferry cutover <id>`). */
+  workflowId?: string;
+  /** The stream's standing as it last told this workflow (it reports changes only). */
+  streamOutlook?: StreamOutlook;
+  /** Bytes and rows copied over time, for rates and the time left. */
+  private readonly copyRates = new RateWindow();
   /** Scheduled start, pause and throttle (shown with the progress). */
   control?: ControlState;
   /** Set once the source's large objects are listed (none: undefined). */
@@ -113,7 +123,17 @@ export class MigrationState {
   }
 
   /** Live progress from copy activities; never moves a table backwards. */
-  applyProgress(updates: TableProgressUpdate[]): void {
+  applyProgress(updates: TableProgressUpdate[], now?: number): void {
+    this.applyUpdates(updates);
+    if (now !== undefined) this.sampleRates(now);
+  }
+
+  private sampleRates(now: number): void {
+    const tables = this.tableList();
+    this.copyRates.sample(now, tables.reduce((s, t) => s + t.bytes, 0), tables.reduce((s, t) => s + t.rows, 0));
+  }
+
+  private applyUpdates(updates: TableProgressUpdate[]): void {
     for (const u of updates) {
       const t = this.tables.get(tableKey(u));
       if (!t || t.state !== 'pending' && t.state !== 'copying') continue;
@@ -128,7 +148,12 @@ export class MigrationState {
     }
   }
 
-  recordCopied(results: TableCopyResult[]): void {
+  recordCopied(results: TableCopyResult[], now?: number): void {
+    this.recordResults(results);
+    if (now !== undefined) this.sampleRates(now);
+  }
+
+  private recordResults(results: TableCopyResult[]): void {
     const reread = results[0]?.reread;
     if (reread !== undefined) {
       // A failed attempt (a dead worker, a broken connection) had read this much: read again.
@@ -187,6 +212,7 @@ export class MigrationState {
     const bytesCopied = tables.reduce((s, t) => s + t.bytes, 0);
     const dataDone = ['post-data', 'validation', 'streaming', 'cutover', 'done'].includes(this.phase);
     const percent = dataDone ? 100 : bytesEstimated > 0 ? Math.floor((1000 * bytesProgress) / bytesEstimated) / 10 : 0;
+    const rates = this.phase === 'data' ? this.copyRates.rates(bytesEstimated - bytesProgress, this.lastSampleAt()) : undefined;
     return {
       phase: this.phase,
       tables,
@@ -198,12 +224,20 @@ export class MigrationState {
       phases: this.phases,
       warnings: this.warnings,
       startedAt: this.startedAt,
+      ...(this.workflowId ? { workflowId: this.workflowId } : {}),
       snapshot: this.snapshot,
       streamWorkflowId: this.streamWorkflowId,
       ...(this.largeObjects ? { largeObjects: this.largeObjects.view() } : {}),
       ...(this.redone.tables || this.redone.bytes ? { redone: { ...this.redone } } : {}),
+      ...(rates ? { rates } : {}),
+      ...(this.streamOutlook ? { streamOutlook: this.streamOutlook } : {}),
       ...this.control?.view(),
     };
+  }
+
+  /** Rates are measured as of the last progress report (the workflow's clock moves only with events). */
+  private lastSampleAt(): number {
+    return this.copyRates.lastAt ?? this.startedAt;
   }
 
   /** Markdown for the Web UI: the phase, totals, and a table of tables. */
@@ -216,15 +250,16 @@ export class MigrationState {
     ];
     if (this.largeObjects) lines.push(this.largeObjects.details(), '');
     if (p.redone) lines.push(`**Copied again after a lost snapshot:** ${p.redone.tables} tables, ${formatBytes(p.redone.bytes)}`, '');
-    if (this.streamWorkflowId) lines.push(`**Change stream:** child workflow \`${this.streamWorkflowId}\` (lag, rates and per-table changes on its page)`, '');
-    if (p.warnings.length) lines.push(`**Warnings:** ${p.warnings.length} (see the progress query or the result)`, '');
+    if (p.rates) lines.push(`**Rate:** ${describeRates(p.rates)}`, '');
+    if (this.streamWorkflowId) lines.push(...streamLines(this.streamWorkflowId, this.workflowId ?? '<id>', p.phase, this.streamOutlook));
+    if (p.warnings.length) lines.push(`**Warnings (${p.warnings.length}):**`, ...p.warnings.slice(0, DETAIL_WARNINGS).map((w) => `- ${w.slice(0, 400)}`), '');
     const busyFirst = [...p.tables].sort((a, b) => stateOrder(a.state) - stateOrder(b.state));
     const shown = busyFirst.slice(0, DETAIL_TABLE_ROWS);
     if (shown.length) {
-      lines.push('| table | state | rows | size |', '|---|---|---:|---:|');
+      lines.push('| table | state | rows | size | % |', '|---|---|---:|---:|---:|');
       for (const t of shown) {
         const error = t.error ? ` — ${t.error.slice(0, 120).replace(/\|/g, '/')}` : '';
-        lines.push(`| ${displayName(t).replace(/\|/g, '/')} | ${t.state}${error} | ${t.rows} | ${formatBytes(t.bytes)} |`);
+        lines.push(`| ${displayName(t).replace(/\|/g, '/')} | ${t.state}${error} | ${t.rows} | ${formatBytes(t.bytes)} | ${tablePercent(t)} |`);
       }
       if (p.tables.length > shown.length) lines.push('', `…and ${p.tables.length - shown.length} more tables (pgferry status --json lists all).`);
     }
@@ -257,6 +292,14 @@ function combineChunks(chunks: TableCopyResult[]): TableCopyResult {
   const workers = [...new Set(chunks.map((c) => c.worker).filter((w) => w !== undefined))].sort();
   if (workers.length) result.worker = workers.join(', ');
   return result;
+}
+
+/** The stream's standing and what to do next, on the migration's page. */
+function streamLines(streamId: string, workflowId: string, phase: Phase, outlook: StreamOutlook | undefined): string[] {
+  const link = `(live figures on the stream's page \`${streamId}\`)`;
+  if (phase !== 'streaming') return [`**Change stream:** child workflow \`${streamId}\``, ''];
+  const standing = outlook ? `${describeOutlook(outlook)} as of ${new Date(outlook.at).toISOString().slice(11, 19)} UTC` : 'starting';
+  return [`**Change stream:** ${standing} ${link}`, '', `**Next step:** ${streamingNextStep(workflowId, outlook)}`, ''];
 }
 
 function stateOrder(state: TableState): number {

@@ -38,6 +38,8 @@ import type { OperationsConfig } from '../common/stream';
 import * as options from './activity-options';
 import type { PendingCutover } from './cutover';
 import { streamChangesWorkflow } from './stream-changes';
+import { ConsoleAttributes } from './console-attributes';
+import { completedDetails } from './completed-details';
 import { copyTablesWorkflow } from './copy-tables';
 import { precheckInput } from './precheck';
 import { failureType, isSnapshotLost, rereadWork, rootMessage } from './failures';
@@ -47,7 +49,7 @@ import { mapLimited } from './map-limited';
 import { ControlState } from './control-state';
 import { RuntimeControl } from './runtime-control';
 import { unlimited } from '../common/throttle';
-import { copySnapshotSignal, cutoverSignal, cutoverUpdate, databasePhaseSignal, largeObjectProgressSignal, largeObjectsCopiedSignal, progressQuery, snapshotReadySignal, stopAtSignal, tableProgressSignal, unitCopiedSignal } from './messages';
+import { copySnapshotSignal, cutoverSignal, cutoverUpdate, databasePhaseSignal, largeObjectProgressSignal, largeObjectsCopiedSignal, progressQuery, snapshotReadySignal, stopAtSignal, streamOutlookSignal, tableProgressSignal, unitCopiedSignal } from './messages';
 import { largeObjectsWanted, type LargeObjectValidation } from '../common/large-objects';
 import { LargeObjectProgress } from './large-object-progress';
 import { splitThresholdBytes } from '../common/table-split';
@@ -76,14 +78,18 @@ export interface MigrationInput {
   spec: MigrationSpec;
   /** Set when this migration is one database of several (workflows/databases.ts): it reports its phases there. */
   parentId?: string;
+  /** The namespace has pgferry's search attributes: keep them current (common/search-attributes.ts). */
+  searchAttributes?: boolean;
 }
 
 /** Tables validated per activity call, to keep payloads small for very large schemas. */
 const VALIDATION_BATCH = 500;
 
-export async function migrationWorkflow({ spec, parentId }: MigrationInput): Promise<MigrationReport> {
+export async function migrationWorkflow({ spec, parentId, searchAttributes }: MigrationInput): Promise<MigrationReport> {
   const state = new MigrationState(Date.now());
   const phaseMetric = new PhaseMetric();
+  const attributes = new ConsoleAttributes(searchAttributes === true);
+  state.workflowId = workflowInfo().workflowId;
   const endpoints: Endpoints = { source: spec.source, target: spec.target, retry: spec.retry };
   const withSchema = spec.types.includes('schema');
   const withData = spec.types.includes('full');
@@ -116,12 +122,17 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     state.snapshot = ready.name;
   });
   setHandler(tableProgressSignal, (updates) => {
-    state.applyProgress(updates);
+    state.applyProgress(updates, Date.now());
+    refreshDetails();
+  });
+  setHandler(streamOutlookSignal, (outlook) => {
+    state.streamOutlook = outlook;
+    attributes.lag(outlook.lagSeconds);
     refreshDetails();
   });
   setHandler(unitCopiedSignal, ({ generation: from, results }) => {
     if (from !== generation) return; // from a data phase that was restarted
-    state.recordCopied(results);
+    state.recordCopied(results, Date.now());
     copies?.record(results, generationSnapshots.get(from)!);
     refreshDetails();
   });
@@ -166,6 +177,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
   function refreshDetails() {
     setCurrentDetails(state.details());
     phaseMetric.show(state.phase);
+    attributes.update(state.phase, state.progress().percent);
   }
   function enter(phase: MigrationState['phase']) {
     state.enter(phase, Date.now());
@@ -497,7 +509,10 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     state.closePhase(Date.now());
     enter('done');
     await condition(allHandlersFinished); // the cutover update returns its result first
-    return { ...buildReport(spec, state, tables, checked, mismatches), cutover: cutoverResult };
+    const finalReport: MigrationReport = { ...buildReport(spec, state, tables, checked, mismatches), cutover: cutoverResult };
+    // The completed page: downtime, validation per table, every warning (when a worker answers).
+    setCurrentDetails(completedDetails(finalReport));
+    return finalReport;
   } catch (err) {
     const cancelled = isCancellation(err);
     state.closePhase(Date.now());
@@ -545,6 +560,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
           historyBudget: spec.incremental.historyBudget,
           ...sent,
           ...(syncPlan ? { syncPlan } : {}),
+          reportTo: id,
         },
       ],
     });

@@ -24,6 +24,8 @@ import { changeCount, CountTotals, type StreamProgress, type TableChangeCounts }
 import type { RateLimit } from '../common/throttle';
 import { pauseStreamSignal, stopAtSignal, streamControlQuery, streamProgressQuery, streamStatsSignal, throttleStreamSignal } from './messages';
 import * as options from './activity-options';
+import { CatchUpTracker, describeOutlook, streamingNextStep } from '../common/stream-outlook';
+import { OutlookReporter } from './outlook-reporter';
 
 const { streamChanges } = proxyActivities<Activities>(options.stream);
 
@@ -36,6 +38,8 @@ export interface StreamWorkflowInput extends StreamChangesInput {
   stopAtLsn?: string;
   paused?: boolean;
   limit?: RateLimit;
+  /** The migration to tell when the stream catches up or falls behind (absent in histories from before). */
+  reportTo?: string;
 }
 
 export interface StreamWorkflowResult {
@@ -63,6 +67,9 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
   let limit = input.limit ?? {};
   progress.stopAtLsn = stopAtLsn;
 
+  const catchUp = new CatchUpTracker();
+  const reporter = input.reportTo ? new OutlookReporter(input.reportTo) : undefined;
+
   setHandler(streamProgressQuery, snapshot);
   // Cutover lifts pause and limits: the downtime should not wait for them.
   setHandler(streamControlQuery, () => ({ stopAtLsn, paused: paused && !stopAtLsn, limit: stopAtLsn ? {} : limit }));
@@ -88,6 +95,8 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
       updatedAt: stats.at,
     });
     if (progress.state === 'starting') progress.state = paused ? 'paused' : 'streaming';
+    progress.outlook = catchUp.observe(stats);
+    if (reporter?.due(progress.outlook)) reporter.send(progress.outlook);
     progress.transactions += stats.transactions;
     tables.add(stats.tableDeltas);
     progress.totalChanges += stats.tableDeltas.reduce((sum, d) => sum + changeCount(d), 0);
@@ -95,11 +104,11 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
   });
 
   function refresh() {
-    setCurrentDetails(streamDetails(progress, tables.list()));
+    setCurrentDetails(streamDetails(progress, tables.list(), input.migrationId));
   }
   refresh();
 
-  const { progress: _carried, stopAtLsn: _stop, paused: _paused, limit: _limit, historyBudget, ...activityInput } = input;
+  const { progress: _carried, stopAtLsn: _stop, paused: _paused, limit: _limit, historyBudget, reportTo: _reportTo, ...activityInput } = input;
   const scope = new CancellationScope();
   let result: { appliedLsn: string } | undefined;
   let failure: unknown;
@@ -134,11 +143,13 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
   return continueAsNew<typeof streamChangesWorkflow>({ ...rest, ...(syncPlan ? { syncPlan } : {}), progress: snapshot(), stopAtLsn, paused, limit });
 }
 
-function streamDetails(p: StreamProgress, tables: TableChangeCounts[]): string {
+function streamDetails(p: StreamProgress, tables: TableChangeCounts[], migrationId: string): string {
   const busiest = [...tables].sort((a, b) => changeCount(b) - changeCount(a)).slice(0, DETAIL_ROWS);
+  const streaming = p.state === 'streaming' || p.state === 'paused' || p.state === 'starting';
   return [
-    `**Change stream: ${p.state}**`,
+    `**Change stream: ${p.state}**${p.outlook ? ` · ${describeOutlook(p.outlook)}` : ''}`,
     '',
+    ...(streaming ? [`**Next step:** ${streamingNextStep(migrationId, p.outlook)}`, ''] : []),
     `| applied LSN | source LSN | lag | changes/s | changes | transactions |`,
     `|---|---|---|---|---|---|`,
     `| ${p.appliedLsn ?? '-'} | ${p.sourceLsn ?? '-'} | ${formatBytes(p.lagBytes)}, ${p.lagSeconds.toFixed(2)} s | ${p.changesPerSecond} | ${p.totalChanges} | ${p.transactions} |`,

@@ -40,6 +40,8 @@ import { RelationCache } from './relation-cache';
 import { standbyStatusUpdate } from './replication-frames';
 import { StreamMeter } from './stream-meter';
 import { StreamMetrics } from '../metrics';
+import { readSourceEnd, writeHeartbeat } from './source-heartbeat';
+import { HEARTBEAT_PREFIX } from './lag-clock';
 import { lockPosition, readPosition, savePosition } from './stream-position';
 import { RateGate } from '../rate/rate-gate';
 import type { SyncPlan } from '../../common/sync-plan';
@@ -75,7 +77,7 @@ const STATS_SIGNAL_MS = 5_000;
 const CONTROL_POLL_MS = 1_000;
 /** The source drops a silent stream after wal_sender_timeout (60 s by default). */
 const STATUS_UPDATE_MS = 5_000;
-/** How often the source's current WAL position is read, for the lag. */
+/** How often a heartbeat is written into the source's WAL (and its end of WAL read), for the lag. */
 const SOURCE_LSN_MS = 1_000;
 /**
  * A retry that fails again replays its failing change within moments of connecting; an attempt
@@ -92,15 +94,16 @@ export function makeStreamChanges(deps: ActivityDeps) {
     let doing = `stream changes from ${source.label}`;
     // Retry windows count from the last time the stream was healthy, not from its first start
     // days ago (kept across attempts in the heartbeat).
-    const details = ctx.info.heartbeatDetails as { healthyAt?: number; failedAt?: string } | undefined;
-    let healthyAt = details?.healthyAt ?? 0;
+    const details = ctx.info.heartbeatDetails as { healthyAt?: number | string; failedAt?: string } | undefined;
+    let healthyAt = readTime(details?.healthyAt);
     // Where the last attempt failed: a retry that is idle before it gets there again (the
     // source resends the failing change) is not healthy, however long that takes.
     let failedAt = details?.failedAt ? parseLsn(details.failedAt) : undefined;
     const pastFailure = () => failedAt === undefined || meter.confirmed >= failedAt;
     const failingSince = () => Math.max(healthyAt, ctx.info.scheduledTimestampMs);
     const attemptStartedAt = Date.now();
-    const beatDetails = () => ({ ...meter.heartbeat(), healthyAt, ...(failedAt !== undefined ? { failedAt: formatLsn(failedAt) } : {}) });
+    // Shown on the pending activity's card in the Web UI: times as ISO text, not epoch ms.
+    const beatDetails = () => ({ ...meter.heartbeat(), ...(healthyAt ? { healthyAt: new Date(healthyAt).toISOString() } : {}), ...(failedAt !== undefined ? { failedAt: formatLsn(failedAt) } : {}) });
     const metrics = new StreamMetrics();
     const endLifetime = activityLifetime({
       heartbeatMs: HEARTBEAT_MS,
@@ -260,8 +263,18 @@ export function makeStreamChanges(deps: ActivityDeps) {
         if (wait > 0) throttledUntil = Date.now() + wait;
       };
 
+      // The source's end of WAL and a heartbeat the lag is measured by (once a second).
+      let heartbeats = true;
+      const beatOnSource = async () => {
+        const beat = heartbeats ? await writeHeartbeat(src) : undefined;
+        if (beat) meter.wroteHeartbeat(beat.lsn, beat.sourceNowMs, beat.at);
+        else meter.sawSourceEnd(await readSourceEnd(src));
+        heartbeats = beat !== undefined;
+      };
+      await beatOnSource(); // before anything is read: it dates the backlog already in the slot
+
       let lastStats = Date.now();
-      let lastSourceLsnAt = 0;
+      let lastSourceLsnAt = Date.now();
       for (;;) {
         if (ctx.cancellationSignal.aborted) throw new Error('cancelled'); // reported as the cancellation
         if (inflight && inflightSettled) await settle(); // a failed apply fails the stream here
@@ -275,6 +288,11 @@ export function makeStreamChanges(deps: ActivityDeps) {
         // source from timing the stream out.
         if (idle && control.paused) {
           if (Date.now() - meter.statusSentAt >= STATUS_UPDATE_MS) sendStatus();
+          await beatOnSource(); // the lag grows while paused if the source writes meanwhile
+          if (Date.now() - lastStats >= STATS_SIGNAL_MS) {
+            lastStats = Date.now();
+            await signalStats(meter.takeStats()); // the operator sees it grow
+          }
           await new Promise((r) => setTimeout(r, CONTROL_POLL_MS));
           continue;
         }
@@ -313,7 +331,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
               // Committed before the target's position: applied already (by an earlier attempt).
               skipping = message.finalLsn < meter.applied;
               finalLsn = message.finalLsn;
-              if (!skipping) meter.pendingSince(message.commitTimeMicros);
+              if (!skipping) meter.receivedTransaction(message.finalLsn, message.commitTimeMicros);
               break;
             case 'commit':
               inTransaction = false;
@@ -355,6 +373,11 @@ export function makeStreamChanges(deps: ActivityDeps) {
                 await commit(message.lsn > batchEndLsn ? message.lsn : batchEndLsn, true);
                 batchEndLsn = meter.applied;
                 if (await control.awaitStopAt(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
+              } else if (message.prefix === HEARTBEAT_PREFIX && !message.transactional && !inTransaction) {
+                // A heartbeat read back: every transaction before it has arrived, so the position
+                // passes it with the batch waiting (or at once), and the lag knows it is caught up.
+                if (nothingPending()) meter.confirmIdle(message.lsn);
+                else if (batchStartedAt && message.lsn > batchEndLsn) batchEndLsn = message.lsn;
               }
               break;
             default:
@@ -370,8 +393,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         if (now - meter.statusSentAt >= STATUS_UPDATE_MS) sendStatus();
         if (now - lastSourceLsnAt >= SOURCE_LSN_MS) {
           lastSourceLsnAt = now;
-          const { rows } = await src.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn');
-          meter.sawSourceEnd(parseLsn(rows[0].lsn));
+          await beatOnSource();
         }
         if (now - lastStats >= STATS_SIGNAL_MS) {
           lastStats = now;
@@ -380,6 +402,13 @@ export function makeStreamChanges(deps: ActivityDeps) {
       }
     }
   };
+}
+
+/** A time from an earlier attempt's heartbeat: ISO text (epoch ms before this was readable). */
+function readTime(value: number | string | undefined): number {
+  if (typeof value === 'number') return value;
+  const ms = value ? Date.parse(value) : NaN;
+  return Number.isFinite(ms) ? ms : 0;
 }
 
 function streamClosed(): ApplicationFailure {

@@ -4,6 +4,7 @@
  */
 import { changeCount, CountTotals, type StreamStats, type TableChangeCounts } from '../../common/stream';
 import { formatLsn } from '../../common/lsn';
+import { LagClock } from './lag-clock';
 
 export class StreamMeter {
   /** Applied and committed in the target. */
@@ -15,7 +16,8 @@ export class StreamMeter {
   /** The source's current end of WAL (pg_current_wal_lsn), read now and then. */
   sourceEnd = 0n;
   statusSentAt = 0;
-  private oldestPendingCommitMicros?: bigint;
+  /** Seconds behind the source (see lag-clock.ts). */
+  readonly lag = new LagClock();
   private readonly deltas = new CountTotals();
   private transactions = 0;
   private changesSinceStats = 0;
@@ -33,21 +35,27 @@ export class StreamMeter {
     if (lsn > this.sourceEnd) this.sourceEnd = lsn;
   }
 
-  /** A transaction to apply was received; its commit time dates the lag. */
-  pendingSince(commitMicros: bigint): void {
-    this.oldestPendingCommitMicros ??= commitMicros;
+  /** A heartbeat was written into the source's WAL at `lsn` (the source's end of WAL then). */
+  wroteHeartbeat(lsn: bigint, sourceNowMs: number, at = Date.now()): void {
+    this.sawSourceEnd(lsn);
+    this.lag.wroteHeartbeat(lsn, sourceNowMs, at);
+  }
+
+  /** A transaction to apply was received; its commit time dates the lag until it is applied. */
+  receivedTransaction(finalLsn: bigint, commitMicros: bigint): void {
+    this.lag.receivedTransaction(finalLsn, commitMicros);
   }
 
   /** Nothing is pending: the slot may move up to the server's end without holding WAL. */
   confirmIdle(position: bigint): void {
     if (position > this.confirmed) this.confirmed = position;
-    this.oldestPendingCommitMicros = undefined;
+    this.lag.reached(this.confirmed);
   }
 
   recordApplied(position: bigint, counts: TableChangeCounts[], transactions: number): void {
     if (position > this.applied) this.applied = position;
     if (position > this.confirmed) this.confirmed = position;
-    this.oldestPendingCommitMicros = undefined;
+    this.lag.reached(this.confirmed);
     this.deltas.add(counts);
     const n = counts.reduce((s, c) => s + changeCount(c), 0);
     this.changesSinceStats += n;
@@ -60,8 +68,7 @@ export class StreamMeter {
   }
 
   lagSeconds(now = Date.now()): number {
-    if (this.oldestPendingCommitMicros === undefined) return 0;
-    return Math.max(0, (now * 1000 - Number(this.oldestPendingCommitMicros)) / 1e6);
+    return this.lag.seconds(now);
   }
 
   /** What the activity's heartbeat shows in the Web UI (pending activity card). */
