@@ -76,6 +76,18 @@ else
   fi
 fi
 
+# chromium (tests only): test/console.test.ts reads the Temporal Web UI's rendered pages with it
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+  say "chromium: $(command -v chromium || command -v chromium-browser)"
+else
+  say "installing chromium (the Web UI console test's headless browser)"
+  if { apt-get install -y chromium >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }; }; then
+    say "chromium: $(command -v chromium)"
+  else
+    say "WARNING: could not install chromium with apt-get; test/console.test.ts then checks the Web UI through the API only" >&2
+  fi
+fi
+
 if [ "${1:-}" = "--bench" ]; then
   if ! command -v pgcopydb >/dev/null 2>&1; then
     say "installing pgcopydb (benchmark peer)"
