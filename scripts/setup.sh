@@ -6,6 +6,7 @@
 #     ~/.cache/pgferry so a fresh clone on the same machine does not rebuild it
 #   - haproxy, from Debian: test/temporal-tls.test.ts puts it in front of the Temporal dev
 #     server as the TLS / mTLS / API-key terminator (only the tests need it)
+#   - chromium, from Debian: test/console.test.ts reads the Web UI's rendered pages with it
 #   - with --bench: pgcopydb (a peer in the benchmark), from Debian
 set -euo pipefail
 cd "$(dirname "$0")/.."
