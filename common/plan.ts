@@ -2,6 +2,7 @@
  * The migration plan and its progress: small facts that travel through Temporal.
  * Rows never do; only table names, counts, sizes and states.
  */
+import type { DdlProgress } from './ddl';
 import type { StreamProgress } from './stream';
 import type { ControlView } from './control';
 import type { ChunkRange, TableSplit } from './table-split';
@@ -157,6 +158,8 @@ export interface CutoverResult {
   droppedSlots: string[];
   /** Large objects brought up to the source's (logical decoding does not carry them) and compared. */
   largeObjects?: { sync: LargeObjectSync; validation: LargeObjectValidation };
+  /** DDL replicated from the source during the stream (incremental.ddl). */
+  ddl?: DdlProgress;
 }
 
 export interface MigrationProgress extends Partial<ControlView> {

@@ -5,6 +5,7 @@
 import { tableKey } from './plan';
 import type { Operation } from './spec';
 import type { RateLimit } from './throttle';
+import type { DdlProgress, DdlRecord } from './ddl';
 
 export const STREAM_STATS_SIGNAL = 'streamStats';
 export const STREAM_CONTROL_QUERY = 'streamControl';
@@ -35,6 +36,8 @@ export interface StreamStats {
   /** Source transactions applied since the previous report. */
   transactions: number;
   at: number;
+  /** DDL statements committed on the target since the previous report (incremental.ddl: replicate). */
+  ddl?: DdlRecord[];
 }
 
 /** What the stream activity asks its workflow every moment. */
@@ -56,6 +59,7 @@ export interface OperationsConfig {
 /** The spec's `incremental` section. */
 export interface IncrementalConfig extends OperationsConfig {
   historyBudget: number;
+  ddl?: 'replicate' | 'fail';
 }
 
 /** The stream's progress, as the `progress` query of the stream workflow returns it. */
@@ -71,6 +75,8 @@ export interface StreamProgress {
   tables: TableChangeCounts[];
   stopAtLsn?: string;
   updatedAt?: number;
+  /** DDL replicated from the source (absent: none yet). */
+  ddl?: DdlProgress;
 }
 
 /** All row changes (and truncates) in a count. */

@@ -53,6 +53,7 @@ import { splitThresholdBytes } from '../common/table-split';
 import { formatBytes } from '../common/format';
 import { CopiedUnits } from './copied-units';
 import { buildSyncPlan, earliestLsn, type SyncPlan } from '../common/sync-plan';
+import { ddlCaptureNames } from '../common/ddl';
 
 // proxyActivities returns a Proxy: take the functions out by name (spreading it yields nothing).
 const { listTables, copySequences, dropBookkeeping, sourceChangedBetween } = proxyActivities<Activities>(options.short);
@@ -92,6 +93,8 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
   let keepOwnership = true;
   const names: ReplicationNames | undefined = incremental ? replicationNames(workflowInfo().workflowId) : undefined;
   let replicationCreated = false;
+  /** incremental.ddl: DDL on the source is captured and replicated (the precheck says whether it can be). */
+  let captureDdl = false;
   let publications: string[] = [];
   const snapshots = new Map<string, SnapshotReady>();
   let cutover: PendingCutover | undefined;
@@ -337,6 +340,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     const stop = precheckStopMessage(report);
     if (stop) throw ApplicationFailure.nonRetryable(stop, FailureType.PrecheckFailed, report.items.filter((i) => i.status !== 'pass'));
     keepOwnership = report.facts.keepOwnership;
+    captureDdl = names !== undefined && report.facts.ddlCapture === true;
     if (report.facts.createTargetDatabase) await acts.createTargetDatabase({ source: spec.source, target: spec.target, retry: spec.retry });
 
     // 2. One exported snapshot for everything read from the source.
@@ -345,7 +349,16 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     if (names) {
       // The publication first: pgoutput must find it as of the slot's consistent point.
       replicationCreated = true;
-      ({ publications } = await acts.createPublication({ source: spec.source, retry: spec.retry, names, operations: streamOperations(spec), objects: spec.objects, conflicts: spec.conflicts }));
+      ({ publications } = await acts.createPublication({
+        source: spec.source,
+        retry: spec.retry,
+        names,
+        operations: streamOperations(spec),
+        objects: spec.objects,
+        conflicts: spec.conflicts,
+        // The DDL capture before the slot too: DDL after the copy's snapshot is in the stream.
+        ...(captureDdl ? { captureDdl } : {}),
+      }));
     }
     if (!holder) startHolder();
     const selection = { objects: spec.objects, conflicts: spec.conflicts };
@@ -533,6 +546,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
           historyBudget: spec.incremental.historyBudget,
           ...sent,
           ...(syncPlan ? { syncPlan } : {}),
+          ...(captureDdl ? { ddlMessagePrefix: ddlCaptureNames(names).messagePrefix } : {}),
         },
       ],
     });
@@ -564,7 +578,8 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     const { sequences } = await acts.copySequences(endpoints);
     // Logical decoding carries no large-object changes: the target is brought up to the source's now.
     const largeObjects = withLargeObjects ? await acts.syncLargeObjects({ ...endpoints, mode: spec.validation, keepOwnership, migrationId: id }) : undefined;
-    const validation = await compareAll(tables);
+    // Replicated DDL may have created, dropped or renamed tables: compare the ones the source has now.
+    const validation = await compareAll(streamed.progress.ddl?.applied ? await tablesNow(tables) : tables);
     const dropped = await dropReplication({ source: spec.source, retry: spec.retry, names, dropPublication: true });
     const result: CutoverResult = {
       lsn: marker.lsn,
@@ -576,6 +591,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
       transactionsApplied: streamed.progress.transactions,
       droppedSlots: dropped.droppedSlots,
       ...(largeObjects ? { largeObjects } : {}),
+      ...(streamed.progress.ddl ? { ddl: streamed.progress.ddl } : {}),
     };
     if (validation.mismatches.length) {
       for (const m of validation.mismatches) state.markFailed(m, `cutover validation: source has ${m.expectedRows} rows, target ${m.actualRows}`);
@@ -602,6 +618,13 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     const first = readUnder.find((r) => r.consistentLsn === lsn)!;
     const syncPlan = buildSyncPlan(copies!.parts((n) => snapshots.get(n)!.consistentLsn!));
     return { slot: first.slot!, lsn, ...(syncPlan ? { syncPlan } : {}) };
+  }
+
+  /** The selected tables of the source as it is now; those that were in the target before stay so. */
+  async function tablesNow(before: TableRef[]): Promise<TableRef[]> {
+    const preexisting = new Set(before.filter((t) => t.preexisting).map(tableKey));
+    const now = await acts.listTables({ ...endpoints, objects: spec.objects, conflicts: spec.conflicts });
+    return now.map(({ preexisting: _p, ...t }) => (preexisting.has(tableKey(t)) ? { ...t, preexisting: true } : t));
   }
 
   /** Live source against target, in batches (payloads stay small for huge schemas). */
@@ -639,7 +662,8 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
       await dropReplication({ source: spec.source, retry: spec.retry, names, dropPublication: true });
     } catch (cleanupErr) {
       state.warnings.push(
-        `could not drop the replication slots (${names.slotPrefix}*) and publications (${names.publication}*) on the source: ${rootMessage(cleanupErr)}; drop them by hand or the source keeps WAL`,
+        `could not drop the replication slots (${names.slotPrefix}*) and publications (${names.publication}*) on the source: ${rootMessage(cleanupErr)}; drop them by hand or the source keeps WAL` +
+          (captureDdl ? ` (and the DDL capture: event triggers ${names.publication}_ddl_end and _ddl_drop, schema ${ddlCaptureNames(names).schema})` : ''),
       );
     }
   }

@@ -28,7 +28,8 @@ export const USER_TABLES_SQL = `
    ORDER BY 1, 2`;
 
 export interface ListTablesInput extends Endpoints {
-  snapshot: string;
+  /** Absent: the source as it is now (the tables to compare at a cutover after replicated DDL). */
+  snapshot?: string;
   /** The spec's objects section (absent or empty: every table as it is). */
   objects?: ObjectsSpec;
   conflicts?: 'error' | 'ignore';
@@ -44,7 +45,8 @@ export function makeListTables(deps: ActivityDeps) {
     try {
       return await guarded({ doing: `list tables of source ${source.label}`, secrets, retry: input.retry }, async () => {
         src = await openClient(source, 'plan');
-        await beginUnderSnapshot(src, input.snapshot);
+        if (input.snapshot) await beginUnderSnapshot(src, input.snapshot);
+        else await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const { rows } = await src.query<{ schema: string; name: string; bytes: string }>(USER_TABLES_SQL);
         const objects = input.objects;
         const selected = objects && !selectsEverything(objects) ? await readSelection(src, objects, input.conflicts ?? 'error') : undefined;
