@@ -12,6 +12,10 @@ export interface DdlCaptureNames {
   /** Event triggers on ddl_command_end and sql_drop. */
   endTrigger: string;
   dropTrigger: string;
+  /** ddl_command_start: DDL waits there while the copy runs (the gate, activities/replication/ddl-gate.ts). */
+  startTrigger: string;
+  /** The advisory lock (two int4 keys) the copy's snapshot holder keeps while the copy runs. */
+  gateLock: [number, number];
   /** Prefix of the transactional logical messages carrying each DDL command. */
   messagePrefix: string;
 }
@@ -25,8 +29,20 @@ export function ddlCaptureNames(names: ReplicationNames): DdlCaptureNames {
     schema: `${DDL_CAPTURE_SCHEMA_PREFIX}${base}`.slice(0, 63),
     endTrigger: `${names.publication}_ddl_end`.slice(0, 63),
     dropTrigger: `${names.publication}_ddl_drop`.slice(0, 63),
+    startTrigger: `${names.publication}_ddl_start`.slice(0, 63),
+    gateLock: [0x70676672, int32Hash(names.publication)],
     messagePrefix: `pgferry-ddl:${names.publication}`,
   };
+}
+
+/** FNV-1a of the text as a signed 32-bit integer (an advisory lock key). */
+function int32Hash(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash | 0;
 }
 
 /** One object a DDL command touched, as pg_event_trigger_ddl_commands() / pg_event_trigger_dropped_objects() list it. */

@@ -314,7 +314,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     // an incremental one comes with a replication slot, a change on the source that waits for
     // the precheck. (Running histories from before keep their order.)
     const startHolder = () => {
-      holder = holderScope.run(() => acts.holdSnapshot({ source: spec.source, retry: spec.retry, replication: names }));
+      holder = holderScope.run(() => acts.holdSnapshot({ source: spec.source, retry: spec.retry, replication: names, ...(captureDdl ? { ddlGate: true } : {}) }));
       holder.then(
         () => (holderEnded = true),
         () => (holderEnded = true),
@@ -663,7 +663,7 @@ export async function migrationWorkflow({ spec, parentId }: MigrationInput): Pro
     } catch (cleanupErr) {
       state.warnings.push(
         `could not drop the replication slots (${names.slotPrefix}*) and publications (${names.publication}*) on the source: ${rootMessage(cleanupErr)}; drop them by hand or the source keeps WAL` +
-          (captureDdl ? ` (and the DDL capture: event triggers ${names.publication}_ddl_end and _ddl_drop, schema ${ddlCaptureNames(names).schema})` : ''),
+          (captureDdl ? ` (and the DDL capture: event triggers ${names.publication}_ddl_start, _ddl_end and _ddl_drop, schema ${ddlCaptureNames(names).schema})` : ''),
       );
     }
   }

@@ -39,6 +39,17 @@ export function captureSql(names: DdlCaptureNames, publication: string): string 
 CREATE SCHEMA IF NOT EXISTS ${schema};
 REVOKE ALL ON SCHEMA ${schema} FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION ${schema}.on_ddl_start() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  IF tg_tag IN (${IGNORED_TAGS.map(quoteLiteral).join(', ')}) THEN RETURN; END IF;
+  -- A temporary table is the session's own business: it never waits for the copy.
+  IF current_query() ~* '^\\s*create\\s+((global|local)\\s+)?temp(orary)?\\s' THEN RETURN; END IF;
+  -- The copy's snapshot holder keeps this lock while the copy runs: wait here, before any table is locked.
+  PERFORM pg_advisory_xact_lock_shared(${names.gateLock[0]}, ${names.gateLock[1]});
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION ${schema}.on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE d jsonb;
@@ -98,6 +109,9 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = ${quoteLiteral(names.dropTrigger)}) THEN
     CREATE EVENT TRIGGER ${quoteIdent(names.dropTrigger)} ON sql_drop EXECUTE FUNCTION ${schema}.on_sql_drop();
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = ${quoteLiteral(names.startTrigger)}) THEN
+    CREATE EVENT TRIGGER ${quoteIdent(names.startTrigger)} ON ddl_command_start EXECUTE FUNCTION ${schema}.on_ddl_start();
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = ${quoteLiteral(names.endTrigger)}) THEN
     CREATE EVENT TRIGGER ${quoteIdent(names.endTrigger)} ON ddl_command_end EXECUTE FUNCTION ${schema}.on_ddl_end();
   END IF;
@@ -120,7 +134,7 @@ export async function installDdlCapture(client: Client, names: DdlCaptureNames, 
 /** Drops the event triggers and the capture schema, when they exist. Returns what it dropped. */
 export async function dropDdlCapture(client: Client, names: DdlCaptureNames): Promise<string[]> {
   const dropped: string[] = [];
-  const { rows } = await client.query<{ evtname: string }>('SELECT evtname FROM pg_catalog.pg_event_trigger WHERE evtname = ANY($1) ORDER BY 1', [[names.endTrigger, names.dropTrigger]]);
+  const { rows } = await client.query<{ evtname: string }>('SELECT evtname FROM pg_catalog.pg_event_trigger WHERE evtname = ANY($1) ORDER BY 1', [[names.startTrigger, names.endTrigger, names.dropTrigger]]);
   for (const { evtname } of rows) {
     await client.query(`DROP EVENT TRIGGER IF EXISTS ${quoteIdent(evtname)}`);
     dropped.push(`event trigger ${evtname}`);

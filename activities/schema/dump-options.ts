@@ -21,7 +21,7 @@ export function dumpFilterArgs(options: Pick<SchemaOptions, 'excludeTables'>): s
 
 /** A dump entry of pgferry's own DDL capture (an event trigger in no schema): never restored. */
 export function isDdlCaptureEntry(entry: { desc: string }): boolean {
-  return /^EVENT TRIGGER - pgferry_\S*_ddl_(end|drop) /.test(entry.desc);
+  return /^EVENT TRIGGER - pgferry_\S*_ddl_(start|end|drop) /.test(entry.desc);
 }
 
 /** pg_restore options: whether to restore owners and grants. */
