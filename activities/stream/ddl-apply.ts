@@ -73,7 +73,9 @@ export class DdlApplier {
     const names = this.targetNames(selections);
     if (this.mapping) sql = rewriteNames(sql, message.searchPath, names);
     const searchPath = this.mapping ? targetSearchPath(message.searchPath, names) : message.searchPath;
-    const applied = await this.run(sql, searchPath, message.tag);
+    // A DROP, or (with a selection) a statement on objects the catalog did not name (GRANT...), may find nothing on the target.
+    const mayBeMissing = message.tag.startsWith('DROP ') || (this.mapping !== undefined && !tables.length);
+    const applied = await this.run(sql, searchPath, message.tag, mayBeMissing);
     if (!applied) return { ...skip('not on the target'), statement: shortStatement(sql) };
 
     if (message.tag === 'SELECT INTO') for (const t of createdTables(message)) await this.target.query(`TRUNCATE ${qualified(this.targetOf(t))}`);
@@ -126,9 +128,9 @@ export class DdlApplier {
     return this.mapping?.of(t)?.target ?? t;
   }
 
-  /** Runs the statement under the source's search_path; false when a DROP finds nothing to drop on the target. */
-  private async run(sql: string, searchPath: string, tag: string): Promise<boolean> {
-    const drop = tag.startsWith('DROP ');
+  /** Runs the statement under the source's search_path; false when what it names is not on the target (and may not be). */
+  private async run(sql: string, searchPath: string, tag: string, mayBeMissing: boolean): Promise<boolean> {
+    const drop = mayBeMissing;
     const { rows } = await this.target.query<{ p: string }>("SELECT current_setting('search_path') AS p");
     if (drop) await this.target.query('SAVEPOINT pgferry_ddl');
     try {
@@ -202,13 +204,13 @@ function isTemporary(o: DdlObject): boolean {
 function touchedTables(message: DdlMessage): Table[] {
   const out = new Map<string, Table>();
   const add = (t: Table | undefined) => t && !/^pg_temp/.test(t.schema) && out.set(tableKey(t), t);
-  for (const o of message.objects) add(o.table ?? (o.type === 'table' ? parseIdentity(o.identity) : undefined));
+  for (const o of message.objects) add(o.table ?? (o.type === 'table' && o.identity ? parseIdentity(o.identity) : undefined));
   for (const o of message.dropped) if (o.type === 'table' && o.schema && o.name) add({ schema: o.schema, name: o.name });
   return [...out.values()];
 }
 
 function createdTables(message: DdlMessage): Table[] {
-  return message.objects.filter((o) => o.type === 'table' && o.kind === 'r' && !isTemporary(o)).flatMap((o) => parseIdentity(o.identity) ?? []);
+  return message.objects.filter((o) => o.type === 'table' && o.kind === 'r' && o.identity && !isTemporary(o)).flatMap((o) => parseIdentity(o.identity) ?? []);
 }
 
 /** `schema.table` as object identities print it (each part quoted when it needs to be). */
