@@ -27,6 +27,7 @@ import type { TableSelection } from '../../common/selection';
 import { qualified, quoteIdent } from '../db';
 import { namesIn, pickStatement, renamesTable, rewriteNames, targetSearchPath, withNoData, withoutConcurrently, type TargetNames } from './ddl-statement';
 import type { StreamMapping } from './stream-mapping';
+import { columnNames, computedNewColumns, copyColumnValues } from './computed-columns';
 
 type Table = { schema: string; name: string };
 
@@ -75,8 +76,10 @@ export class DdlApplier {
     const searchPath = this.mapping ? targetSearchPath(message.searchPath, names) : message.searchPath;
     // A DROP, or (with a selection) a statement on objects the catalog did not name (GRANT...), may find nothing on the target.
     const mayBeMissing = message.tag.startsWith('DROP ') || (this.mapping !== undefined && !tables.length);
+    const altered = message.tag === 'ALTER TABLE' ? await this.columnsBefore(tables) : [];
     const applied = await this.run(sql, searchPath, message.tag, mayBeMissing);
     if (!applied) return { ...skip('not on the target'), statement: shortStatement(sql) };
+    const computed = await this.copyComputedColumns(altered);
 
     if (message.tag === 'SELECT INTO') for (const t of createdTables(message)) await this.target.query(`TRUNCATE ${qualified(this.targetOf(t))}`);
     this.noteCreated(message);
@@ -88,7 +91,27 @@ export class DdlApplier {
       if (message.tag !== 'CREATE TABLE' || !createdTables(message).some((c) => tableKey(c) === tableKey(t))) rowsCopied = (rowsCopied ?? 0) + (await this.copyRows(t));
     }
     await this.checkRowFilters(tables, selections, statement);
+    if (computed !== undefined) rowsCopied = (rowsCopied ?? 0) + computed;
     return { lsn, tag: message.tag, statement: shortStatement(sql), action: 'applied', ...(rowsCopied !== undefined ? { rowsCopied } : {}) };
+  }
+
+  private async columnsBefore(tables: Table[]): Promise<Array<{ source: Table; target: Table; columns: Set<string> }>> {
+    const out = [];
+    for (const t of tables) {
+      const target = this.targetOf(t);
+      out.push({ source: t, target, columns: await columnNames(this.target, target) });
+    }
+    return out;
+  }
+
+  /** New columns whose default each row computed (a volatile default): their values come from the source. */
+  private async copyComputedColumns(altered: Array<{ source: Table; target: Table; columns: Set<string> }>): Promise<number | undefined> {
+    let copied: number | undefined;
+    for (const t of altered) {
+      const columns = await computedNewColumns(this.target, t.target, t.columns);
+      if (columns.length) copied = (copied ?? 0) + (await copyColumnValues(this.source, this.target, t.source, t.target, columns));
+    }
+    return copied;
   }
 
   /** The end of a source transaction: a new table that never joined the publication cannot be streamed. */
