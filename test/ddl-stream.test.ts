@@ -75,13 +75,19 @@ describe('DDL replication', () => {
 
     expect((await runCli(['start', spec, '--id', workflowId], h.cliEnv)).code).toBe(0);
     const status = async () => JSON.parse((await runCli(['status', workflowId, '--json'], h.cliEnv)).stdout) as { progress: MigrationProgress };
+    // A migration that ended while a step waits fails the test at once, with its error.
+    const stillRunning = async () => {
+      if ((await h.client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING') return;
+      const r = await runCli(['status', workflowId], h.cliEnv);
+      throw Object.assign(new Error(`the migration ended: ${r.stderr} ${r.stdout}`), { fatal: true });
+    };
     await waitFor('the copy', async () => (await status()).progress.phase === 'data', 120_000, 100);
     // During the copy: it waits for the copy's locks on items, then commits; the stream brings it.
     const duringCopy = sql(`ALTER TABLE items ADD COLUMN during_copy int DEFAULT 7; INSERT INTO items (id, v, n, during_copy) VALUES (100001, 'during copy', 1, 8);`);
     // The capture is in place on the source while the migration runs.
     expect((await replicationLeftovers(h.source, 'app')).filter((l) => l.startsWith('event trigger'))).toHaveLength(3);
     await duringCopy;
-    await waitFor('the stream to run', async () => (await status()).progress.phase === 'streaming', 240_000, 200);
+    await waitFor('the stream to run', async () => (await stillRunning(), (await status()).progress.phase === 'streaming'), 240_000, 200);
 
     // The column family, in the same transaction as row changes, on a table under load too.
     await sql(`BEGIN;
@@ -126,7 +132,7 @@ describe('DDL replication', () => {
     await sql(`CREATE TYPE pair AS (a int, b text); ALTER TYPE mood ADD VALUE 'happy'`);
     await sql(`INSERT INTO feelings VALUES (3, 'happy')`);
 
-    await waitFor('the last DDL to be applied', async () => (await h.target.query(`SELECT 1 FROM feelings WHERE id = 3`, 'app')).length === 1, 120_000, 300);
+    await waitFor('the last DDL to be applied', async () => (await stillRunning(), (await h.target.query(`SELECT 1 FROM feelings WHERE id = 3`, 'app')).length === 1), 120_000, 300);
     // status (and the Web UI) show the count and the last statement, reported every few seconds.
     await waitFor('status to show the last DDL', async () => /ALTER TYPE mood ADD VALUE 'happy'/.test((await status()).progress.stream?.ddl?.last?.statement ?? ''), 30_000, 500);
     expect((await status()).progress.stream?.ddl?.applied).toBeGreaterThanOrEqual(30);

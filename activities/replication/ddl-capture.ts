@@ -37,16 +37,20 @@ export function captureSql(names: DdlCaptureNames, publication: string): string 
   const pub = quoteLiteral(publication);
   return `
 CREATE SCHEMA IF NOT EXISTS ${schema};
-REVOKE ALL ON SCHEMA ${schema} FROM PUBLIC;
+REVOKE CREATE ON SCHEMA ${schema} FROM PUBLIC;
 
+-- Runs as the user (it needs no privilege), so it sees the user's search_path, which the
+-- SECURITY DEFINER functions below (with a search_path of their own) could not.
 CREATE OR REPLACE FUNCTION ${schema}.on_ddl_start() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql AS $fn$
 BEGIN
   IF tg_tag IN (${IGNORED_TAGS.map(quoteLiteral).join(', ')}) THEN RETURN; END IF;
+  -- For the session, not the transaction: CREATE INDEX CONCURRENTLY ends in another transaction.
+  PERFORM pg_catalog.set_config('pgferry.ddl_search_path', pg_catalog.current_setting('search_path'), false);
   -- A temporary table is the session's own business: it never waits for the copy.
-  IF current_query() ~* '^\\s*create\\s+((global|local)\\s+)?temp(orary)?\\s' THEN RETURN; END IF;
+  IF pg_catalog.current_query() ~* '^\\s*create\\s+((global|local)\\s+)?temp(orary)?\\s' THEN RETURN; END IF;
   -- The copy's snapshot holder keeps this lock while the copy runs: wait here, before any table is locked.
-  PERFORM pg_advisory_xact_lock_shared(${names.gateLock[0]}, ${names.gateLock[1]});
+  PERFORM pg_catalog.pg_advisory_xact_lock_shared(${names.gateLock[0]}, ${names.gateLock[1]});
 END
 $fn$;
 
@@ -94,11 +98,11 @@ BEGIN
     n := coalesce(nullif(current_setting(counter, true), '')::int, 0) + 1;
     PERFORM set_config(counter, n::text, true);
     PERFORM pg_logical_emit_message(true, ${prefix}, jsonb_build_object(
-      'tag', tg_tag, 'query', current_query(), 'ordinal', n, 'searchPath', current_setting('search_path'),
+      'tag', tg_tag, 'query', current_query(), 'ordinal', n, 'searchPath', coalesce(current_setting('pgferry.ddl_search_path', true), ''),
       'objects', objects, 'dropped', dropped, 'published', published)::text);
   EXCEPTION WHEN OTHERS THEN
     PERFORM pg_logical_emit_message(true, ${prefix}, jsonb_build_object(
-      'tag', tg_tag, 'query', current_query(), 'ordinal', 0, 'searchPath', current_setting('search_path'),
+      'tag', tg_tag, 'query', current_query(), 'ordinal', 0, 'searchPath', coalesce(current_setting('pgferry.ddl_search_path', true), ''),
       'objects', '[]'::jsonb, 'dropped', '[]'::jsonb, 'published', '[]'::jsonb, 'error', SQLERRM)::text);
   END;
 END

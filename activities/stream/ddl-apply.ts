@@ -191,6 +191,8 @@ export class DdlApplier {
     const kept = rows.map((r) => r.name).filter((c) => !selection?.excludedColumns.includes(c));
     const targetColumns = kept.map((c) => quoteIdent(selection?.renameColumns[c] ?? c));
     const where = selection?.where ? ` WHERE ${selection.where}` : '';
+    // Whatever the stream put there in this transaction, the copy holds too.
+    await this.target.query(`TRUNCATE ONLY ${qualified(this.targetOf(t))}`);
     const out = this.source.query(copyTo(`COPY (SELECT ${kept.map(quoteIdent).join(', ')} FROM ${qualified(t)}${where}) TO STDOUT`));
     const into = this.target.query(copyFrom(`COPY ${qualified(this.targetOf(t))} (${targetColumns.join(', ')}) FROM STDIN`));
     await pipeline(out, into);
