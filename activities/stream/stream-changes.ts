@@ -96,6 +96,11 @@ export function makeStreamChanges(deps: ActivityDeps) {
     // DDL applied and committed on the target, not yet reported to the workflow.
     const ddlCommitted: DdlRecord[] = [];
     const takeStats = (): StreamStats => (ddlCommitted.length ? { ...meter.takeStats(), ddl: ddlCommitted.splice(0) } : meter.takeStats());
+    /** Reports to the workflow; DDL records that did not reach it go with the next report. */
+    const report = async () => {
+      const stats = takeStats();
+      if (!(await signalStats(stats)) && stats.ddl) ddlCommitted.unshift(...stats.ddl);
+    };
     let doing = `stream changes from ${source.label}`;
     // Retry windows count from the last time the stream was healthy, not from its first start
     // days ago (kept across attempts in the heartbeat).
@@ -118,7 +123,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
       return await guarded({ doing: () => doing, secrets, retry: input.retry, failingSince }, async () => streamBody().catch(noteFailure));
     } finally {
       endLifetime();
-      await signalStats(takeStats()).catch(() => undefined);
+      await report().catch(() => undefined);
       for (const c of clients) await closeQuietly(c);
     }
 
@@ -397,7 +402,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         }
         if (now - lastStats >= STATS_SIGNAL_MS) {
           lastStats = now;
-          await signalStats(takeStats());
+          await report();
         }
       }
     }
@@ -408,13 +413,15 @@ function streamClosed(): ApplicationFailure {
   return ApplicationFailure.nonRetryable('the stream is closed: the migration was cut over (or finished), so nothing may be applied to the target any more', FailureType.StreamClosed);
 }
 
-async function signalStats(stats: StreamStats | undefined): Promise<void> {
-  if (!stats) return;
+async function signalStats(stats: StreamStats | undefined): Promise<boolean> {
+  if (!stats) return true;
   const { workflowId, runId } = owningWorkflow();
   try {
     await Context.current().client.workflow.getHandle(workflowId, runId).signal(STREAM_STATS_SIGNAL, stats);
+    return true;
   } catch {
     // The workflow may be between runs (continue-as-new); the next report carries on.
+    return false;
   }
 }
 
