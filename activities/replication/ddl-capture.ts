@@ -73,6 +73,7 @@ DECLARE
   objects jsonb := '[]';
   published jsonb := '[]';
   dropped jsonb;
+  content jsonb;
   counter text := 'pgferry.ddl_' || md5(tg_tag || current_query());
   n int;
 BEGIN
@@ -97,14 +98,17 @@ BEGIN
     END LOOP;
     n := coalesce(nullif(current_setting(counter, true), '')::int, 0) + 1;
     PERFORM set_config(counter, n::text, true);
-    PERFORM pg_logical_emit_message(true, ${prefix}, jsonb_build_object(
+    content := jsonb_build_object(
       'tag', tg_tag, 'query', current_query(), 'ordinal', n, 'searchPath', coalesce(current_setting('pgferry.ddl_search_path', true), ''),
-      'objects', objects, 'dropped', dropped, 'published', published)::text);
+      'objects', objects, 'dropped', dropped, 'published', published);
   EXCEPTION WHEN OTHERS THEN
-    PERFORM pg_logical_emit_message(true, ${prefix}, jsonb_build_object(
-      'tag', tg_tag, 'query', current_query(), 'ordinal', 0, 'searchPath', coalesce(current_setting('pgferry.ddl_search_path', true), ''),
-      'objects', '[]'::jsonb, 'dropped', '[]'::jsonb, 'published', '[]'::jsonb, 'error', SQLERRM)::text);
+    content := jsonb_build_object(
+      'tag', tg_tag, 'query', current_query(), 'ordinal', 0, 'searchPath', '',
+      'objects', '[]'::jsonb, 'dropped', '[]'::jsonb, 'published', '[]'::jsonb, 'error', SQLERRM);
   END;
+  -- Outside the block above: a message written in a subtransaction reaches the stream after
+  -- the row changes that follow it in the transaction, not at its place.
+  PERFORM pg_logical_emit_message(true, ${prefix}, content::text);
 END
 $fn$;
 
