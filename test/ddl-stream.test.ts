@@ -67,6 +67,7 @@ describe('DDL replication', () => {
       // docs holds ~10 MB: the copy takes a few seconds, long enough for a DDL during it.
       throttle: { full: { mbPerSecond: 2 } },
       precheck: { ignore: ['tables-without-key'] },
+      retry: { otherMinutes: 0.5 }, // a DDL the stream cannot apply fails the test soon, with its message
     });
     const workflowId = `ddl-${Date.now()}`;
     const sql = (text: string) => h.source.query(text, 'app');
@@ -77,7 +78,12 @@ describe('DDL replication', () => {
     const status = async () => JSON.parse((await runCli(['status', workflowId, '--json'], h.cliEnv)).stdout) as { progress: MigrationProgress };
     // A migration that ended while a step waits fails the test at once, with its error.
     const stillRunning = async () => {
-      if ((await h.client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING') return;
+      if ((await h.client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING') {
+        const stream = await h.client.workflow.getHandle(`${workflowId}/stream`).describe().catch(() => undefined);
+        const failure = stream?.raw.pendingActivities?.[0]?.lastFailure?.message;
+        if (failure) console.log(`stream attempt failed: ${failure}`);
+        return;
+      }
       const r = await runCli(['status', workflowId], h.cliEnv);
       throw Object.assign(new Error(`the migration ended: ${r.stderr} ${r.stdout}`), { fatal: true });
     };
