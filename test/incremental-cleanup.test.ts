@@ -97,7 +97,8 @@ describe('incremental migration cleanup', () => {
   });
 
   it('stops the stream when replicated DDL breaks a row filter, and leaves no capture behind', async () => {
-    await h.source.query(`CREATE TABLE regional (id int PRIMARY KEY, region text, note text); INSERT INTO regional SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, 'n' FROM generate_series(1, 100) g;`, 'app');
+    await h.source.query(`CREATE TABLE regional (id int PRIMARY KEY, region text, note text); INSERT INTO regional SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, 'n' FROM generate_series(1, 100) g;
+       ALTER TABLE regional REPLICA IDENTITY FULL; -- its filter reads a column outside the key`, 'app');
     const workflowId = `cdc-filter-${Date.now()}`;
     const objects = { include: ['public.regional'], tables: { 'public.regional': { where: "region = 'eu'" } } };
     expect((await runCli(['start', spec('t6', { objects }), '--id', workflowId], h.cliEnv)).code).toBe(0);
