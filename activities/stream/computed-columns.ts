@@ -12,13 +12,14 @@ import { qualified, quoteIdent } from '../db';
 
 type Table = { schema: string; name: string };
 
-/** The target table's column names. */
-export async function columnNames(target: Client, table: Table): Promise<Set<string>> {
-  const { rows } = await target.query<{ name: string }>(
-    `SELECT attname AS name FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.format('%I.%I', $1::text, $2::text)::regclass AND attnum > 0 AND NOT attisdropped`,
+/** The target table's column names; undefined when it has no such table (yet: a rename brings it). */
+export async function columnNames(target: Client, table: Table): Promise<Set<string> | undefined> {
+  const { rows } = await target.query<{ name: string | null }>(
+    `SELECT a.attname AS name FROM (SELECT pg_catalog.to_regclass(pg_catalog.format('%I.%I', $1::text, $2::text)) AS rel) r
+       LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = r.rel AND a.attnum > 0 AND NOT a.attisdropped`,
     [table.schema, table.name],
   );
-  return new Set(rows.map((r) => r.name));
+  return rows.length === 1 && rows[0].name === null ? undefined : new Set(rows.map((r) => r.name!));
 }
 
 /**

@@ -99,7 +99,8 @@ export class DdlApplier {
     const out = [];
     for (const t of tables) {
       const target = this.targetOf(t);
-      out.push({ source: t, target, columns: await columnNames(this.target, target) });
+      const columns = await columnNames(this.target, target);
+      if (columns) out.push({ source: t, target, columns });
     }
     return out;
   }
