@@ -19,9 +19,13 @@ export function dumpFilterArgs(options: Pick<SchemaOptions, 'excludeTables'>): s
   return [...options.excludeTables.map((t) => `--exclude-table=${exactPattern(t)}`), `--exclude-schema=${DDL_CAPTURE_SCHEMA_PREFIX}*`];
 }
 
-/** A dump entry of pgferry's own DDL capture (an event trigger in no schema): never restored. */
-export function isDdlCaptureEntry(entry: { desc: string }): boolean {
-  return /^EVENT TRIGGER - pgferry_\S*_ddl_(start|end|drop) /.test(entry.desc);
+/**
+ * A dump entry of pgferry's own objects on the source, never restored: an incremental
+ * migration's publications (made before the snapshot, so pg_dump sees them) and its DDL
+ * capture's event triggers (common/ddl.ts).
+ */
+export function isPgferryEntry(entry: { desc: string }): boolean {
+  return /^EVENT TRIGGER - pgferry_\S*_ddl_(start|end|drop) /.test(entry.desc) || /^PUBLICATION( TABLE| TABLES IN SCHEMA)? \S+ pgferry_\S*_[0-9a-f]{8}(_[a-z]+)? /.test(entry.desc);
 }
 
 /** pg_restore options: whether to restore owners and grants. */

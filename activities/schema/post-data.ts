@@ -13,7 +13,7 @@ import { indexBuildSettings, type IndexBuild } from '../../common/index-build';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { activityLifetime } from '../activity-lifetime';
-import { dumpFilterArgs, isDdlCaptureEntry, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
+import { dumpFilterArgs, isPgferryEntry, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
 import { loadDumpInto } from './step-marker';
 import { owningWorkflow } from '../owning-workflow';
 import { alreadyRestored, readToc } from './existing-objects';
@@ -50,8 +50,8 @@ export function makeApplyPostData(deps: ActivityDeps) {
           await run.done;
         }
 
-        // not selected (objects), or pgferry's own DDL capture
-        const entries = (await readToc(deps, dumpFile, ['post-data'])).filter((e) => !leftOut.has(e.dumpId) && !isDdlCaptureEntry(e));
+        // not selected (objects), or pgferry's own (publications, DDL capture)
+        const entries = (await readToc(deps, dumpFile, ['post-data'])).filter((e) => !leftOut.has(e.dumpId) && !isPgferryEntry(e));
 
         src = await openClient(source, 'post-data');
         const skip = await alreadyRestored(entries, src, tgt);

@@ -3,7 +3,7 @@ import { hasTag, pickStatement, renamesTable, rewriteNames, targetSearchPath, wi
 import { parseIdentity } from '../../activities/stream/ddl-apply';
 import { addDdlRecords, ddlCaptureNames } from '../../common/ddl';
 import { replicationNames } from '../../common/replication-names';
-import { isDdlCaptureEntry } from '../../activities/schema/dump-options';
+import { isPgferryEntry } from '../../activities/schema/dump-options';
 
 describe('picking the DDL statement out of the client query', () => {
   const query = `ALTER TABLE items ADD COLUMN extra integer; INSERT INTO items VALUES (1, 'a;b', 7);
@@ -72,8 +72,11 @@ describe('DDL capture names and progress', () => {
   it('names the capture after the migration and leaves it out of dumps', () => {
     const n = ddlCaptureNames(replicationNames('mig-1'));
     expect(n.schema.startsWith('_pgferry_ddl_')).toBe(true);
-    expect(isDdlCaptureEntry({ desc: `EVENT TRIGGER - ${n.endTrigger} postgres` })).toBe(true);
-    expect(isDdlCaptureEntry({ desc: 'EVENT TRIGGER - audit_ddl postgres' })).toBe(false);
+    expect(isPgferryEntry({ desc: `EVENT TRIGGER - ${n.endTrigger} postgres` })).toBe(true);
+    expect(isPgferryEntry({ desc: 'EVENT TRIGGER - audit_ddl postgres' })).toBe(false);
+    expect(isPgferryEntry({ desc: 'PUBLICATION - pgferry_mig_1_0a1b2c3d postgres' })).toBe(true);
+    expect(isPgferryEntry({ desc: 'PUBLICATION TABLE public pgferry_mig_1_0a1b2c3d_i audit_log postgres' })).toBe(true);
+    expect(isPgferryEntry({ desc: 'PUBLICATION - app_changes postgres' })).toBe(false);
   });
 
   it('counts applied and skipped statements and keeps the last', () => {
