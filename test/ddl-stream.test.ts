@@ -83,7 +83,7 @@ describe('DDL replication', () => {
         const stream = await h.client.workflow.getHandle(`${workflowId}/stream`).describe().catch(() => undefined);
         const failure = stream?.raw.pendingActivities?.[0]?.lastFailure?.message;
         if (failure && failure !== lastFailure) console.log(`stream attempt failed: ${failure}`);
-        lastFailure = failure;
+        lastFailure = failure ?? undefined;
         return;
       }
       const r = await runCli(['status', workflowId], h.cliEnv);
