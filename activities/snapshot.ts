@@ -24,6 +24,7 @@ import type { ActivityDeps, Endpoints } from './deps';
 import { guarded } from './errors';
 import { owningWorkflow } from './owning-workflow';
 import { dropSlotIfExists } from './replication/slots';
+import { holdDdlGate } from './replication/ddl-gate';
 
 /** Heartbeat often: a cancel (which releases the snapshot) arrives only with a heartbeat reply. */
 const HEARTBEAT_MS = 1_000;
@@ -33,6 +34,8 @@ const KEEPALIVE_EVERY = 5;
 export interface HoldSnapshotInput extends Pick<Endpoints, 'source' | 'retry'> {
   /** Incremental migrations: export the snapshot by creating a replication slot. */
   replication?: ReplicationNames;
+  /** DDL replication: hold the gate that makes source DDL wait while the copy runs (ddl-gate.ts). */
+  ddlGate?: boolean;
 }
 
 export function makeHoldSnapshot(deps: ActivityDeps) {
@@ -40,8 +43,12 @@ export function makeHoldSnapshot(deps: ActivityDeps) {
     const source = resolveConnection(input.source, deps.env);
     const ctx = Context.current();
     let client: Client | undefined;
+    let gate: Client | undefined;
     // Closing the connection on cancel ends the transaction, which releases the snapshot.
-    const release = () => void closeQuietly(client);
+    const release = () => {
+      void closeQuietly(client);
+      void closeQuietly(gate);
+    };
     ctx.cancellationSignal.addEventListener('abort', release);
     // Creating a slot waits for the source's running transactions: say meanwhile that we live.
     const settingUp = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
@@ -56,6 +63,8 @@ export function makeHoldSnapshot(deps: ActivityDeps) {
             `CREATE_REPLICATION_SLOT ${slot} LOGICAL pgoutput (SNAPSHOT 'export')`,
           );
           ready = { name: rows[0].snapshot_name, attempt: ctx.info.attempt, slot, consistentLsn: rows[0].consistent_point };
+          // DDL during the copy waits for it, and comes through the stream afterwards.
+          if (input.ddlGate) gate = await holdDdlGate(source, input.replication, ready.name);
         } else {
           client = await openClient(source, 'snapshot');
           await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -77,6 +86,7 @@ export function makeHoldSnapshot(deps: ActivityDeps) {
     } finally {
       clearInterval(settingUp);
       ctx.cancellationSignal.removeEventListener('abort', release);
+      await closeQuietly(gate);
       await closeQuietly(client);
     }
   };

@@ -43,6 +43,7 @@ export function renderStream(s: StreamProgress, maxTables = 8): string {
     `stream ${s.state}  ·  applied ${s.appliedLsn ?? '-'}  ·  source ${s.sourceLsn ?? '-'}  ·  lag ${formatBytes(s.lagBytes)} / ${s.lagSeconds.toFixed(2)} s  ·  ${s.changesPerSecond} changes/s  ·  ${s.totalChanges} changes in ${s.transactions} transactions`,
   ];
   if (s.outlook) lines.push(`  ${describeOutlook(s.outlook)}`);
+  if (s.ddl) lines.push(`DDL replicated: ${s.ddl.applied} applied, ${s.ddl.skipped} skipped${s.ddl.last ? `  ·  last (${s.ddl.last.action}): ${s.ddl.last.statement}` : ''}`);
   const busiest = [...s.tables].sort((a, b) => changeCount(b) - changeCount(a)).slice(0, maxTables);
   for (const t of busiest) lines.push(`  ${displayName(t)}  +${t.inserts} ~${t.updates} -${t.deletes}${t.truncates ? ` truncated ${t.truncates}×` : ''}`);
   return lines.join('\n');
@@ -72,6 +73,10 @@ export function renderCutover(r: CutoverResult, clientMs?: number): string {
       `Large objects (not carried by the stream): ${sync.objects} compared in ${(sync.ms / 1000).toFixed(2)} s; ${sync.created} created, ${sync.rewritten} copied again, ${sync.dropped} unlinked, ${sync.metadata} with owner/comment/grants updated (${formatBytes(sync.bytesCopied)} copied); ` +
         `validation (${v.mode}): ${v.ok ? `${v.actualObjects} equal` : `${v.mismatches.length} differ: ${describeMismatches(v)}`}`,
     );
+  }
+  if (r.ddl) {
+    lines.push(`DDL replicated from the source: ${r.ddl.applied} applied, ${r.ddl.skipped} skipped${r.ddl.records.length < r.ddl.applied + r.ddl.skipped ? ` (the last ${r.ddl.records.length} listed)` : ''}:`);
+    for (const d of r.ddl.records) lines.push(`  ${d.lsn}  ${d.action}${d.reason ? ` (${d.reason})` : ''}${d.rowsCopied !== undefined ? ` (${d.rowsCopied} rows copied)` : ''}: ${d.statement}`);
   }
   if (r.sourceLocked) lines.push('The source stays read-only; to undo: ALTER DATABASE <db> RESET default_transaction_read_only;');
   return lines.join('\n');

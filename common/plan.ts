@@ -4,6 +4,7 @@
  */
 import type { Rates } from './rates';
 import type { StreamOutlook } from './stream-outlook';
+import type { DdlProgress } from './ddl';
 import type { StreamProgress } from './stream';
 import type { ControlView } from './control';
 import type { ChunkRange, TableSplit } from './table-split';
@@ -159,6 +160,8 @@ export interface CutoverResult {
   droppedSlots: string[];
   /** Large objects brought up to the source's (logical decoding does not carry them) and compared. */
   largeObjects?: { sync: LargeObjectSync; validation: LargeObjectValidation };
+  /** DDL replicated from the source during the stream (incremental.ddl). */
+  ddl?: DdlProgress;
 }
 
 export interface MigrationProgress extends Partial<ControlView> {

@@ -38,6 +38,8 @@ export interface PrecheckFacts {
   conflictingTables: Array<{ schema: string; name: string }>;
   /** The target database does not exist and the target user may create it. */
   createTargetDatabase: boolean;
+  /** Incremental: DDL is to be captured on the source and replicated (absent in histories from before). */
+  ddlCapture?: boolean;
 }
 
 export interface PrecheckReport {

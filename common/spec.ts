@@ -117,6 +117,12 @@ const incrementalSchema = z
     tables: z.record(z.string().min(1), z.object({ operations: operationList }).strict()).default({}),
     /** Advanced: history events after which the stream's workflow continues as new (bounded history). */
     historyBudget: z.number().int().min(50).max(40_000).default(8_000),
+    /**
+     * DDL on the source during the stream: `replicate` applies it to the target in commit
+     * order with the row changes; `fail` stops the stream at the first changed table. Absent:
+     * replicate when the source allows it (the precheck says), otherwise fail.
+     */
+    ddl: z.enum(['replicate', 'fail']).optional(),
   })
   .strict()
   .prefault({});

@@ -6,6 +6,7 @@ import { tableKey } from './plan';
 import type { Operation } from './spec';
 import type { RateLimit } from './throttle';
 import type { StreamOutlook } from './stream-outlook';
+import type { DdlProgress, DdlRecord } from './ddl';
 
 export const STREAM_STATS_SIGNAL = 'streamStats';
 export const STREAM_CONTROL_QUERY = 'streamControl';
@@ -36,6 +37,8 @@ export interface StreamStats {
   /** Source transactions applied since the previous report. */
   transactions: number;
   at: number;
+  /** DDL statements committed on the target since the previous report (incremental.ddl: replicate). */
+  ddl?: DdlRecord[];
 }
 
 /** What the stream activity asks its workflow every moment. */
@@ -57,6 +60,7 @@ export interface OperationsConfig {
 /** The spec's `incremental` section. */
 export interface IncrementalConfig extends OperationsConfig {
   historyBudget: number;
+  ddl?: 'replicate' | 'fail';
 }
 
 /** The stream's progress, as the `progress` query of the stream workflow returns it. */
@@ -74,6 +78,8 @@ export interface StreamProgress {
   updatedAt?: number;
   /** Caught up or not, and the time left until it is (from the reports so far). */
   outlook?: StreamOutlook;
+  /** DDL replicated from the source (absent: none yet). */
+  ddl?: DdlProgress;
 }
 
 /** All row changes (and truncates) in a count. */

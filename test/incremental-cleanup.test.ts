@@ -15,7 +15,7 @@ describe('incremental migration cleanup', () => {
   beforeAll(async () => {
     h = await startHarness({ name: 'cdc-cleanup', temporalAddress: inject('temporalAddress') });
     await h.source.createDatabase('app');
-    for (const db of ['t1', 't2', 't3', 't4', 't5']) await h.target.createDatabase(db);
+    for (const db of ['t1', 't2', 't3', 't4', 't5', 't6']) await h.target.createDatabase(db);
     await h.source.query(
       `CREATE TABLE items (id int PRIMARY KEY, v text);
        INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 1000) g;`,
@@ -50,6 +50,20 @@ describe('incremental migration cleanup', () => {
     await h.source.query('ALTER TABLE log_nokey REPLICA IDENTITY FULL', 'app');
   });
 
+  it('says in the precheck whether DDL can be captured, and what to do when it cannot', async () => {
+    expect((await runCli(['precheck', spec('t1')], h.cliEnv)).stdout).toMatch(/PASS\s+ddl-capture/);
+    // Not a superuser: an event trigger cannot be created.
+    await h.source.query(`CREATE ROLE mover LOGIN REPLICATION; GRANT CREATE ON DATABASE app TO mover; ALTER TABLE items OWNER TO mover; ALTER TABLE log_nokey OWNER TO mover; GRANT pg_read_all_data TO mover`, 'app');
+    const asMover = (more: Record<string, unknown>) => spec('t1', { source: h.source.url('app').replace('postgres@', 'mover@'), ...more });
+    const wanted = await runCli(['precheck', asMover({ incremental: { ddl: 'replicate' } })], h.cliEnv);
+    expect(wanted.code).toBe(1);
+    expect(wanted.stdout).toMatch(/FAIL\s+ddl-capture/);
+    expect(wanted.stdout).toMatch(/only be created by a superuser on PostgreSQL 15/);
+    const unset = await runCli(['precheck', asMover({})], h.cliEnv);
+    expect(unset.stdout).toMatch(/WARN\w*\s+ddl-during-migration/);
+    await h.source.query(`ALTER TABLE items OWNER TO postgres; ALTER TABLE log_nokey OWNER TO postgres; REVOKE CREATE ON DATABASE app FROM mover; REVOKE pg_read_all_data FROM mover; DROP ROLE mover`, 'app');
+  });
+
   it('drops the slot and publication when cancelled mid-stream', async () => {
     const workflowId = `cdc-cancel-${Date.now()}`;
     expect((await runCli(['start', spec('t2'), '--id', workflowId], h.cliEnv)).code).toBe(0);
@@ -57,7 +71,8 @@ describe('incremental migration cleanup', () => {
     await waitFor('the stream to run', async () => (await handle.query(progressQuery)).phase === 'streaming', 120_000, 100);
     await h.source.query(`INSERT INTO items VALUES (5001, 'during the stream')`, 'app');
     await waitFor('the change to arrive', async () => (await h.target.query(`SELECT 1 FROM items WHERE id = 5001`, 't2')).length === 1, 30_000);
-    expect((await replicationLeftovers(h.source, 'app')).length).toBe(2); // one slot, one publication
+    // One slot, one publication, and the DDL capture: three event triggers and their schema.
+    expect((await replicationLeftovers(h.source, 'app')).map((l) => l.split(' ').slice(0, -1).join(' ')).sort()).toEqual(['event trigger', 'event trigger', 'event trigger', 'publication', 'schema', 'slot']);
 
     const cancel = await runCli(['cancel', workflowId], h.cliEnv);
     expect(cancel.stdout).toContain(`${workflowId}: cancelled`);
@@ -65,9 +80,9 @@ describe('incremental migration cleanup', () => {
     await h.source.query(`DELETE FROM items WHERE id = 5001`, 'app');
   });
 
-  it('fails clearly on source DDL during the stream, and drops the slot and publication', async () => {
+  it('fails clearly on source DDL during the stream with incremental.ddl: fail, and drops the slot and publication', async () => {
     const workflowId = `cdc-ddl-${Date.now()}`;
-    expect((await runCli(['start', spec('t3'), '--id', workflowId], h.cliEnv)).code).toBe(0);
+    expect((await runCli(['start', spec('t3', { incremental: { ddl: 'fail' } }), '--id', workflowId], h.cliEnv)).code).toBe(0);
     const handle = h.client.workflow.getHandle(workflowId);
     await waitFor('the stream to run', async () => (await handle.query(progressQuery)).phase === 'streaming', 120_000, 100);
     await h.source.query(`ALTER TABLE items ADD COLUMN extra integer; INSERT INTO items VALUES (7001, 'x', 7);`, 'app');
@@ -79,6 +94,24 @@ describe('incremental migration cleanup', () => {
     // The row with the new column was never applied to the old table.
     expect(await h.target.query(`SELECT 1 FROM items WHERE id = 7001`, 't3')).toEqual([]);
     await h.source.query(`ALTER TABLE items DROP COLUMN extra; DELETE FROM items WHERE id = 7001;`, 'app');
+  });
+
+  it('stops the stream when replicated DDL breaks a row filter, and leaves no capture behind', async () => {
+    await h.source.query(`CREATE TABLE regional (id int PRIMARY KEY, region text, note text); INSERT INTO regional SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, 'n' FROM generate_series(1, 100) g;
+       ALTER TABLE regional REPLICA IDENTITY FULL; -- its filter reads a column outside the key`, 'app');
+    const workflowId = `cdc-filter-${Date.now()}`;
+    const objects = { include: ['public.regional'], tables: { 'public.regional': { where: "region = 'eu'" } } };
+    expect((await runCli(['start', spec('t6', { objects }), '--id', workflowId], h.cliEnv)).code).toBe(0);
+    await streaming(workflowId);
+    await h.source.query(`ALTER TABLE regional ADD COLUMN extra int; INSERT INTO regional VALUES (1000, 'eu', 'kept', 1);`, 'app');
+    await waitFor('the DDL and the row after it', async () => (await h.target.query(`SELECT extra FROM regional WHERE id = 1000`, 't6')).length === 1, 60_000);
+    await h.source.query(`ALTER TABLE regional RENAME COLUMN region TO area`, 'app');
+
+    const status = await runCli(['status', workflowId, '--watch'], h.cliEnv);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toMatch(/the row filter of public\.regional \(objects\.tables\.where: region = 'eu'\) no longer works after the DDL ALTER TABLE regional RENAME COLUMN region TO area: column "region" does not exist/);
+    expect(await replicationLeftovers(h.source, 'app')).toEqual([]);
+    await h.source.query(`DROP TABLE regional`, 'app');
   });
 
   it('fails with the table, the position and the error when the target keeps rejecting a change', async () => {

@@ -56,6 +56,7 @@ import { splitThresholdBytes } from '../common/table-split';
 import { formatBytes } from '../common/format';
 import { CopiedUnits } from './copied-units';
 import { buildSyncPlan, earliestLsn, type SyncPlan } from '../common/sync-plan';
+import { ddlCaptureNames } from '../common/ddl';
 
 // proxyActivities returns a Proxy: take the functions out by name (spreading it yields nothing).
 const { listTables, copySequences, dropBookkeeping, sourceChangedBetween } = proxyActivities<Activities>(options.short);
@@ -100,6 +101,8 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
   let keepOwnership = true;
   const names: ReplicationNames | undefined = incremental ? replicationNames(workflowInfo().workflowId) : undefined;
   let replicationCreated = false;
+  /** incremental.ddl: DDL on the source is captured and replicated (the precheck says whether it can be). */
+  let captureDdl = false;
   let publications: string[] = [];
   const snapshots = new Map<string, SnapshotReady>();
   let cutover: PendingCutover | undefined;
@@ -334,7 +337,7 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
     // an incremental one comes with a replication slot, a change on the source that waits for
     // the precheck. (Running histories from before keep their order.)
     const startHolder = () => {
-      holder = holderScope.run(() => acts.holdSnapshot({ source: spec.source, retry: spec.retry, replication: names }));
+      holder = holderScope.run(() => acts.holdSnapshot({ source: spec.source, retry: spec.retry, replication: names, ...(captureDdl ? { ddlGate: true } : {}) }));
       holder.then(
         () => (holderEnded = true),
         () => (holderEnded = true),
@@ -361,6 +364,7 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
     const stop = precheckStopMessage(report);
     if (stop) throw ApplicationFailure.nonRetryable(stop, FailureType.PrecheckFailed, report.items.filter((i) => i.status !== 'pass'));
     keepOwnership = report.facts.keepOwnership;
+    captureDdl = names !== undefined && report.facts.ddlCapture === true;
     if (report.facts.createTargetDatabase) await acts.createTargetDatabase({ source: spec.source, target: spec.target, retry: spec.retry });
 
     // 2. One exported snapshot for everything read from the source.
@@ -369,7 +373,16 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
     if (names) {
       // The publication first: pgoutput must find it as of the slot's consistent point.
       replicationCreated = true;
-      ({ publications } = await acts.createPublication({ source: spec.source, retry: spec.retry, names, operations: streamOperations(spec), objects: spec.objects, conflicts: spec.conflicts }));
+      ({ publications } = await acts.createPublication({
+        source: spec.source,
+        retry: spec.retry,
+        names,
+        operations: streamOperations(spec),
+        objects: spec.objects,
+        conflicts: spec.conflicts,
+        // The DDL capture before the slot too: DDL after the copy's snapshot is in the stream.
+        ...(captureDdl ? { captureDdl } : {}),
+      }));
     }
     if (!holder) startHolder();
     const selection = { objects: spec.objects, conflicts: spec.conflicts };
@@ -561,6 +574,7 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
           ...sent,
           ...(syncPlan ? { syncPlan } : {}),
           reportTo: id,
+          ...(captureDdl ? { ddlMessagePrefix: ddlCaptureNames(names).messagePrefix } : {}),
         },
       ],
     });
@@ -592,7 +606,8 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
     const { sequences } = await acts.copySequences(endpoints);
     // Logical decoding carries no large-object changes: the target is brought up to the source's now.
     const largeObjects = withLargeObjects ? await acts.syncLargeObjects({ ...endpoints, mode: spec.validation, keepOwnership, migrationId: id }) : undefined;
-    const validation = await compareAll(tables);
+    // Replicated DDL may have created, dropped or renamed tables: compare the ones the source has now.
+    const validation = await compareAll(streamed.progress.ddl?.applied ? await tablesNow(tables) : tables);
     const dropped = await dropReplication({ source: spec.source, retry: spec.retry, names, dropPublication: true });
     const result: CutoverResult = {
       lsn: marker.lsn,
@@ -604,6 +619,7 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
       transactionsApplied: streamed.progress.transactions,
       droppedSlots: dropped.droppedSlots,
       ...(largeObjects ? { largeObjects } : {}),
+      ...(streamed.progress.ddl ? { ddl: streamed.progress.ddl } : {}),
     };
     if (validation.mismatches.length) {
       for (const m of validation.mismatches) state.markFailed(m, `cutover validation: source has ${m.expectedRows} rows, target ${m.actualRows}`);
@@ -630,6 +646,13 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
     const first = readUnder.find((r) => r.consistentLsn === lsn)!;
     const syncPlan = buildSyncPlan(copies!.parts((n) => snapshots.get(n)!.consistentLsn!));
     return { slot: first.slot!, lsn, ...(syncPlan ? { syncPlan } : {}) };
+  }
+
+  /** The selected tables of the source as it is now; those that were in the target before stay so. */
+  async function tablesNow(before: TableRef[]): Promise<TableRef[]> {
+    const preexisting = new Set(before.filter((t) => t.preexisting).map(tableKey));
+    const now = await acts.listTables({ ...endpoints, objects: spec.objects, conflicts: spec.conflicts });
+    return now.map(({ preexisting: _p, ...t }) => (preexisting.has(tableKey(t)) ? { ...t, preexisting: true } : t));
   }
 
   /** Live source against target, in batches (payloads stay small for huge schemas). */
@@ -667,7 +690,8 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
       await dropReplication({ source: spec.source, retry: spec.retry, names, dropPublication: true });
     } catch (cleanupErr) {
       state.warnings.push(
-        `could not drop the replication slots (${names.slotPrefix}*) and publications (${names.publication}*) on the source: ${rootMessage(cleanupErr)}; drop them by hand or the source keeps WAL`,
+        `could not drop the replication slots (${names.slotPrefix}*) and publications (${names.publication}*) on the source: ${rootMessage(cleanupErr)}; drop them by hand or the source keeps WAL` +
+          (captureDdl ? ` (and the DDL capture: event triggers ${names.publication}_ddl_start, _ddl_end and _ddl_drop, schema ${ddlCaptureNames(names).schema})` : ''),
       );
     }
   }

@@ -18,6 +18,7 @@ import {
 import type { Activities } from '../activities';
 import type { StreamChangesInput } from '../activities/stream/stream-changes';
 import { formatBytes } from '../common/format';
+import { addDdlRecords, type DdlProgress } from '../common/ddl';
 import { remainingSyncPlan } from '../common/sync-plan';
 import { displayName } from '../common/plan';
 import { changeCount, CountTotals, type StreamProgress, type TableChangeCounts } from '../common/stream';
@@ -100,6 +101,7 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
     progress.transactions += stats.transactions;
     tables.add(stats.tableDeltas);
     progress.totalChanges += stats.tableDeltas.reduce((sum, d) => sum + changeCount(d), 0);
+    if (stats.ddl?.length) progress.ddl = addDdlRecords(progress.ddl, stats.ddl);
     refresh();
   });
 
@@ -154,9 +156,17 @@ function streamDetails(p: StreamProgress, tables: TableChangeCounts[], migration
     `|---|---|---|---|---|---|`,
     `| ${p.appliedLsn ?? '-'} | ${p.sourceLsn ?? '-'} | ${formatBytes(p.lagBytes)}, ${p.lagSeconds.toFixed(2)} s | ${p.changesPerSecond} | ${p.totalChanges} | ${p.transactions} |`,
     p.stopAtLsn ? `\nCutover: stopping at ${p.stopAtLsn}` : '',
+    ...ddlDetails(p.ddl),
     '',
     '| table | inserts | updates | deletes | truncates |',
     '|---|---:|---:|---:|---:|',
     ...busiest.map((t) => `| ${displayName(t)} | ${t.inserts} | ${t.updates} | ${t.deletes} | ${t.truncates} |`),
   ].join('\n');
+}
+
+/** DDL replicated from the source: how many, and the last statement. */
+function ddlDetails(ddl: DdlProgress | undefined): string[] {
+  if (!ddl) return [];
+  const last = ddl.last ? ` — last (${ddl.last.lsn}, ${ddl.last.action}): \`${ddl.last.statement.replace(/`/g, "'")}\`` : '';
+  return ['', `DDL replicated: ${ddl.applied} applied, ${ddl.skipped} skipped${last}`];
 }

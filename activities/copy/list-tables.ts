@@ -33,7 +33,8 @@ export const USER_TABLES_SQL = `
    ORDER BY 1, 2`;
 
 export interface ListTablesInput extends Endpoints {
-  snapshot: string;
+  /** Absent: the source as it is now (the tables to compare at a cutover after replicated DDL). */
+  snapshot?: string;
   /** The spec's objects section (absent or empty: every table as it is). */
   objects?: ObjectsSpec;
   conflicts?: 'error' | 'ignore';
@@ -49,7 +50,8 @@ export function makeListTables(deps: ActivityDeps) {
     try {
       return await guarded({ doing: `list tables of source ${source.label}`, secrets, retry: input.retry }, async () => {
         src = await openClient(source, 'plan');
-        await beginUnderSnapshot(src, input.snapshot);
+        if (input.snapshot) await beginUnderSnapshot(src, input.snapshot);
+        else await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const { rows: tables } = await src.query<{ oid: number; schema: string; name: string }>(USER_TABLES_SQL);
         const objects = input.objects;
         const selected = objects && !selectsEverything(objects) ? await readSelection(src, objects, input.conflicts ?? 'error') : undefined;
@@ -60,7 +62,8 @@ export function makeListTables(deps: ActivityDeps) {
         const splits = new Map<string, TableSplit>();
         const big = rows.map((r) => ({ r, chunks: chunkCount(r.bytes, input.splitLargerThan ?? 0) })).filter((b) => b.chunks > 1);
         if (big.length) {
-          await beginUnderSnapshot(src, input.snapshot);
+          if (input.snapshot) await beginUnderSnapshot(src, input.snapshot);
+          else await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
           for (const { r, chunks } of big) {
             const split = await planSplit(src, r, chunks);
             if (split) splits.set(tableKey(r), split);

@@ -16,6 +16,7 @@ import * as checks from './checks';
 import { connectSide, connectTarget } from './connect';
 import { checkTargetDatabase, checkTargetDatabaseName, targetNameProblem } from './database-checks';
 import { incrementalChecks } from './incremental-checks';
+import { ddlCaptureCheck } from './ddl-capture-check';
 import { watchSourceWrites } from './source-writes-check';
 import { checkCollations, checkDatabaseLocale, encodingItem } from './locale-checks';
 import { checkSourcePrivileges, checkTargetPrivileges, checkTargetTablePrivileges } from './privilege-checks';
@@ -97,7 +98,11 @@ async function catalogChecks(deps: ActivityDeps, input: PrecheckInput, sides: Si
   const roles = await checks.checkRoles(src, tgt, withSchema);
   items.push(roles.item);
   facts.keepOwnership = roles.keepOwnership;
-  if (input.types.includes('incremental')) items.push(...(await incrementalChecks(src, tgt, input.incremental)));
+  if (input.types.includes('incremental')) {
+    const ddl = await ddlCaptureCheck(src, input.incremental?.ddl);
+    facts.ddlCapture = ddl.capture;
+    items.push(...(await incrementalChecks(src, tgt, input.incremental)), ddl.item);
+  }
   const largeObjects = largeObjectsWanted(input);
   items.push(...(await largeObjectChecks(src, tgt, { wanted: largeObjects, createsInTarget: largeObjects && withSchema && targetExists, incremental: input.types.includes('incremental') })));
   if (selection) items.push(...selection.items);

@@ -48,7 +48,7 @@ export async function checkTargetPrivileges(src: Client, tgt: Client, opts: { wi
 
 /** Event triggers, and extensions the target lacks that only a superuser may create there. */
 async function superuserOnlyObjects(src: Client, tgt: Client): Promise<string[]> {
-  const triggers = await src.query<{ name: string }>("SELECT 'event trigger ' || evtname AS name FROM pg_catalog.pg_event_trigger ORDER BY 1");
+  const triggers = await src.query<{ name: string }>("SELECT 'event trigger ' || evtname AS name FROM pg_catalog.pg_event_trigger WHERE evtname !~ '^pgferry_.*_ddl_(start|end|drop)$' ORDER BY 1");
   const { rows: extensions } = await src.query<{ extname: string }>("SELECT extname FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql'");
   if (!extensions.length) return triggers.rows.map((r) => r.name);
   // pg_dump restores extensions with CREATE EXTENSION IF NOT EXISTS: those already there are fine.

@@ -17,6 +17,8 @@ import { closeQuietly, openSourceAdminClient, quoteIdent } from '../db';
 import type { ActivityDeps, Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { dropSlots, slotsWithPrefix } from './slots';
+import { ddlCaptureNames } from '../../common/ddl';
+import { dropDdlCapture, installDdlCapture } from './ddl-capture';
 
 export interface PublicationInput extends Pick<Endpoints, 'source' | 'retry'> {
   names: ReplicationNames;
@@ -24,6 +26,8 @@ export interface PublicationInput extends Pick<Endpoints, 'source' | 'retry'> {
   /** Only the selected tables are published (objects). */
   objects?: ObjectsSpec;
   conflicts?: 'error' | 'ignore';
+  /** Also install the DDL capture (incremental.ddl: replicate); absent in histories from before. */
+  captureDdl?: boolean;
 }
 
 export function makeCreatePublication(deps: ActivityDeps) {
@@ -44,8 +48,12 @@ export function makeCreatePublication(deps: ActivityDeps) {
           group.tables.push(`${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
           groups.set(pub, group);
         }
+        // New tables created during the stream join the publication of the default operations.
         if (!groups.size) groups.set(input.names.publication, { operations: input.operations.operations, tables: [] });
+        const defaultPublication = groups.has(input.names.publication) ? input.names.publication : publicationFor(input.names, input.operations.operations);
+        if (input.captureDdl && !groups.has(defaultPublication)) groups.set(defaultPublication, { operations: input.operations.operations, tables: [] });
         for (const [name, group] of groups) await ensurePublication(client, name, group.operations, group.tables);
+        if (input.captureDdl) await installDdlCapture(client, ddlCaptureNames(input.names), defaultPublication);
         return { publications: [...groups.keys()].sort(), tables: rows.length };
       });
     } finally {
@@ -77,7 +85,7 @@ export interface DropReplicationInput extends Pick<Endpoints, 'source' | 'retry'
 
 /** Drops this migration's slots (all, or all but one) and its publications. Idempotent. */
 export function makeDropReplication(deps: ActivityDeps) {
-  return async function dropReplication(input: DropReplicationInput): Promise<{ droppedSlots: string[]; droppedPublications: string[] }> {
+  return async function dropReplication(input: DropReplicationInput): Promise<{ droppedSlots: string[]; droppedPublications: string[]; droppedCapture?: string[] }> {
     const source = resolveConnection(input.source, deps.env);
     let client: Client | undefined;
     try {
@@ -86,7 +94,10 @@ export function makeDropReplication(deps: ActivityDeps) {
         const slots = (await slotsWithPrefix(client, input.names.slotPrefix)).filter((s) => s !== input.keepSlot);
         const droppedSlots = await dropSlots(client, slots);
         const droppedPublications: string[] = [];
+        let droppedCapture: string[] | undefined;
         if (input.dropPublication) {
+          // The DDL capture goes with the publication (its triggers add new tables to it).
+          droppedCapture = await dropDdlCapture(client, ddlCaptureNames(input.names));
           const { rows } = await client.query<{ pubname: string }>(
             `SELECT pubname FROM pg_catalog.pg_publication WHERE pubname = $1 OR left(pubname, length($1) + 1) = $1 || '_'`,
             [input.names.publication],
@@ -96,7 +107,7 @@ export function makeDropReplication(deps: ActivityDeps) {
             droppedPublications.push(pubname);
           }
         }
-        return { droppedSlots, droppedPublications };
+        return { droppedSlots, droppedPublications, ...(droppedCapture?.length ? { droppedCapture } : {}) };
       });
     } finally {
       await closeQuietly(client);

@@ -13,7 +13,7 @@ import { indexBuildSettings, type IndexBuild } from '../../common/index-build';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { activityLifetime } from '../activity-lifetime';
-import { dumpFilterArgs, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
+import { dumpFilterArgs, isPgferryEntry, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
 import { loadDumpInto } from './step-marker';
 import { owningWorkflow } from '../owning-workflow';
 import { alreadyRestored, readToc } from './existing-objects';
@@ -51,7 +51,8 @@ export function makeApplyPostData(deps: ActivityDeps) {
           await run.done;
         }
 
-        const all = (await readToc(deps, dumpFile)).filter((e) => !leftOut.has(e.dumpId)); // not selected (objects)
+        // not selected (objects), or pgferry's own (publications, DDL capture)
+        const all = (await readToc(deps, dumpFile)).filter((e) => !leftOut.has(e.dumpId) && !isPgferryEntry(e));
         const postData = new Set((await readToc(deps, dumpFile, ['post-data'])).map((e) => e.dumpId));
         const entries = all.filter((e) => postData.has(e.dumpId));
 

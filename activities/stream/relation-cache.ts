@@ -25,6 +25,8 @@ interface Known {
   message: RelationMessage;
   columns: NamedColumn[];
   table: ApplyTable;
+  /** DDL was applied to the target since: the next definition is checked against the target again. */
+  stale?: boolean;
 }
 
 export class RelationCache {
@@ -43,18 +45,23 @@ export class RelationCache {
     return known.table;
   }
 
+  /** Replicated DDL changed the target: every table's next definition is checked against it afresh. */
+  markStale(): void {
+    for (const k of this.known.values()) k.stale = true;
+  }
+
   async learn(message: RelationMessage): Promise<void> {
     const name = displayName(message);
     const previous = this.known.get(message.relationId);
     // pgoutput sends the same definition again after truncates and cache resets: nothing to check.
-    if (previous && sameDefinition(previous.message, message)) return;
+    if (previous && !previous.stale && sameDefinition(previous.message, message)) return;
     const sourceColumns = await this.sourceColumns(message);
-    if (previous) {
+    if (previous && !previous.stale) {
       const changes = describeChanges(previous.columns, sourceColumns);
       if (changes.length) throw schemaChanged(name, changes);
       return;
     }
-    const selection = this.mapping?.of(message);
+    const selection = this.mapping?.of(message, message.columns.map((c) => c.name));
     if (this.mapping && !selection) {
       // Not selected (only selected tables are published, but a publication may be shared).
       const ignored: ApplyTable = { schema: message.schema, name: message.name, columns: [], keyColumns: [], operations: new Set(), source: { ignored: true } };

@@ -46,6 +46,9 @@ import { lockPosition, readPosition, savePosition } from './stream-position';
 import { RateGate } from '../rate/rate-gate';
 import type { SyncPlan } from '../../common/sync-plan';
 import { SyncGates } from './sync-gates';
+import type { DdlMessage, DdlRecord } from '../../common/ddl';
+import { DdlApplier } from './ddl-apply';
+import type { LogicalMessage } from './pgoutput-types';
 
 export interface StreamChangesInput extends Endpoints {
   migrationId: string;
@@ -59,6 +62,8 @@ export interface StreamChangesInput extends Endpoints {
   conflicts?: 'error' | 'ignore';
   /** Tables copied under different snapshots: where each one's changes start (absent: all at the slot's start). */
   syncPlan?: SyncPlan;
+  /** incremental.ddl: replicate — the prefix of the DDL capture's messages (absent: DDL is not replicated). */
+  ddlMessagePrefix?: string;
 }
 
 export interface StreamChangesResult {
@@ -91,6 +96,14 @@ export function makeStreamChanges(deps: ActivityDeps) {
     const ctx = Context.current();
     const clients: Client[] = [];
     const meter = new StreamMeter();
+    // DDL applied and committed on the target, not yet reported to the workflow.
+    const ddlCommitted: DdlRecord[] = [];
+    const takeStats = (): StreamStats => (ddlCommitted.length ? { ...meter.takeStats(), ddl: ddlCommitted.splice(0) } : meter.takeStats());
+    /** Reports to the workflow; DDL records that did not reach it go with the next report. */
+    const report = async () => {
+      const stats = takeStats();
+      if (!(await signalStats(stats)) && stats.ddl) ddlCommitted.unshift(...stats.ddl);
+    };
     let doing = `stream changes from ${source.label}`;
     // Retry windows count from the last time the stream was healthy, not from its first start
     // days ago (kept across attempts in the heartbeat).
@@ -121,7 +134,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
     } finally {
       endLifetime();
       metrics.observeHeartbeat(meter.heartbeat()); // what was applied since the last beat
-      await signalStats(meter.takeStats()).catch(() => undefined);
+      await report().catch(() => undefined);
       for (const c of clients) await closeQuietly(c);
     }
 
@@ -142,6 +155,11 @@ export function makeStreamChanges(deps: ActivityDeps) {
       // Changes of tables with a row filter wait here to be judged, a table at a time, before a batch is applied.
       const filtered = new FilteredChanges();
       const gates = new SyncGates(input.syncPlan);
+      const ddl = input.ddlMessagePrefix ? new DdlApplier(src, tgt, mapping) : undefined;
+      /** DDL applied in the open target transaction (reported once it commits). */
+      let ddlPending: DdlRecord[] = [];
+      /** A source transaction with DDL ends its target transaction: what follows meets the committed shape. */
+      let commitNow = false;
       const repl = await openReplicationClient(source, 'stream');
       clients.push(repl);
       const stream = repl.query(
@@ -225,6 +243,9 @@ export function makeStreamChanges(deps: ActivityDeps) {
         queuedPosition = position;
         const b = batch;
         const transactions = batchTransactions;
+        const ddlDone = ddlPending;
+        ddlPending = [];
+        commitNow = false;
         batch = new ChangeBatch();
         batchTransactions = 0;
         batchStartedAt = 0;
@@ -234,6 +255,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
           await savePosition(tgt, input.migrationId, formatLsn(position));
           await tgt.query('COMMIT');
           targetTxOpen = false;
+          ddlCommitted.push(...ddlDone);
           meter.recordApplied(position, pendingCounts.take(), transactions);
           healthyAt = Date.now();
           sendStatus();
@@ -245,6 +267,16 @@ export function makeStreamChanges(deps: ActivityDeps) {
         );
         inflight = run;
         if (wait) await settle();
+      };
+
+      /** A DDL command, at its place: what came before it is applied first, then the statement, in the same target transaction. */
+      const applyDdl = async (message: LogicalMessage) => {
+        await applyPending();
+        doing = `apply DDL at ${formatLsn(message.lsn)} to target ${target.label}`;
+        ddlPending.push(await ddl!.apply(JSON.parse(message.content.toString('utf8')) as DdlMessage, formatLsn(message.lsn)));
+        relations.markStale();
+        commitNow = true;
+        doing = `stream changes from ${source.label}`;
       };
 
       /** Between transactions with nothing received that is not yet committed on the target. */
@@ -291,7 +323,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
           await beatOnSource(); // the lag grows while paused if the source writes meanwhile
           if (Date.now() - lastStats >= STATS_SIGNAL_MS) {
             lastStats = Date.now();
-            await signalStats(meter.takeStats()); // the operator sees it grow
+            await report(); // the operator sees it grow
           }
           await new Promise((r) => setTimeout(r, CONTROL_POLL_MS));
           continue;
@@ -335,6 +367,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
               break;
             case 'commit':
               inTransaction = false;
+              ddl?.endTransaction();
               if (!skipping) {
                 batchEndLsn = message.endLsn;
                 batchTransactions += 1;
@@ -367,7 +400,9 @@ export function makeStreamChanges(deps: ActivityDeps) {
               }
               break;
             case 'message':
-              if (message.prefix === CUTOVER_MESSAGE_PREFIX && message.content.toString() === input.migrationId) {
+              if (ddl && message.prefix === input.ddlMessagePrefix) {
+                if (!skipping) await applyDdl(message);
+              } else if (message.prefix === CUTOVER_MESSAGE_PREFIX && message.content.toString() === input.migrationId) {
                 // Everything committed before the marker has arrived: apply it, then see whether
                 // this is the marker the workflow stops at (it learns the position a moment later).
                 await commit(message.lsn > batchEndLsn ? message.lsn : batchEndLsn, true);
@@ -385,7 +420,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
           }
         }
         const full = batch.size + filtered.size >= MAX_BATCH_CHANGES || batchBytes >= MAX_BATCH_BYTES;
-        if (!inTransaction && batchStartedAt && (full || now - batchStartedAt >= MAX_BATCH_AGE_MS)) {
+        if (!inTransaction && batchStartedAt && (full || commitNow || now - batchStartedAt >= MAX_BATCH_AGE_MS)) {
           await commit(batchEndLsn);
         } else if (full) {
           await applyPending(); // a big source transaction: apply it in pieces, commit at its end
@@ -397,7 +432,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         }
         if (now - lastStats >= STATS_SIGNAL_MS) {
           lastStats = now;
-          await signalStats(meter.takeStats());
+          await report();
         }
       }
     }
@@ -415,13 +450,15 @@ function streamClosed(): ApplicationFailure {
   return ApplicationFailure.nonRetryable('the stream is closed: the migration was cut over (or finished), so nothing may be applied to the target any more', FailureType.StreamClosed);
 }
 
-async function signalStats(stats: StreamStats | undefined): Promise<void> {
-  if (!stats) return;
+async function signalStats(stats: StreamStats | undefined): Promise<boolean> {
+  if (!stats) return true;
   const { workflowId, runId } = owningWorkflow();
   try {
     await Context.current().client.workflow.getHandle(workflowId, runId).signal(STREAM_STATS_SIGNAL, stats);
+    return true;
   } catch {
     // The workflow may be between runs (continue-as-new); the next report carries on.
+    return false;
   }
 }
 

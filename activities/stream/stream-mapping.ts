@@ -6,25 +6,51 @@
  */
 import type { Client } from 'pg';
 import type { ObjectsSpec } from '../../common/objects-spec';
+import { parseExactName } from '../../common/object-patterns';
 import { tableKey } from '../../common/plan';
-import { selectsEverything, type TableSelection } from '../../common/selection';
+import { selectsEverything, selectTables, type TableSelection } from '../../common/selection';
 import { readSelection } from '../objects/read-selection';
 import type { RowChange } from './change-batch';
 import type { TupleValue } from './pgoutput-types';
 
 export class StreamMapping {
-  private constructor(private readonly tables: Map<string, TableSelection>) {}
+  private constructor(
+    private readonly tables: Map<string, TableSelection>,
+    private readonly objects: ObjectsSpec,
+    private readonly conflicts: 'error' | 'ignore',
+    private readonly wholeSchemas: Set<string>,
+  ) {}
 
   /** Undefined when the spec selects and renames nothing (every change maps to itself). */
   static async load(source: Client, objects: ObjectsSpec | undefined, conflicts: 'error' | 'ignore'): Promise<StreamMapping | undefined> {
     if (!objects || selectsEverything(objects)) return undefined;
     const selection = await readSelection(source, objects, conflicts);
-    return new StreamMapping(new Map(selection.tables.map((t) => [tableKey(t), t])));
+    return new StreamMapping(new Map(selection.tables.map((t) => [tableKey(t), t])), objects, conflicts, new Set(selection.wholeSchemas));
   }
 
-  /** The table's selection, or undefined when it is not migrated. */
-  of(table: { schema: string; name: string }): TableSelection | undefined {
-    return this.tables.get(tableKey(table));
+  /**
+   * The table's selection, or undefined when it is not migrated. A table the stream did not
+   * know at its start (created or renamed by DDL) is judged by the same rules (its columns are
+   * needed only when column options apply).
+   */
+  of(table: { schema: string; name: string }, columns?: string[]): TableSelection | undefined {
+    const known = this.tables.get(tableKey(table));
+    if (known) return known;
+    return selectTables(this.objects, [{ schema: table.schema, name: table.name, partitioned: false, columns }], [table.schema], this.conflicts).tables[0];
+  }
+
+  /** Whether objects of this schema (views, functions, types...) are migrated. */
+  migratesSchema(schema: string): boolean {
+    return this.wholeSchemas.has(schema) || [...this.tables.values()].some((t) => t.schema === schema);
+  }
+
+  /** The target name of a source schema that objects.rename renames. */
+  schemaTarget(schema: string): string | undefined {
+    for (const [from, to] of Object.entries(this.objects.rename)) {
+      const f = parseExactName(from, 1, 2);
+      if (f.length === 1 && f[0] === schema) return parseExactName(to, 1, 1)[0];
+    }
+    return undefined;
   }
 }
 

@@ -114,9 +114,11 @@ export async function startWriteLoad(cluster: PgCluster, db: string, connections
   };
 }
 
-/** Replication slots and publications left on the source. */
+/** Replication slots, publications and the DDL capture (event triggers, its schema) left on the source. */
 export async function replicationLeftovers(cluster: PgCluster, db: string): Promise<string[]> {
   const slots = await cluster.query<{ n: string }>('SELECT slot_name AS n FROM pg_replication_slots', db);
   const pubs = await cluster.query<{ n: string }>('SELECT pubname AS n FROM pg_publication', db);
-  return [...slots.map((s) => `slot ${s.n}`), ...pubs.map((p) => `publication ${p.n}`)];
+  const triggers = await cluster.query<{ n: string }>('SELECT evtname AS n FROM pg_event_trigger', db);
+  const schemas = await cluster.query<{ n: string }>(`SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE '\\_pgferry\\_ddl\\_%'`, db);
+  return [...slots.map((s) => `slot ${s.n}`), ...pubs.map((p) => `publication ${p.n}`), ...triggers.map((t) => `event trigger ${t.n}`), ...schemas.map((s) => `schema ${s.n}`)];
 }
