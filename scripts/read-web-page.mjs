@@ -10,12 +10,23 @@ import { join } from 'node:path';
 const [url, timeoutArg, ...wanted] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg ?? 60000);
 const profile = mkdtempSync(join(tmpdir(), 'pgferry-chromium-'));
-const browser = spawn(process.env.CHROMIUM ?? 'chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
+const browser = spawn(process.env.CHROMIUM ?? 'chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
 const exited = new Promise((r) => browser.once('exit', r));
+// Chromium's helper processes write to the profile too: kill the whole process group, and a
+// profile that cannot be removed yet is left to the system's temporary directory.
 const stop = async () => {
-  browser.kill('SIGKILL');
+  try {
+    process.kill(-browser.pid, 'SIGKILL');
+  } catch {
+    browser.kill('SIGKILL');
+  }
   await exited;
-  rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+  await new Promise((r) => setTimeout(r, 200));
+  try {
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  } catch (err) {
+    console.error(`left ${profile}: ${err.message}`);
+  }
 };
 
 try {

@@ -54,14 +54,19 @@ describe('incremental migration cleanup', () => {
     expect((await runCli(['precheck', spec('t1')], h.cliEnv)).stdout).toMatch(/PASS\s+ddl-capture/);
     // Not a superuser: an event trigger cannot be created.
     await h.source.query(`CREATE ROLE mover LOGIN REPLICATION; GRANT CREATE ON DATABASE app TO mover; ALTER TABLE items OWNER TO mover; ALTER TABLE log_nokey OWNER TO mover; GRANT pg_read_all_data TO mover`, 'app');
-    const asMover = (more: Record<string, unknown>) => spec('t1', { source: h.source.url('app').replace('postgres@', 'mover@'), ...more });
-    const wanted = await runCli(['precheck', asMover({ incremental: { ddl: 'replicate' } })], h.cliEnv);
-    expect(wanted.code).toBe(1);
-    expect(wanted.stdout).toMatch(/FAIL\s+ddl-capture/);
-    expect(wanted.stdout).toMatch(/only be created by a superuser on PostgreSQL 15/);
-    const unset = await runCli(['precheck', asMover({})], h.cliEnv);
-    expect(unset.stdout).toMatch(/WARN\w*\s+ddl-during-migration/);
-    await h.source.query(`ALTER TABLE items OWNER TO postgres; ALTER TABLE log_nokey OWNER TO postgres; REVOKE CREATE ON DATABASE app FROM mover; REVOKE pg_read_all_data FROM mover; DROP ROLE mover`, 'app');
+    try {
+      const asMover = (more: Record<string, unknown>) => spec('t1', { source: h.source.url('app').replace('postgres@', 'mover@'), ...more });
+      const wanted = await runCli(['precheck', asMover({ incremental: { ddl: 'replicate' } })], h.cliEnv);
+      expect(wanted.code).toBe(1);
+      expect(wanted.stdout).toMatch(/FAIL\s+ddl-capture/);
+      expect(wanted.stdout).toMatch(/only be created by a superuser on PostgreSQL 15/);
+      const unset = await runCli(['precheck', asMover({})], h.cliEnv);
+      // A note (issue 19): a changed table stops the stream with a message, nothing wrong is written.
+      expect(unset.stdout).toMatch(/NOTE\s+ddl-during-migration/);
+    } finally {
+      // The other tests' specs must not meet the role (a missing role on the target is a warning).
+      await h.source.query(`ALTER TABLE items OWNER TO postgres; ALTER TABLE log_nokey OWNER TO postgres; REVOKE CREATE ON DATABASE app FROM mover; REVOKE pg_read_all_data FROM mover; DROP ROLE mover`, 'app');
+    }
   });
 
   it('drops the slot and publication when cancelled mid-stream', async () => {
