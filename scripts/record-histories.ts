@@ -306,6 +306,26 @@ const SHAPES: Shape[] = [
     },
   },
   {
+    name: 'incremental-ddl-console',
+    what: 'incremental on a namespace with the search attributes, DDL replicated while streaming (a column added, a table created), a cutoverRequest signal sent too early, then `pgferry cutover`',
+    outcome: 'COMPLETED',
+    async run({ h, id, ok, source }) {
+      await source('ddlc', STREAM_SQL);
+      const spec = writeSpec({ source: h.source.url('ddlc'), target: h.target.url('ddlc'), types: ['schema', 'full', 'incremental'] });
+      await ok(['start', spec, '--id', id]);
+      // Refused (not streaming yet, or already asked): said in the details and report.
+      await h.client.workflow.getHandle(id).signal('cutoverRequest', { lockSource: false });
+      await waitForPhase(h.client, id, 'streaming');
+      await writes(h, 'ddlc', 1);
+      await h.source.query(`ALTER TABLE items ADD COLUMN tag text DEFAULT 'x'; CREATE TABLE extra (id int PRIMARY KEY, v text); INSERT INTO extra VALUES (1, 'a')`, 'ddlc');
+      await writes(h, 'ddlc', 2);
+      await waitForChanges(h, id, 40);
+      await ok(['cutover', id]);
+      await ok(['status', id, '--watch']);
+      return id;
+    },
+  },
+  {
     name: 'incremental-large-objects',
     what: 'incremental with large objects: one changed and one created while streaming, brought over at cutover',
     outcome: 'COMPLETED',
