@@ -65,29 +65,22 @@ if [ ! -x "$PG_BIN/initdb" ] || [ ! -x "$PG_BIN/pg_dump" ]; then
 fi
 say "PostgreSQL binaries: $PG_BIN"
 
-# haproxy (tests only; stunnel cannot offer HTTP/2 by ALPN, which the worker's gRPC client requires)
-if command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; then
-  say "haproxy: $(command -v haproxy || echo /usr/sbin/haproxy)"
-else
-  say "installing haproxy (the Temporal TLS test's proxy)"
-  if { apt-get install -y haproxy >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y haproxy >/dev/null; }; }; then
-    say "haproxy: $(command -v haproxy || echo /usr/sbin/haproxy)"
+# A Debian package only some tests need: installed when missing, a warning when apt-get cannot.
+install_test_tool() { # <command> <package> <why> <without it>
+  local found
+  found="$(command -v "$1" || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || true)"
+  if [ -n "$found" ]; then say "$1: $found"; return; fi
+  say "installing $2 ($3)"
+  if { apt-get install -y "$2" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "$2" >/dev/null; }; }; then
+    say "$1: $(command -v "$1" || echo "/usr/sbin/$1")"
   else
-    say "WARNING: could not install haproxy with apt-get; test/temporal-tls.test.ts needs it (everything else works without)" >&2
+    say "WARNING: could not install $2 with apt-get; $4" >&2
   fi
-fi
+}
 
-# chromium (tests only): test/console.test.ts reads the Temporal Web UI's rendered pages with it
-if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
-  say "chromium: $(command -v chromium || command -v chromium-browser)"
-else
-  say "installing chromium (the Web UI console test's headless browser)"
-  if { apt-get install -y chromium >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }; }; then
-    say "chromium: $(command -v chromium)"
-  else
-    say "WARNING: could not install chromium with apt-get; test/console.test.ts then checks the Web UI through the API only" >&2
-  fi
-fi
+# haproxy: stunnel cannot offer HTTP/2 by ALPN, which the worker's gRPC client requires
+install_test_tool haproxy haproxy "the Temporal TLS test's proxy" "test/temporal-tls.test.ts needs it (everything else works without)"
+install_test_tool chromium chromium "the Web UI console test's headless browser" "test/console.test.ts then checks the Web UI through the API only"
 
 if [ "${1:-}" = "--bench" ]; then
   if ! command -v pgcopydb >/dev/null 2>&1; then
