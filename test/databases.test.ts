@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MultiDatabaseProgress, MultiDatabaseReport } from '../common/databases';
 import type { MigrationProgress } from '../common/plan';
-import { runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
+import { runCli, startHarness, tableChecksums, waitForWorkflow, writeSpec, type Harness } from './support/harness';
 import { replicationLeftovers } from './support/write-load';
 import { multiProgressQuery, progressQuery } from '../workflows/messages';
 
@@ -48,7 +48,7 @@ describe('several databases', () => {
     expect(started.stderr).toBe('');
     expect(started.code).toBe(0);
     const parent = h.client.workflow.getHandle(id);
-    await waitFor('every database to stream', async () => (await parent.query(multiProgressQuery)).databases.every((d) => d.state === 'streaming'), 240_000, 300);
+    await waitForWorkflow(h.client, id, 'every database to stream', async () => (await parent.query(multiProgressQuery)).databases.every((d) => d.state === 'streaming'), 240_000, 300);
     // At most two at once: the third database started only once one of the first two streamed.
     const child = (db: string) => h.client.workflow.getHandle(`${id}/db-${db}`);
     const [sales, hr, ops] = await Promise.all(databases.map((db) => child(db).describe()));

@@ -5,9 +5,8 @@
  * the statement that fixes it.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runCli, startHarness, waitFor, writeSpec, type Harness } from './support/harness';
+import { runCli, startHarness, waitFor, waitForPhase, writeSpec, type Harness } from './support/harness';
 import { replicationLeftovers } from './support/write-load';
-import { progressQuery } from '../workflows/messages';
 
 describe('incremental migration cleanup', () => {
   let h: Harness;
@@ -30,9 +29,8 @@ describe('incremental migration cleanup', () => {
   const spec = (db: string, more: Record<string, unknown> = {}) =>
     writeSpec({ source: h.source.url('app'), target: h.target.url(db), types: ['schema', 'full', 'incremental'], precheck: { ignore: ['tables-without-key', 'ddl-during-migration'] }, ...more });
   const streaming = async (workflowId: string) => {
-    const handle = h.client.workflow.getHandle(workflowId);
-    await waitFor('the stream to run', async () => (await handle.query(progressQuery)).phase === 'streaming', 120_000, 100);
-    return handle;
+    await waitForPhase(h.client, workflowId, 'streaming', 120_000);
+    return h.client.workflow.getHandle(workflowId);
   };
 
   it('fails the precheck for a table without key or replica identity, printing the fix', async () => {
@@ -72,8 +70,7 @@ describe('incremental migration cleanup', () => {
   it('drops the slot and publication when cancelled mid-stream', async () => {
     const workflowId = `cdc-cancel-${Date.now()}`;
     expect((await runCli(['start', spec('t2'), '--id', workflowId], h.cliEnv)).code).toBe(0);
-    const handle = h.client.workflow.getHandle(workflowId);
-    await waitFor('the stream to run', async () => (await handle.query(progressQuery)).phase === 'streaming', 120_000, 100);
+    await waitForPhase(h.client, workflowId, 'streaming', 120_000);
     await h.source.query(`INSERT INTO items VALUES (5001, 'during the stream')`, 'app');
     await waitFor('the change to arrive', async () => (await h.target.query(`SELECT 1 FROM items WHERE id = 5001`, 't2')).length === 1, 30_000);
     // One slot, one publication, and the DDL capture: three event triggers and their schema.
@@ -88,8 +85,7 @@ describe('incremental migration cleanup', () => {
   it('fails clearly on source DDL during the stream with incremental.ddl: fail, and drops the slot and publication', async () => {
     const workflowId = `cdc-ddl-${Date.now()}`;
     expect((await runCli(['start', spec('t3', { incremental: { ddl: 'fail' } }), '--id', workflowId], h.cliEnv)).code).toBe(0);
-    const handle = h.client.workflow.getHandle(workflowId);
-    await waitFor('the stream to run', async () => (await handle.query(progressQuery)).phase === 'streaming', 120_000, 100);
+    await waitForPhase(h.client, workflowId, 'streaming', 120_000);
     await h.source.query(`ALTER TABLE items ADD COLUMN extra integer; INSERT INTO items VALUES (7001, 'x', 7);`, 'app');
 
     const status = await runCli(['status', workflowId, '--watch'], h.cliEnv);

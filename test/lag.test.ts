@@ -8,6 +8,7 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseLsn } from '../common/lsn';
+import { CAUGHT_UP_SECONDS } from '../common/stream-outlook';
 import type { StreamProgress } from '../common/stream';
 import { streamProgressQuery } from '../workflows/messages';
 import { runCli, startHarness, waitFor, waitForPhase, writeSpec, type Harness } from './support/harness';
@@ -99,7 +100,11 @@ describe('lag seconds from the source', () => {
       t0 = Date.now();
       // One transaction per row, committed within a moment: between two of its applies the
       // stream has nothing received left to date the lag by, only the slot's backlog.
+      // Without waiting for a flush per commit, so the rows come far faster than the stream's
+      // 100 a second even on a slow disk, and the backlog is many seconds old.
+      await writer.query(`SET synchronous_commit = off`);
       await writer.query(`DO $$ BEGIN FOR i IN 1..${rows} LOOP INSERT INTO ticks (pad) VALUES (repeat('y', 200)); COMMIT; END LOOP; END $$`);
+      await writer.query(`RESET synchronous_commit`);
       t1 = Date.now();
       backlogEnd = parseLsn((await writer.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn);
       await waitFor('the target to have every row', async () => Number((await h.target.query<{ n: string }>('SELECT count(*) AS n FROM ticks', 'app'))[0].n) === (await countTicks()), 120_000, 500);
@@ -118,7 +123,9 @@ describe('lag seconds from the source', () => {
       expect(r.lagSeconds).toBeGreaterThanOrEqual((r.updatedAt! - t1) / 1000 - 2);
       expect(r.lagSeconds).toBeLessThanOrEqual((r.updatedAt! - t0) / 1000 + 1);
       expect(r.lagBytes).toBeGreaterThan(0);
-      expect(r.outlook?.caughtUp).toBe(false);
+      // Caught up means behind by at most CAUGHT_UP_SECONDS: on a slow machine the writes
+      // themselves take long enough that the stream's oldest unapplied change is that young.
+      expect(r.outlook?.caughtUp).toBe(r.lagSeconds <= CAUGHT_UP_SECONDS);
     }
     const last = backlog[backlog.length - 1];
     expect(last.lagSeconds).toBeLessThan(1.5);

@@ -149,10 +149,45 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
   }
 }
 
+/**
+ * What a workflow (and its running children) is doing, for a test that timed out waiting on it:
+ * its status, phase, and each pending activity with its attempt and last failure.
+ */
+export async function explainWorkflow(client: Client, workflowId: string, depth = 2): Promise<string> {
+  try {
+    const handle = client.workflow.getHandle(workflowId);
+    const d = await handle.describe();
+    const phase = d.status.name === 'RUNNING' ? await handle.query(progressQuery).then((p) => p.phase, () => '?') : '-';
+    const lines = [`${workflowId}: ${d.status.name}, phase ${phase}`];
+    for (const a of d.raw.pendingActivities ?? []) {
+      const failure = a.lastFailure?.message ? `, last failure: ${a.lastFailure.message}` : '';
+      lines.push(`  activity ${a.activityType?.name} attempt ${a.attempt} state ${a.state} on ${a.lastWorkerIdentity || '-'}${failure}`);
+    }
+    for (const c of d.raw.pendingChildren ?? []) {
+      if (depth > 0 && c.workflowId) lines.push((await explainWorkflow(client, c.workflowId, depth - 1)).replace(/^/gm, '  '));
+    }
+    return lines.join('\n');
+  } catch (err) {
+    return `${workflowId}: cannot describe (${(err as Error).message})`;
+  }
+}
+
+/** waitFor, and on timeout the error says what the workflow was doing. */
+export async function waitForWorkflow(client: Client, workflowId: string, what: string, check: () => Promise<boolean>, timeoutMs = 120_000, everyMs = 200): Promise<void> {
+  try {
+    await waitFor(what, check, timeoutMs, everyMs);
+  } catch (err) {
+    if ((err as { fatal?: boolean }).fatal) throw err;
+    throw new Error(`${(err as Error).message}\n${await explainWorkflow(client, workflowId)}`);
+  }
+}
+
 /** Waits for a migration to reach a phase; fails at once, with its error, if it ends first. */
 export async function waitForPhase(client: Client, workflowId: string, phase: string, timeoutMs = 180_000): Promise<void> {
   const handle = client.workflow.getHandle(workflowId);
-  await waitFor(
+  await waitForWorkflow(
+    client,
+    workflowId,
     `${workflowId} to reach phase ${phase}`,
     async () => {
       const { status } = await handle.describe();
