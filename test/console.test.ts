@@ -16,7 +16,7 @@ import { LAG_SECONDS_ATTRIBUTE, PERCENT_ATTRIBUTE, PHASE_ATTRIBUTE, SOURCE_ATTRI
 import { freePort } from '../launch/ports';
 import { startTemporalServer, type TemporalServer } from '../launch/temporal';
 import { startWorkerProcess } from '../launch/worker';
-import { REPO, runCli, startHarness, temporalClient, uniqueTaskQueue, waitFor, waitForPhase, writeSpec, type Harness } from './support/harness';
+import { REPO, runCli, startHarness, temporalClient, uniqueTaskQueue, waitFor, waitForPhase, waitForWorkflow, writeSpec, type Harness } from './support/harness';
 
 const chromium = spawnSync('sh', ['-c', 'command -v chromium || command -v chromium-browser']).stdout.toString().trim();
 
@@ -85,7 +85,7 @@ describe('the Web UI as a console', () => {
 
     // The copy: rates, time left and percent per table, in `status` and on the page.
     const status = async () => JSON.parse((await runCli(['status', id, '--json'], h.cliEnv)).stdout) as { progress?: MigrationProgress };
-    await waitFor('copy rates', async () => ((await status()).progress?.rates?.bytesPerSecond ?? 0) > 0, 120_000, 1_000);
+    await waitForWorkflow(h.client, id, 'copy rates', async () => ((await status()).progress?.rates?.bytesPerSecond ?? 0) > 0, 120_000, 1_000);
     const copying = (await status()).progress!;
     expect(copying.phase).toBe('data');
     expect(copying.rates!.avgBytesPerSecond).toBeGreaterThan(0);

@@ -20,7 +20,7 @@ export interface TocEntry {
 export async function readToc(deps: ActivityDeps, dumpFile: string, sections: string[] = []): Promise<TocEntry[]> {
   let listing = '';
   const run = startTool(deps, 'pg_restore', ['-l', ...sections.map((s) => `--section=${s}`), dumpFile], {});
-  run.child.stdout!.on('data', (chunk: Buffer) => (listing += chunk.toString('utf8')));
+  run.stdout.on('data', (chunk: Buffer) => (listing += chunk.toString('utf8')));
   await run.done;
   return parseToc(listing);
 }

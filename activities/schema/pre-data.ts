@@ -105,11 +105,14 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         restored.catch(() => undefined); // awaited below, unless the script fails first
         const split = await transactionSplit(tgt, workflowId, committed);
         await tgt.query('BEGIN');
-        await runSqlScript(tgt, restore.child.stdout!, undefined, split).catch((err) => {
+        const ran = await runSqlScript(tgt, restore.stdout, undefined, split).catch((err) => {
           killQuietly(restore);
           throw err;
         });
         await restored;
+        // pg_restore's script always sets up its session first: none means the output was lost,
+        // and marking the step done would leave the target without its tables.
+        if (ran === 0 && !committed) throw new Error('pg_restore wrote no pre-data script; nothing was applied');
         await tgt.query(dropColumnsSql(filter) + markerSql(workflowId, 'pre-data'));
         await tgt.query('COMMIT');
         return { alreadyDone: false, leftOut: filter?.leftOutByDependency, notSelected: filter?.notSelected, reusedEarlyDump: earlyDump !== undefined };

@@ -5,10 +5,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
 import type { ActivityDeps } from '../deps';
 
 export interface ToolRun {
   child: ChildProcess;
+  /**
+   * The tool's output, read from here (not child.stdout): it is attached at the start, so a
+   * reader that comes after an await still gets everything. When a child exits while nothing
+   * listens to its stdout, Node resumes the stream and what it held is gone (a pg_restore of a
+   * small schema could end before the script runner began reading, and pre-data ran nothing).
+   * Backpressure holds: the tool waits while this buffer is full.
+   */
+  stdout: Readable;
   /** Resolves on exit 0; rejects with the tool's last stderr lines otherwise. */
   done: Promise<void>;
 }
@@ -38,6 +47,9 @@ export function startTool(
     // Keep the tail only: the last lines name the failing statement.
     stderr = (stderr + chunk.toString('utf8')).slice(-4000);
   });
+  const stdout = new PassThrough();
+  if (child.stdout) child.stdout.pipe(stdout);
+  else stdout.end();
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', (err) => reject(new Error(`${tool} could not start: ${err.message}`)));
     child.on('close', (code, signal) => {
@@ -45,7 +57,7 @@ export function startTool(
       else reject(new Error(`${tool} failed (${signal ?? `exit ${code}`}): ${lastLines(stderr)}`));
     });
   });
-  return { child, done };
+  return { child, stdout, done };
 }
 
 function lastLines(text: string): string {
