@@ -64,8 +64,15 @@ export interface DdlObject {
 export interface DdlMessage {
   /** The command tag (`ALTER TABLE`, `CREATE INDEX`...). */
   tag: string;
-  /** The client's whole query text (it may hold several statements). */
-  query: string;
+  /**
+   * The client's whole query text (it may hold several statements). Sent once per transaction:
+   * later commands of the same query text in that transaction carry only `queryRef`, so a long
+   * script of many DDL statements does not write its whole text into the WAL once per statement.
+   * (Captures installed before this existed always send it.)
+   */
+  query?: string;
+  /** The query text's md5, naming it for the transaction's later commands. */
+  queryRef?: string;
   /** This is the n-th command with this tag and query text in its transaction (1-based). */
   ordinal: number;
   searchPath: string;

@@ -166,6 +166,20 @@ export function selectTables(objects: ObjectsSpec, catalog: CatalogTable[], sche
   return { tables, wholeSchemas, schemaRenames, problems };
 }
 
+/**
+ * What the spec does with one column of a table (of its partitioned table, for a partition), by name: migrated or left out, and under which
+ * target name. The rules are by name, so this holds for a column that DDL adds or renames during
+ * the stream as it does for the columns there at the start.
+ */
+export function columnFate(objects: ObjectsSpec, decider: { schema: string; name: string }, column: string): { kept: boolean; target: string } {
+  const spec = parse(objects);
+  const options = spec.options.get(tableKey(decider))?.options ?? {};
+  // A second, impossible column keeps "every column is left out" from mattering.
+  const probe: CatalogTable = { ...decider, partitioned: false, columns: [column, '\u0000'] };
+  const { excluded, renames } = selectColumns(spec, options, decider, probe, [], new Set());
+  return { kept: !excluded.includes(column), target: renames[column] ?? column };
+}
+
 function selectColumns(
   spec: Parsed,
   options: TableOptions,

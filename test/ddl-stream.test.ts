@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MigrationProgress, MigrationReport } from '../common/plan';
-import { queryChecksum, runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
+import { queryChecksum, runCli, startHarness, tableChecksums, waitFor, waitForPhase, writeSpec, type Harness } from './support/harness';
 import { LOAD_SCHEMA_SQL, replicationLeftovers, startWriteLoad, type WriteLoad } from './support/write-load';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -175,5 +175,60 @@ describe('DDL replication', () => {
     expect(await queryChecksum(h.target, 'app', 'SELECT * FROM made')).toBe(await queryChecksum(h.source, 'app', 'SELECT * FROM made'));
     // Nothing left on the source: no slot, publication, event trigger or capture schema.
     expect(await replicationLeftovers(h.source, 'app')).toEqual([]);
+  });
+
+  it('applies DDL on renamed columns under their target names and skips DDL on left-out ones', async () => {
+    await h.source.createDatabase('cols');
+    await h.target.createDatabase('cols');
+    const sql = (text: string) => h.source.query(text, 'cols');
+    await sql(`CREATE TABLE people (id int PRIMARY KEY, name text, ssn text, age int, secret_note text);
+      INSERT INTO people SELECT g, 'p' || g, 'ssn' || g, g, 'note' FROM generate_series(1, 500) g;
+      CREATE TABLE tally (id int PRIMARY KEY, n int); INSERT INTO tally SELECT g, g FROM generate_series(1, 10) g;`);
+    const spec = writeSpec({
+      source: h.source.url('cols'),
+      target: h.target.url('cols'),
+      types: ['schema', 'full', 'incremental'],
+      objects: { exclude: ['public.people.secret_*'], rename: { 'public.tally': 'counts' }, tables: { 'public.people': { columns: { name: 'full_name' }, excludeColumns: ['ssn'] } } },
+      retry: { otherMinutes: 0.5 },
+    });
+    const workflowId = `ddl-cols-${Date.now()}`;
+    expect((await runCli(['start', spec, '--id', workflowId], h.cliEnv)).code).toBe(0);
+    await waitForPhase(h.client, workflowId, 'streaming');
+
+    // On the renamed column: under its target name.
+    await sql(`ALTER TABLE people ALTER COLUMN name SET NOT NULL; CREATE INDEX people_name_idx ON people (lower(name)); COMMENT ON COLUMN people.name IS 'who'`);
+    // On left-out columns, one that a pattern leaves out as DDL adds it: skipped, and its values never reach the target.
+    await sql(`ALTER TABLE people ALTER COLUMN ssn TYPE varchar(20); ALTER TABLE people ADD COLUMN secret_pin text DEFAULT 'pin'`);
+    // A new column and a renamed one, with rows in the same transaction.
+    await sql(`BEGIN; ALTER TABLE people ADD COLUMN nick text; UPDATE people SET nick = 'n' || id, secret_pin = 'p' || id WHERE id <= 50; ALTER TABLE people RENAME COLUMN age TO years; INSERT INTO people VALUES (501, 'new', 'ssn501', 1, 'n501', 'pin501', 'nick501'); COMMIT;`);
+    // A long script of many DDL statements in one query: its text goes into the WAL once, not once per statement.
+    const lsn = async () => (await h.source.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l', 'cols'))[0].l;
+    const before = await lsn();
+    await sql(`/* ${'x'.repeat(200_000)} */ ${Array.from({ length: 50 }, (_, i) => `COMMENT ON TABLE people IS 'note ${i}';`).join(' ')}`);
+    const [{ wal }] = await h.source.query<{ wal: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '${before}')::int8 AS wal`, 'cols');
+    expect(Number(wal)).toBeLessThan(1_000_000); // 50 copies would be 10 MB
+    // SELECT INTO, given a key in its transaction: created empty on the target, then its rows copied.
+    await sql(`BEGIN; SELECT id, n INTO tally_copy FROM tally WHERE id <= 5; ALTER TABLE tally_copy ADD PRIMARY KEY (id); COMMIT;`);
+    // A table that objects.rename renames, renamed on the source: its new name has no rule, so the target's takes it.
+    await sql(`ALTER TABLE tally RENAME TO tallies; INSERT INTO tallies VALUES (11, 11); UPDATE tallies SET n = n + 1 WHERE id <= 3`);
+    await waitFor('the last change', async () => (await h.target.query(`SELECT 1 FROM tallies WHERE id = 11`, 'cols').catch(() => [])).length === 1 && (await h.target.query(`SELECT 1 FROM people WHERE id = 501`, 'cols')).length === 1, 60_000);
+
+    const cutover = await runCli(['cutover', workflowId], h.cliEnv);
+    expect(cutover.stderr).toBe('');
+    expect(cutover.code).toBe(0);
+    expect(cutover.stdout).toMatch(/skipped \(it is about column ssn of public\.people, which objects leaves out\): ALTER TABLE people ALTER COLUMN ssn TYPE varchar\(20\)/);
+    expect(cutover.stdout).toMatch(/skipped \(it is about column secret_pin of public\.people, which objects leaves out\)/);
+    expect(cutover.stdout).toContain('CREATE INDEX people_name_idx ON people (lower("full_name"))');
+
+    const columns = await h.target.query<{ c: string }>(`SELECT attname || ' ' || attnotnull || ' ' || coalesce(col_description(attrelid, attnum), '') AS c FROM pg_attribute WHERE attrelid = 'people'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, 'cols');
+    expect(columns.map((r) => r.c)).toEqual(['id true ', 'full_name true who', 'years false ', 'nick false ']);
+    expect((await h.target.query<{ d: string }>(`SELECT pg_get_indexdef('people_name_idx'::regclass) AS d`, 'cols'))[0].d).toContain('lower(full_name)');
+    expect(await queryChecksum(h.target, 'cols', 'SELECT id, full_name, years, nick FROM people')).toBe(await queryChecksum(h.source, 'cols', 'SELECT id, name, years, nick FROM people'));
+    expect(cutover.stdout).toContain('ALTER TABLE "public"."counts" RENAME TO "tallies"');
+    expect((await h.target.query<{ d: string }>(`SELECT obj_description('people'::regclass) AS d`, 'cols'))[0].d).toBe('note 49');
+    expect(await queryChecksum(h.target, 'cols', 'SELECT * FROM tally_copy')).toBe(await queryChecksum(h.source, 'cols', 'SELECT * FROM tally_copy'));
+    expect(await h.target.query(`SELECT to_regclass('public.counts') AS c`, 'cols')).toEqual([{ c: null }]);
+    expect(await queryChecksum(h.target, 'cols', 'SELECT * FROM tallies')).toBe(await queryChecksum(h.source, 'cols', 'SELECT * FROM tallies'));
+    expect(await replicationLeftovers(h.source, 'cols')).toEqual([]);
   });
 });

@@ -75,6 +75,9 @@ DECLARE
   dropped jsonb;
   content jsonb;
   counter text := 'pgferry.ddl_' || md5(tg_tag || current_query());
+  ref text := md5(current_query());
+  -- The query text goes into the transaction's first message only (transaction-local setting).
+  sent boolean := coalesce(current_setting('pgferry.ddl_q' || ref, true), '') = '1';
   n int;
 BEGIN
   IF tg_tag IN (${IGNORED_TAGS.map(quoteLiteral).join(', ')}) THEN RETURN; END IF;
@@ -99,8 +102,10 @@ BEGIN
     n := coalesce(nullif(current_setting(counter, true), '')::int, 0) + 1;
     PERFORM set_config(counter, n::text, true);
     content := jsonb_build_object(
-      'tag', tg_tag, 'query', current_query(), 'ordinal', n, 'searchPath', coalesce(current_setting('pgferry.ddl_search_path', true), ''),
-      'objects', objects, 'dropped', dropped, 'published', published);
+      'tag', tg_tag, 'queryRef', ref, 'ordinal', n, 'searchPath', coalesce(current_setting('pgferry.ddl_search_path', true), ''),
+      'objects', objects, 'dropped', dropped, 'published', published)
+      || CASE WHEN sent THEN '{}'::jsonb ELSE jsonb_build_object('query', current_query()) END;
+    PERFORM set_config('pgferry.ddl_q' || ref, '1', true);
   EXCEPTION WHEN OTHERS THEN
     content := jsonb_build_object(
       'tag', tg_tag, 'query', current_query(), 'ordinal', 0, 'searchPath', '',

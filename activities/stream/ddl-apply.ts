@@ -7,8 +7,9 @@
  * under the target's names. DDL on objects the migration leaves out is skipped; what cannot be
  * applied safely stops the stream with a message naming the statement:
  *   - DDL run by a function or DO block (its text is not the client's query);
- *   - a rename of a table that objects.rename renames, DDL naming a column that the spec renames
- *     or leaves out, a user mapping (it may hold a password);
+ *   - a table renamed out of the selection, a user mapping (it may hold a password);
+ *   - DDL mixing columns the spec leaves out with migrated ones (ddl-columns.ts: DDL only about
+ *     left-out columns is skipped, renamed columns take their target names);
  *   - a new table without a primary key or replica identity at the end of the transaction that
  *     created it (its updates and deletes could not be streamed);
  *   - a row filter that the DDL broke, or a statement the target rejects.
@@ -25,9 +26,10 @@ import { FailureType } from '../../common/failure-types';
 import { displayName, tableKey } from '../../common/plan';
 import type { TableSelection } from '../../common/selection';
 import { qualified, quoteIdent } from '../db';
-import { namesIn, pickStatement, renamesTable, rewriteNames, targetSearchPath, withNoData, withoutConcurrently, type TargetNames } from './ddl-statement';
+import { namesIn, pickStatement, rewriteNames, tableRename, targetSearchPath, withNoData, withoutConcurrently, type TargetNames } from './ddl-statement';
 import type { StreamMapping } from './stream-mapping';
 import { columnNames, computedNewColumns, copyColumnValues } from './computed-columns';
+import { planColumns } from './ddl-columns';
 
 type Table = { schema: string; name: string };
 
@@ -47,8 +49,12 @@ export class DdlApplier {
     private readonly mapping: StreamMapping | undefined,
   ) {}
 
+  /** Query texts received in the current source transaction, by their md5 (DdlMessage.queryRef). */
+  private readonly queries = new Map<string, string>();
+
   /** Applies one captured command (the target transaction is open). */
-  async apply(message: DdlMessage, lsn: string): Promise<DdlRecord> {
+  async apply(received: DdlMessage, lsn: string): Promise<DdlRecord> {
+    const message = { ...received, query: this.queryOf(received) };
     const found = message.error ? undefined : pickStatement(message.query, message.tag, message.ordinal);
     if (message.error) throw cannotApply(message.tag, message.query, `the capture on the source failed (${message.error})`);
     if (SECRET_TAGS.has(message.tag)) throw cannotApply(message.tag, undefined, 'a user mapping may hold a password; create it on the target yourself and restart the migration');
@@ -66,13 +72,17 @@ export class DdlApplier {
       if (left) return skip(`${displayName(left)} is not migrated`);
       const schemas = [...new Set(objects.map((o) => o.schema).filter((s): s is string => !!s))];
       if (!tables.length && schemas.length && !schemas.some((s) => this.mapping!.migratesSchema(s))) return skip(`schema ${schemas.join(', ')} is not migrated`);
-      this.refuseUnsafe(message.tag, statement, tables, selections);
     }
 
     let sql = withoutConcurrently(statement);
+    if (this.mapping) sql = this.renameOnTarget(message.tag, sql, tables, selections);
     if (message.tag === 'CREATE TABLE AS') sql = withNoData(sql);
     const names = this.targetNames(selections);
-    if (this.mapping) sql = rewriteNames(sql, message.searchPath, names);
+    if (this.mapping) {
+      const columns = await this.planColumns(message.tag, sql, tables, selections);
+      if (columns.action === 'skip') return skip(columns.reason);
+      sql = rewriteNames(columns.sql, message.searchPath, names);
+    }
     const searchPath = this.mapping ? targetSearchPath(message.searchPath, names) : message.searchPath;
     // A DROP, or (with a selection) a statement on objects the catalog did not name (GRANT...), may find nothing on the target.
     const mayBeMissing = message.tag.startsWith('DROP ') || (this.mapping !== undefined && !tables.length);
@@ -115,8 +125,20 @@ export class DdlApplier {
     return copied;
   }
 
+  /** The command's query text: in the message, or in an earlier one of its transaction. */
+  private queryOf(message: DdlMessage): string {
+    if (message.query !== undefined) {
+      if (message.queryRef) this.queries.set(message.queryRef, message.query);
+      return message.query;
+    }
+    const known = message.queryRef === undefined ? undefined : this.queries.get(message.queryRef);
+    if (known === undefined) throw cannotApply(message.tag, undefined, 'its statement text was not in its transaction (a capture message is missing)');
+    return known;
+  }
+
   /** The end of a source transaction: a new table that never joined the publication cannot be streamed. */
   endTransaction(): void {
+    this.queries.clear();
     const [[key, statement] = []] = this.unpublished;
     this.unpublished.clear();
     if (key === undefined) return;
@@ -126,16 +148,56 @@ export class DdlApplier {
     );
   }
 
-  private refuseUnsafe(tag: string, statement: string, tables: Table[], selections: Map<string, TableSelection | undefined>): void {
-    const words = namesIn(statement);
-    for (const t of tables) {
-      const s = selections.get(tableKey(t))!;
-      if (renamesTable(statement) && (s.target.name !== s.name || this.mapping!.schemaTarget(s.schema) === undefined && s.target.schema !== s.schema)) {
-        throw cannotApply(tag, statement, `it renames ${displayName(t)}, which objects.rename migrates as ${displayName(s.target)}`);
-      }
-      const mapped = [...Object.keys(s.renameColumns), ...s.excludedColumns].filter((c) => words.has(c));
-      if (mapped.length) throw cannotApply(tag, statement, `it names column ${mapped.join(', ')} of ${displayName(t)}, which objects renames or leaves out`);
+  /**
+   * A table renamed or moved on the source takes, on the target, the name the spec gives its new
+   * source name (objects.rename applies by name, so a table renamed away from a rule loses it,
+   * and one renamed onto a rule gains it). Refused when the new name leaves the selection (the
+   * target would keep a table the stream no longer follows) or the spec's target for it cannot
+   * be reached by this one statement.
+   */
+  private renameOnTarget(tag: string, statement: string, tables: Table[], selections: Map<string, TableSelection | undefined>): string {
+    const rename = tableRename(statement);
+    if (!rename || tables.length !== 1) return statement;
+    const [t] = tables;
+    const now = selections.get(tableKey(t))!.target;
+    const moved = rename.kind === 'name' ? { schema: t.schema, name: rename.value } : { schema: rename.value, name: t.name };
+    const next = this.mapping!.of(moved)?.target;
+    if (!next) throw cannotApply(tag, statement, `it renames ${displayName(t)} to ${displayName(moved)}, which the selection (objects) leaves out, so the target would keep a table that is no longer migrated`);
+    const reachable = rename.kind === 'name' ? next.schema === now.schema : next.name === now.name;
+    if (!reachable) throw cannotApply(tag, statement, `objects migrates ${displayName(moved)} as ${displayName(next)}, which this statement cannot make of ${displayName(now)}`);
+    return rename.withValue(rename.kind === 'name' ? next.name : next.schema);
+  }
+
+  /**
+   * Columns the spec renames or leaves out (ddl-columns.ts): the statement under the target's
+   * column names, skipped when it is only about left-out columns, refused when it cannot be told.
+   */
+  private async planColumns(tag: string, sql: string, tables: Table[], selections: Map<string, TableSelection | undefined>): Promise<{ action: 'apply'; sql: string } | { action: 'skip'; reason: string }> {
+    const words = [...namesIn(sql)];
+    const ruled = tables.filter((t) => words.some((w) => {
+      const fate = this.mapping!.columnFate(t, w);
+      return !fate.kept || fate.target !== w;
+    }));
+    if (!ruled.length) return { action: 'apply', sql };
+    const [t] = ruled;
+    const fate = (column: string) => this.mapping!.columnFate(t, column);
+    const leftOut = new Set([...selections.get(tableKey(t))!.excludedColumns, ...(await this.sourceColumns(t)).filter((c) => !fate(c).kept)]);
+    if (tables.length > 1 && words.some((w) => leftOut.has(w) || fate(w).target !== w)) {
+      throw cannotApply(tag, sql, `it names columns of ${displayName(t)} that objects renames or leaves out, and other tables too`);
     }
+    const plan = planColumns(sql, displayName(t), fate, leftOut);
+    if (plan.action === 'refuse') throw cannotApply(tag, sql, plan.reason);
+    return plan;
+  }
+
+  /** The table's columns on the source now (none once it is dropped). */
+  private async sourceColumns(t: Table): Promise<string[]> {
+    const { rows } = await this.source.query<{ name: string }>(
+      `SELECT a.attname AS name FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = pg_catalog.to_regclass(pg_catalog.format('%I.%I', $1::text, $2::text)) AND a.attnum > 0 AND NOT a.attisdropped`,
+      [t.schema, t.name],
+    );
+    return rows.map((r) => r.name);
   }
 
   private targetNames(selections: Map<string, TableSelection | undefined>): TargetNames {
@@ -175,7 +237,7 @@ export class DdlApplier {
     return true;
   }
 
-  private noteCreated(message: DdlMessage): void {
+  private noteCreated(message: DdlMessage & { query: string }): void {
     if (!['CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO'].includes(message.tag)) return;
     for (const t of createdTables(message)) if (!this.mapping || this.mapping.of(t)) this.unpublished.set(tableKey(t), message.query);
   }

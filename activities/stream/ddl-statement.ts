@@ -167,9 +167,34 @@ export function namesIn(statement: string): Set<string> {
   );
 }
 
-/** Whether the statement renames or moves a table (ALTER TABLE ... RENAME TO / SET SCHEMA). */
-export function renamesTable(statement: string): boolean {
-  const sig = significant(tokenize(statement));
-  if (!isKeyword(sig[0], 'ALTER') || !isKeyword(sig[1], 'TABLE')) return false;
-  return sig.some((t, i) => (isKeyword(t, 'RENAME') && isKeyword(sig[i + 1], 'TO')) || (isKeyword(t, 'SET') && isKeyword(sig[i + 1], 'SCHEMA')));
+/** ALTER TABLE ... RENAME TO name / SET SCHEMA schema: what the table becomes. */
+export interface TableRename {
+  kind: 'name' | 'schema';
+  /** The new name or schema, as PostgreSQL reads it. */
+  value: string;
+  /** The statement with another new name or schema. */
+  withValue(value: string): string;
+}
+
+/** The table rename or move the statement makes; undefined when it makes none. */
+export function tableRename(statement: string): TableRename | undefined {
+  const tokens = tokenize(statement);
+  const sig = tokens.map((t, i) => ({ t, i })).filter(({ t }) => t.kind !== 'space' && t.kind !== 'comment');
+  if (!isKeyword(sig[0]?.t, 'ALTER') || !isKeyword(sig[1]?.t, 'TABLE')) return undefined;
+  for (let k = 2; k + 2 < sig.length; k += 1) {
+    const kind = isKeyword(sig[k].t, 'RENAME') && isKeyword(sig[k + 1].t, 'TO') ? 'name' : isKeyword(sig[k].t, 'SET') && isKeyword(sig[k + 1].t, 'SCHEMA') ? 'schema' : undefined;
+    const at = sig[k + 2];
+    const value = identName(at.t);
+    if (!kind || value === undefined) continue;
+    return {
+      kind,
+      value,
+      withValue: (v) => {
+        const out = [...tokens];
+        out[at.i] = { kind: 'ident', text: quoteIdent(v) };
+        return untokenize(out);
+      },
+    };
+  }
+  return undefined;
 }

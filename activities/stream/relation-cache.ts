@@ -69,8 +69,10 @@ export class RelationCache {
       return;
     }
     const target = selection?.target ?? message;
-    const keep = message.columns.flatMap((c, i) => (selection?.excludedColumns.includes(c.name) ? [] : [i]));
-    const targetName = (i: number) => selection?.renameColumns[message.columns[i].name] ?? message.columns[i].name;
+    // By the spec's rules rather than the selection's lists, which name only the columns there at the start.
+    const fate = (name: string) => (this.mapping && selection ? this.mapping.columnFate(message, name) : { kept: true, target: name });
+    const keep = message.columns.flatMap((c, i) => (fate(c.name).kept ? [i] : []));
+    const targetName = (i: number) => fate(message.columns[i].name).target;
     const keptColumns = keep.map((i) => ({ name: targetName(i), type: sourceColumns[i].type }));
     const targetColumns = await readTargetColumns(this.target, target.schema, target.name);
     const changes = describeChanges(targetColumns, keptColumns, false);

@@ -8,7 +8,7 @@ import type { Client } from 'pg';
 import type { ObjectsSpec } from '../../common/objects-spec';
 import { parseExactName } from '../../common/object-patterns';
 import { tableKey } from '../../common/plan';
-import { selectsEverything, selectTables, type TableSelection } from '../../common/selection';
+import { columnFate, selectsEverything, selectTables, type TableSelection } from '../../common/selection';
 import { readSelection } from '../objects/read-selection';
 import type { RowChange } from './change-batch';
 import type { TupleValue } from './pgoutput-types';
@@ -19,13 +19,16 @@ export class StreamMapping {
     private readonly objects: ObjectsSpec,
     private readonly conflicts: 'error' | 'ignore',
     private readonly wholeSchemas: Set<string>,
+    /** Partitions' partitioned tables, whose options and patterns decide for them. */
+    private readonly roots: Map<string, { schema: string; name: string }> = new Map(),
   ) {}
 
   /** Undefined when the spec selects and renames nothing (every change maps to itself). */
   static async load(source: Client, objects: ObjectsSpec | undefined, conflicts: 'error' | 'ignore'): Promise<StreamMapping | undefined> {
     if (!objects || selectsEverything(objects)) return undefined;
     const selection = await readSelection(source, objects, conflicts);
-    return new StreamMapping(new Map(selection.tables.map((t) => [tableKey(t), t])), objects, conflicts, new Set(selection.wholeSchemas));
+    const roots = new Map(selection.catalog.flatMap((t) => (t.root ? [[tableKey(t), t.root] as const] : [])));
+    return new StreamMapping(new Map(selection.tables.map((t) => [tableKey(t), t])), objects, conflicts, new Set(selection.wholeSchemas), roots);
   }
 
   /**
@@ -37,6 +40,14 @@ export class StreamMapping {
     const known = this.tables.get(tableKey(table));
     if (known) return known;
     return selectTables(this.objects, [{ schema: table.schema, name: table.name, partitioned: false, columns }], [table.schema], this.conflicts).tables[0];
+  }
+
+  /**
+   * Whether a column of a selected table is migrated, and under which name: the spec's rules by
+   * name, so a column that DDL added or renamed mid-stream is judged like the others.
+   */
+  columnFate(table: { schema: string; name: string }, column: string): { kept: boolean; target: string } {
+    return columnFate(this.objects, this.roots.get(tableKey(table)) ?? table, column);
   }
 
   /** Whether objects of this schema (views, functions, types...) are migrated. */

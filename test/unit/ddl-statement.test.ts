@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasTag, pickStatement, renamesTable, rewriteNames, targetSearchPath, withNoData, withoutConcurrently, type TargetNames } from '../../activities/stream/ddl-statement';
+import { hasTag, pickStatement, rewriteNames, tableRename, targetSearchPath, withNoData, withoutConcurrently, type TargetNames } from '../../activities/stream/ddl-statement';
 import { parseIdentity } from '../../activities/stream/ddl-apply';
 import { addDdlRecords, ddlCaptureNames } from '../../common/ddl';
 import { replicationNames } from '../../common/replication-names';
@@ -57,9 +57,18 @@ describe('rewriting a statement for the target', () => {
     expect(withoutConcurrently('DROP INDEX CONCURRENTLY IF EXISTS i')).toBe('DROP INDEX IF EXISTS i');
     expect(withoutConcurrently('ALTER TABLE concurrently ADD COLUMN a int')).toBe('ALTER TABLE concurrently ADD COLUMN a int');
     expect(withNoData('CREATE TABLE t AS SELECT * FROM s WITH DATA;')).toBe('CREATE TABLE t AS SELECT * FROM s WITH NO DATA');
-    expect(renamesTable('ALTER TABLE a RENAME TO b')).toBe(true);
-    expect(renamesTable('ALTER TABLE a RENAME COLUMN x TO y')).toBe(false);
-    expect(renamesTable('ALTER TABLE a SET SCHEMA s')).toBe(true);
+  });
+
+  it('finds a table rename or move, and puts another name in its place', () => {
+    const rename = tableRename('ALTER TABLE IF EXISTS public.a RENAME TO "B"');
+    expect(rename).toMatchObject({ kind: 'name', value: 'B' });
+    expect(rename!.withValue('c')).toBe('ALTER TABLE IF EXISTS public.a RENAME TO "c"');
+    const move = tableRename('alter table a set schema archive');
+    expect(move).toMatchObject({ kind: 'schema', value: 'archive' });
+    expect(move!.withValue('old')).toBe('alter table a set schema "old"');
+    expect(tableRename('ALTER TABLE a RENAME COLUMN x TO y')).toBeUndefined();
+    expect(tableRename('ALTER TABLE a RENAME CONSTRAINT x TO y')).toBeUndefined();
+    expect(tableRename('ALTER INDEX a RENAME TO b')).toBeUndefined();
   });
 
   it('reads object identities', () => {

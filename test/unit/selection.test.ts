@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matchesColumn, matchesTable, parseExactName, parsePattern } from '../../common/object-patterns';
 import { objectsSchema } from '../../common/objects-spec';
-import { selectTables, type CatalogTable } from '../../common/selection';
+import { columnFate, selectTables, type CatalogTable } from '../../common/selection';
 import { validateSpec } from '../../common/spec';
 
 describe('object patterns', () => {
@@ -85,5 +85,18 @@ describe('selectTables', () => {
       'objects.tables."public.items": the table is not selected (see objects.include / exclude)',
       'objects.rename: sales.orders and sales.customers would both become sales.orders in the target',
     ]);
+  });
+
+  it('judges any column by name, as DDL adds or renames it: kept or left out, and its target name', () => {
+    const objects = objectsSchema.parse({ exclude: ['public.people.secret_*'], tables: { 'public.people': { columns: { name: 'full_name' }, excludeColumns: ['ssn'] }, 'public.narrow': { columns: ['id', 'v'] } } });
+    const people = { schema: 'public', name: 'people' };
+    expect(columnFate(objects, people, 'name')).toEqual({ kept: true, target: 'full_name' });
+    expect(columnFate(objects, people, 'ssn')).toEqual({ kept: false, target: 'ssn' });
+    expect(columnFate(objects, people, 'secret_new')).toEqual({ kept: false, target: 'secret_new' });
+    expect(columnFate(objects, people, 'added')).toEqual({ kept: true, target: 'added' });
+    // A column list keeps only its columns: one added later is left out.
+    expect(columnFate(objects, { schema: 'public', name: 'narrow' }, 'v').kept).toBe(true);
+    expect(columnFate(objects, { schema: 'public', name: 'narrow' }, 'added').kept).toBe(false);
+    expect(columnFate(objects, { schema: 'public', name: 'other' }, 'secret_x')).toEqual({ kept: true, target: 'secret_x' });
   });
 });
