@@ -1,700 +1,312 @@
 /**
  * The migration, as its runbook:
  *
- *   precheck → snapshot → pre-data schema → copy tables (child workflow, in parallel)
- *   → sequences → release snapshot → post-data (indexes, constraints, triggers) → analyze
- *   → validation → [incremental: stream changes (child workflow) → cutover] → report
+ *   0. scheduled start → 1. precheck → 2. snapshot → 3. pre-data schema
+ *   → 4. data: copy tables (child workflow, in parallel), sequences → release the snapshot
+ *   → 5. post-data (indexes, constraints, triggers), analyze, side by side with 6. validation
+ *   → renames → [7. incremental: stream changes (child workflow) until cutover] → 8. report
  *
- * Rows never pass through here: activities stream them between the databases. This workflow
- * keeps only names, counts and states, and carries connection references, never passwords.
+ * Each step is one awaited function below, or in the file named next to it. Rows never pass
+ * through here: activities stream them between the databases. This workflow keeps only names,
+ * counts and states, and carries connection references, never passwords.
+ *
+ * Every command this code issues (activities, timers, child workflows, signals, markers) is
+ * replayed against recorded histories by test/replay.test.ts: the order of the awaits below is
+ * part of running migrations' histories. Change it behind `patched()` (test/histories/README.md).
  */
-import {
-  allHandlersFinished,
-  ApplicationFailure,
-  CancellationScope,
-  type ChildWorkflowHandle,
-  condition,
-  getExternalWorkflowHandle,
-  startChild,
-  isCancellation,
-  patched,
-  proxyActivities,
-  setCurrentDetails,
-  setHandler,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { Endpoints } from '../activities/deps';
-import type { SnapshotReady } from '../common/messages';
-import { groupIntoUnits } from '../common/units';
-import { describeConnection } from '../common/connection';
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, deprecatePatch, isCancellation, setCurrentDetails, setHandler, sleep } from '@temporalio/workflow';
 import { FailureType } from '../common/failure-types';
-import { tableKey, type RedoneWork, type CutoverRequest, type CutoverResult, type MigrationReport, type TableRef, type TableValidation } from '../common/plan';
-import { ignoredNotFoundNote, precheckStopMessage } from '../common/precheck';
-import { replicationNames, type ReplicationNames } from '../common/replication-names';
+import type { LargeObjectListing } from '../common/large-objects';
+import type { SnapshotReady } from '../common/messages';
+import type { MigrationReport, TableRef } from '../common/plan';
+import { ignoredNotFoundNote, precheckStopMessage, type PrecheckFacts } from '../common/precheck';
 import type { MigrationSpec } from '../common/spec';
-import type { OperationsConfig } from '../common/stream';
-import * as options from './activity-options';
-import type { PendingCutover } from './cutover';
-import { streamChangesWorkflow } from './stream-changes';
-import { ConsoleAttributes } from './console-attributes';
-import { completedDetails } from './completed-details';
-import { copyTablesWorkflow } from './copy-tables';
-import { precheckInput } from './precheck';
-import { failureType, isSnapshotLost, rereadWork, rootMessage } from './failures';
-import { MigrationState } from './migration-state';
-import { PhaseMetric } from './phase-metric';
-import { mapLimited } from './map-limited';
-import { ControlState } from './control-state';
-import { RuntimeControl } from './runtime-control';
-import { unlimited } from '../common/throttle';
-import { copySnapshotSignal, cutoverSignal, cutoverUpdate, databasePhaseSignal, largeObjectProgressSignal, largeObjectsCopiedSignal, progressQuery, snapshotReadySignal, stopAtSignal, streamOutlookSignal, tableProgressSignal, unitCopiedSignal } from './messages';
-import { largeObjectsWanted, type LargeObjectValidation } from '../common/large-objects';
-import { LargeObjectProgress } from './large-object-progress';
 import { splitThresholdBytes } from '../common/table-split';
-import { formatBytes } from '../common/format';
-import { CopiedUnits } from './copied-units';
-import { buildSyncPlan, earliestLsn, type SyncPlan } from '../common/sync-plan';
-import { ddlCaptureNames } from '../common/ddl';
+import { completedDetails } from './completed-details';
+import { DataPhase } from './copy-data';
+import { CutoverRequests } from './cutover';
+import { failureType, rootMessage } from './failures';
+import { LargeObjectProgress } from './large-object-progress';
+import {
+  cutoverSignal,
+  cutoverUpdate,
+  largeObjectProgressSignal,
+  largeObjectsCopiedSignal,
+  progressQuery,
+  snapshotReadySignal,
+  streamOutlookSignal,
+  tableProgressSignal,
+  unitCopiedSignal,
+} from './messages';
+import { acts, dumpSchemaEarly } from './migration-activities';
+import { buildReport } from './migration-report';
+import { MigrationRun, type MigrationInput } from './migration-run';
+import { precheckInput } from './precheck';
+import { SnapshotLease } from './snapshot-lease';
+import { releaseSource, streamOperations, streamStart, streamUntilCutover } from './stream-until-cutover';
+import { largeObjectFailure, validateObjects, validateTables, validationFailure, warnSkippedValidation, type TablesChecked } from './validation';
 
-// proxyActivities returns a Proxy: take the functions out by name (spreading it yields nothing).
-const { listTables, copySequences, dropBookkeeping, sourceChangedBetween } = proxyActivities<Activities>(options.short);
-const { holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables } = proxyActivities<Activities>(options.long);
-const { precheck } = proxyActivities<Activities>(options.precheck);
-const { createTargetDatabase } = proxyActivities<Activities>(options.short);
-const { createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables } = proxyActivities<Activities>(options.short);
-const { listLargeObjects } = proxyActivities<Activities>(options.short);
-const { validateLargeObjects, syncLargeObjects } = proxyActivities<Activities>(options.long);
-const acts = {
-  listTables, copySequences, dropBookkeeping, sourceChangedBetween, holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables, precheck, createTargetDatabase,
-  createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables, listLargeObjects, validateLargeObjects, syncLargeObjects,
-};
-/** The schema dump taken during the precheck: one attempt, no more (pre-data dumps itself without it). */
-const { dumpSchemaEarly } = proxyActivities<Activities>({ startToCloseTimeout: '30 minutes', retry: { maximumAttempts: 1 } });
-/** Cleanup must end even if the source stays unreachable: then the report names what to drop by hand. */
-const { dropReplication } = proxyActivities<Activities>({ ...options.short, retry: { ...options.short.retry, maximumAttempts: 20, maximumInterval: '15s' } });
+export type { MigrationInput } from './migration-run';
 
-export interface MigrationInput {
-  spec: MigrationSpec;
-  /** Set when this migration is one database of several (workflows/databases.ts): it reports its phases there. */
-  parentId?: string;
-  /** The namespace has pgferry's search attributes: keep them current (common/search-attributes.ts). */
-  searchAttributes?: boolean;
-}
+export async function migrationWorkflow({ spec, ...input }: MigrationInput): Promise<MigrationReport> {
+  const run = new MigrationRun(spec, input);
+  const { state, control } = run;
+  const lease = new SnapshotLease();
+  const data = new DataPhase(run, lease);
+  const cutover = new CutoverRequests(run);
 
-/** Tables validated per activity call, to keep payloads small for very large schemas. */
-const VALIDATION_BATCH = 500;
-
-export async function migrationWorkflow({ spec, parentId, searchAttributes }: MigrationInput): Promise<MigrationReport> {
-  const state = new MigrationState(Date.now());
-  const phaseMetric = new PhaseMetric();
-  const attributes = new ConsoleAttributes(searchAttributes === true);
-  state.workflowId = workflowInfo().workflowId;
-  const endpoints: Endpoints = { source: spec.source, target: spec.target, retry: spec.retry };
-  const withSchema = spec.types.includes('schema');
-  const withData = spec.types.includes('full');
-  const incremental = spec.types.includes('incremental');
-  // Large objects (absent objects.largeObjects: a history from before they were copied, which copied none).
-  const largeObjectsChosen = typeof spec.objects.largeObjects === 'boolean';
-  const withLargeObjects = largeObjectsChosen && largeObjectsWanted(spec);
-  let keepOwnership = true;
-  const names: ReplicationNames | undefined = incremental ? replicationNames(workflowInfo().workflowId) : undefined;
-  let replicationCreated = false;
-  /** incremental.ddl: DDL on the source is captured and replicated (the precheck says whether it can be). */
-  let captureDdl = false;
-  let publications: string[] = [];
-  const snapshots = new Map<string, SnapshotReady>();
-  let cutover: PendingCutover | undefined;
-  let snapshot: SnapshotReady | undefined;
-  let holderEnded = false;
-  /** Each run of the data phase (a new one after a lost snapshot), and the snapshot it reads under. */
-  let generation = 0;
-  const generationSnapshots = new Map<number, string>();
-  /** The copies done, and under which snapshot (set when the data phase starts). */
-  let copies: CopiedUnits | undefined;
-  // pause, resume and throttle (Updates), forwarded to the child doing the work
-  const control = new RuntimeControl(new ControlState(spec.throttle ?? unlimited(), spec.startAt), () => state.phase, refreshDetails);
-  state.control = control.state;
-  control.install();
-
+  // The message API (./messages.ts, ./control-messages.ts), declared before any step runs.
+  control.install(); // pause, resume and throttle (Updates), forwarded to the child doing the work
   setHandler(progressQuery, () => state.progress());
   setHandler(snapshotReadySignal, (ready) => {
-    snapshot = ready;
-    snapshots.set(ready.name, ready);
+    lease.ready(ready);
     state.snapshot = ready.name;
   });
   setHandler(tableProgressSignal, (updates) => {
     state.applyProgress(updates, Date.now());
-    refreshDetails();
+    run.refreshDetails();
   });
   setHandler(streamOutlookSignal, (outlook) => {
     state.streamOutlook = outlook;
-    attributes.lag(outlook.lagSeconds);
-    refreshDetails();
+    run.showLag(outlook.lagSeconds);
+    run.refreshDetails();
   });
-  setHandler(unitCopiedSignal, ({ generation: from, results }) => {
-    if (from !== generation) return; // from a data phase that was restarted
-    state.recordCopied(results, Date.now());
-    copies?.record(results, generationSnapshots.get(from)!);
-    refreshDetails();
-  });
-  setHandler(largeObjectsCopiedSignal, ({ generation: from, result }) => {
-    if (from !== generation) return;
+  setHandler(unitCopiedSignal, ({ generation, results }) => data.unitCopied(generation, results));
+  setHandler(largeObjectsCopiedSignal, ({ generation, result }) => {
+    if (!data.isCurrent(generation)) return;
     state.largeObjects?.record(result);
-    refreshDetails();
+    run.refreshDetails();
   });
   setHandler(largeObjectProgressSignal, (update) => {
-    if (update.generation === generation) state.largeObjects?.update(update);
+    if (data.isCurrent(update.generation)) state.largeObjects?.update(update);
   });
+  setHandler(cutoverSignal, (request) => cutover.requestBySignal(request));
+  setHandler(cutoverUpdate, (request) => cutover.request(request), { validator: (request) => cutover.validate(request) });
 
-  // The same request from a parent migration of several databases (it cuts all of them over at once).
-  // Also sent by hand (`temporal workflow signal`, the Web UI): a refusal is said in the details and report.
-  setHandler(cutoverSignal, (request) => {
-    if (incremental && !cutover && state.phase === 'streaming') {
-      // Sent by hand, the input may be missing: no input is no source lock.
-      cutover = { request: { lockSource: request?.lockSource === true }, requestedAt: Date.now() };
-      return;
-    }
-    const why = !incremental ? 'this migration has no change stream' : cutover ? 'cutover was already requested' : `the migration is in phase ${state.phase}, cutover is possible once it streams changes`;
-    state.warnings.push(`cutoverRequest signal ignored: ${why}`);
-    refreshDetails();
-  });
-  setHandler(
-    cutoverUpdate,
-    async (request) => {
-      cutover = { request, requestedAt: Date.now() };
-      await condition(() => cutover?.result !== undefined || cutover?.failure !== undefined);
-      if (cutover.failure) throw ApplicationFailure.nonRetryable(`cutover failed: ${cutover.failure}`, FailureType.CutoverFailed);
-      return cutover.result!;
-    },
-    {
-      validator: (_request: CutoverRequest) => {
-        if (!incremental) throw new Error('this migration has no change stream (its types do not include incremental): there is nothing to cut over');
-        if (cutover) throw new Error('cutover was already requested');
-        if (state.phase !== 'streaming') throw new Error(`the migration is in phase ${state.phase}; cutover is possible once it streams changes (after the full copy, post-data and validation)`);
-      },
-    },
-  );
+  /** A step read under a snapshot that was lost: it runs again under the next one. */
+  const readAgain = (lost: string) => run.warn(`the source snapshot ${lost} was lost (holder restarted); work read under it is redone`);
 
-  function refreshDetails() {
-    setCurrentDetails(state.details());
-    phaseMetric.show(state.phase);
-    attributes.update(state.phase, state.progress().percent);
-  }
-  function enter(phase: MigrationState['phase']) {
-    state.enter(phase, Date.now());
-    refreshDetails();
-    tellParent(phase);
-  }
-  function tellParent(phase: MigrationState['phase']) {
-    if (!parentId) return;
-    getExternalWorkflowHandle(parentId)
-      .signal(databasePhaseSignal, { workflowId: workflowInfo().workflowId, phase })
-      .catch(() => undefined); // the parent only displays it
-  }
-
-  /** Waits for a snapshot other than `stale`; fails if the holder gave up for good. */
-  async function currentSnapshot(stale?: string): Promise<string> {
-    await condition(() => (snapshot !== undefined && snapshot.name !== stale) || holderEnded);
-    if (!snapshot || snapshot.name === stale) throw ApplicationFailure.nonRetryable('the snapshot holder stopped', FailureType.SnapshotLost);
-    return snapshot.name;
-  }
-
-  /**
-   * Runs a step that reads under the snapshot, again under a new one if the old one is lost
-   * (`onLost` hears of it; by default a warning says the step is done again).
-   */
-  async function underSnapshot<T>(step: (snapshotName: string) => Promise<T>, onLost?: (lost: string, err: unknown) => void): Promise<T> {
-    let name = await currentSnapshot();
-    for (;;) {
-      try {
-        return await step(name);
-      } catch (err) {
-        if (!isSnapshotLost(err)) throw err;
-        if (onLost) onLost(name, err);
-        else state.warnings.push(`the source snapshot ${name} was lost (holder restarted); work read under it is redone`);
-        name = await currentSnapshot(name);
-      }
-    }
-  }
-
-  /**
-   * The data phase lost its snapshot (`lost`) and goes on under `next`: decides which copies
-   * are kept. Incremental: all but tables split by blocks with chunks missing; the change stream
-   * brings each kept part to the same point from its own snapshot's position. Full: all, when
-   * nothing was committed on the source between the snapshots; else none.
-   */
-  async function keepAfterLoss(copies: CopiedUnits, lost: string, next: string, inFlight: RedoneWork): Promise<void> {
-    let kept: string;
-    if (!patched('keep-after-loss')) {
-      // A migration that lost its snapshot before this deploy replays as it ran: all redone.
-      copies.forgetAll();
-      kept = 'work read under it is redone';
-    } else if (names) {
-      copies.forgetPartialBlockTables();
-      kept = 'the copies finished under it are kept (the change stream applies their changes from its position)';
-    } else if (await sourceChangedSince(copies.snapshots(), next)) {
-      copies.forgetAll();
-      kept = 'the source took writes since, so the copies finished under it are not kept';
-    } else {
-      kept = 'nothing was committed on the source since, so the copies finished under it are kept';
-    }
-    const redone = state.restartCopies((t, chunk) => copies.has(t, chunk), inFlight);
-    state.warnings.push(`the source snapshot ${lost} was lost (holder restarted): ${kept}; copied again: ${redone.tables} tables (${formatBytes(redone.bytes)})`);
-    refreshDetails();
-  }
-
-  /**
-   * While the copy runs: when the snapshot is lost and the holder exports a new one, tells the
-   * copy to go on under it — copies running on live workers finish under the old one (they
-   * imported it), those that could not start or died with a worker run under the new one — or,
-   * when the target could not be made exact that way, to stop (the data phase then starts again
-   * and keeps what it can: keepAfterLoss).
-   */
-  async function followSnapshots(copies: CopiedUnits, copy: ChildWorkflowHandle<typeof copyTablesWorkflow>, first: string, ended: () => boolean): Promise<void> {
-    const used = [first];
-    for (;;) {
-      const current = used[used.length - 1];
-      await condition(() => ended() || holderEnded || (snapshot !== undefined && snapshot.name !== current));
-      if (ended()) return;
-      const next = snapshot && snapshot.name !== current ? snapshot.name : undefined;
-      const kept = next ? await whyGoOn(copies, used, next) : undefined;
-      if (ended()) return;
-      if (!next || !kept) {
-        await copy.signal(copySnapshotSignal, { stop: true });
-        return;
-      }
-      state.warnings.push(`the source snapshot ${current} was lost (holder restarted): ${kept}; the copy went on under ${next}, reading again only what was in flight on a dead worker`);
-      refreshDetails();
-      used.push(next);
-      await copy.signal(copySnapshotSignal, { snapshot: next, keepRecordsFrom: used.slice(0, -1) });
-    }
-  }
-
-  /** Why the copy may go on under `next` keeping what was read under `used` (undefined: it may not). */
-  async function whyGoOn(copies: CopiedUnits, used: string[], next: string): Promise<string | undefined> {
-    if (names) {
-      // A table split by blocks cannot have its chunks read under two snapshots.
-      return copies.hasIncompleteBlockTables() ? undefined : 'what was read under it is kept (the change stream applies its changes from its position)';
-    }
-    return (await sourceChangedSince(used, next)) ? undefined : 'nothing was committed on the source since, so what was read under it is kept';
-  }
-
-  /** Whether anything was committed on the source between any of `earlier` snapshots and `next` (unknown: yes). */
-  async function sourceChangedSince(earlier: string[], next: string): Promise<boolean> {
-    const to = snapshots.get(next)?.xids;
-    for (const name of earlier) {
-      const from = snapshots.get(name)?.xids;
-      if (!from || !to) return true;
-      const { changed } = await acts.sourceChangedBetween({ source: spec.source, retry: spec.retry, from, to });
-      if (changed) return true;
-    }
-    return false;
-  }
-
-  /** The target's large objects against what the copy read from the source under the snapshot. */
-  async function validateObjects(progress: LargeObjectProgress, snapshotName: string): Promise<LargeObjectValidation> {
-    const result = await acts.validateLargeObjects({
-      target: spec.target,
-      retry: spec.retry,
-      mode: spec.validation,
-      migrationId: workflowInfo().workflowId,
-      snapshot: snapshotName,
-      expectedObjects: progress.copiedObjects(),
-    });
-    progress.validation = result;
-    refreshDetails();
-    return result;
-  }
-
-  /** Row counts (and checksums) of the target against the values read under the snapshot. */
-  async function validate(tables: TableRef[]): Promise<{ checked: number; mismatches: TableValidation[] }> {
-    const expected = tables
-      .filter((t) => !t.preexisting)
-      .map((t) => {
-        const r = state.results.get(tableKey(t));
-        return { schema: t.schema, name: t.name, rows: r?.rows ?? 0, checksum: r?.sourceChecksum };
-      });
-    const batches: (typeof expected)[] = [];
-    for (let i = 0; i < expected.length; i += VALIDATION_BATCH) batches.push(expected.slice(i, i + VALIDATION_BATCH));
-    const check = (tables: typeof expected) => acts.validateTables({ target: spec.target, retry: spec.retry, mode: spec.validation, tables });
-    // Batches side by side, as many as tables are copied at once (histories from before run them one by one).
-    const lanes = patched('parallel-validation') ? spec.parallelism.tables : 1;
-    const results = (await mapLimited(batches, lanes, check)).flat();
-    // Counted from the answers, so a batch that went missing could not pass as checked.
-    return { checked: results.length, mismatches: results.filter((r) => !r.ok) };
-  }
-
-  const holderScope = new CancellationScope();
-  let holder: Promise<void> | undefined;
   try {
     // 0. A scheduled start waits on a durable timer: cancelled meanwhile, it leaves nothing behind.
-    if (spec.startAt) await waitUntilStart(spec.startAt);
+    if (spec.startAt) await waitUntilStart(run, spec.startAt);
     await control.safePoint();
+    const earlyDump = startDuringPrecheck(run, lease);
 
-    // A full migration's snapshot is only read from, so it is exported while the precheck runs;
-    // an incremental one comes with a replication slot, a change on the source that waits for
-    // the precheck. (Running histories from before keep their order.)
-    const startHolder = () => {
-      holder = holderScope.run(() => acts.holdSnapshot({ source: spec.source, retry: spec.retry, replication: names, ...(captureDdl ? { ddlGate: true } : {}) }));
-      holder.then(
-        () => (holderEnded = true),
-        () => (holderEnded = true),
-      );
-    };
-    const overlapped = patched('overlapped-start');
-    if (overlapped && !names) startHolder();
-    // Taking the schema dump only reads the source, under that snapshot: meanwhile too. Best
-    // effort: without it (failed, or another worker runs pre-data) pre-data dumps itself.
-    let earlyDump: Promise<unknown> | undefined;
-    if (overlapped && !names && withSchema && patched('early-schema-dump')) {
-      earlyDump = currentSnapshot()
-        .then((s) => dumpSchemaEarly({ source: spec.source, retry: spec.retry, snapshot: s }))
-        .catch(() => undefined);
-    }
+    // 1. Precheck: nothing is written before it passes.
+    const facts = await precheck(run);
 
-    // 1. Precheck: any fail, or a warning the spec does not acknowledge, stops here, before
-    // anything is written. Then the target database, when it is missing and may be created.
-    refreshDetails();
-    const report = await acts.precheck(precheckInput(spec));
-    // Warnings and notes alike stay in the report (a note is worth knowing, never in the way).
-    for (const item of report.items) if (item.status === 'warning' || item.status === 'note') state.warnings.push(`${item.id}: ${item.title} ${item.advice}`);
-    if (report.ignoredNotFound.length) state.warnings.push(ignoredNotFoundNote(report));
-    const stop = precheckStopMessage(report);
-    if (stop) throw ApplicationFailure.nonRetryable(stop, FailureType.PrecheckFailed, report.items.filter((i) => i.status !== 'pass'));
-    keepOwnership = report.facts.keepOwnership;
-    captureDdl = names !== undefined && report.facts.ddlCapture === true;
-    if (report.facts.createTargetDatabase) await acts.createTargetDatabase({ source: spec.source, target: spec.target, retry: spec.retry });
-
-    // 2. One exported snapshot for everything read from the source.
-    await control.safePoint();
-    enter('snapshot');
-    if (names) {
-      // The publication first: pgoutput must find it as of the slot's consistent point.
-      replicationCreated = true;
-      ({ publications } = await acts.createPublication({
-        source: spec.source,
-        retry: spec.retry,
-        names,
-        operations: streamOperations(spec),
-        objects: spec.objects,
-        conflicts: spec.conflicts,
-        // The DDL capture before the slot too: DDL after the copy's snapshot is in the stream.
-        ...(captureDdl ? { captureDdl } : {}),
-      }));
-    }
-    if (!holder) startHolder();
-    const selection = { objects: spec.objects, conflicts: spec.conflicts };
-    // Big tables are split into chunks (spec.copy is absent in histories from before: none).
-    const splitting = spec.copy ? { splitLargerThan: splitThresholdBytes(spec.copy) } : {};
-    const listing = underSnapshot((s) => acts.listTables({ ...endpoints, ...selection, ...splitting, snapshot: s }));
-    listing.catch(() => undefined); // awaited below; failures surface there
-    const objectListing = withLargeObjects ? underSnapshot((s) => acts.listLargeObjects({ source: spec.source, retry: spec.retry, snapshot: s })) : undefined;
-    objectListing?.catch(() => undefined); // awaited below
-    const schemaOptions = {
-      // a conflict passes the precheck only under conflicts: ignore (for all or for that table)
-      excludeTables: report.facts.conflictingTables,
-      keepOwnership: report.facts.keepOwnership,
-    };
-    // Pre-data does not need the list of tables: both read under the snapshot side by side.
-    if (!overlapped) state.setTables(await listing);
+    // 2. One exported snapshot for everything read from the source; the tables (and large
+    // objects) are listed under it while pre-data runs.
+    await takeSnapshot(run, lease);
+    const listing = listSource(run, lease, readAgain);
+    const schema = schemaOptions(facts);
 
     // 3. Pre-data schema: types, tables, views, functions... with no indexes yet.
-    if (withSchema) {
-      await control.safePoint(); // the snapshot stays held while paused
-      await earlyDump; // a dump under way finishes sooner than a new one
-      enter('pre-data');
-      // The dump's large objects are left out: the copy creates them (with their metadata), or none are migrated.
-      const largeObjects = largeObjectsChosen ? { skipLargeObjects: withLargeObjects ? ((await objectListing)?.objects ?? 0) > 0 : true } : {};
-      const preData = await underSnapshot((s) => acts.applyPreData({ ...endpoints, ...schemaOptions, ...selection, ...largeObjects, snapshot: s }));
-      if (preData.leftOut?.length) state.warnings.push(`left out because they depend on something not migrated: ${preData.leftOut.join('; ')}`);
-      if (preData.notSelected?.length) state.warnings.push(`not selected (table-level selection) in the schemas of selected tables: ${preData.notSelected.join('; ')}`);
-    }
-    const tables = await listing;
-    if (overlapped) state.setTables(tables);
-    const objectsListed = await objectListing;
+    if (run.withSchema) await applyPreData(run, lease, schema, earlyDump, listing.objects, readAgain);
+    const tables = await listing.tables;
+    state.setTables(tables);
+    const objectsListed = await listing.objects;
     if (objectsListed?.objects) state.largeObjects = new LargeObjectProgress(objectsListed);
 
-    // 4. Data: every table under the same snapshot, in parallel.
+    // 4. Data: every table under the same snapshot, in parallel (./copy-data.ts).
     let copiedUnder: SnapshotReady | undefined;
-    if (withData) {
+    if (run.withData) {
       await control.safePoint();
-      enter('data');
-      const units = groupIntoUnits(tables);
-      const copied = (copies = new CopiedUnits(units));
-      let lost: { snapshot: string; reread: RedoneWork } | undefined;
-      await underSnapshot(
-        async (s) => {
-          if (lost) await keepAfterLoss(copied, lost.snapshot, s, lost.reread);
-          lost = undefined;
-          generation += 1;
-          generationSnapshots.set(generation, s);
-          copiedUnder = snapshots.get(s);
-          const restarted = generation > 1;
-          // A lost snapshot need not stop the copy: it goes on under the next one (not with large
-          // objects, which validation checks against one snapshot).
-          const switchable = !state.largeObjects && patched('hot-snapshot-switch');
-          const sent = control.state.copyControl();
-          const copy = await startChild(copyTablesWorkflow, {
-            workflowId: `${workflowInfo().workflowId}/copy-${generation}`,
-            staticSummary: `copy ${tables.length} tables of ${describeConnection(spec.source)}`.slice(0, 200),
-            args: [
-              {
-                ...endpoints,
-                migrationId: workflowInfo().workflowId,
-                generation,
-                snapshot: s,
-                units: copied.pending(),
-                // Split tables that may hold rows not kept are emptied first (tables this migration created start empty).
-                ...(restarted || !withSchema ? { emptyFirst: copied.toEmpty() } : {}),
-                ...(restarted ? { keepRecordsFrom: copied.snapshots(), chunksDone: copied.chunksDone(), toFinish: copied.toFinish() } : {}),
-                parallelism: spec.parallelism.tables,
-                ...(switchable ? { switchable } : {}),
-                checksum: spec.validation === 'checksum',
-                withSchema,
-                control: sent,
-                indexBuild: spec.indexBuild,
-                ...(state.largeObjects ? { largeObjects: state.largeObjects.batches, ...(withSchema ? { largeObjectMetadata: { keepOwnership } } : {}) } : {}),
-              },
-            ],
-          });
-          await control.attachCopy(copy, sent);
-          let copyEnded = false;
-          const following = switchable ? followSnapshots(copied, copy, s, () => copyEnded).catch(() => undefined) : undefined;
-          try {
-            await copy.result();
-          } finally {
-            copyEnded = true;
-            control.detachCopy();
-            await following;
-          }
-        },
-        (snapshot, err) => (lost = { snapshot, reread: rereadWork(err) }),
-      ).catch((err) => {
-        if (!isCancellation(err)) state.markAll(['copying'], 'failed');
-        throw err;
-      });
-      await acts.copySequences(endpoints);
+      run.enter('data');
+      copiedUnder = await data.copy(tables);
     }
     // The snapshot is no longer needed: release it while the indexes build (awaited below).
-    holderScope.cancel();
+    lease.release();
     await control.safePoint();
 
-    // 5. Post-data (foreign keys, triggers, rules, matview refreshes), then statistics; and
-    // 6. validation against what was read under the snapshot. They run side by side: row
-    // counts take locks that foreign key checks and index builds do not wait for.
-    const validation = withData ? validate(tables) : Promise.resolve({ checked: 0, mismatches: [] as TableValidation[] });
-    validation.catch(() => undefined); // awaited below; failures surface there
-    const objectValidation = state.largeObjects && copiedUnder ? validateObjects(state.largeObjects, copiedUnder.name) : undefined;
-    objectValidation?.catch(() => undefined); // awaited below
-    if (withSchema) {
-      enter('post-data');
-      await acts.applyPostData({ ...endpoints, ...schemaOptions, jobs: spec.parallelism.tables, indexBuild: spec.indexBuild });
-      state.markAll(['copied'], 'indexed');
-      refreshDetails();
-      await acts.analyzeTarget({ target: spec.target, retry: spec.retry, jobs: spec.parallelism.tables });
-    }
-    if (withData) enter('validation');
-    const { checked, mismatches } = await validation;
-    if (withData) {
-      skippedValidationWarning(state, tables);
-      if (mismatches.length) {
-        for (const m of mismatches) state.markFailed(m, `validation: expected ${m.expectedRows} rows, found ${m.actualRows}`);
-        throw validationFailure(mismatches);
-      }
-    }
-    const objectsChecked = await objectValidation;
-    if (objectsChecked && !objectsChecked.ok) throw largeObjectFailure('validation', objectsChecked);
+    // 5. Post-data and 6. validation, side by side.
+    const checked = await postDataAndValidation(run, schema, tables, copiedUnder);
     // Renames last: pg_dump's post-data statements name objects by their source names.
-    if (withSchema && renamesSomething(spec)) await acts.applyRenames({ ...endpoints, objects: spec.objects, conflicts: spec.conflicts });
+    if (run.withSchema && renamesSomething(spec)) await acts.applyRenames({ ...run.endpoints, objects: spec.objects, conflicts: spec.conflicts });
     state.markAll(['copied', 'indexed', 'pending'], 'done');
-    await holder?.catch(() => undefined); // the snapshot holder has closed its connection
+    await lease.ended(); // the snapshot holder has closed its connection
 
-    // 7. Incremental: stream changes from the slot whose snapshot the copy read, until cutover.
-    let cutoverResult: CutoverResult | undefined;
-    const readFrom = streamStart(copiedUnder);
-    if (names && readFrom) {
-      cutoverResult = await streamUntilCutover(names, readFrom.slot, readFrom.lsn, tables, readFrom.syncPlan);
-    }
+    // 7. Incremental: stream changes from the slot whose snapshot the copy read, until cutover
+    // (./stream-until-cutover.ts).
+    const readFrom = streamStart(lease, data.copies, copiedUnder);
+    const cutoverResult = run.names && readFrom ? await streamUntilCutover(run, run.names, readFrom, tables, () => cutover.pending) : undefined;
 
-    await acts.dropBookkeeping({ target: spec.target, retry: spec.retry });
-    state.closePhase(Date.now());
-    enter('done');
-    await condition(allHandlersFinished); // the cutover update returns its result first
-    const finalReport: MigrationReport = { ...buildReport(spec, state, tables, checked, mismatches), cutover: cutoverResult };
-    // The completed page: downtime, validation per table, every warning (when a worker answers).
-    setCurrentDetails(completedDetails(finalReport));
-    return finalReport;
+    // 8. Report.
+    return await finish(run, tables, checked, cutoverResult);
   } catch (err) {
     const cancelled = isCancellation(err);
     state.closePhase(Date.now());
     state.phase = cancelled ? 'cancelled' : 'failed';
-    if (!cancelled && failureType(err) !== FailureType.PrecheckFailed) state.warnings.push(`failed: ${rootMessage(err)}`);
-    refreshDetails();
+    if (!cancelled && failureType(err) !== FailureType.PrecheckFailed) run.warn(`failed: ${rootMessage(err)}`);
+    run.refreshDetails();
     // Release the source before the workflow closes, even when it was cancelled.
     await CancellationScope.nonCancellable(async () => {
-      holderScope.cancel();
-      await holder?.catch(() => undefined);
-      if (names && replicationCreated) await releaseSource(names);
+      lease.release();
+      await lease.ended();
+      if (run.names && run.replicationCreated) await releaseSource(run, run.names);
     });
-    if (cutover && !cutover.result) {
-      cutover.failure ??= rootMessage(err);
+    const pending = cutover.pending;
+    if (pending && !pending.result) {
+      pending.failure ??= rootMessage(err);
       await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     }
     throw err;
   }
+}
 
-  /**
-   * The streaming phase and the cutover: the stream runs in a child workflow until the
-   * operator's cutover; then the stream stops exactly at a marker written into the source's
-   * WAL, the target is fenced, sequences are set, and source and target are compared.
-   */
-  async function streamUntilCutover(names: ReplicationNames, slot: string, startLsn: string, tables: TableRef[], syncPlan: SyncPlan | undefined): Promise<CutoverResult> {
-    const id = workflowInfo().workflowId;
-    // Slots of snapshots that were lost along the way hold WAL for nothing: drop them.
-    await dropReplication({ source: spec.source, retry: spec.retry, names, keepSlot: slot, dropPublication: false });
-    await acts.openStream({ target: spec.target, retry: spec.retry, migrationId: id, slot, startLsn });
-    enter('streaming');
-    const sent = { paused: control.state.paused, limit: control.state.streamLimit() };
-    const stream = await startChild(streamChangesWorkflow, {
-      workflowId: `${id}/stream`,
-      staticSummary: `stream changes ${describeConnection(spec.source)} → ${describeConnection(spec.target)}`.slice(0, 200),
-      args: [
-        {
-          ...endpoints,
-          migrationId: id,
-          names,
-          publications,
-          slot,
-          operations: streamOperations(spec),
-          objects: spec.objects,
-          conflicts: spec.conflicts,
-          historyBudget: spec.incremental.historyBudget,
-          ...sent,
-          ...(syncPlan ? { syncPlan } : {}),
-          reportTo: id,
-          ...(captureDdl ? { ddlMessagePrefix: ddlCaptureNames(names).messagePrefix } : {}),
-        },
-      ],
-    });
-    await control.attachStream(stream, sent);
-    state.streamWorkflowId = stream.workflowId;
-    refreshDetails();
-    let streamFailure: unknown;
-    let streamEnded = false;
-    const streamResult = stream.result();
-    streamResult.then(
-      () => (streamEnded = true),
-      (err) => {
-        streamEnded = true;
-        streamFailure = err;
-      },
-    );
-    await condition(() => cutover !== undefined || streamEnded);
-    if (streamFailure) throw streamFailure;
-    if (!cutover) throw ApplicationFailure.nonRetryable('the change stream ended before cutover', FailureType.StreamEnded);
+/** 0. Sleeps until `startAt` (at once if it has passed); the time waited is not the migration's. */
+async function waitUntilStart(run: MigrationRun, startAt: string): Promise<void> {
+  const { state } = run;
+  const ms = Date.parse(startAt) - Date.now();
+  if (ms <= 0) return;
+  state.phase = 'scheduled';
+  run.refreshDetails();
+  await sleep(ms, { summary: `scheduled start at ${startAt}` });
+  state.enter('precheck', Date.now());
+  state.startedAt = Date.now();
+}
 
-    enter('cutover');
-    const request = cutover.request;
-    if (request.lockSource) await acts.lockSource({ source: spec.source, retry: spec.retry });
-    const marker = await acts.emitCutoverMarker({ source: spec.source, retry: spec.retry, migrationId: id });
-    await stream.signal(stopAtSignal, { lsn: marker.lsn });
-    const streamed = await streamResult;
-    // From here on nothing may write to the target: the fence closes before anything else.
-    await acts.closeStream({ target: spec.target, retry: spec.retry, migrationId: id });
-    const { sequences } = await acts.copySequences(endpoints);
-    // Logical decoding carries no large-object changes: the target is brought up to the source's now.
-    const largeObjects = withLargeObjects ? await acts.syncLargeObjects({ ...endpoints, mode: spec.validation, keepOwnership, migrationId: id }) : undefined;
-    // Replicated DDL may have created, dropped or renamed tables: compare the ones the source has now.
-    const validation = await compareAll(streamed.progress.ddl?.applied ? await tablesNow(tables) : tables);
-    const dropped = await dropReplication({ source: spec.source, retry: spec.retry, names, dropPublication: true });
-    const result: CutoverResult = {
-      lsn: marker.lsn,
-      downtimeMs: Date.now() - cutover.requestedAt,
-      sourceLocked: request.lockSource,
-      sequences,
-      validation,
-      changesApplied: streamed.progress.totalChanges,
-      transactionsApplied: streamed.progress.transactions,
-      droppedSlots: dropped.droppedSlots,
-      ...(largeObjects ? { largeObjects } : {}),
-      ...(streamed.progress.ddl ? { ddl: streamed.progress.ddl } : {}),
-    };
-    if (validation.mismatches.length) {
-      for (const m of validation.mismatches) state.markFailed(m, `cutover validation: source has ${m.expectedRows} rows, target ${m.actualRows}`);
-      cutover.failure = validationFailure(validation.mismatches).message;
-      throw validationFailure(validation.mismatches);
+/**
+ * Work that only reads the source starts while the precheck runs: a full migration's snapshot
+ * (only read from; an incremental one comes with a replication slot, a change on the source
+ * that waits for the precheck), and the schema dump under it. The dump is best effort: without
+ * it (failed, or another worker runs pre-data) pre-data dumps itself. Returns the dump under way.
+ */
+function startDuringPrecheck(run: MigrationRun, lease: SnapshotLease): Promise<unknown> | undefined {
+  // Every recorded history ran the patched() branches of 'overlapped-start' and
+  // 'early-schema-dump' (the precheck first and the rest after is gone): their markers stay so
+  // that workers still running the patched() code replay runs of this code.
+  deprecatePatch('overlapped-start');
+  if (run.incremental) return undefined;
+  holdSnapshot(run, lease);
+  if (!run.withSchema) return undefined;
+  deprecatePatch('early-schema-dump');
+  return lease
+    .current()
+    .then((s) => dumpSchemaEarly({ source: run.spec.source, retry: run.spec.retry, snapshot: s }))
+    .catch(() => undefined);
+}
+
+/**
+ * 1. The precheck: any fail, or a warning the spec does not acknowledge, stops the migration
+ * here, before anything is written. Then the target database, when it is missing and may be
+ * created.
+ */
+async function precheck(run: MigrationRun): Promise<PrecheckFacts> {
+  const { spec } = run;
+  run.refreshDetails();
+  const report = await acts.precheck(precheckInput(spec));
+  // Warnings and notes alike stay in the report (a note is worth knowing, never in the way).
+  for (const item of report.items) if (item.status === 'warning' || item.status === 'note') run.warn(`${item.id}: ${item.title} ${item.advice}`);
+  if (report.ignoredNotFound.length) run.warn(ignoredNotFoundNote(report));
+  const stop = precheckStopMessage(report);
+  if (stop) throw ApplicationFailure.nonRetryable(stop, FailureType.PrecheckFailed, report.items.filter((i) => i.status !== 'pass'));
+  run.keepOwnership = report.facts.keepOwnership;
+  run.captureDdl = run.names !== undefined && report.facts.ddlCapture === true;
+  if (report.facts.createTargetDatabase) await acts.createTargetDatabase({ source: spec.source, target: spec.target, retry: spec.retry });
+  return report.facts;
+}
+
+/** 2. The snapshot: for an incremental migration, the publication (and DDL capture) first, then the slot that exports it. */
+async function takeSnapshot(run: MigrationRun, lease: SnapshotLease): Promise<void> {
+  const { spec, names } = run;
+  await run.control.safePoint();
+  run.enter('snapshot');
+  if (names) {
+    // The publication first: pgoutput must find it as of the slot's consistent point.
+    run.replicationCreated = true;
+    ({ publications: run.publications } = await acts.createPublication({
+      source: spec.source,
+      retry: spec.retry,
+      names,
+      operations: streamOperations(spec),
+      objects: spec.objects,
+      conflicts: spec.conflicts,
+      // The DDL capture before the slot too: DDL after the copy's snapshot is in the stream.
+      ...(run.captureDdl ? { captureDdl: run.captureDdl } : {}),
+    }));
+  }
+  if (!lease.taken) holdSnapshot(run, lease);
+}
+
+/** Starts the snapshot holder (./snapshot-lease.ts); with DDL replication it also makes source DDL wait while the copy runs. */
+function holdSnapshot(run: MigrationRun, lease: SnapshotLease): void {
+  lease.take({ source: run.spec.source, retry: run.spec.retry, replication: run.names, ...(run.captureDdl ? { ddlGate: true } : {}) });
+}
+
+/** The tables (with the splits of big ones) and the large objects to copy, listed under the snapshot; awaited later. */
+function listSource(run: MigrationRun, lease: SnapshotLease, readAgain: (lost: string) => void): { tables: Promise<TableRef[]>; objects?: Promise<LargeObjectListing> } {
+  const { spec } = run;
+  // Big tables are split into chunks (spec.copy is absent in histories from before: none).
+  const splitting = spec.copy ? { splitLargerThan: splitThresholdBytes(spec.copy) } : {};
+  const tables = lease.under((s) => acts.listTables({ ...run.endpoints, ...selection(spec), ...splitting, snapshot: s }), readAgain);
+  tables.catch(() => undefined); // awaited by the caller; failures surface there
+  const objects = run.withLargeObjects ? lease.under((s) => acts.listLargeObjects({ source: spec.source, retry: spec.retry, snapshot: s }), readAgain) : undefined;
+  objects?.catch(() => undefined); // awaited by the caller
+  return { tables, ...(objects ? { objects } : {}) };
+}
+
+type SchemaOptions = { excludeTables: PrecheckFacts['conflictingTables']; keepOwnership: boolean };
+
+/** What pre-data and post-data leave out or keep, from the precheck. */
+function schemaOptions(facts: PrecheckFacts): SchemaOptions {
+  // a conflict passes the precheck only under conflicts: ignore (for all or for that table)
+  return { excludeTables: facts.conflictingTables, keepOwnership: facts.keepOwnership };
+}
+
+function selection(spec: MigrationSpec) {
+  return { objects: spec.objects, conflicts: spec.conflicts };
+}
+
+/** 3. Pre-data: the schema dump's pre-data section under the snapshot (taken early, or now). */
+async function applyPreData(
+  run: MigrationRun,
+  lease: SnapshotLease,
+  schema: SchemaOptions,
+  earlyDump: Promise<unknown> | undefined,
+  objectListing: Promise<LargeObjectListing> | undefined,
+  readAgain: (lost: string) => void,
+): Promise<void> {
+  await run.control.safePoint(); // the snapshot stays held while paused
+  await earlyDump; // a dump under way finishes sooner than a new one
+  run.enter('pre-data');
+  // The dump's large objects are left out: the copy creates them (with their metadata), or none are migrated.
+  const largeObjects = run.largeObjectsChosen ? { skipLargeObjects: run.withLargeObjects ? ((await objectListing)?.objects ?? 0) > 0 : true } : {};
+  const preData = await lease.under((s) => acts.applyPreData({ ...run.endpoints, ...schema, ...selection(run.spec), ...largeObjects, snapshot: s }), readAgain);
+  if (preData.leftOut?.length) run.warn(`left out because they depend on something not migrated: ${preData.leftOut.join('; ')}`);
+  if (preData.notSelected?.length) run.warn(`not selected (table-level selection) in the schemas of selected tables: ${preData.notSelected.join('; ')}`);
+}
+
+/**
+ * 5. Post-data (foreign keys, triggers, rules, matview refreshes), then statistics; and
+ * 6. validation against what was read under the snapshot (./validation.ts). They run side by
+ * side: row counts take locks that foreign key checks and index builds do not wait for.
+ */
+async function postDataAndValidation(run: MigrationRun, schema: SchemaOptions, tables: TableRef[], copiedUnder: SnapshotReady | undefined): Promise<TablesChecked> {
+  const { spec, state } = run;
+  const validation = run.withData ? validateTables(run, tables) : Promise.resolve<TablesChecked>({ checked: 0, mismatches: [] });
+  validation.catch(() => undefined); // awaited below; failures surface there
+  const objectValidation = state.largeObjects && copiedUnder ? validateObjects(run, state.largeObjects, copiedUnder.name) : undefined;
+  objectValidation?.catch(() => undefined); // awaited below
+  if (run.withSchema) {
+    run.enter('post-data');
+    await acts.applyPostData({ ...run.endpoints, ...schema, jobs: spec.parallelism.tables, indexBuild: spec.indexBuild });
+    state.markAll(['copied'], 'indexed');
+    run.refreshDetails();
+    await acts.analyzeTarget({ target: spec.target, retry: spec.retry, jobs: spec.parallelism.tables });
+  }
+  if (run.withData) run.enter('validation');
+  const checked = await validation;
+  if (run.withData) {
+    warnSkippedValidation(run, tables);
+    if (checked.mismatches.length) {
+      for (const m of checked.mismatches) state.markFailed(m, `validation: expected ${m.expectedRows} rows, found ${m.actualRows}`);
+      throw validationFailure(checked.mismatches);
     }
-    if (largeObjects && !largeObjects.validation.ok) {
-      const failure = largeObjectFailure('cutover validation', largeObjects.validation);
-      cutover.failure = failure.message;
-      throw failure;
-    }
-    cutover.result = result;
-    return result;
   }
-
-  /**
-   * Where the change stream starts: the slot of the earliest snapshot that copies were read
-   * under, and the position each table's changes start at when they were read under several.
-   */
-  function streamStart(last: SnapshotReady | undefined): { slot: string; lsn: string; syncPlan?: SyncPlan } | undefined {
-    const readUnder = (copies?.snapshots() ?? []).map((n) => snapshots.get(n)).filter((r) => r?.slot && r.consistentLsn) as SnapshotReady[];
-    if (!readUnder.length) return last?.slot && last.consistentLsn ? { slot: last.slot, lsn: last.consistentLsn } : undefined;
-    const lsn = earliestLsn(readUnder.map((r) => r.consistentLsn!));
-    const first = readUnder.find((r) => r.consistentLsn === lsn)!;
-    const syncPlan = buildSyncPlan(copies!.parts((n) => snapshots.get(n)!.consistentLsn!));
-    return { slot: first.slot!, lsn, ...(syncPlan ? { syncPlan } : {}) };
-  }
-
-  /** The selected tables of the source as it is now; those that were in the target before stay so. */
-  async function tablesNow(before: TableRef[]): Promise<TableRef[]> {
-    const preexisting = new Set(before.filter((t) => t.preexisting).map(tableKey));
-    const now = await acts.listTables({ ...endpoints, objects: spec.objects, conflicts: spec.conflicts });
-    return now.map(({ preexisting: _p, ...t }) => (preexisting.has(tableKey(t)) ? { ...t, preexisting: true } : t));
-  }
-
-  /** Live source against target, in batches (payloads stay small for huge schemas). */
-  async function compareAll(all: TableRef[]): Promise<CutoverResult['validation']> {
-    // Tables kept from before (conflicts: ignore) hold rows the source never had: not comparable.
-    const tables = all.filter((t) => !t.preexisting);
-    const mismatches: TableValidation[] = [];
-    for (let i = 0; i < tables.length; i += VALIDATION_BATCH) {
-      const batch = tables.slice(i, i + VALIDATION_BATCH).map((t) => ({ schema: t.schema, name: t.name, target: t.target, columns: t.columns, where: t.where }));
-      const results = await acts.compareTables({ ...endpoints, mode: spec.validation, tables: batch });
-      mismatches.push(...results.filter((r) => !r.ok));
-    }
-    return { mode: spec.validation, tablesChecked: tables.length, mismatches };
-  }
-
-  /** Sleeps until `startAt` (at once if it has passed); the time waited is not the migration's. */
-  async function waitUntilStart(startAt: string): Promise<void> {
-    const ms = Date.parse(startAt) - Date.now();
-    if (ms <= 0) return;
-    state.phase = 'scheduled';
-    refreshDetails();
-    await sleep(ms, { summary: `scheduled start at ${startAt}` });
-    state.enter('precheck', Date.now());
-    state.startedAt = Date.now();
-  }
-
-  /** Nothing left behind on the source: fence the target, drop every slot and the publication. */
-  async function releaseSource(names: ReplicationNames): Promise<void> {
-    try {
-      await acts.closeStream({ target: spec.target, retry: { ...spec.retry, connectionMinutes: 1, otherMinutes: 1 }, migrationId: workflowInfo().workflowId });
-    } catch {
-      // the target may be what failed; the slot below matters more
-    }
-    try {
-      await dropReplication({ source: spec.source, retry: spec.retry, names, dropPublication: true });
-    } catch (cleanupErr) {
-      state.warnings.push(
-        `could not drop the replication slots (${names.slotPrefix}*) and publications (${names.publication}*) on the source: ${rootMessage(cleanupErr)}; drop them by hand or the source keeps WAL` +
-          (captureDdl ? ` (and the DDL capture: event triggers ${names.publication}_ddl_start, _ddl_end and _ddl_drop, schema ${ddlCaptureNames(names).schema})` : ''),
-      );
-    }
-  }
+  const objectsChecked = await objectValidation;
+  if (objectsChecked && !objectsChecked.ok) throw largeObjectFailure('validation', objectsChecked);
+  return checked;
 }
 
 /** Whether objects.rename or a per-table rename / column map changes any name. */
@@ -703,45 +315,15 @@ function renamesSomething(spec: MigrationSpec): boolean {
   return Object.keys(spec.objects.rename).length > 0 || tables.some((t) => t.rename || (t.columns && !Array.isArray(t.columns)));
 }
 
-function streamOperations(spec: MigrationSpec): OperationsConfig {
-  return { operations: spec.incremental.operations, tables: spec.incremental.tables };
-}
-
-function validationFailure(mismatches: TableValidation[]): ApplicationFailure {
-  const described = mismatches
-    .slice(0, 5)
-    .map((m) => `${m.schema}.${m.name} (expected ${m.expectedRows} rows, found ${m.actualRows}${m.expectedChecksum ? ', checksum differs' : ''})`);
-  return ApplicationFailure.nonRetryable(`validation failed for ${mismatches.length} table(s): ${described.join('; ')}`, FailureType.ValidationFailed, mismatches.slice(0, 50));
-}
-
-function largeObjectFailure(step: string, v: LargeObjectValidation): ApplicationFailure {
-  const described = v.mismatches.slice(0, 5).map((m) => (m.oid ? `${m.oid}: ${m.problem}` : m.problem));
-  return ApplicationFailure.nonRetryable(`${step} of large objects failed: ${described.join('; ')}`, FailureType.ValidationFailed, v.mismatches);
-}
-
-function skippedValidationWarning(state: MigrationState, tables: TableRef[]) {
-  const skipped = tables.filter((t) => t.preexisting).length;
-  if (skipped) state.warnings.push(`${skipped} table(s) existed in the target before (conflicts: ignore) and were not validated`);
-}
-
-function buildReport(spec: MigrationSpec, state: MigrationState, tables: TableRef[], checked: number, mismatches: TableValidation[]): MigrationReport {
-  const rows = tables.map((t) => {
-    const r = state.results.get(tableKey(t)) ?? { schema: t.schema, name: t.name, rows: 0, bytes: 0, ms: 0 };
-    const mbPerSecond = r.ms > 0 ? Math.round((r.bytes / 1048576 / (r.ms / 1000)) * 10) / 10 : 0;
-    return { ...r, sourceChecksum: undefined, snapshot: undefined, mbPerSecond };
-  });
-  return {
-    source: describeConnection(spec.source),
-    target: describeConnection(spec.target),
-    types: spec.types,
-    tables: rows,
-    phases: state.phases,
-    warnings: state.warnings,
-    validation: { mode: spec.validation, tablesChecked: checked, mismatches },
-    totalRows: rows.reduce((s, r) => s + r.rows, 0),
-    totalBytes: rows.reduce((s, r) => s + r.bytes, 0),
-    totalMs: Date.now() - state.startedAt,
-    ...(state.largeObjects ? { largeObjects: state.largeObjects.view() } : {}),
-    ...(state.redone.tables || state.redone.bytes ? { redone: { ...state.redone } } : {}),
-  };
+/** 8. The bookkeeping schema dropped from the target, and the report. */
+async function finish(run: MigrationRun, tables: TableRef[], checked: TablesChecked, cutoverResult: MigrationReport['cutover']): Promise<MigrationReport> {
+  const { spec, state } = run;
+  await acts.dropBookkeeping({ target: spec.target, retry: spec.retry });
+  state.closePhase(Date.now());
+  run.enter('done');
+  await condition(allHandlersFinished); // the cutover update returns its result first
+  const report = buildReport(spec, state, tables, checked, cutoverResult);
+  // The completed page: downtime, validation per table, every warning (when a worker answers).
+  setCurrentDetails(completedDetails(report));
+  return report;
 }

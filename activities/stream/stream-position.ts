@@ -35,7 +35,7 @@ const toPosition = (r: PositionRow | undefined): StreamPosition | undefined => (
  * Locks the migration's position row for the rest of the caller's transaction. Undefined when
  * there is none (the migration is finished and its bookkeeping dropped).
  */
-export async function lockPosition(client: Client, migrationId: string): Promise<StreamPosition | undefined> {
+export async function lockPosition(client: Pick<Client, 'query'>, migrationId: string): Promise<StreamPosition | undefined> {
   const { rows } = await client.query<PositionRow>(`SELECT ${POSITION_COLUMNS} FROM ${MARKER_SCHEMA}.stream WHERE workflow_id = $1 FOR UPDATE`, [migrationId]);
   return toPosition(rows[0]);
 }
@@ -47,7 +47,7 @@ export async function readPosition(client: Client, migrationId: string): Promise
   return toPosition(found.rows[0]);
 }
 
-export async function savePosition(client: Client, migrationId: string, lsn: string): Promise<void> {
+export async function savePosition(client: Pick<Client, 'query'>, migrationId: string, lsn: string): Promise<void> {
   await client.query(`UPDATE ${MARKER_SCHEMA}.stream SET applied_lsn = greatest(applied_lsn, $2::pg_lsn), applied_at = now() WHERE workflow_id = $1`, [migrationId, lsn]);
 }
 

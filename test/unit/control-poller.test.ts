@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { CONTROL_POLL_MS, ControlPoller } from '../../activities/stream/control-poller';
+import type { StreamControl } from '../../common/stream';
+
+describe('stream control poller', () => {
+  it('asks the workflow every second and keeps what it said', async () => {
+    const answers: StreamControl[] = [{ paused: true, limit: { rowsPerSecond: 10 } }];
+    const poller = new ControlPoller(async () => answers.shift() ?? {});
+    expect(poller.due(Date.now())).toBe(true);
+    await poller.poll();
+    expect(poller.paused).toBe(true);
+    expect(poller.limit).toEqual({ rowsPerSecond: 10 });
+    expect(poller.due(Date.now())).toBe(false);
+    expect(poller.due(Date.now() + CONTROL_POLL_MS)).toBe(true);
+    await poller.poll();
+    expect(poller.paused).toBe(false);
+    expect(poller.limit).toEqual({});
+  });
+
+  it('stops once the cutover position is applied', async () => {
+    const poller = new ControlPoller(async () => ({ stopAtLsn: '0/200' }));
+    expect(poller.stopReached(0x200n)).toBe(false); // not asked yet
+    await poller.poll();
+    expect(poller.stopReached(0x1ffn)).toBe(false);
+    expect(poller.stopReached(0x200n)).toBe(true);
+  });
+
+  it('after a marker, waits a moment for the workflow to learn its position', async () => {
+    const answers: StreamControl[] = [{}, {}, { stopAtLsn: '0/100' }];
+    const poller = new ControlPoller(async () => answers.shift() ?? {});
+    await expect(poller.awaitStopAt(0x100n)).resolves.toBe(true);
+    expect(answers).toHaveLength(0);
+  });
+
+  it('goes on after a marker the workflow never names (an abandoned cutover)', async () => {
+    const poller = new ControlPoller(async () => ({}));
+    await expect(poller.awaitStopAt(0x100n, 120)).resolves.toBe(false);
+  });
+});
