@@ -20,7 +20,7 @@ import { makeSourceChangedBetween } from './snapshot-changes';
 import { makeValidateTables } from './validate/validate-tables';
 import { makeCompareTables } from './validate/compare-tables';
 import { makeCreatePublication, makeDropReplication } from './replication/publication';
-import { makeEmitCutoverMarker, makeLockSource } from './replication/cutover';
+import { makeEmitCutoverMarker, makeLockSource, makeUnlockSource } from './replication/cutover';
 import { makeStreamChanges } from './stream/stream-changes';
 import { makeApplyRenames } from './objects/apply-renames';
 import { makeCloseStream, makeOpenStream } from './stream/stream-position';
@@ -60,6 +60,7 @@ export function createActivities(deps: ActivityDeps) {
     openStream: makeOpenStream(deps),
     streamChanges: makeStreamChanges(deps),
     lockSource: makeLockSource(deps),
+    unlockSource: makeUnlockSource(deps),
     emitCutoverMarker: makeEmitCutoverMarker(deps),
     closeStream: makeCloseStream(deps),
     compareTables: makeCompareTables(deps),

@@ -187,11 +187,15 @@ export function buildProgram(): Command {
     .argument('<workflowId>')
     .option('--lock-source', 'make the source database read-only for new transactions and wait for running ones first')
     .option('--database <name...>', 'several databases: cut over only these (default: all of them together)')
+    .option('--timeout <seconds>', 'give up when the stream has not caught up with the cutover point in this time: the source is writable again, the stream goes on, exit code 1')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: { lockSource?: boolean; json?: boolean; database?: string[] }) => {
+    .action(async (id: string, opts: { lockSource?: boolean; json?: boolean; database?: string[]; timeout?: string }) => {
+      const timeoutSeconds = opts.timeout === undefined ? undefined : Number(opts.timeout);
+      if (timeoutSeconds !== undefined && !(timeoutSeconds > 0)) throw new ExitError(`--timeout ${opts.timeout}: give a number of seconds greater than 0`, EXIT.badInput);
       const client = await clientOrExit();
       const started = Date.now();
       if (await isMultiDatabase(client, id).catch(() => false)) {
+        if (timeoutSeconds !== undefined) throw new ExitError(`${id} migrates several databases: --timeout applies to one database's migration (cut over ${id}/db-<name> with it)`, EXIT.badInput);
         try {
           const results = await cutoverDatabases(client, id, { lockSource: Boolean(opts.lockSource), databases: opts.database });
           console.log(opts.json ? JSON.stringify(results, null, 2) : renderMultiCutover(results, Date.now() - started));
@@ -204,7 +208,7 @@ export function buildProgram(): Command {
       }
       if (opts.database) throw new ExitError(`${id} migrates one database: --database applies to migrations of several databases`, EXIT.badInput);
       try {
-        const result = await cutoverMigration(client, id, { lockSource: Boolean(opts.lockSource) });
+        const result = await cutoverMigration(client, id, { lockSource: Boolean(opts.lockSource), ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
         console.log(opts.json ? JSON.stringify(result, null, 2) : renderCutover(result, Date.now() - started));
         process.exitCode = result.validation.mismatches.length ? EXIT.failed : EXIT.ok;
       } catch (err) {

@@ -143,6 +143,12 @@ export interface MigrationReport {
 export interface CutoverRequest {
   /** Make the source read-only for new transactions and wait for running writers first. */
   lockSource: boolean;
+  /**
+   * Give up when the stream has not reached the cutover marker this many seconds after the
+   * request: the source is unlocked again (when locked), the stream goes on, nothing is lost,
+   * and the request fails saying so. Absent: wait as long as it takes.
+   */
+  timeoutSeconds?: number;
 }
 
 /** What the cutover returns once the target is ready. */

@@ -40,6 +40,12 @@ export class CutoverRequests {
     return cutover.result!;
   }
 
+  /** The request gave up (`cutover --timeout`): it fails saying why, and a new one may come. */
+  abandon(request: PendingCutover, why: string): void {
+    request.failure = why;
+    if (this.pending === request) this.pending = undefined;
+  }
+
   /**
    * The same request as a signal, from a parent migration of several databases (it cuts all of
    * them over at once), or sent by hand (`temporal workflow signal`, the Web UI): a refusal is

@@ -71,7 +71,8 @@ export const multiCutoverUpdate = defineUpdate<MultiCutoverResult, [MultiCutover
 
 // The change stream child workflow (streamChangesWorkflow).
 export const streamStatsSignal = defineSignal<[StreamStats]>(STREAM_STATS_SIGNAL);
-export const stopAtSignal = defineSignal<[{ lsn: string }]>('stopAt');
+/** Stop the stream at this position (the cutover marker's); no position: an abandoned cutover, stream on. */
+export const stopAtSignal = defineSignal<[{ lsn?: string }]>('stopAt');
 /** Pause or resume applying changes (they wait in the slot meanwhile). */
 export const pauseStreamSignal = defineSignal<[{ paused: boolean }]>('pauseStream');
 /** The migration's `throttle.incremental`, whenever it changes. */

@@ -11,13 +11,13 @@ const { listTables, copySequences, dropBookkeeping, sourceChangedBetween } = pro
 const { holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables } = proxyActivities<Activities>(options.long);
 const { precheck } = proxyActivities<Activities>(options.precheck);
 const { createTargetDatabase } = proxyActivities<Activities>(options.short);
-const { createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables } = proxyActivities<Activities>(options.short);
+const { createPublication, openStream, lockSource, unlockSource, emitCutoverMarker, closeStream, compareTables } = proxyActivities<Activities>(options.short);
 const { listLargeObjects } = proxyActivities<Activities>(options.short);
 const { validateLargeObjects, syncLargeObjects } = proxyActivities<Activities>(options.long);
 
 export const acts = {
   listTables, copySequences, dropBookkeeping, sourceChangedBetween, holdSnapshot, applyPreData, applyPostData, applyRenames, analyzeTarget, validateTables, precheck, createTargetDatabase,
-  createPublication, openStream, lockSource, emitCutoverMarker, closeStream, compareTables, listLargeObjects, validateLargeObjects, syncLargeObjects,
+  createPublication, openStream, lockSource, unlockSource, emitCutoverMarker, closeStream, compareTables, listLargeObjects, validateLargeObjects, syncLargeObjects,
 };
 
 /** The schema dump taken during the precheck: one attempt, no more (pre-data dumps itself without it). */

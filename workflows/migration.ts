@@ -129,7 +129,7 @@ export async function migrationWorkflow({ spec, ...input }: MigrationInput): Pro
     // 7. Incremental: stream changes from the slot whose snapshot the copy read, until cutover
     // (./stream-until-cutover.ts).
     const readFrom = streamStart(lease, data.copies, copiedUnder);
-    const cutoverResult = run.names && readFrom ? await streamUntilCutover(run, run.names, readFrom, tables, () => cutover.pending) : undefined;
+    const cutoverResult = run.names && readFrom ? await streamUntilCutover(run, run.names, readFrom, tables, cutover) : undefined;
 
     // 8. Report.
     return await finish(run, tables, checked, cutoverResult);

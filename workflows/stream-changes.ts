@@ -83,7 +83,7 @@ export async function streamChangesWorkflow(input: StreamWorkflowInput): Promise
   setHandler(stopAtSignal, ({ lsn }) => {
     stopAtLsn = lsn;
     progress.stopAtLsn = lsn;
-    progress.state = 'stopping';
+    progress.state = lsn !== undefined ? 'stopping' : paused ? 'paused' : 'streaming';
     refresh();
   });
   setHandler(streamStatsSignal, (stats) => {

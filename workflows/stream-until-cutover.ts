@@ -5,7 +5,7 @@
  * and source and target are compared. Also what an incremental migration leaves on the source
  * and drops at the end, however it ends (releaseSource).
  */
-import { ApplicationFailure, condition, startChild } from '@temporalio/workflow';
+import { ApplicationFailure, condition, startChild, type ChildWorkflowHandle } from '@temporalio/workflow';
 import { describeConnection } from '../common/connection';
 import { ddlCaptureNames } from '../common/ddl';
 import { FailureType } from '../common/failure-types';
@@ -22,7 +22,7 @@ import { stopAtSignal } from './messages';
 import { acts, dropReplication } from './migration-activities';
 import type { MigrationRun } from './migration-run';
 import type { SnapshotLease } from './snapshot-lease';
-import { streamChangesWorkflow } from './stream-changes';
+import { streamChangesWorkflow, type StreamWorkflowResult } from './stream-changes';
 import { compareTables, largeObjectFailure, validationFailure } from './validation';
 
 /** Where the change stream starts: a slot, its position, and where each table's changes start when copies were read under several snapshots. */
@@ -32,19 +32,66 @@ export interface StreamStart {
   syncPlan?: SyncPlan;
 }
 
+/** The cutover requests as the streaming step sees them (./cutover.ts). */
+export interface Cutovers {
+  pending?: PendingCutover;
+  /** The request gave up (its time ran out): it fails with `why`, and another may come. */
+  abandon(request: PendingCutover, why: string): void;
+}
+
 /**
- * Streams changes from `from` until the cutover request (`cutover()`, set by the cutover
- * Update or signal), then cuts over; returns what the cutover did.
+ * Streams changes from `from` until a cutover request (the cutover Update or signal), then cuts
+ * over; returns what the cutover did. A request with a time limit that the stream does not meet
+ * is abandoned: the source is writable again, the stream goes on, and the next request may come.
  */
-export async function streamUntilCutover(run: MigrationRun, names: ReplicationNames, from: StreamStart, tables: TableRef[], cutover: () => PendingCutover | undefined): Promise<CutoverResult> {
-  const { spec, state, control, id } = run;
-  const { slot, lsn: startLsn, syncPlan } = from;
+export async function streamUntilCutover(run: MigrationRun, names: ReplicationNames, from: StreamStart, tables: TableRef[], cutovers: Cutovers): Promise<CutoverResult> {
+  const { spec, id } = run;
   // Slots of snapshots that were lost along the way hold WAL for nothing: drop them.
-  await dropReplication({ source: spec.source, retry: spec.retry, names, keepSlot: slot, dropPublication: false });
-  await acts.openStream({ target: spec.target, retry: spec.retry, migrationId: id, slot, startLsn });
+  await dropReplication({ source: spec.source, retry: spec.retry, names, keepSlot: from.slot, dropPublication: false });
+  await acts.openStream({ target: spec.target, retry: spec.retry, migrationId: id, slot: from.slot, startLsn: from.lsn });
   run.enter('streaming');
+  let stream = await startStream(run, names, from);
+
+  for (;;) {
+    await condition(() => cutovers.pending !== undefined || stream.ended);
+    if (stream.failure) throw stream.failure;
+    const requested = cutovers.pending;
+    if (!requested) throw ApplicationFailure.nonRetryable('the change stream ended before cutover', FailureType.StreamEnded);
+
+    run.enter('cutover');
+    const request = requested.request;
+    const lock = request.lockSource ? await acts.lockSource({ source: spec.source, retry: spec.retry }) : undefined;
+    const marker = await acts.emitCutoverMarker({ source: spec.source, retry: spec.retry, migrationId: id });
+    await stream.handle.signal(stopAtSignal, { lsn: marker.lsn });
+    const limit = request.timeoutSeconds;
+    if (limit === undefined || (await condition(() => stream.ended, Math.max(1, requested.requestedAt + limit * 1000 - Date.now())))) {
+      if (stream.failure) throw stream.failure;
+      return await cutOver(run, names, tables, requested, marker.lsn, await stream.result);
+    }
+
+    // Out of time: the stream goes on, the source is writable again, nothing was lost.
+    await stream.handle.signal(stopAtSignal, {});
+    if (lock?.lockedAt) await acts.unlockSource({ source: spec.source, retry: spec.retry, lockedAt: lock.lockedAt });
+    const readOnly = lock ? `; the source was read-only for ${((Date.now() - requested.requestedAt) / 1000).toFixed(1)} s and is writable again` : '';
+    cutovers.abandon(requested, `the change stream had not reached the cutover position ${marker.lsn} within ${limit} s${readOnly}; the stream goes on, nothing was lost: try again when it has caught up`);
+    run.enter('streaming');
+    // It reached the marker as the time ran out, and stopped there: stream on from where it is.
+    if (stream.ended && !stream.failure) stream = await startStream(run, names, from);
+  }
+}
+
+interface RunningStream {
+  handle: ChildWorkflowHandle<typeof streamChangesWorkflow>;
+  result: Promise<StreamWorkflowResult>;
+  ended: boolean;
+  failure?: unknown;
+}
+
+/** The stream child workflow, watched: `ended` once it returns or fails. */
+async function startStream(run: MigrationRun, names: ReplicationNames, from: StreamStart): Promise<RunningStream> {
+  const { spec, state, control, id } = run;
   const sent = { paused: control.state.paused, limit: control.state.streamLimit() };
-  const stream = await startChild(streamChangesWorkflow, {
+  const handle = await startChild(streamChangesWorkflow, {
     workflowId: `${id}/stream`,
     staticSummary: `stream changes ${describeConnection(spec.source)} → ${describeConnection(spec.target)}`.slice(0, 200),
     args: [
@@ -53,42 +100,36 @@ export async function streamUntilCutover(run: MigrationRun, names: ReplicationNa
         migrationId: id,
         names,
         publications: run.publications,
-        slot,
+        slot: from.slot,
         operations: streamOperations(spec),
         objects: spec.objects,
         conflicts: spec.conflicts,
         historyBudget: spec.incremental.historyBudget,
         ...sent,
-        ...(syncPlan ? { syncPlan } : {}),
+        ...(from.syncPlan ? { syncPlan: from.syncPlan } : {}),
         reportTo: id,
         ...(run.captureDdl ? { ddlMessagePrefix: ddlCaptureNames(names).messagePrefix } : {}),
       },
     ],
   });
-  await control.attachStream(stream, sent);
-  state.streamWorkflowId = stream.workflowId;
+  await control.attachStream(handle, sent);
+  state.streamWorkflowId = handle.workflowId;
   run.refreshDetails();
-  let streamFailure: unknown;
-  let streamEnded = false;
-  const streamResult = stream.result();
-  streamResult.then(
-    () => (streamEnded = true),
+  const stream: RunningStream = { handle, result: handle.result(), ended: false };
+  stream.result.then(
+    () => (stream.ended = true),
     (err) => {
-      streamEnded = true;
-      streamFailure = err;
+      stream.ended = true;
+      stream.failure = err;
     },
   );
-  await condition(() => cutover() !== undefined || streamEnded);
-  if (streamFailure) throw streamFailure;
-  const requested = cutover();
-  if (!requested) throw ApplicationFailure.nonRetryable('the change stream ended before cutover', FailureType.StreamEnded);
+  return stream;
+}
 
-  run.enter('cutover');
+/** The stream stopped at the marker: fence the target, set sequences, compare, drop what is on the source. */
+async function cutOver(run: MigrationRun, names: ReplicationNames, tables: TableRef[], requested: PendingCutover, markerLsn: string, streamed: StreamWorkflowResult): Promise<CutoverResult> {
+  const { spec, state, id } = run;
   const request = requested.request;
-  if (request.lockSource) await acts.lockSource({ source: spec.source, retry: spec.retry });
-  const marker = await acts.emitCutoverMarker({ source: spec.source, retry: spec.retry, migrationId: id });
-  await stream.signal(stopAtSignal, { lsn: marker.lsn });
-  const streamed = await streamResult;
   // From here on nothing may write to the target: the fence closes before anything else.
   await acts.closeStream({ target: spec.target, retry: spec.retry, migrationId: id });
   const { sequences } = await acts.copySequences(run.endpoints);
@@ -98,7 +139,7 @@ export async function streamUntilCutover(run: MigrationRun, names: ReplicationNa
   const validation = await compareTables(run, streamed.progress.ddl?.applied ? await tablesNow(run, tables) : tables);
   const dropped = await dropReplication({ source: spec.source, retry: spec.retry, names, dropPublication: true });
   const result: CutoverResult = {
-    lsn: marker.lsn,
+    lsn: markerLsn,
     downtimeMs: Date.now() - requested.requestedAt,
     sourceLocked: request.lockSource,
     sequences,

@@ -18,6 +18,8 @@ export const CUTOVER_MESSAGE_PREFIX = 'pgferry-cutover';
 const WRITER_WAIT_MS = 60_000;
 
 export interface LockSourceResult {
+  /** When the database was made read-only (ISO time on the source's clock): unlockSource ends sessions started since. */
+  lockedAt?: string;
   /** Sessions older than the lock, ended between transactions so that they reconnect read-only. */
   endedSessions: number;
   /** Most sessions found busy in a transaction at once, whose transactions were waited for. */
@@ -55,7 +57,34 @@ export function makeLockSource(deps: ActivityDeps) {
           }
           await new Promise((r) => setTimeout(r, 50));
         }
-        return { endedSessions: ended, waitedForWriters: waited };
+        return { lockedAt: at[0].now.toISOString(), endedSessions: ended, waitedForWriters: waited };
+      });
+    } finally {
+      await closeQuietly(client);
+    }
+  };
+}
+
+/**
+ * Undoes lockSource when a cutover is abandoned (`cutover --timeout`): the database is writable
+ * for new sessions again, and the sessions that started while it was read-only (they keep the
+ * setting they began with) are ended once idle, so that their pools reconnect writable.
+ */
+export function makeUnlockSource(deps: ActivityDeps) {
+  return async function unlockSource(input: Pick<Endpoints, 'source' | 'retry'> & { lockedAt: string }): Promise<{ endedSessions: number }> {
+    const source = resolveConnection(input.source, deps.env);
+    let client: Client | undefined;
+    try {
+      return await guarded({ doing: `make source ${source.label} writable again`, secrets: source.secrets, retry: input.retry }, async () => {
+        client = await openSourceAdminClient(source, 'cutover');
+        await client.query(`ALTER DATABASE ${quoteIdent(input.source.database)} RESET default_transaction_read_only`);
+        const { rowCount } = await client.query(
+          `SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_catalog.pg_backend_pid() AND backend_type = 'client backend'
+              AND application_name NOT LIKE 'pgferry%' AND backend_start >= $1 AND state = 'idle'`,
+          [input.lockedAt],
+        );
+        return { endedSessions: rowCount ?? 0 };
       });
     } finally {
       await closeQuietly(client);
