@@ -49,7 +49,7 @@ import { mapLimited } from './map-limited';
 import { ControlState } from './control-state';
 import { RuntimeControl } from './runtime-control';
 import { unlimited } from '../common/throttle';
-import { copySnapshotSignal, cutoverSignal, cutoverUpdate, databasePhaseSignal, largeObjectProgressSignal, largeObjectsCopiedSignal, progressQuery, snapshotReadySignal, stopAtSignal, streamOutlookSignal, tableProgressSignal, unitCopiedSignal } from './messages';
+import { copySnapshotSignal, CUTOVER_SIGNAL_DESCRIPTION, CUTOVER_UPDATE_DESCRIPTION, cutoverSignal, cutoverUpdate, INTERNAL_MESSAGE, databasePhaseSignal, largeObjectProgressSignal, largeObjectsCopiedSignal, progressQuery, snapshotReadySignal, stopAtSignal, streamOutlookSignal, tableProgressSignal, unitCopiedSignal } from './messages';
 import { largeObjectsWanted, type LargeObjectValidation } from '../common/large-objects';
 import { LargeObjectProgress } from './large-object-progress';
 import { splitThresholdBytes } from '../common/table-split';
@@ -123,30 +123,30 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
     snapshot = ready;
     snapshots.set(ready.name, ready);
     state.snapshot = ready.name;
-  });
+  }, { description: INTERNAL_MESSAGE });
   setHandler(tableProgressSignal, (updates) => {
     state.applyProgress(updates, Date.now());
     refreshDetails();
-  });
+  }, { description: INTERNAL_MESSAGE });
   setHandler(streamOutlookSignal, (outlook) => {
     state.streamOutlook = outlook;
     attributes.lag(outlook.lagSeconds);
     refreshDetails();
-  });
+  }, { description: INTERNAL_MESSAGE });
   setHandler(unitCopiedSignal, ({ generation: from, results }) => {
     if (from !== generation) return; // from a data phase that was restarted
     state.recordCopied(results, Date.now());
     copies?.record(results, generationSnapshots.get(from)!);
     refreshDetails();
-  });
+  }, { description: INTERNAL_MESSAGE });
   setHandler(largeObjectsCopiedSignal, ({ generation: from, result }) => {
     if (from !== generation) return;
     state.largeObjects?.record(result);
     refreshDetails();
-  });
+  }, { description: INTERNAL_MESSAGE });
   setHandler(largeObjectProgressSignal, (update) => {
     if (update.generation === generation) state.largeObjects?.update(update);
-  });
+  }, { description: INTERNAL_MESSAGE });
 
   // The same request from a parent migration of several databases (it cuts all of them over at once).
   // Also sent by hand (`temporal workflow signal`, the Web UI): a refusal is said in the details and report.
@@ -159,7 +159,7 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
     const why = !incremental ? 'this migration has no change stream' : cutover ? 'cutover was already requested' : `the migration is in phase ${state.phase}, cutover is possible once it streams changes`;
     state.warnings.push(`cutoverRequest signal ignored: ${why}`);
     refreshDetails();
-  });
+  }, { description: CUTOVER_SIGNAL_DESCRIPTION });
   setHandler(
     cutoverUpdate,
     async (request) => {
@@ -169,6 +169,7 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
       return cutover.result!;
     },
     {
+      description: CUTOVER_UPDATE_DESCRIPTION,
       validator: (_request: CutoverRequest) => {
         if (!incremental) throw new Error('this migration has no change stream (its types do not include incremental): there is nothing to cut over');
         if (cutover) throw new Error('cutover was already requested');
