@@ -10,9 +10,10 @@ import { join } from 'node:path';
 const [url, timeoutArg, ...wanted] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg ?? 60000);
 const profile = mkdtempSync(join(tmpdir(), 'pgferry-chromium-'));
-const browser = spawn(process.env.CHROMIUM ?? 'chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+const browser = spawn(process.env.CHROMIUM ?? 'chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, TMPDIR: profile } });
 const exited = new Promise((r) => browser.once('exit', r));
-// Chromium's helper processes write to the profile too: kill the whole process group, and a
+// TMPDIR inside the profile: Chromium's singleton socket directories (org.chromium.Chromium.*)
+// go with it. Chromium's helper processes write to the profile too: kill the whole process group, and a
 // profile that cannot be removed yet is left to the system's temporary directory.
 const stop = async () => {
   try {

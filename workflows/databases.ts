@@ -32,7 +32,7 @@ import type { CutoverResult, MigrationReport } from '../common/plan';
 import type { MigrationSpec } from '../common/spec';
 import { startingAttributes } from '../common/search-attributes';
 import { migrationWorkflow } from './migration';
-import { cutoverSignal, databasePhaseSignal, multiCutoverUpdate, multiProgressQuery } from './messages';
+import { cutoverSignal, databasePhaseSignal, INTERNAL_MESSAGE, multiCutoverUpdate, multiProgressQuery } from './messages';
 import { rootMessage } from './failures';
 
 /** A database's place is free again once it streams (it may wait for cutover for weeks) or ends. */
@@ -54,7 +54,7 @@ export async function multiDatabaseWorkflow({ spec, searchAttributes }: { spec: 
     const d = byId.get(workflowId);
     if (d && !outcomes.has(workflowId)) d.state = phase;
     refresh();
-  });
+  }, { description: INTERNAL_MESSAGE });
   setHandler(
     multiCutoverUpdate,
     async (request) => {
@@ -73,6 +73,7 @@ export async function multiDatabaseWorkflow({ spec, searchAttributes }: { spec: 
       return results;
     },
     {
+      description: 'Cut over every database at once (or those named), and wait for the results. Input: {"lockSource": false} or {"lockSource": false, "databases": ["shop"]}.',
       validator: (request: MultiCutoverRequest) => {
         if (!incremental) throw new Error('this migration has no change stream (its types do not include incremental): there is nothing to cut over');
         const unknown = (request.databases ?? []).filter((name) => !databases.some((d) => d.database === name));

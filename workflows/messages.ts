@@ -19,6 +19,13 @@ import type { RateLimit } from '../common/throttle';
 import type { StreamOutlook } from '../common/stream-outlook';
 import { LARGE_OBJECT_PROGRESS_SIGNAL, type LargeObjectCopyResult, type LargeObjectProgressUpdate } from '../common/large-objects';
 
+// Descriptions the Web UI shows under each name in its Send a Signal / Send an Update dialogs
+// (it reads them from the workflow's metadata query while a worker runs): what an operator may
+// send, with its input, and what is pgferry's own traffic.
+export const INTERNAL_MESSAGE = "pgferry's own message between its workflows and activities: never send it by hand";
+export const CUTOVER_SIGNAL_DESCRIPTION = 'Cut over, fire and forget. Input: {"lockSource": false} (true: make the source read-only first). The report is the workflow\'s result.';
+export const CUTOVER_UPDATE_DESCRIPTION = 'Cut over and wait for the result (downtime, validation) or the reason it was refused. Input: {"lockSource": false} (true: make the source read-only first; add "timeoutSeconds": 60 to give up, source writable again, if the stream has not caught up by then).';
+
 export const snapshotReadySignal = defineSignal<[SnapshotReady]>(SNAPSHOT_READY_SIGNAL);
 export const tableProgressSignal = defineSignal<[TableProgressUpdate[]]>(TABLE_PROGRESS_SIGNAL);
 

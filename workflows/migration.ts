@@ -28,7 +28,10 @@ import { CutoverRequests } from './cutover';
 import { failureType, rootMessage } from './failures';
 import { LargeObjectProgress } from './large-object-progress';
 import {
+  CUTOVER_SIGNAL_DESCRIPTION,
+  CUTOVER_UPDATE_DESCRIPTION,
   cutoverSignal,
+  INTERNAL_MESSAGE,
   cutoverUpdate,
   largeObjectProgressSignal,
   largeObjectsCopiedSignal,
@@ -61,27 +64,27 @@ export async function migrationWorkflow({ spec, ...input }: MigrationInput): Pro
   setHandler(snapshotReadySignal, (ready) => {
     lease.ready(ready);
     state.snapshot = ready.name;
-  });
+  }, { description: INTERNAL_MESSAGE });
   setHandler(tableProgressSignal, (updates) => {
     state.applyProgress(updates, Date.now());
     run.refreshDetails();
-  });
+  }, { description: INTERNAL_MESSAGE });
   setHandler(streamOutlookSignal, (outlook) => {
     state.streamOutlook = outlook;
     run.showLag(outlook.lagSeconds);
     run.refreshDetails();
-  });
-  setHandler(unitCopiedSignal, ({ generation, results }) => data.unitCopied(generation, results));
+  }, { description: INTERNAL_MESSAGE });
+  setHandler(unitCopiedSignal, ({ generation, results }) => data.unitCopied(generation, results), { description: INTERNAL_MESSAGE });
   setHandler(largeObjectsCopiedSignal, ({ generation, result }) => {
     if (!data.isCurrent(generation)) return;
     state.largeObjects?.record(result);
     run.refreshDetails();
-  });
+  }, { description: INTERNAL_MESSAGE });
   setHandler(largeObjectProgressSignal, (update) => {
     if (data.isCurrent(update.generation)) state.largeObjects?.update(update);
-  });
-  setHandler(cutoverSignal, (request) => cutover.requestBySignal(request));
-  setHandler(cutoverUpdate, (request) => cutover.request(request), { validator: (request) => cutover.validate(request) });
+  }, { description: INTERNAL_MESSAGE });
+  setHandler(cutoverSignal, (request) => cutover.requestBySignal(request), { description: CUTOVER_SIGNAL_DESCRIPTION });
+  setHandler(cutoverUpdate, (request) => cutover.request(request), { description: CUTOVER_UPDATE_DESCRIPTION, validator: (request) => cutover.validate(request) });
 
   /** A step read under a snapshot that was lost: it runs again under the next one. */
   const readAgain = (lost: string) => run.warn(`the source snapshot ${lost} was lost (holder restarted); work read under it is redone`);

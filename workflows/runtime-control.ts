@@ -32,9 +32,10 @@ export class RuntimeControl {
       const problem = this.state.pauseProblem(this.phase(), paused);
       if (problem) throw new Error(problem);
     };
-    setHandler(pauseUpdate, () => this.setPaused(true), { validator: validatePause(true) });
-    setHandler(resumeUpdate, () => this.setPaused(false), { validator: validatePause(false) });
+    setHandler(pauseUpdate, () => this.setPaused(true), { validator: validatePause(true), description: 'Pause the migration at its next safe point (no input). Answers the state it took.' });
+    setHandler(resumeUpdate, () => this.setPaused(false), { validator: validatePause(false), description: 'Resume a paused migration (no input). Answers the state it took.' });
     setHandler(throttleUpdate, (change) => this.changeThrottle(change), {
+      description: 'Change a rate limit. Input: {"phases": ["full"], "mbPerSecond": 10} (phases: full, incremental; mbPerSecond, rowsPerSecond: a number, or null to lift it).',
       validator: (change: ThrottleChange) => {
         const problem = this.state.throttleProblem(this.phase(), change);
         if (problem) throw new Error(problem);
