@@ -22,6 +22,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
 import { historyToJSON } from '../test/support/history-json';
 import { runCli, startHarness, waitFor, waitForPhase, writeSpec, REPO, type CliResult, type Harness } from '../test/support/harness';
 import { HISTORIES_DIR, parseHistory, replayHistories, type RecordedHistory } from '../test/support/replay';
@@ -300,6 +301,30 @@ const SHAPES: Shape[] = [
       await waitForPhase(h.client, id, 'streaming');
       for (let round = 1; round <= 3; round += 1) await writes(h, 'inc', round);
       await waitForChanges(h, id, 60);
+      await ok(['cutover', id]);
+      await ok(['status', id, '--watch']);
+      return id;
+    },
+  },
+  {
+    name: 'incremental-cutover-timeout',
+    what: 'incremental: `pgferry cutover --lock-source --timeout 2` while a session locks the target table (abandoned: the source unlocked, the stream goes on), then `pgferry cutover`',
+    outcome: 'COMPLETED',
+    async run({ h, id, ok, source }) {
+      await source('cto', STREAM_SQL);
+      const spec = writeSpec({ source: h.source.url('cto'), target: h.target.url('cto'), ...INCREMENTAL });
+      await ok(['start', spec, '--id', id]);
+      await waitForPhase(h.client, id, 'streaming');
+      const blocker = new PgClient({ connectionString: h.target.url('cto') });
+      await blocker.connect();
+      await blocker.query('BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+      await writes(h, 'cto', 1);
+      const abandoned = await runCli(['cutover', id, '--lock-source', '--timeout', '2'], h.cliEnv);
+      if (abandoned.code !== 1) throw new Error(`the time-boxed cutover should have given up: ${abandoned.stdout} ${abandoned.stderr}`);
+      await blocker.query('COMMIT');
+      await blocker.end();
+      await writes(h, 'cto', 2);
+      await waitForChanges(h, id, 40);
       await ok(['cutover', id]);
       await ok(['status', id, '--watch']);
       return id;
