@@ -85,10 +85,12 @@ export class DdlApplier {
     }
     const searchPath = this.mapping ? targetSearchPath(message.searchPath, names) : message.searchPath;
     // A DROP, or (with a selection) a statement on objects the catalog did not name (GRANT...), may find nothing on the target.
-    const mayBeMissing = message.tag.startsWith('DROP ') || (this.mapping !== undefined && !tables.length);
+    // So may one on large objects: the stream does not carry them, and one created since the copy reaches the target at cutover.
+    const largeObjects = objects.length > 0 && objects.every((o) => o.type?.toLowerCase() === 'large object');
+    const mayBeMissing = message.tag.startsWith('DROP ') || largeObjects || (this.mapping !== undefined && !tables.length);
     const altered = message.tag === 'ALTER TABLE' ? await this.columnsBefore(tables) : [];
     const applied = await this.run(sql, searchPath, message.tag, mayBeMissing);
-    if (!applied) return { ...skip('not on the target'), statement: shortStatement(sql) };
+    if (!applied) return { ...skip(largeObjects ? 'the large object is not on the target yet: the cutover brings it, with its owner, comment and grants' : 'not on the target'), statement: shortStatement(sql) };
     const computed = await this.copyComputedColumns(altered);
 
     if (message.tag === 'SELECT INTO') for (const t of createdTables(message)) await this.target.query(`TRUNCATE ${qualified(this.targetOf(t))}`);
