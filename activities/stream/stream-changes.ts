@@ -49,6 +49,7 @@ import { SyncGates } from './sync-gates';
 import type { DdlMessage, DdlRecord } from '../../common/ddl';
 import { DdlApplier } from './ddl-apply';
 import type { LogicalMessage } from './pgoutput-types';
+import { HoldListener, StreamHold } from './stream-hold';
 
 export interface StreamChangesInput extends Endpoints {
   migrationId: string;
@@ -82,6 +83,8 @@ const STATS_SIGNAL_MS = 5_000;
 const CONTROL_POLL_MS = 1_000;
 /** The source drops a silent stream after wal_sender_timeout (60 s by default). */
 const STATUS_UPDATE_MS = 5_000;
+/** While a verifier waits for a hold at a position, how often the source is asked for one (keepalive reply, heartbeat). */
+const HOLD_NUDGE_MS = 200;
 /** How often a heartbeat is written into the source's WAL (and its end of WAL read), for the lag. */
 const SOURCE_LSN_MS = 1_000;
 /**
@@ -95,6 +98,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
     const { source, target, secrets } = resolveBoth(deps, input);
     const ctx = Context.current();
     const clients: Client[] = [];
+    let holdListener: HoldListener | undefined;
     const meter = new StreamMeter();
     // DDL applied and committed on the target, not yet reported to the workflow.
     const ddlCommitted: DdlRecord[] = [];
@@ -136,6 +140,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
       metrics.observeHeartbeat(meter.heartbeat()); // what was applied since the last beat
       await report().catch(() => undefined);
       for (const c of clients) await closeQuietly(c);
+      await holdListener?.close();
     }
 
     async function streamBody(): Promise<StreamChangesResult> {
@@ -144,6 +149,13 @@ export function makeStreamChanges(deps: ActivityDeps) {
       const start = await readPosition(tgt, input.migrationId);
       if (!start || start.closed) throw streamClosed();
       const control = new ControlPoller();
+      // Online verification asks the stream to hold at a position (stream-hold.ts), over NOTIFY on the target.
+      const hold = new StreamHold();
+      let wakeReader = () => {};
+      holdListener = new HoldListener(target, input.migrationId, (payload) => {
+        if (hold.receive(payload)) wakeReader();
+      });
+      await holdListener.ensure().catch(() => undefined); // retried below; verification waits meanwhile
       meter.start(parseLsn(start.appliedLsn));
       await control.poll();
       if (control.stopReached(meter.applied)) return { appliedLsn: formatLsn(meter.applied), stopped: true };
@@ -170,6 +182,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         ),
       );
       const reader = new FrameReader(stream);
+      wakeReader = () => reader.nudge();
       const sendStatus = (replyRequested = false) => {
         stream.write(standbyStatusUpdate({ written: meter.received, flushed: meter.confirmed, applied: meter.confirmed, replyRequested }));
         meter.statusSentAt = Date.now();
@@ -305,6 +318,37 @@ export function makeStreamChanges(deps: ActivityDeps) {
       };
       await beatOnSource(); // before anything is read: it dates the backlog already in the slot
 
+      /** A Begin that a hold stopped in front of: read again once the hold ends. */
+      let stashed: ReturnType<typeof reader.take>;
+      let lastHoldNudge = 0;
+      /**
+       * The hold, between source transactions: commit what came before its position and answer,
+       * then read nothing while it lasts. True when the loop should go round again.
+       */
+      const holdStep = async (): Promise<boolean> => {
+        if (!hold.active()) return false;
+        const ready = !inTransaction ? hold.readyToHold() : undefined;
+        if (ready) {
+          if (ready.position !== undefined) await commit(ready.position, true);
+          else if (batchStartedAt) await commit(batchEndLsn, true);
+          else await settle();
+          const ack = hold.held(meter.applied);
+          if (ack) await holdListener!.answer(ack);
+          return true;
+        }
+        if (hold.holding()) {
+          if (Date.now() - meter.statusSentAt >= STATUS_UPDATE_MS) sendStatus();
+          await reader.wait(50); // a release nudges it
+          return true;
+        }
+        if (hold.awaitingPosition() && Date.now() - lastHoldNudge >= HOLD_NUDGE_MS) {
+          lastHoldNudge = Date.now();
+          sendStatus(true); // the source answers with a keepalive: how far it has decoded
+          await beatOnSource(); // and a heartbeat message past the position comes through the stream
+        }
+        return false;
+      };
+
       let lastStats = Date.now();
       let lastSourceLsnAt = Date.now();
       for (;;) {
@@ -328,8 +372,20 @@ export function makeStreamChanges(deps: ActivityDeps) {
           await new Promise((r) => setTimeout(r, CONTROL_POLL_MS));
           continue;
         }
-        let frame: ReturnType<typeof reader.take>;
-        if (Date.now() < throttledUntil) {
+        if (await holdStep()) {
+          if (Date.now() - lastSourceLsnAt >= SOURCE_LSN_MS) {
+            lastSourceLsnAt = Date.now();
+            await beatOnSource();
+            await holdListener.ensure().catch(() => undefined);
+          }
+          continue;
+        }
+        // First the Begin a hold stopped in front of, if there is one.
+        let frame: ReturnType<typeof reader.take> = stashed;
+        stashed = undefined;
+        if (frame) {
+          // read again below
+        } else if (Date.now() < throttledUntil) {
           // Over the limit: read nothing for a moment (commits and status updates go on below).
           await new Promise((r) => setTimeout(r, Math.min(throttledUntil - Date.now(), MAX_BATCH_AGE_MS)));
         } else {
@@ -353,12 +409,17 @@ export function makeStreamChanges(deps: ActivityDeps) {
               healthyAt = now; // caught up on a quiet source for a while: this attempt is fine
             }
           }
+          hold.saw(frame.walEnd);
           if (frame.replyRequested) sendStatus();
         } else if (frame?.kind === 'xlogdata') {
           if (frame.walStart > meter.received) meter.received = frame.walStart;
           const message: PgOutputMessage = decodePgOutput(frame.payload);
           switch (message.tag) {
             case 'begin':
+              if (hold.blocks(message.finalLsn)) {
+                stashed = frame; // committed at or past the hold's position: not yet
+                break;
+              }
               inTransaction = true;
               // Committed before the target's position: applied already (by an earlier attempt).
               skipping = message.finalLsn < meter.applied;
@@ -411,6 +472,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
               } else if (message.prefix === HEARTBEAT_PREFIX && !message.transactional && !inTransaction) {
                 // A heartbeat read back: every transaction before it has arrived, so the position
                 // passes it with the batch waiting (or at once), and the lag knows it is caught up.
+                hold.saw(message.lsn);
                 if (nothingPending()) meter.confirmIdle(message.lsn);
                 else if (batchStartedAt && message.lsn > batchEndLsn) batchEndLsn = message.lsn;
               }
@@ -429,6 +491,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         if (now - lastSourceLsnAt >= SOURCE_LSN_MS) {
           lastSourceLsnAt = now;
           await beatOnSource();
+          await holdListener.ensure().catch(() => undefined);
         }
         if (now - lastStats >= STATS_SIGNAL_MS) {
           lastStats = now;
