@@ -17,6 +17,7 @@ import { DATABASE_PHASE_SIGNAL, type DatabasePhase, type MultiCutoverRequest, ty
 import { STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type StreamControl, type StreamProgress, type StreamStats } from '../common/stream';
 import type { RateLimit } from '../common/throttle';
 import type { StreamOutlook } from '../common/stream-outlook';
+import type { VerificationRecord, VerifyRequest } from '../common/verification';
 import { LARGE_OBJECT_PROGRESS_SIGNAL, type LargeObjectCopyResult, type LargeObjectProgressUpdate } from '../common/large-objects';
 
 export const snapshotReadySignal = defineSignal<[SnapshotReady]>(SNAPSHOT_READY_SIGNAL);
@@ -57,6 +58,13 @@ const CUTOVER_UPDATE = 'cutover';
  * anything is written to history when the migration cannot take it yet.
  */
 export const cutoverUpdate = defineUpdate<CutoverResult, [CutoverRequest]>(CUTOVER_UPDATE);
+
+/**
+ * `pgferry verify`: one verification round while streaming. An Update, so the CLI waits for
+ * and prints the round's result; its validator refuses before anything is written to history
+ * when the migration does not stream (or is paused, or cutting over).
+ */
+export const verifyUpdate = defineUpdate<VerificationRecord, [VerifyRequest]>('verify');
 
 /** Cutover asked by a parent migration of several databases (the CLI uses the cutover Update). */
 export const cutoverSignal = defineSignal<[CutoverRequest]>('cutoverRequest');
