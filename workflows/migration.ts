@@ -57,6 +57,9 @@ import { formatBytes } from '../common/format';
 import { CopiedUnits } from './copied-units';
 import { buildSyncPlan, earliestLsn, type SyncPlan } from '../common/sync-plan';
 import { ddlCaptureNames } from '../common/ddl';
+import { Verification } from './verification';
+import { verifiedRefusal, type VerifyRequest } from '../common/verification';
+import { verifyUpdate } from './messages';
 
 // proxyActivities returns a Proxy: take the functions out by name (spreading it yields nothing).
 const { listTables, copySequences, dropBookkeeping, sourceChangedBetween } = proxyActivities<Activities>(options.short);
@@ -117,6 +120,25 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
   const control = new RuntimeControl(new ControlState(spec.throttle ?? unlimited(), spec.startAt), () => state.phase, refreshDetails);
   state.control = control.state;
   control.install();
+  // Online verification while streaming (pgferry verify, incremental.verify).
+  const verification = names
+    ? new Verification(
+        {
+          ...endpoints, migrationId: workflowInfo().workflowId, names, objects: spec.objects, conflicts: spec.conflicts,
+          lanes: Math.min(spec.parallelism.tables, 4), schedule: spec.incremental.verify,
+        },
+        refreshDetails,
+      )
+    : undefined;
+  state.verification = verification?.view;
+  setHandler(verifyUpdate, (request) => verification!.round(request ?? {}), {
+    validator: (_request: VerifyRequest) => {
+      if (!verification) throw new Error('this migration has no change stream (its types do not include incremental): verification compares source and target while changes stream');
+      if (cutover) throw new Error('cutover was requested: verification is over (the cutover validates source against target)');
+      if (state.phase !== 'streaming') throw new Error(`the migration is in phase ${state.phase}; verification runs while it streams changes`);
+      if (control.state.paused) throw new Error('the migration is paused: the change stream must run for verification to hold it at a position (pgferry resume first)');
+    },
+  });
 
   setHandler(progressQuery, () => state.progress());
   setHandler(snapshotReadySignal, (ready) => {
@@ -169,10 +191,15 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
       return cutover.result!;
     },
     {
-      validator: (_request: CutoverRequest) => {
+      validator: (request: CutoverRequest) => {
         if (!incremental) throw new Error('this migration has no change stream (its types do not include incremental): there is nothing to cut over');
         if (cutover) throw new Error('cutover was already requested');
         if (state.phase !== 'streaming') throw new Error(`the migration is in phase ${state.phase}; cutover is possible once it streams changes (after the full copy, post-data and validation)`);
+        if (request?.requireVerified) {
+          const since = request.requireVerified;
+          const refusal = verifiedRefusal(verification?.view, since.sinceMs, since.since ?? (since.sinceMs !== undefined ? new Date(since.sinceMs).toISOString() : 'the start'));
+          if (refusal) throw new Error(`--require-verified: ${refusal}; nothing was changed`);
+        }
       },
     },
   );
@@ -522,7 +549,7 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
     state.closePhase(Date.now());
     enter('done');
     await condition(allHandlersFinished); // the cutover update returns its result first
-    const finalReport: MigrationReport = { ...buildReport(spec, state, tables, checked, mismatches), cutover: cutoverResult };
+    const finalReport: MigrationReport = { ...buildReport(spec, state, tables, checked, mismatches), cutover: cutoverResult, ...(verification?.used ? { verification: verification.view } : {}) };
     // The completed page: downtime, validation per table, every warning (when a worker answers).
     setCurrentDetails(completedDetails(finalReport));
     return finalReport;
@@ -556,6 +583,7 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
     await dropReplication({ source: spec.source, retry: spec.retry, names, keepSlot: slot, dropPublication: false });
     await acts.openStream({ target: spec.target, retry: spec.retry, migrationId: id, slot, startLsn });
     enter('streaming');
+    const verifying = verification?.runSchedule();
     const sent = { paused: control.state.paused, limit: control.state.streamLimit() };
     const stream = await startChild(streamChangesWorkflow, {
       workflowId: `${id}/stream`,
@@ -595,6 +623,8 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
     if (streamFailure) throw streamFailure;
     if (!cutover) throw ApplicationFailure.nonRetryable('the change stream ended before cutover', FailureType.StreamEnded);
 
+    verification?.stop();
+    await verifying;
     enter('cutover');
     const request = cutover.request;
     if (request.lockSource) await acts.lockSource({ source: spec.source, retry: spec.retry });
