@@ -583,6 +583,7 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
     await dropReplication({ source: spec.source, retry: spec.retry, names, keepSlot: slot, dropPublication: false });
     await acts.openStream({ target: spec.target, retry: spec.retry, migrationId: id, slot, startLsn });
     enter('streaming');
+    verification?.skipTables(tables.filter((t) => t.preexisting));
     const verifying = verification?.runSchedule();
     const sent = { paused: control.state.paused, limit: control.state.streamLimit() };
     const stream = await startChild(streamChangesWorkflow, {

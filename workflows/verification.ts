@@ -35,6 +35,8 @@ export class Verification {
   private readonly scope = new CancellationScope();
   private running = false;
   private stopped = false;
+  /** Tables that were in the target before the migration (conflicts: ignore): they hold rows the source never had. */
+  private preexisting: Array<{ schema: string; name: string }> = [];
 
   constructor(
     private readonly settings: VerificationSettings,
@@ -60,7 +62,7 @@ export class Verification {
       const chunkRows = request.chunkRows ?? this.settings.schedule?.chunkRows ?? DEFAULT_CHUNK_ROWS;
       const result = await this.scope.run(() =>
         verifyRound.executeWithOptions({ summary: `verify${repair ? ' and repair' : ''} while streaming` }, [
-          { source, target, retry, migrationId, names, objects, conflicts, repair, chunkRows, lanes },
+          { source, target, retry, migrationId, names, objects, conflicts, repair, chunkRows, lanes, ...(this.preexisting.length ? { skip: this.preexisting } : {}) },
         ]),
       );
       const record: VerificationRecord = { ...result, requestedAt, repair, clean: isClean(result) };
@@ -98,6 +100,10 @@ export class Verification {
     } catch (err) {
       if (!isCancellation(err)) throw err;
     }
+  }
+
+  skipTables(tables: Array<{ schema: string; name: string }>): void {
+    this.preexisting = tables.map(({ schema, name }) => ({ schema, name }));
   }
 
   /** Cutover: no more rounds; one in flight is cancelled. */

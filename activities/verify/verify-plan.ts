@@ -52,7 +52,7 @@ export async function planVerifyTable(src: Client, tgt: Client, ref: TableRef, c
   const plan: VerifyTable = { ref, source, target, chunks: [wholeTable()], copyColumns, ...(ref.columns ? { sourceColumns: selected.map((c) => quoteIdent(c.name)).join(', ') } : {}) };
 
   const { rows: keys } = await src.query<{ column: string; rows: string }>(
-    `SELECT a.attname AS column, greatest(c.reltuples, 0)::int8::text AS rows FROM pg_catalog.pg_index i
+    `SELECT a.attname AS column, c.reltuples::int8::text AS rows FROM pg_catalog.pg_index i
        JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
        JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
       WHERE i.indrelid = $1::regclass AND i.indisprimary AND i.indnkeyatts = 1
@@ -62,10 +62,14 @@ export async function planVerifyTable(src: Client, tgt: Client, ref: TableRef, c
   const at = keys.length ? selected.findIndex((c) => c.name === keys[0].column) : -1;
   if (at < 0) return plan;
   plan.key = { source: keys[0].column, target: targetColumns[at].name };
-  const count = Math.min(MAX_CHUNKS, Math.max(1, Math.ceil(Number(keys[0].rows) / chunkRows)));
   const column = quoteIdent(plan.key.source);
   const { rows } = await src.query<{ min: string | null; max: string | null }>(`SELECT min(${column})::text AS min, max(${column})::text AS max FROM ONLY ${qualified(source)}`);
-  const bounds = rows[0].min !== null && rows[0].max !== null ? keyBounds(BigInt(rows[0].min), BigInt(rows[0].max), count) : [];
+  if (rows[0].min === null || rows[0].max === null) return plan; // empty: compared whole
+  // The planner's row estimate; a table never analyzed has none (-1): then the key span.
+  const span = BigInt(rows[0].max) - BigInt(rows[0].min) + 1n;
+  const estimate = Number(keys[0].rows) > 0 ? Number(keys[0].rows) : Number(span);
+  const count = Math.min(MAX_CHUNKS, Math.max(1, Math.ceil(estimate / chunkRows)));
+  const bounds = keyBounds(BigInt(rows[0].min), BigInt(rows[0].max), count);
   plan.chunks = chunkRanges({ by: 'key', column: plan.key.source, bounds });
   return plan;
 }

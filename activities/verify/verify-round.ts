@@ -28,7 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from 'pg';
 import type { ObjectsSpec } from '../../common/objects-spec';
-import { displayName } from '../../common/plan';
+import { displayName, tableKey } from '../../common/plan';
 import type { ReplicationNames } from '../../common/replication-names';
 import type { ChunkRange } from '../../common/table-split';
 import type { ChunkDifference, VerificationRound } from '../../common/verification';
@@ -56,6 +56,8 @@ export interface VerifyRoundInput extends Endpoints {
   chunkRows: number;
   /** Chunks hashed at once (sessions on each side). */
   lanes: number;
+  /** Tables that were in the target before the migration (conflicts: ignore): not comparable. */
+  skip?: Array<{ schema: string; name: string }>;
 }
 
 /** Tries to hold the stream at a fresh position before giving up. */
@@ -98,7 +100,11 @@ export function makeVerifyRound(deps: ActivityDeps) {
         const first = await holdAt(source, target, input, requester, track, 'snapshot');
         // The target's state at L is in the exported snapshot: the stream goes on.
         progress.stage = 'list tables';
-        const refs = (await listTables({ source: input.source, target: input.target, retry: input.retry, snapshot: first.point.snapshot, objects: input.objects, conflicts: input.conflicts })).filter((t) => !t.preexisting);
+        // Every table is in the target by now: "preexisting" means in it before the migration, which the workflow knows.
+        const skip = new Set((input.skip ?? []).map(tableKey));
+        const refs = (await listTables({ source: input.source, target: input.target, retry: input.retry, snapshot: first.point.snapshot, objects: input.objects, conflicts: input.conflicts }))
+          .filter((t) => !skip.has(tableKey(t)))
+          .map(({ preexisting: _p, ...t }) => t);
         const planner = track(await openClient(source, 'verify'));
         await beginUnderSnapshot(planner, first.point.snapshot);
         const plannerTarget = track(await openClient(target, 'verify'));
