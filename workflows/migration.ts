@@ -128,6 +128,7 @@ export async function migrationWorkflow({ spec, parentId, searchAttributes }: Mi
           lanes: Math.min(spec.parallelism.tables, 4), schedule: spec.incremental.verify,
         },
         refreshDetails,
+        () => control.state.paused,
       )
     : undefined;
   state.verification = verification?.view;

@@ -41,6 +41,8 @@ export class Verification {
   constructor(
     private readonly settings: VerificationSettings,
     private readonly refresh: () => void,
+    /** A scheduled round is skipped while this is true (the paused stream cannot be held). */
+    private readonly paused: () => boolean = () => false,
   ) {}
 
   /** Whether a round has ever been asked for (the report shows the figures then). */
@@ -92,6 +94,7 @@ export class Verification {
       await this.scope.run(async () => {
         for (;;) {
           await sleep(schedule.every * 60_000, { summary: `next verification round in ${schedule.every} min` });
+          if (this.paused()) continue;
           await this.round({ repair: schedule.repair, chunkRows: schedule.chunkRows }).catch((err: unknown) => {
             if (isCancellation(err)) throw err;
           }); // its failure is in the view; the next round tries again

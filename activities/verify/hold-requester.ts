@@ -13,6 +13,7 @@ export class HoldRequester {
   private waiting?: () => void;
   /** The token of the hold last asked for, released on close if still on. */
   private current?: string;
+  private closing?: Promise<void>;
 
   private constructor(
     /** Closed on cancellation with the activity's other connections. */
@@ -66,8 +67,11 @@ export class HoldRequester {
   }
 
   /** Releases a hold still on (best effort: it expires anyway) and disconnects. */
-  async close(): Promise<void> {
-    await this.release().catch(() => undefined);
-    await closeQuietly(this.client);
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.release().catch(() => undefined);
+      await closeQuietly(this.client);
+    })();
+    return this.closing;
   }
 }

@@ -87,7 +87,8 @@ export function makeVerifyRound(deps: ActivityDeps) {
     const clients: Client[] = [];
     let requester: HoldRequester | undefined;
     const progress = { stage: 'hold the stream', table: '', chunksDone: 0, chunks: 0 };
-    const endLifetime = activityLifetime({ heartbeatMs: 1_000, details: () => ({ ...progress }), closeOnCancel: () => clients });
+    // On cancellation (a cutover begins) the hold is released first, so the stream goes on at once.
+    const endLifetime = activityLifetime({ heartbeatMs: 1_000, details: () => ({ ...progress }), closeOnCancel: () => clients, onCancel: () => void requester?.close() });
     const track = <C extends Client>(c: C): C => {
       clients.push(c);
       return c;
@@ -96,7 +97,6 @@ export function makeVerifyRound(deps: ActivityDeps) {
       return await guarded({ doing: () => `verify ${progress.table || 'tables'} (${progress.stage}) between ${source.label} and ${target.label}`, secrets, retry: input.retry }, async () => {
         const started = Date.now();
         requester = await HoldRequester.open(target, input.migrationId);
-        clients.push(requester.client);
         const first = await holdAt(source, target, input, requester, track, 'snapshot');
         // The target's state at L is in the exported snapshot: the stream goes on.
         progress.stage = 'list tables';
