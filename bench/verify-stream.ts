@@ -128,7 +128,7 @@ async function main(): Promise<void> {
       '',
       'Lag (from the source: unconfirmed WAL of the stream\'s slot, sampled every 100 ms):',
       '',
-      '| load | TPS | peak lag | peak lag | average lag | catch-up after the load |',
+      '| load | TPS | peak lag (bytes) | peak lag (s) | average lag (s) | catch-up after the load |',
       '|---|---:|---:|---:|---:|---:|',
       `| without verification ${lagLine(plain)}`,
       `| with a verification round ${lagLine(verifying)}`,
