@@ -28,6 +28,7 @@ import { makeListLargeObjects } from './large-objects/list-large-objects';
 import { makeCopyLargeObjects } from './large-objects/copy-large-objects';
 import { makeValidateLargeObjects } from './large-objects/validate-large-objects';
 import { makeSyncLargeObjects } from './large-objects/sync-large-objects';
+import { makeVerifyRound } from './verify/verify-round';
 
 export function createActivities(deps: ActivityDeps) {
   const earlyDumps = new EarlyDumps(); // schema dumps taken during the precheck, for pre-data
@@ -64,6 +65,8 @@ export function createActivities(deps: ActivityDeps) {
     emitCutoverMarker: makeEmitCutoverMarker(deps),
     closeStream: makeCloseStream(deps),
     compareTables: makeCompareTables(deps),
+    // online verification while streaming
+    verifyRound: makeVerifyRound(deps),
   };
 }
 

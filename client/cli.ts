@@ -13,8 +13,10 @@ import { loadSpec } from './spec-file';
 import { connectClient, temporalSettings, type TemporalSettings } from './temporal';
 import { TemporalSettingsError } from './temporal-connection';
 import { namespaceNotFound, TemporalUnreachableError } from './temporal-diagnosis';
-import { cancelMigration, cutoverDatabases, cutoverMigration, isMultiDatabase, defaultWorkflowId, failureText, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
+import { verifyMigration, cancelMigration, cutoverDatabases, cutoverMigration, isMultiDatabase, defaultWorkflowId, failureText, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
 import { renderControl, renderCutover } from './render';
+import { describeRound, parseSince } from '../common/verification';
+import type { CutoverRequest } from '../common/plan';
 import { renderAnyProgress, renderAnyReport, renderMultiCutover } from './render-databases';
 import { precheckJson, renderPrecheck } from './precheck-output';
 import { renderPlan, runPlan } from './plan-output';
@@ -188,14 +190,24 @@ export function buildProgram(): Command {
     .option('--lock-source', 'make the source database read-only for new transactions and wait for running ones first')
     .option('--database <name...>', 'several databases: cut over only these (default: all of them together)')
     .option('--timeout <seconds>', 'give up when the stream has not caught up with the cutover point in this time: the source is writable again, the stream goes on, exit code 1')
+    .option('--require-verified [since]', 'refuse (nothing changes) unless the last verification round (pgferry verify) left every table equal and started at or after <since>: an ISO 8601 date-time or a duration back from now (30m, 2h, 1d); without it, at any time')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: { lockSource?: boolean; json?: boolean; database?: string[]; timeout?: string }) => {
+    .action(async (id: string, opts: { lockSource?: boolean; json?: boolean; database?: string[]; timeout?: string; requireVerified?: string | boolean }) => {
       const timeoutSeconds = opts.timeout === undefined ? undefined : Number(opts.timeout);
       if (timeoutSeconds !== undefined && !(timeoutSeconds > 0)) throw new ExitError(`--timeout ${opts.timeout}: give a number of seconds greater than 0`, EXIT.badInput);
+      let requireVerified: CutoverRequest['requireVerified'];
+      if (opts.requireVerified !== undefined) {
+        try {
+          requireVerified = typeof opts.requireVerified === 'string' ? { sinceMs: parseSince(opts.requireVerified, Date.now()), since: opts.requireVerified } : {};
+        } catch (err) {
+          throw new ExitError((err as Error).message, EXIT.badInput);
+        }
+      }
       const client = await clientOrExit();
       const started = Date.now();
       if (await isMultiDatabase(client, id).catch(() => false)) {
         if (timeoutSeconds !== undefined) throw new ExitError(`${id} migrates several databases: --timeout applies to one database's migration (cut over ${id}/db-<name> with it)`, EXIT.badInput);
+        if (requireVerified) throw new ExitError(`${id} migrates several databases: --require-verified applies to a migration of one database (verify and cut over each)`, EXIT.badInput);
         try {
           const results = await cutoverDatabases(client, id, { lockSource: Boolean(opts.lockSource), databases: opts.database });
           console.log(opts.json ? JSON.stringify(results, null, 2) : renderMultiCutover(results, Date.now() - started));
@@ -208,12 +220,33 @@ export function buildProgram(): Command {
       }
       if (opts.database) throw new ExitError(`${id} migrates one database: --database applies to migrations of several databases`, EXIT.badInput);
       try {
-        const result = await cutoverMigration(client, id, { lockSource: Boolean(opts.lockSource), ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
+        const result = await cutoverMigration(client, id, { lockSource: Boolean(opts.lockSource), ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}), ...(requireVerified ? { requireVerified } : {}) });
         console.log(opts.json ? JSON.stringify(result, null, 2) : renderCutover(result, Date.now() - started));
         process.exitCode = result.validation.mismatches.length ? EXIT.failed : EXIT.ok;
       } catch (err) {
         if (err instanceof NamespaceNotFoundError) throw err;
         throw new ExitError(`cutover of ${id} failed: ${failureText(err)}`, EXIT.failed);
+      }
+    });
+
+  program
+    .command('verify')
+    .description('compare source and target while changes stream: every table at one source position, in key-range chunks (tables without a key whole), with the stream held only for a moment; exit 0 when every table is equal (or was repaired), 1 when chunks differ')
+    .argument('<workflowId>')
+    .option('--repair', 'copy again, under the stream\'s rules, every chunk that differs (looked at a second time first, to tell lag from divergence)')
+    .option('--chunk-rows <n>', 'rows per chunk of a table with a one-column integer key (default 100000, or incremental.verify.chunkRows)')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { repair?: boolean; chunkRows?: string; json?: boolean }) => {
+      const chunkRows = opts.chunkRows === undefined ? undefined : Number(opts.chunkRows);
+      if (chunkRows !== undefined && !(Number.isInteger(chunkRows) && chunkRows >= 1)) throw new ExitError(`--chunk-rows: ${JSON.stringify(opts.chunkRows)} is not a positive integer`, EXIT.badInput);
+      const client = await clientOrExit();
+      try {
+        const round = await verifyMigration(client, id, { repair: Boolean(opts.repair), ...(chunkRows ? { chunkRows } : {}) });
+        console.log(opts.json ? JSON.stringify(round, null, 2) : describeRound(round));
+        process.exitCode = round.clean ? EXIT.ok : EXIT.failed;
+      } catch (err) {
+        if (err instanceof NamespaceNotFoundError) throw err;
+        throw new ExitError(`verify ${id} failed: ${failureText(err)}`, EXIT.failed);
       }
     });
 

@@ -2,13 +2,14 @@
  * The typed client library behind the CLI: start, progress, result, cancel, list, precheck.
  * Everything the CLI prints comes from here; scripts and tests can use it directly.
  */
+import type { VerificationRecord, VerifyRequest } from '../common/verification';
 import { WorkflowFailedError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { describeConnection } from '../common/connection';
 import type { CutoverRequest, CutoverResult, MigrationProgress, MigrationReport } from '../common/plan';
 import type { PrecheckReport } from '../common/precheck';
 import type { MigrationSpec } from '../common/spec';
 import { MULTI_DATABASE_WORKFLOW, type MultiCutoverRequest, type MultiCutoverResult, type MultiDatabaseProgress, type MultiDatabaseReport } from '../common/databases';
-import { cutoverUpdate, multiCutoverUpdate, multiProgressQuery, progressQuery, streamProgressQuery } from '../workflows/messages';
+import { verifyUpdate, cutoverUpdate, multiCutoverUpdate, multiProgressQuery, progressQuery, streamProgressQuery } from '../workflows/messages';
 import type { TemporalSettings } from './temporal';
 import { checkSearchAttributes } from './search-attributes';
 import { LAG_SECONDS_ATTRIBUTE, PHASE_ATTRIBUTE, SOURCE_ATTRIBUTE, startingAttributes, TARGET_ATTRIBUTE } from '../common/search-attributes';
@@ -111,6 +112,11 @@ export function failureText(err: unknown): string {
  */
 export async function cutoverMigration(client: Client, workflowId: string, request: CutoverRequest): Promise<CutoverResult> {
   return client.workflow.getHandle(workflowId).executeUpdate(cutoverUpdate, { args: [request] });
+}
+
+/** One verification round while streaming (`pgferry verify`): waits for its result. */
+export async function verifyMigration(client: Client, workflowId: string, request: VerifyRequest): Promise<VerificationRecord> {
+  return client.workflow.getHandle(workflowId).executeUpdate(verifyUpdate, { args: [request] });
 }
 
 /** Several databases: one cutover for all of them (or the ones named), each database's result. */

@@ -7,6 +7,7 @@ import type { ControlView } from '../common/control';
 import { describeLimit, isUnlimited } from '../common/throttle';
 import { describeRates } from '../common/rates';
 import { describeOutlook, streamingNextStep } from '../common/stream-outlook';
+import { verificationText } from '../common/verification';
 
 export function renderProgress(p: MigrationProgress, maxTables = 12): string {
   const lines = [
@@ -19,6 +20,7 @@ export function renderProgress(p: MigrationProgress, maxTables = 12): string {
   if (p.redone) lines.push(`copied again after a lost snapshot: ${p.redone.tables} tables, ${formatBytes(p.redone.bytes)}`);
   if (p.stream) lines.push(renderStream(p.stream));
   else if (p.streamWorkflowId) lines.push(`stream ${p.streamWorkflowId}: starting`);
+  if (p.verification) lines.push(verificationText(p.verification));
   if (p.phase === 'streaming') lines.push(`next: ${streamingNextStep(p.workflowId ?? '<id>', p.stream?.outlook ?? p.streamOutlook)}`);
   const busy = p.tables.filter((t) => t.state === 'copying' || t.state === 'failed').slice(0, maxTables);
   for (const t of busy) {
@@ -114,6 +116,7 @@ export function renderReport(r: MigrationReport, maxTables = 20): string {
   }
   const workers = copiedBy(r);
   if (workers.size > 1) lines.push(`Copied by ${workers.size} workers: ${[...workers].map(([w, n]) => `${w} (${n} tables)`).join(', ')}`);
+  if (r.verification) lines.push('', verificationText(r.verification));
   if (r.cutover) lines.push('', renderCutover(r.cutover));
   if (r.warnings.length) lines.push('', 'Warnings:', ...r.warnings.map((w) => `  - ${w}`));
   return lines.join('\n');

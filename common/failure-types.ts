@@ -36,6 +36,8 @@ export const FailureType = {
   StreamEnded: 'StreamEnded',
   /** Some databases of a migration of several did not migrate. */
   DatabasesFailed: 'DatabasesFailed',
+  /** A verification round could not run (the stream could not be held at a position). */
+  VerificationFailed: 'VerificationFailed',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -9,6 +9,7 @@ import type { StreamProgress } from './stream';
 import type { ControlView } from './control';
 import type { ChunkRange, TableSplit } from './table-split';
 import type { LargeObjectSync, LargeObjectValidation } from './large-objects';
+import type { VerificationView } from './verification';
 
 /** Large objects in the progress and the report (absent when the source has none, or they are left out). */
 export interface LargeObjectsSummary {
@@ -137,6 +138,8 @@ export interface MigrationReport {
   largeObjects?: LargeObjectsSummary;
   /** Copied again because the snapshot it was read under was lost (absent: nothing). */
   redone?: RedoneWork;
+  /** Online verification rounds while streaming (absent: none ran). */
+  verification?: VerificationView;
 }
 
 /** What `pgferry cutover` asks for. */
@@ -149,6 +152,11 @@ export interface CutoverRequest {
    * and the request fails saying so. Absent: wait as long as it takes.
    */
   timeoutSeconds?: number;
+  /**
+   * Refuse (nothing changes) unless the last verification round started at or after `sinceMs`
+   * (absent: at any time) and left every table equal (`pgferry cutover --require-verified`).
+   */
+  requireVerified?: { sinceMs?: number; since?: string };
 }
 
 /** What the cutover returns once the target is ready. */
@@ -196,6 +204,8 @@ export interface MigrationProgress extends Partial<ControlView> {
   rates?: Rates;
   /** While streaming: caught up or not, as the stream last told the migration. */
   streamOutlook?: StreamOutlook;
+  /** Online verification while streaming (absent: no round yet). */
+  verification?: VerificationView;
 }
 
 /** A table's progress by its estimated size (finished tables: 100). */

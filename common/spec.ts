@@ -123,6 +123,19 @@ const incrementalSchema = z
      * replicate when the source allows it (the precheck says), otherwise fail.
      */
     ddl: z.enum(['replicate', 'fail']).optional(),
+    /**
+     * Online verification while streaming: a round every `every` minutes (source and target
+     * compared at one position, in key-range chunks), `repair` copying again the chunks that
+     * differ twice. Absent: only when asked (`pgferry verify`).
+     */
+    verify: z
+      .object({
+        every: z.number().positive().max(10_080),
+        repair: z.boolean().default(false),
+        chunkRows: z.number().int().min(1_000).max(10_000_000).default(100_000),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .prefault({});

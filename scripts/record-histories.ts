@@ -331,6 +331,30 @@ const SHAPES: Shape[] = [
     },
   },
   {
+    name: 'incremental-verify',
+    what: 'incremental with incremental.verify every 3 s: a scheduled round, `pgferry verify` finding a row changed on the target, `verify --repair`, a refused and an accepted `cutover --require-verified`',
+    outcome: 'COMPLETED',
+    async run({ h, id, ok, source }) {
+      await source('ver', STREAM_SQL);
+      const spec = writeSpec({ source: h.source.url('ver'), target: h.target.url('ver'), ...INCREMENTAL, incremental: { verify: { every: 0.05 } } });
+      await ok(['start', spec, '--id', id]);
+      await waitForPhase(h.client, id, 'streaming');
+      await writes(h, 'ver', 1);
+      await waitForChanges(h, id, 20);
+      await sleep(4_000); // a scheduled round
+      await h.target.query(`UPDATE items SET v = 'changed behind pgferry' WHERE id = 7`, 'ver');
+      const found = await runCli(['verify', id], h.cliEnv);
+      if (found.code !== 1) throw new Error(`verify should find the changed row: exit ${found.code}\n${found.stdout}${found.stderr}`);
+      const refused = await runCli(['cutover', id, '--require-verified'], h.cliEnv);
+      if (refused.code !== 1) throw new Error(`cutover --require-verified should be refused: exit ${refused.code}`);
+      await ok(['verify', id, '--repair']);
+      await writes(h, 'ver', 2);
+      await ok(['cutover', id, '--require-verified=10m']);
+      await ok(['status', id, '--watch']);
+      return id;
+    },
+  },
+  {
     name: 'incremental-ddl-console',
     what: 'incremental on a namespace with the search attributes, DDL replicated while streaming (a column added, a table created), a cutoverRequest signal sent too early, then `pgferry cutover`',
     outcome: 'COMPLETED',

@@ -3,6 +3,7 @@
  * validation table by table and every warning in full, so the page answers "is it done and
  * right?" without opening the result JSON. Markdown, within the UI's 20 KB.
  */
+import { verificationMarkdown } from '../common/verification';
 import { displayName, tableKey, type MigrationReport, type TableValidation } from '../common/plan';
 import { formatBytes } from '../common/format';
 import { formatDuration } from '../common/rates';
@@ -26,6 +27,7 @@ export function completedDetails(r: MigrationReport): string {
   }
   const v = c?.validation ?? r.validation;
   const mismatches = new Map<string, TableValidation>(v.mismatches.map((m) => [tableKey(m), m]));
+  if (r.verification) lines.push(...verificationMarkdown(r.verification), '');
   lines.push(`**Validation** (${v.mode}${c ? ', source against target at cutover' : ''}): ${v.tablesChecked} tables checked, ${v.mismatches.length} differ`, '');
   if (r.tables.length) {
     lines.push('| table | rows | size | MB/s | validation |', '|---|---:|---:|---:|---|');

@@ -17,6 +17,7 @@ import { DATABASE_PHASE_SIGNAL, type DatabasePhase, type MultiCutoverRequest, ty
 import { STREAM_CONTROL_QUERY, STREAM_STATS_SIGNAL, type StreamControl, type StreamProgress, type StreamStats } from '../common/stream';
 import type { RateLimit } from '../common/throttle';
 import type { StreamOutlook } from '../common/stream-outlook';
+import type { VerificationRecord, VerifyRequest } from '../common/verification';
 import { LARGE_OBJECT_PROGRESS_SIGNAL, type LargeObjectCopyResult, type LargeObjectProgressUpdate } from '../common/large-objects';
 
 // Descriptions the Web UI shows under each name in its Send a Signal / Send an Update dialogs
@@ -24,6 +25,7 @@ import { LARGE_OBJECT_PROGRESS_SIGNAL, type LargeObjectCopyResult, type LargeObj
 // send, with its input, and what is pgferry's own traffic.
 export const INTERNAL_MESSAGE = "pgferry's own message between its workflows and activities: never send it by hand";
 export const CUTOVER_SIGNAL_DESCRIPTION = 'Cut over, fire and forget. Input: {"lockSource": false} (true: make the source read-only first). The report is the workflow\'s result.';
+export const VERIFY_UPDATE_DESCRIPTION = 'Compare source and target while the stream runs (the stream holds for a moment) and wait for what differs. Input: {} or {"repair": true} to copy differing chunks again.';
 export const CUTOVER_UPDATE_DESCRIPTION = 'Cut over and wait for the result (downtime, validation) or the reason it was refused. Input: {"lockSource": false} (true: make the source read-only first; add "timeoutSeconds": 60 to give up, source writable again, if the stream has not caught up by then).';
 
 export const snapshotReadySignal = defineSignal<[SnapshotReady]>(SNAPSHOT_READY_SIGNAL);
@@ -64,6 +66,13 @@ const CUTOVER_UPDATE = 'cutover';
  * anything is written to history when the migration cannot take it yet.
  */
 export const cutoverUpdate = defineUpdate<CutoverResult, [CutoverRequest]>(CUTOVER_UPDATE);
+
+/**
+ * `pgferry verify`: one verification round while streaming. An Update, so the CLI waits for
+ * and prints the round's result; its validator refuses before anything is written to history
+ * when the migration does not stream (or is paused, or cutting over).
+ */
+export const verifyUpdate = defineUpdate<VerificationRecord, [VerifyRequest]>('verify');
 
 /** Cutover asked by a parent migration of several databases (the CLI uses the cutover Update). */
 export const cutoverSignal = defineSignal<[CutoverRequest]>('cutoverRequest');

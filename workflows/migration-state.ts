@@ -23,6 +23,7 @@ import type { LargeObjectProgress } from './large-object-progress';
 import { addChecksums } from '../common/table-split';
 import { describeRates, RateWindow } from '../common/rates';
 import { describeOutlook, streamingNextStep, type StreamOutlook } from '../common/stream-outlook';
+import { verificationMarkdown, type VerificationView } from '../common/verification';
 
 /** The Web UI's details are capped (20 KB); past this many tables only the busy ones are listed. */
 const DETAIL_TABLE_ROWS = 60;
@@ -38,6 +39,8 @@ export class MigrationState {
   workflowId?: string;
   /** The stream's standing as it last told this workflow (it reports changes only). */
   streamOutlook?: StreamOutlook;
+  /** Online verification while streaming (incremental migrations), kept up to date by workflows/verification.ts. */
+  verification?: VerificationView;
   /** Bytes and rows copied over time, for rates and the time left. */
   private readonly copyRates = new RateWindow();
   /** Scheduled start, pause and throttle (shown with the progress). */
@@ -231,6 +234,7 @@ export class MigrationState {
       ...(this.redone.tables || this.redone.bytes ? { redone: { ...this.redone } } : {}),
       ...(rates ? { rates } : {}),
       ...(this.streamOutlook ? { streamOutlook: this.streamOutlook } : {}),
+      ...(this.verification && (this.verification.rounds || this.verification.running || this.verification.lastFailure) ? { verification: this.verification } : {}),
       ...this.control?.view(),
     };
   }
@@ -252,6 +256,7 @@ export class MigrationState {
     if (p.redone) lines.push(`**Copied again after a lost snapshot:** ${p.redone.tables} tables, ${formatBytes(p.redone.bytes)}`, '');
     if (p.rates) lines.push(`**Rate:** ${describeRates(p.rates)}`, '');
     if (this.streamWorkflowId) lines.push(...streamLines(this.streamWorkflowId, this.workflowId ?? '<id>', p.phase, this.streamOutlook));
+    if (p.verification) lines.push(...verificationMarkdown(p.verification), '');
     if (p.warnings.length) lines.push(`**Warnings (${p.warnings.length}):**`, ...p.warnings.slice(0, DETAIL_WARNINGS).map((w) => `- ${w.slice(0, 400)}`), '');
     const busyFirst = [...p.tables].sort((a, b) => stateOrder(a.state) - stateOrder(b.state));
     const shown = busyFirst.slice(0, DETAIL_TABLE_ROWS);

@@ -40,12 +40,16 @@ import {
   streamOutlookSignal,
   tableProgressSignal,
   unitCopiedSignal,
+  VERIFY_UPDATE_DESCRIPTION,
+  verifyUpdate,
 } from './messages';
 import { acts, dumpSchemaEarly } from './migration-activities';
 import { buildReport } from './migration-report';
 import { MigrationRun, type MigrationInput } from './migration-run';
 import { precheckInput } from './precheck';
 import { SnapshotLease } from './snapshot-lease';
+import { Verification } from './verification';
+import { verifiedRefusal, type VerifyRequest } from '../common/verification';
 import { releaseSource, streamOperations, streamStart, streamUntilCutover } from './stream-until-cutover';
 import { largeObjectFailure, validateObjects, validateTables, validationFailure, warnSkippedValidation, type TablesChecked } from './validation';
 
@@ -57,6 +61,18 @@ export async function migrationWorkflow({ spec, ...input }: MigrationInput): Pro
   const lease = new SnapshotLease();
   const data = new DataPhase(run, lease);
   const cutover = new CutoverRequests(run);
+  // Online verification while streaming (pgferry verify, incremental.verify): ./verification.ts.
+  const verification = run.names
+    ? new Verification(
+        {
+          ...run.endpoints, migrationId: run.id, names: run.names, objects: spec.objects, conflicts: spec.conflicts,
+          lanes: Math.min(spec.parallelism.tables, 4), schedule: spec.incremental.verify,
+        },
+        () => run.refreshDetails(),
+        () => control.state.paused,
+      )
+    : undefined;
+  state.verification = verification?.view;
 
   // The message API (./messages.ts, ./control-messages.ts), declared before any step runs.
   control.install(); // pause, resume and throttle (Updates), forwarded to the child doing the work
@@ -84,7 +100,26 @@ export async function migrationWorkflow({ spec, ...input }: MigrationInput): Pro
     if (data.isCurrent(update.generation)) state.largeObjects?.update(update);
   }, { description: INTERNAL_MESSAGE });
   setHandler(cutoverSignal, (request) => cutover.requestBySignal(request), { description: CUTOVER_SIGNAL_DESCRIPTION });
-  setHandler(cutoverUpdate, (request) => cutover.request(request), { description: CUTOVER_UPDATE_DESCRIPTION, validator: (request) => cutover.validate(request) });
+  setHandler(cutoverUpdate, (request) => cutover.request(request), {
+    description: CUTOVER_UPDATE_DESCRIPTION,
+    validator: (request) => {
+      cutover.validate(request);
+      if (request?.requireVerified) {
+        const since = request.requireVerified;
+        const refusal = verifiedRefusal(verification?.view, since.sinceMs, since.since ?? (since.sinceMs !== undefined ? new Date(since.sinceMs).toISOString() : 'the start'));
+        if (refusal) throw new Error(`--require-verified: ${refusal}; nothing was changed`);
+      }
+    },
+  });
+  setHandler(verifyUpdate, (request) => verification!.round(request ?? {}), {
+    description: VERIFY_UPDATE_DESCRIPTION,
+    validator: (_request: VerifyRequest) => {
+      if (!verification) throw new Error('this migration has no change stream (its types do not include incremental): verification compares source and target while changes stream');
+      if (cutover.pending) throw new Error('cutover was requested: verification is over (the cutover validates source against target)');
+      if (state.phase !== 'streaming') throw new Error(`the migration is in phase ${state.phase}; verification runs while it streams changes`);
+      if (control.state.paused) throw new Error('the migration is paused: the change stream must run for verification to hold it at a position (pgferry resume first)');
+    },
+  });
 
   /** A step read under a snapshot that was lost: it runs again under the next one. */
   const readAgain = (lost: string) => run.warn(`the source snapshot ${lost} was lost (holder restarted); work read under it is redone`);
@@ -132,10 +167,10 @@ export async function migrationWorkflow({ spec, ...input }: MigrationInput): Pro
     // 7. Incremental: stream changes from the slot whose snapshot the copy read, until cutover
     // (./stream-until-cutover.ts).
     const readFrom = streamStart(lease, data.copies, copiedUnder);
-    const cutoverResult = run.names && readFrom ? await streamUntilCutover(run, run.names, readFrom, tables, cutover) : undefined;
+    const cutoverResult = run.names && readFrom ? await streamUntilCutover(run, run.names, readFrom, tables, cutover, verification) : undefined;
 
     // 8. Report.
-    return await finish(run, tables, checked, cutoverResult);
+    return await finish(run, tables, checked, cutoverResult, verification);
   } catch (err) {
     const cancelled = isCancellation(err);
     state.closePhase(Date.now());
@@ -319,13 +354,13 @@ function renamesSomething(spec: MigrationSpec): boolean {
 }
 
 /** 8. The bookkeeping schema dropped from the target, and the report. */
-async function finish(run: MigrationRun, tables: TableRef[], checked: TablesChecked, cutoverResult: MigrationReport['cutover']): Promise<MigrationReport> {
+async function finish(run: MigrationRun, tables: TableRef[], checked: TablesChecked, cutoverResult: MigrationReport['cutover'], verification: Verification | undefined): Promise<MigrationReport> {
   const { spec, state } = run;
   await acts.dropBookkeeping({ target: spec.target, retry: spec.retry });
   state.closePhase(Date.now());
   run.enter('done');
   await condition(allHandlersFinished); // the cutover update returns its result first
-  const report = buildReport(spec, state, tables, checked, cutoverResult);
+  const report: MigrationReport = { ...buildReport(spec, state, tables, checked, cutoverResult), ...(verification?.used ? { verification: verification.view } : {}) };
   // The completed page: downtime, validation per table, every warning (when a worker answers).
   setCurrentDetails(completedDetails(report));
   return report;

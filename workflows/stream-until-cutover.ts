@@ -24,6 +24,7 @@ import type { MigrationRun } from './migration-run';
 import type { SnapshotLease } from './snapshot-lease';
 import { streamChangesWorkflow, type StreamWorkflowResult } from './stream-changes';
 import { compareTables, largeObjectFailure, validationFailure } from './validation';
+import type { Verification } from './verification';
 
 /** Where the change stream starts: a slot, its position, and where each table's changes start when copies were read under several snapshots. */
 export interface StreamStart {
@@ -44,12 +45,15 @@ export interface Cutovers {
  * over; returns what the cutover did. A request with a time limit that the stream does not meet
  * is abandoned: the source is writable again, the stream goes on, and the next request may come.
  */
-export async function streamUntilCutover(run: MigrationRun, names: ReplicationNames, from: StreamStart, tables: TableRef[], cutovers: Cutovers): Promise<CutoverResult> {
+export async function streamUntilCutover(run: MigrationRun, names: ReplicationNames, from: StreamStart, tables: TableRef[], cutovers: Cutovers, verification?: Verification): Promise<CutoverResult> {
   const { spec, id } = run;
   // Slots of snapshots that were lost along the way hold WAL for nothing: drop them.
   await dropReplication({ source: spec.source, retry: spec.retry, names, keepSlot: from.slot, dropPublication: false });
   await acts.openStream({ target: spec.target, retry: spec.retry, migrationId: id, slot: from.slot, startLsn: from.lsn });
   run.enter('streaming');
+  // Online verification (./verification.ts): its schedule runs while the stream does.
+  verification?.skipTables(tables.filter((t) => t.preexisting));
+  let verifying = verification?.runSchedule();
   let stream = await startStream(run, names, from);
 
   for (;;) {
@@ -58,6 +62,8 @@ export async function streamUntilCutover(run: MigrationRun, names: ReplicationNa
     const requested = cutovers.pending;
     if (!requested) throw ApplicationFailure.nonRetryable('the change stream ended before cutover', FailureType.StreamEnded);
 
+    verification?.stop();
+    await verifying;
     run.enter('cutover');
     const request = requested.request;
     const lock = request.lockSource ? await acts.lockSource({ source: spec.source, retry: spec.retry }) : undefined;
@@ -75,6 +81,8 @@ export async function streamUntilCutover(run: MigrationRun, names: ReplicationNa
     const readOnly = lock ? `; the source was read-only for ${((Date.now() - requested.requestedAt) / 1000).toFixed(1)} s and is writable again` : '';
     cutovers.abandon(requested, `the change stream had not reached the cutover position ${marker.lsn} within ${limit} s${readOnly}; the stream goes on, nothing was lost: try again when it has caught up`);
     run.enter('streaming');
+    verification?.resume();
+    verifying = verification?.runSchedule();
     // It reached the marker as the time ran out, and stopped there: stream on from where it is.
     if (stream.ended && !stream.failure) stream = await startStream(run, names, from);
   }

@@ -45,6 +45,11 @@ export class FrameReader {
     });
   }
 
+  /** Ends a wait at once (something else needs the stream loop's attention: a hold request). */
+  nudge(): void {
+    this.wake?.();
+  }
+
   /** A frame already received, without waiting: the fast path while catching up. */
   take(): CopyBothFrame | undefined {
     if (this.failure) throw this.failure;

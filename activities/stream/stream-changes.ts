@@ -23,7 +23,8 @@
  *   - attempt-health.ts: the retry window, from the last time an attempt was healthy;
  *   - lag-beat.ts, stream-reports.ts, slot-feedback.ts: the lag heartbeat in the source's WAL, the
  *     reports to the workflow, the status updates to the source;
- *   - control-poller.ts, stream-pace.ts: pause, throttle.incremental and the cutover position, from the workflow.
+ *   - control-poller.ts, stream-pace.ts: pause, throttle.incremental and the cutover position, from the workflow;
+ *   - stream-hold.ts: online verification's hold at an exact source position (NOTIFY on the target).
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
@@ -63,6 +64,7 @@ import { StreamDdl } from './stream-ddl';
 import { StreamPace } from './stream-pace';
 import { StreamReports } from './stream-reports';
 import { streamClosed, TargetApplier } from './target-applier';
+import { HoldListener, StreamHold } from './stream-hold';
 
 export interface StreamChangesInput extends Endpoints {
   migrationId: string;
@@ -87,12 +89,17 @@ export interface StreamChangesResult {
 
 /** How often the activity heartbeats (its details show positions and lag in the Web UI). */
 const HEARTBEAT_MS = 1_000;
+/** While a verifier waits for a hold at a position, how often the source is asked for one (keepalive reply, heartbeat). */
+const HOLD_NUDGE_MS = 200;
+/** How often the NOTIFY listener for holds is checked (and reconnected). */
+const HOLD_LISTENER_MS = 1_000;
 
 export function makeStreamChanges(deps: ActivityDeps) {
   return async function streamChanges(input: StreamChangesInput): Promise<StreamChangesResult> {
     const { source, target, secrets } = resolveBoth(deps, input);
     const ctx = Context.current();
     const clients: Client[] = [];
+    let holdListener: HoldListener | undefined;
     const meter = new StreamMeter();
     const reports = new StreamReports(() => meter.takeStats(), signalStats);
     const streaming = `stream changes from ${source.label}`;
@@ -121,6 +128,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
       metrics.observeHeartbeat(meter.heartbeat()); // what was applied since the last beat
       await reports.report().catch(() => undefined);
       for (const c of clients) await closeQuietly(c);
+      await holdListener?.close();
     }
 
     async function streamBody(): Promise<StreamChangesResult> {
@@ -130,6 +138,13 @@ export function makeStreamChanges(deps: ActivityDeps) {
       const start = await readPosition(tgt, input.migrationId);
       if (!start || start.closed) throw streamClosed();
       const control = new ControlPoller();
+      // Online verification asks the stream to hold at a position (stream-hold.ts), over NOTIFY on the target.
+      const hold = new StreamHold();
+      let wakeReader = () => {};
+      holdListener = new HoldListener(target, input.migrationId, (payload) => {
+        if (hold.receive(payload)) wakeReader();
+      });
+      await holdListener.ensure().catch(() => undefined); // retried below; verification waits meanwhile
       meter.start(parseLsn(start.appliedLsn));
       await control.poll();
       if (control.stopReached(meter.applied)) return stopped();
@@ -152,6 +167,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         ),
       );
       const reader = new FrameReader(stream);
+      wakeReader = () => reader.nudge();
       const feedback = new SlotFeedback((frame) => stream.write(frame), meter);
       const transaction = new SourceTransaction();
       const batchWindow = new BatchWindow();
@@ -169,6 +185,11 @@ export function makeStreamChanges(deps: ActivityDeps) {
       /** Between transactions with nothing received that is not yet committed on the target. */
       const nothingPending = () => !transaction.open && batchWindow.batch.isEmpty && filtered.size === 0 && !applier.busy;
 
+      /** A Begin that a hold stopped in front of: read again once the hold ends. */
+      let stashed: ReturnType<FrameReader['take']>;
+      let lastHoldNudge = 0;
+      let lastListenerCheck = Date.now();
+
       for (;;) {
         if (ctx.cancellationSignal.aborted) throw new Error('cancelled'); // reported as the cancellation
         if (applier.settled) await applier.settle(); // a failed apply fails the stream here
@@ -182,7 +203,14 @@ export function makeStreamChanges(deps: ActivityDeps) {
           await whilePaused();
           continue;
         }
-        const frame = await nextFrame();
+        if (await holdStep()) {
+          await lag.beatIfDue(Date.now());
+          await checkListenerIfDue(Date.now());
+          continue;
+        }
+        // First the Begin a hold stopped in front of, if there is one.
+        const frame = stashed ?? (await nextFrame());
+        stashed = undefined;
         const now = Date.now();
         if (frame?.kind === 'keepalive') {
           onKeepalive(frame, now);
@@ -191,6 +219,10 @@ export function makeStreamChanges(deps: ActivityDeps) {
           const message = decodePgOutput(frame.payload);
           switch (message.tag) {
             case 'begin':
+              if (hold.blocks(message.finalLsn)) {
+                stashed = frame; // committed at or past the hold's position: not yet
+                break;
+              }
               if (transaction.begin(message.finalLsn, meter.applied)) meter.receivedTransaction(message.finalLsn, message.commitTimeMicros);
               break;
             case 'commit': {
@@ -230,7 +262,43 @@ export function makeStreamChanges(deps: ActivityDeps) {
         else if (step === 'apply-piece') await applyPiece(); // a big source transaction: applied in pieces, committed at its end
         feedback.sendIfDue(now);
         await lag.beatIfDue(now);
+        await checkListenerIfDue(now);
         await reports.reportIfDue(now);
+      }
+
+      /**
+       * A verifier's hold, between source transactions: commit what came before its position and
+       * answer, then read nothing while it lasts (stream-hold.ts). True: the loop goes round again.
+       */
+      async function holdStep(): Promise<boolean> {
+        if (!hold.active()) return false;
+        const ready = !transaction.open ? hold.readyToHold() : undefined;
+        if (ready) {
+          if (ready.position !== undefined) await commit(ready.position, true);
+          else if (batchWindow.holdsTransactions) await commit(batchWindow.endLsn, true);
+          else await applier.settle();
+          const ack = hold.held(meter.applied);
+          if (ack) await holdListener!.answer(ack);
+          return true;
+        }
+        if (hold.holding()) {
+          feedback.sendIfDue(Date.now());
+          await reader.wait(50); // a release nudges it
+          return true;
+        }
+        if (hold.awaitingPosition() && Date.now() - lastHoldNudge >= HOLD_NUDGE_MS) {
+          lastHoldNudge = Date.now();
+          feedback.send(true); // the source answers with a keepalive: how far it has decoded
+          await lag.beat(); // and a heartbeat message past the position comes through the stream
+        }
+        return false;
+      }
+
+      /** The hold listener's connection, reconnected when it broke (a verifier waits meanwhile). */
+      async function checkListenerIfDue(now: number): Promise<void> {
+        if (now - lastListenerCheck < HOLD_LISTENER_MS) return;
+        lastListenerCheck = now;
+        await holdListener!.ensure().catch(() => undefined);
       }
 
       /** The next frame, waiting at most until the batch is due (none while over the throttle's limit). */
@@ -261,6 +329,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
        * ours, so the slot may move there and stop holding WAL.
        */
       function onKeepalive(frame: PrimaryKeepalive, now: number): void {
+        hold.saw(frame.walEnd);
         if (nothingPending()) {
           if (frame.walEnd > meter.confirmed) {
             meter.confirmIdle(frame.walEnd);
@@ -303,6 +372,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         } else if (message.prefix === HEARTBEAT_PREFIX && !message.transactional && !transaction.open) {
           // A heartbeat read back: every transaction before it has arrived, so the position
           // passes it with the batch waiting (or at once), and the lag knows it is caught up.
+          hold.saw(message.lsn);
           if (nothingPending()) meter.confirmIdle(message.lsn);
           else batchWindow.passHeartbeat(message.lsn);
         }
