@@ -10,10 +10,7 @@
 // sent (the dialog closed with its "Workflow signaled." / "Update successful" toast), 1 when the
 // UI showed an error or a refusal (the message is in the JSON), 2 when the page did not offer
 // what an operator needs (the dialog's HTML goes to stderr).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { openPage } from './headless-chromium.mjs';
 
 const [url, kind, name, input = '', timeoutArg] = process.argv.slice(2);
 if (!url || !['signal', 'update'].includes(kind) || !name) {
@@ -26,79 +23,29 @@ const modal = kind === 'signal' ? 'signal-confirmation-modal' : 'update-confirma
 const menuItem = kind === 'signal' ? 'signal-button' : 'update-button';
 const successToast = kind === 'signal' ? 'Workflow signaled.' : 'Update successful';
 
-const profile = mkdtempSync(join(tmpdir(), 'pgferry-chromium-'));
-// TMPDIR inside the profile: Chromium's singleton socket directories go with it.
-const browser = spawn(
-  process.env.CHROMIUM ?? 'chromium',
-  ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--window-size=1400,1000', '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'],
-  { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, TMPDIR: profile } },
-);
-const exited = new Promise((r) => browser.once('exit', r));
-// Chromium's helper processes write to the profile too: kill the whole process group.
-const stop = async () => {
-  try {
-    process.kill(-browser.pid, 'SIGKILL');
-  } catch {
-    browser.kill('SIGKILL');
-  }
-  await exited;
-  await new Promise((r) => setTimeout(r, 200));
-  try {
-    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
-  } catch (err) {
-    console.error(`left ${profile}: ${err.message}`);
-  }
-};
-
 class PageProblem extends Error {}
 /** The open dialog's HTML (or the page's text), for a run that went wrong. */
 let pageDump = async () => '';
 /** The dialog's API calls and their answers. */
 let apiReport = async () => [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// The dialog's own API calls (POST …/signal/<name> or …/update/<name>): what the UI sent and got.
+const apiCalls = new Map();
+const messagePath = new RegExp(`/api/v1/namespaces/[^/]+/workflows/.+/${kind}/`);
+const onEvent = (msg) => {
+  if (msg.method === 'Network.requestWillBeSent' && msg.params.request.method === 'POST' && messagePath.test(msg.params.request.url)) {
+    apiCalls.set(msg.params.requestId, { url: msg.params.request.url, body: msg.params.request.postData });
+  } else if (msg.method === 'Network.responseReceived' && apiCalls.has(msg.params.requestId)) {
+    apiCalls.get(msg.params.requestId).status = msg.params.response.status;
+  } else if (msg.method === 'Network.loadingFinished' && apiCalls.has(msg.params.requestId)) {
+    apiCalls.get(msg.params.requestId).finished = true;
+  }
+};
+let page;
 
 try {
-  const endpoint = await new Promise((resolve, reject) => {
-    let err = '';
-    browser.stderr.on('data', (d) => {
-      err += d.toString();
-      const m = err.match(/DevTools listening on (ws:\/\/\S+)/);
-      if (m) resolve(m[1]);
-    });
-    browser.on('exit', (code) => reject(new Error(`chromium exited (${code}): ${err.slice(-2000)}`)));
-    setTimeout(() => reject(new Error(`chromium did not start: ${err.slice(-2000)}`)), 30000);
-  });
-  const httpBase = endpoint.replace(/^ws:\/\/([^/]+)\/.*$/, 'http://$1');
-  const target = await (await fetch(`${httpBase}/json/new?${encodeURIComponent(url)}`, { method: 'PUT' })).json();
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((r, j) => {
-    ws.onopen = r;
-    ws.onerror = j;
-  });
-  let nextId = 1;
-  const pending = new Map();
-  // The dialog's own API calls (POST …/signal/<name> or …/update/<name>): what the UI sent and got.
-  const apiCalls = new Map();
-  const messagePath = new RegExp(`/api/v1/namespaces/[^/]+/workflows/.+/${kind}/`);
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.id && pending.has(msg.id)) {
-      pending.get(msg.id)(msg);
-      pending.delete(msg.id);
-    } else if (msg.method === 'Network.requestWillBeSent' && msg.params.request.method === 'POST' && messagePath.test(msg.params.request.url)) {
-      apiCalls.set(msg.params.requestId, { url: msg.params.request.url, body: msg.params.request.postData });
-    } else if (msg.method === 'Network.responseReceived' && apiCalls.has(msg.params.requestId)) {
-      apiCalls.get(msg.params.requestId).status = msg.params.response.status;
-    } else if (msg.method === 'Network.loadingFinished' && apiCalls.has(msg.params.requestId)) {
-      apiCalls.get(msg.params.requestId).finished = true;
-    }
-  };
-  const call = (method, params = {}) =>
-    new Promise((r, j) => {
-      const id = nextId++;
-      pending.set(id, (msg) => (msg.error ? j(new Error(`${method}: ${msg.error.message}`)) : r(msg.result)));
-      ws.send(JSON.stringify({ id, method, params }));
-    });
+  page = await openPage(url, { windowSize: '1400,1000', onEvent });
+  const { call } = page;
   /** The value of `fn(...args)` run in the page (fn is a function's source text). */
   const run = async (fn, ...args) => {
     const res = await call('Runtime.evaluate', { expression: `(${fn})(...${JSON.stringify(args)})`, returnByValue: true, awaitPromise: true });
@@ -245,8 +192,7 @@ try {
   }
   if (!outcome.sent) console.error((await pageDump()).slice(0, 20000));
   process.stdout.write(JSON.stringify(report));
-  ws.close();
-  await stop();
+  await page.close();
   process.exit(outcome.sent ? 0 : 1);
 } catch (err) {
   if (err instanceof PageProblem) {
@@ -254,6 +200,6 @@ try {
     console.error((await pageDump().catch(() => '')).slice(0, 20000));
   }
   else console.error(String(err?.stack ?? err));
-  await stop();
+  await page?.close();
   process.exit(2);
 }
