@@ -75,6 +75,23 @@ describe('precheck', () => {
     expect(text.stdout).toContain('A migration with this spec would go ahead.');
   });
 
+  it('notes a source with one replication slot free (enough to stream, not to verify), fails one with none', async () => {
+    const spec = writeSpec({ source: h.source.url('app'), target: h.target.url('slots'), types: ['schema', 'full', 'incremental'] });
+    const item = async () => (JSON.parse((await runCli(['precheck', spec, '--json'], h.cliEnv)).stdout) as PrecheckJson).items.find((i) => i.id === 'replication-slots')!;
+    // The test servers have max_replication_slots = 10.
+    const taken = Array.from({ length: 10 }, (_, i) => `precheck_taken_${i}`);
+    try {
+      for (const slot of taken.slice(0, 8)) await h.source.query(`SELECT pg_create_physical_replication_slot('${slot}')`);
+      expect((await item()).status).toBe('pass');
+      await h.source.query(`SELECT pg_create_physical_replication_slot('${taken[8]}')`);
+      expect(await item()).toMatchObject({ status: 'note', title: '1 of 10 replication slots is free on the source: enough for the change stream.', advice: expect.stringContaining('verification round') });
+      await h.source.query(`SELECT pg_create_physical_replication_slot('${taken[9]}')`);
+      expect((await item()).status).toBe('fail');
+    } finally {
+      await h.source.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'precheck_taken_%'`);
+    }
+  });
+
   it('rejects a precheck.ignore that is not a list of item ids with exit code 2', async () => {
     const run = await runCli(['precheck', spec(h.target.url('shape'), { precheck: { ignore: 'tables-without-key' } })], h.cliEnv);
     expect(run.code).toBe(2);

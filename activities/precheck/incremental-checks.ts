@@ -7,7 +7,7 @@ import { displayName, type CheckItem } from '../../common/plan';
 import { USER_TABLES_SQL } from '../copy/list-tables';
 import { qualified } from '../db';
 import type { OperationsConfig } from '../../common/stream';
-import { fail, listSome, pass } from './items';
+import { fail, listSome, note, pass } from './items';
 
 type Table = { schema: string; name: string };
 
@@ -46,13 +46,20 @@ async function checkReplicationCapacity(src: Client): Promise<CheckItem[]> {
   const r = rows[0];
   const freeSlots = Number(r.slots) - Number(r.slots_used);
   const freeSenders = Number(r.senders) - Number(r.senders_used);
+  // The stream takes one of each; a verification round (pgferry verify) one more for a moment,
+  // for the temporary slot whose snapshot it compares at.
+  const forVerify = 'A verification round (pgferry verify, incremental.verify) needs one more for a moment, for its temporary slot: with only one free, rounds fail until one is';
   return [
-    freeSlots >= 1
+    freeSlots >= 2
       ? pass('replication-slots', `${freeSlots} of ${r.slots} replication slots are free on the source.`)
-      : fail('replication-slots', `All ${r.slots} replication slots of the source are in use.`, 'Raise max_replication_slots on the source (restart needed) or drop an unused slot (see pg_replication_slots).'),
-    freeSenders >= 1
+      : freeSlots === 1
+        ? note('replication-slots', `1 of ${r.slots} replication slots is free on the source: enough for the change stream.`, `${forVerify} (raise max_replication_slots, restart needed, or drop an unused slot).`)
+        : fail('replication-slots', `All ${r.slots} replication slots of the source are in use.`, 'Raise max_replication_slots on the source (restart needed) or drop an unused slot (see pg_replication_slots).'),
+    freeSenders >= 2
       ? pass('wal-senders', `${freeSenders} of ${r.senders} WAL senders are free on the source.`)
-      : fail('wal-senders', `All ${r.senders} WAL senders of the source are in use.`, 'Raise max_wal_senders on the source (restart needed).'),
+      : freeSenders === 1
+        ? note('wal-senders', `1 of ${r.senders} WAL senders is free on the source: enough for the change stream.`, `${forVerify} (raise max_wal_senders, restart needed).`)
+        : fail('wal-senders', `All ${r.senders} WAL senders of the source are in use.`, 'Raise max_wal_senders on the source (restart needed).'),
   ];
 }
 
