@@ -16,6 +16,13 @@ export async function openClient(conn: ResolvedConnection, purpose: string, sett
   return client;
 }
 
+/**
+ * Settings of pgferry's sessions that write where pgferry itself may have made the database
+ * read-only for applications (`--lock-source`, a rollback's lock of the target): the reverse
+ * stream applies to a source locked at cutover. Startup options override ALTER DATABASE.
+ */
+export const WRITES_ON_READ_ONLY: Record<string, string> = { default_transaction_read_only: 'off' };
+
 /** Session settings as libpq's `options` (also PGOPTIONS): `-c name=value`, spaces and backslashes escaped. */
 export function startupOptions(settings: Record<string, string>): string {
   return Object.entries(settings)

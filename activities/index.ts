@@ -29,6 +29,7 @@ import { makeCopyLargeObjects } from './large-objects/copy-large-objects';
 import { makeValidateLargeObjects } from './large-objects/validate-large-objects';
 import { makeSyncLargeObjects } from './large-objects/sync-large-objects';
 import { makeVerifyRound } from './verify/verify-round';
+import { makeDropWayBack, makePrepareWayBack } from './replication/way-back';
 
 export function createActivities(deps: ActivityDeps) {
   const earlyDumps = new EarlyDumps(); // schema dumps taken during the precheck, for pre-data
@@ -64,6 +65,8 @@ export function createActivities(deps: ActivityDeps) {
     unlockSource: makeUnlockSource(deps),
     emitCutoverMarker: makeEmitCutoverMarker(deps),
     closeStream: makeCloseStream(deps),
+    prepareWayBack: makePrepareWayBack(deps),
+    dropWayBack: makeDropWayBack(deps),
     compareTables: makeCompareTables(deps),
     // online verification while streaming
     verifyRound: makeVerifyRound(deps),

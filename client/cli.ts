@@ -13,8 +13,9 @@ import { loadSpec } from './spec-file';
 import { connectClient, temporalSettings, type TemporalSettings } from './temporal';
 import { TemporalSettingsError } from './temporal-connection';
 import { namespaceNotFound, TemporalUnreachableError } from './temporal-diagnosis';
-import { verifyMigration, cancelMigration, cutoverDatabases, cutoverMigration, isMultiDatabase, defaultWorkflowId, failureText, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
+import { finishMigration, rollbackMigration, verifyMigration, cancelMigration, cutoverDatabases, cutoverMigration, isMultiDatabase, defaultWorkflowId, failureText, listMigrations, migrationStatus, runPrecheck, startMigration, type MigrationStatus } from './migrations';
 import { renderControl, renderCutover } from './render';
+import { renderFinish, renderRollback } from './render-way-back';
 import { describeRound, parseSince } from '../common/verification';
 import type { CutoverRequest } from '../common/plan';
 import { renderAnyProgress, renderAnyReport, renderMultiCutover } from './render-databases';
@@ -226,6 +227,40 @@ export function buildProgram(): Command {
       } catch (err) {
         if (err instanceof NamespaceNotFoundError) throw err;
         throw new ExitError(`cutover of ${id} failed: ${failureText(err)}`, EXIT.failed);
+      }
+    });
+
+  program
+    .command('rollback')
+    .description('after a cutover with a way back (incremental.wayBack, phase fallback-ready): make the target read-only, replay its last writes on the source, set the source\'s sequences, compare both, make the source writable again; prints the downtime')
+    .argument('<workflowId>')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const client = await clientOrExit();
+      const started = Date.now();
+      try {
+        const result = await rollbackMigration(client, id);
+        console.log(opts.json ? JSON.stringify(result, null, 2) : renderRollback(result, Date.now() - started));
+        process.exitCode = result.validation.mismatches.length ? EXIT.failed : EXIT.ok;
+      } catch (err) {
+        if (err instanceof NamespaceNotFoundError) throw err;
+        throw new ExitError(`rollback of ${id} failed: ${failureText(err)}`, EXIT.failed);
+      }
+    });
+
+  program
+    .command('finish')
+    .description('after a cutover with a way back (phase fallback-ready): give the way back up; the reverse stream ends and its slot and publication on the target (and origin on the source) are dropped, and the migration completes')
+    .argument('<workflowId>')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const client = await clientOrExit();
+      try {
+        const result = await finishMigration(client, id);
+        console.log(opts.json ? JSON.stringify(result, null, 2) : renderFinish(result));
+      } catch (err) {
+        if (err instanceof NamespaceNotFoundError) throw err;
+        throw new ExitError(`finish of ${id} failed: ${failureText(err)}`, EXIT.failed);
       }
     });
 

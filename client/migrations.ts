@@ -9,7 +9,8 @@ import type { CutoverRequest, CutoverResult, MigrationProgress, MigrationReport 
 import type { PrecheckReport } from '../common/precheck';
 import type { MigrationSpec } from '../common/spec';
 import { MULTI_DATABASE_WORKFLOW, type MultiCutoverRequest, type MultiCutoverResult, type MultiDatabaseProgress, type MultiDatabaseReport } from '../common/databases';
-import { verifyUpdate, cutoverUpdate, multiCutoverUpdate, multiProgressQuery, progressQuery, streamProgressQuery } from '../workflows/messages';
+import type { FinishResult, RollbackResult } from '../common/way-back';
+import { rollbackUpdate, finishUpdate, verifyUpdate, cutoverUpdate, multiCutoverUpdate, multiProgressQuery, progressQuery, streamProgressQuery } from '../workflows/messages';
 import type { TemporalSettings } from './temporal';
 import { checkSearchAttributes } from './search-attributes';
 import { LAG_SECONDS_ATTRIBUTE, PHASE_ATTRIBUTE, SOURCE_ATTRIBUTE, startingAttributes, TARGET_ATTRIBUTE } from '../common/search-attributes';
@@ -117,6 +118,16 @@ export async function cutoverMigration(client: Client, workflowId: string, reque
 /** One verification round while streaming (`pgferry verify`): waits for its result. */
 export async function verifyMigration(client: Client, workflowId: string, request: VerifyRequest): Promise<VerificationRecord> {
   return client.workflow.getHandle(workflowId).executeUpdate(verifyUpdate, { args: [request] });
+}
+
+/** The way back: roll back to the source (phase fallback-ready). */
+export async function rollbackMigration(client: Client, workflowId: string): Promise<RollbackResult> {
+  return client.workflow.getHandle(workflowId).executeUpdate(rollbackUpdate, { args: [{}] });
+}
+
+/** The way back given up: the reverse stream ends and what it used is dropped. */
+export async function finishMigration(client: Client, workflowId: string): Promise<FinishResult> {
+  return client.workflow.getHandle(workflowId).executeUpdate(finishUpdate);
 }
 
 /** Several databases: one cutover for all of them (or the ones named), each database's result. */

@@ -1,4 +1,6 @@
 /** Text rendering for the CLI: live progress, the final report (the precheck's is in precheck-output.ts). */
+import { fallbackNextStep } from '../common/way-back';
+import { renderWayBackOutcome, renderWayBackReady } from './render-way-back';
 import { displayName, tablePercent, type CutoverResult, type LargeObjectsSummary, type MigrationProgress, type MigrationReport } from '../common/plan';
 import type { LargeObjectValidation } from '../common/large-objects';
 import { changeCount, type StreamProgress } from '../common/stream';
@@ -22,6 +24,7 @@ export function renderProgress(p: MigrationProgress, maxTables = 12): string {
   else if (p.streamWorkflowId) lines.push(`stream ${p.streamWorkflowId}: starting`);
   if (p.verification) lines.push(verificationText(p.verification));
   if (p.phase === 'streaming') lines.push(`next: ${streamingNextStep(p.workflowId ?? '<id>', p.stream?.outlook ?? p.streamOutlook)}`);
+  if (p.phase === 'fallback-ready') lines.push(`next: ${fallbackNextStep(p.workflowId ?? '<id>')}`);
   const busy = p.tables.filter((t) => t.state === 'copying' || t.state === 'failed').slice(0, maxTables);
   for (const t of busy) {
     const error = t.error ? `  ${t.error}` : '';
@@ -80,7 +83,9 @@ export function renderCutover(r: CutoverResult, clientMs?: number): string {
     lines.push(`DDL replicated from the source: ${r.ddl.applied} applied, ${r.ddl.skipped} skipped${r.ddl.records.length < r.ddl.applied + r.ddl.skipped ? ` (the last ${r.ddl.records.length} listed)` : ''}:`);
     for (const d of r.ddl.records) lines.push(`  ${d.lsn}  ${d.action}${d.reason ? ` (${d.reason})` : ''}${d.rowsCopied !== undefined ? ` (${d.rowsCopied} rows copied)` : ''}: ${d.statement}`);
   }
-  if (r.sourceLocked) lines.push('The source stays read-only; to undo: ALTER DATABASE <db> RESET default_transaction_read_only;');
+  if (r.wayBack) lines.push(renderWayBackReady(r.wayBack));
+  if (r.wayBackNotPrepared) lines.push(`No way back: ${r.wayBackNotPrepared}`);
+  if (r.sourceLocked) lines.push(r.wayBack ? 'The source stays read-only for applications until a rollback.' : 'The source stays read-only; to undo: ALTER DATABASE <db> RESET default_transaction_read_only;');
   return lines.join('\n');
 }
 
@@ -118,6 +123,7 @@ export function renderReport(r: MigrationReport, maxTables = 20): string {
   if (workers.size > 1) lines.push(`Copied by ${workers.size} workers: ${[...workers].map(([w, n]) => `${w} (${n} tables)`).join(', ')}`);
   if (r.verification) lines.push('', verificationText(r.verification));
   if (r.cutover) lines.push('', renderCutover(r.cutover));
+  if (r.wayBack) lines.push('', renderWayBackOutcome(r.wayBack));
   if (r.warnings.length) lines.push('', 'Warnings:', ...r.warnings.map((w) => `  - ${w}`));
   return lines.join('\n');
 }

@@ -38,6 +38,8 @@ export const FailureType = {
   DatabasesFailed: 'DatabasesFailed',
   /** A verification round could not run (the stream could not be held at a position). */
   VerificationFailed: 'VerificationFailed',
+  /** The way back (reverse stream) could not be prepared, or a rollback could not be done. */
+  WayBackFailed: 'WayBackFailed',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -10,6 +10,7 @@ import type { ControlView } from './control';
 import type { ChunkRange, TableSplit } from './table-split';
 import type { LargeObjectSync, LargeObjectValidation } from './large-objects';
 import type { VerificationView } from './verification';
+import type { WayBackOutcome, WayBackReady } from './way-back';
 
 /** Large objects in the progress and the report (absent when the source has none, or they are left out). */
 export interface LargeObjectsSummary {
@@ -94,6 +95,8 @@ export type Phase =
   | 'validation'
   | 'streaming'
   | 'cutover'
+  | 'fallback-ready'
+  | 'rollback'
   | 'done'
   | 'failed'
   | 'cancelled';
@@ -140,6 +143,8 @@ export interface MigrationReport {
   redone?: RedoneWork;
   /** Online verification rounds while streaming (absent: none ran). */
   verification?: VerificationView;
+  /** incremental.wayBack: how the way back ended (rolled back, or finished). */
+  wayBack?: WayBackOutcome;
 }
 
 /** What `pgferry cutover` asks for. */
@@ -176,6 +181,10 @@ export interface CutoverResult {
   largeObjects?: { sync: LargeObjectSync; validation: LargeObjectValidation };
   /** DDL replicated from the source during the stream (incremental.ddl). */
   ddl?: DdlProgress;
+  /** incremental.wayBack: the reverse stream prepared (the migration stays open in phase fallback-ready). */
+  wayBack?: WayBackReady;
+  /** incremental.wayBack, but the way back could not be prepared: why (the cutover itself is done). */
+  wayBackNotPrepared?: string;
 }
 
 export interface MigrationProgress extends Partial<ControlView> {

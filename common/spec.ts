@@ -4,6 +4,7 @@
  * Shared by the client (validation before anything starts) and the workflow (its input type),
  * so it must stay free of Node built-ins.
  */
+import { wayBackRefusal } from './way-back';
 import { z } from 'zod';
 import { indexBuildSchema } from './index-build-spec';
 import { copySchema } from './copy-spec';
@@ -136,6 +137,14 @@ const incrementalSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * A way back after cutover: the cutover also prepares a reverse stream (target → source,
+     * a publication and a slot on the target), and the migration stays open in phase
+     * `fallback-ready` until `pgferry rollback` or `pgferry finish`. Needs wal_level = logical
+     * and replication privileges on the target (the precheck says). Off when absent: it keeps
+     * a slot on the target, holding its WAL, until one of the two.
+     */
+    wayBack: z.boolean().optional(),
   })
   .strict()
   .prefault({});
@@ -208,6 +217,10 @@ export const specSchema = z
     });
     if (spec.types.includes('incremental') && !spec.types.includes('full')) {
       ctx.addIssue({ code: 'custom', path: ['types'], message: 'incremental needs full: the change stream starts where the full copy ends (use [schema, full, incremental])' });
+    }
+    if (spec.incremental.wayBack) {
+      const refusal = spec.types.includes('incremental') ? wayBackRefusal(spec) : 'a way back needs the change stream (types: [schema, full, incremental])';
+      if (refusal) ctx.addIssue({ code: 'custom', path: ['incremental', 'wayBack'], message: refusal });
     }
   });
 

@@ -28,6 +28,7 @@ export class CutoverRequests {
   validate(_request: CutoverRequest): void {
     const { run } = this;
     if (!run.incremental) throw new Error('this migration has no change stream (its types do not include incremental): there is nothing to cut over');
+    if (run.state.phase === 'fallback-ready' || run.state.phase === 'rollback') throw new Error(`the migration was cut over already (phase ${run.state.phase})`);
     if (this.pending) throw new Error('cutover was already requested');
     if (run.state.phase !== 'streaming') throw new Error(`the migration is in phase ${run.state.phase}; cutover is possible once it streams changes (after the full copy, post-data and validation)`);
   }

@@ -11,6 +11,7 @@
  * The names are stored in workflow histories: never change one.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { FinishResult, RollbackRequest, RollbackResult } from '../common/way-back';
 import { PROGRESS_QUERY, SNAPSHOT_READY_SIGNAL, TABLE_PROGRESS_SIGNAL, type SnapshotReady, type TableProgressUpdate } from '../common/messages';
 import type { CutoverRequest, CutoverResult, MigrationProgress, TableCopyResult } from '../common/plan';
 import { DATABASE_PHASE_SIGNAL, type DatabasePhase, type MultiCutoverRequest, type MultiCutoverResult, type MultiDatabaseProgress } from '../common/databases';
@@ -73,6 +74,18 @@ export const cutoverUpdate = defineUpdate<CutoverResult, [CutoverRequest]>(CUTOV
  * when the migration does not stream (or is paused, or cutting over).
  */
 export const verifyUpdate = defineUpdate<VerificationRecord, [VerifyRequest]>('verify');
+
+/**
+ * The way back (spec incremental.wayBack), in phase fallback-ready: `pgferry rollback` sends
+ * the applications back to the source (the target is locked, the reverse stream drained, the
+ * source's sequences set, both compared, the source made writable); `pgferry finish` gives the
+ * way back up and drops what it used. Updates, so the CLI waits for the result.
+ */
+export const rollbackUpdate = defineUpdate<RollbackResult, [RollbackRequest]>('rollback');
+export const finishUpdate = defineUpdate<FinishResult, []>('finish');
+export const ROLLBACK_UPDATE_DESCRIPTION =
+  'Roll back to the source after cutover (phase fallback-ready): the target is made read-only, its writes since cutover are replayed on the source, sequences set, both compared, the source made writable. Input: {}.';
+export const FINISH_UPDATE_DESCRIPTION = 'Give up the way back (phase fallback-ready): the reverse stream ends and its slot, publication and origin are dropped. No input.';
 
 /** Cutover asked by a parent migration of several databases (the CLI uses the cutover Update). */
 export const cutoverSignal = defineSignal<[CutoverRequest]>('cutoverRequest');

@@ -3,6 +3,7 @@
  * timings and warnings. It answers the `progress` query and renders the Markdown that the
  * Temporal Web UI shows as the workflow's current details. Pure logic: no Temporal calls.
  */
+import { fallbackNextStep } from '../common/way-back';
 import type { TableProgressUpdate } from '../common/messages';
 import {
   displayName,
@@ -213,7 +214,7 @@ export class MigrationState {
       0,
     );
     const bytesCopied = tables.reduce((s, t) => s + t.bytes, 0);
-    const dataDone = ['post-data', 'validation', 'streaming', 'cutover', 'done'].includes(this.phase);
+    const dataDone = ['post-data', 'validation', 'streaming', 'cutover', 'fallback-ready', 'rollback', 'done'].includes(this.phase);
     const percent = dataDone ? 100 : bytesEstimated > 0 ? Math.floor((1000 * bytesProgress) / bytesEstimated) / 10 : 0;
     const rates = this.phase === 'data' ? this.copyRates.rates(bytesEstimated - bytesProgress, this.lastSampleAt()) : undefined;
     return {
@@ -302,6 +303,7 @@ function combineChunks(chunks: TableCopyResult[]): TableCopyResult {
 /** The stream's standing and what to do next, on the migration's page. */
 function streamLines(streamId: string, workflowId: string, phase: Phase, outlook: StreamOutlook | undefined): string[] {
   const link = `(live figures on the stream's page \`${streamId}\`)`;
+  if (phase === 'fallback-ready') return [`**Way back:** streaming target → source in \`${streamId}\` ${link}`, '', `**Next step:** ${fallbackNextStep(workflowId)}`, ''];
   if (phase !== 'streaming') return [`**Change stream:** child workflow \`${streamId}\``, ''];
   const standing = outlook ? `${describeOutlook(outlook)} as of ${new Date(outlook.at).toISOString().slice(11, 19)} UTC` : 'starting';
   return [`**Change stream:** ${standing} ${link}`, '', `**Next step:** ${streamingNextStep(workflowId, outlook)}`, ''];

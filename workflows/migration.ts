@@ -42,6 +42,10 @@ import {
   unitCopiedSignal,
   VERIFY_UPDATE_DESCRIPTION,
   verifyUpdate,
+  rollbackUpdate,
+  finishUpdate,
+  ROLLBACK_UPDATE_DESCRIPTION,
+  FINISH_UPDATE_DESCRIPTION,
 } from './messages';
 import { acts, dumpSchemaEarly } from './migration-activities';
 import { buildReport } from './migration-report';
@@ -49,6 +53,8 @@ import { MigrationRun, type MigrationInput } from './migration-run';
 import { precheckInput } from './precheck';
 import { SnapshotLease } from './snapshot-lease';
 import { Verification } from './verification';
+import { WayBack } from './way-back';
+import type { WayBackOutcome } from '../common/way-back';
 import { verifiedRefusal, type VerifyRequest } from '../common/verification';
 import { releaseSource, streamOperations, streamStart, streamUntilCutover } from './stream-until-cutover';
 import { largeObjectFailure, validateObjects, validateTables, validationFailure, warnSkippedValidation, type TablesChecked } from './validation';
@@ -61,6 +67,8 @@ export async function migrationWorkflow({ spec, ...input }: MigrationInput): Pro
   const lease = new SnapshotLease();
   const data = new DataPhase(run, lease);
   const cutover = new CutoverRequests(run);
+  // The way back after cutover (incremental.wayBack): ./way-back.ts.
+  const wayBack = new WayBack(run);
   // Online verification while streaming (pgferry verify, incremental.verify): ./verification.ts.
   const verification = run.names
     ? new Verification(
@@ -111,6 +119,8 @@ export async function migrationWorkflow({ spec, ...input }: MigrationInput): Pro
       }
     },
   });
+  setHandler(rollbackUpdate, (_request) => wayBack.rollback(), { description: ROLLBACK_UPDATE_DESCRIPTION, validator: (_request) => wayBack.validate('rollback') });
+  setHandler(finishUpdate, () => wayBack.finish(), { description: FINISH_UPDATE_DESCRIPTION, validator: () => wayBack.validate('finish') });
   setHandler(verifyUpdate, (request) => verification!.round(request ?? {}), {
     description: VERIFY_UPDATE_DESCRIPTION,
     validator: (_request: VerifyRequest) => {
@@ -167,10 +177,14 @@ export async function migrationWorkflow({ spec, ...input }: MigrationInput): Pro
     // 7. Incremental: stream changes from the slot whose snapshot the copy read, until cutover
     // (./stream-until-cutover.ts).
     const readFrom = streamStart(lease, data.copies, copiedUnder);
-    const cutoverResult = run.names && readFrom ? await streamUntilCutover(run, run.names, readFrom, tables, cutover, verification) : undefined;
+    const cutoverResult = run.names && readFrom ? await streamUntilCutover(run, run.names, readFrom, tables, cutover, verification, wayBack) : undefined;
+
+    // 7b. The way back (incremental.wayBack): fallback-ready, streaming target → source, until
+    // `pgferry rollback` or `pgferry finish` (./way-back.ts).
+    const wayBackOutcome = cutoverResult?.wayBackNotPrepared ? { outcome: 'not-prepared' as const, why: cutoverResult.wayBackNotPrepared } : await wayBack.offer();
 
     // 8. Report.
-    return await finish(run, tables, checked, cutoverResult, verification);
+    return await finish(run, tables, checked, cutoverResult, verification, wayBackOutcome);
   } catch (err) {
     const cancelled = isCancellation(err);
     state.closePhase(Date.now());
@@ -182,6 +196,7 @@ export async function migrationWorkflow({ spec, ...input }: MigrationInput): Pro
       lease.release();
       await lease.ended();
       if (run.names && run.replicationCreated) await releaseSource(run, run.names);
+      if (wayBack.prepared) await releaseWayBack(run, wayBack);
     });
     const pending = cutover.pending;
     if (pending && !pending.result) {
@@ -189,6 +204,16 @@ export async function migrationWorkflow({ spec, ...input }: MigrationInput): Pro
       await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     }
     throw err;
+  }
+}
+
+/** The way back's slot and publication on the target, and its origin on the source, dropped (or named for dropping by hand). */
+async function releaseWayBack(run: MigrationRun, wayBack: WayBack): Promise<void> {
+  try {
+    await wayBack.release();
+  } catch (err) {
+    const names = wayBack.names!;
+    run.warn(`could not drop the way back's slot ${names.slotPrefix} and publication ${names.publication} on the target (and origin ${names.origin} on the source): ${rootMessage(err)}; drop them by hand or the target keeps WAL`);
   }
 }
 
@@ -354,13 +379,24 @@ function renamesSomething(spec: MigrationSpec): boolean {
 }
 
 /** 8. The bookkeeping schema dropped from the target, and the report. */
-async function finish(run: MigrationRun, tables: TableRef[], checked: TablesChecked, cutoverResult: MigrationReport['cutover'], verification: Verification | undefined): Promise<MigrationReport> {
+async function finish(
+  run: MigrationRun,
+  tables: TableRef[],
+  checked: TablesChecked,
+  cutoverResult: MigrationReport['cutover'],
+  verification: Verification | undefined,
+  wayBack: WayBackOutcome | undefined,
+): Promise<MigrationReport> {
   const { spec, state } = run;
   await acts.dropBookkeeping({ target: spec.target, retry: spec.retry });
   state.closePhase(Date.now());
   run.enter('done');
   await condition(allHandlersFinished); // the cutover update returns its result first
-  const report: MigrationReport = { ...buildReport(spec, state, tables, checked, cutoverResult), ...(verification?.used ? { verification: verification.view } : {}) };
+  const report: MigrationReport = {
+    ...buildReport(spec, state, tables, checked, cutoverResult),
+    ...(verification?.used ? { verification: verification.view } : {}),
+    ...(wayBack ? { wayBack } : {}),
+  };
   // The completed page: downtime, validation per table, every warning (when a worker answers).
   setCurrentDetails(completedDetails(report));
   return report;

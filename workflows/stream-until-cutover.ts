@@ -25,6 +25,7 @@ import type { SnapshotLease } from './snapshot-lease';
 import { streamChangesWorkflow, type StreamWorkflowResult } from './stream-changes';
 import { compareTables, largeObjectFailure, validationFailure } from './validation';
 import type { Verification } from './verification';
+import type { WayBack } from './way-back';
 
 /** Where the change stream starts: a slot, its position, and where each table's changes start when copies were read under several snapshots. */
 export interface StreamStart {
@@ -45,7 +46,7 @@ export interface Cutovers {
  * over; returns what the cutover did. A request with a time limit that the stream does not meet
  * is abandoned: the source is writable again, the stream goes on, and the next request may come.
  */
-export async function streamUntilCutover(run: MigrationRun, names: ReplicationNames, from: StreamStart, tables: TableRef[], cutovers: Cutovers, verification?: Verification): Promise<CutoverResult> {
+export async function streamUntilCutover(run: MigrationRun, names: ReplicationNames, from: StreamStart, tables: TableRef[], cutovers: Cutovers, verification?: Verification, wayBack?: WayBack): Promise<CutoverResult> {
   const { spec, id } = run;
   // Slots of snapshots that were lost along the way hold WAL for nothing: drop them.
   await dropReplication({ source: spec.source, retry: spec.retry, names, keepSlot: from.slot, dropPublication: false });
@@ -72,7 +73,7 @@ export async function streamUntilCutover(run: MigrationRun, names: ReplicationNa
     const limit = request.timeoutSeconds;
     if (limit === undefined || (await condition(() => stream.ended, Math.max(1, requested.requestedAt + limit * 1000 - Date.now())))) {
       if (stream.failure) throw stream.failure;
-      return await cutOver(run, names, tables, requested, marker.lsn, await stream.result);
+      return await cutOver(run, names, tables, requested, marker.lsn, await stream.result, lock?.lockedAt, wayBack);
     }
 
     // Out of time: the stream goes on, the source is writable again, nothing was lost.
@@ -135,7 +136,16 @@ async function startStream(run: MigrationRun, names: ReplicationNames, from: Str
 }
 
 /** The stream stopped at the marker: fence the target, set sequences, compare, drop what is on the source. */
-async function cutOver(run: MigrationRun, names: ReplicationNames, tables: TableRef[], requested: PendingCutover, markerLsn: string, streamed: StreamWorkflowResult): Promise<CutoverResult> {
+async function cutOver(
+  run: MigrationRun,
+  names: ReplicationNames,
+  tables: TableRef[],
+  requested: PendingCutover,
+  markerLsn: string,
+  streamed: StreamWorkflowResult,
+  sourceLockedAt: string | undefined,
+  wayBack: WayBack | undefined,
+): Promise<CutoverResult> {
   const { spec, state, id } = run;
   const request = requested.request;
   // From here on nothing may write to the target: the fence closes before anything else.
@@ -144,7 +154,10 @@ async function cutOver(run: MigrationRun, names: ReplicationNames, tables: Table
   // Logical decoding carries no large-object changes: the target is brought up to the source's now.
   const largeObjects = run.withLargeObjects ? await acts.syncLargeObjects({ ...run.endpoints, mode: spec.validation, keepOwnership: run.keepOwnership, migrationId: id }) : undefined;
   // Replicated DDL may have created, dropped or renamed tables: compare the ones the source has now.
-  const validation = await compareTables(run, streamed.progress.ddl?.applied ? await tablesNow(run, tables) : tables);
+  const compared = streamed.progress.ddl?.applied ? await tablesNow(run, tables) : tables;
+  const validation = await compareTables(run, compared);
+  // The way back, before the target is declared ready: the target has taken no write of the applications yet.
+  const back = wayBack?.names && !validation.mismatches.length ? await wayBack.prepare(compared, sourceLockedAt) : undefined;
   const dropped = await dropReplication({ source: spec.source, retry: spec.retry, names, dropPublication: true });
   const result: CutoverResult = {
     lsn: markerLsn,
@@ -157,6 +170,7 @@ async function cutOver(run: MigrationRun, names: ReplicationNames, tables: Table
     droppedSlots: dropped.droppedSlots,
     ...(largeObjects ? { largeObjects } : {}),
     ...(streamed.progress.ddl ? { ddl: streamed.progress.ddl } : {}),
+    ...(back ? ('notPrepared' in back ? { wayBackNotPrepared: back.notPrepared } : { wayBack: back }) : {}),
   };
   if (validation.mismatches.length) {
     for (const m of validation.mismatches) state.markFailed(m, `cutover validation: source has ${m.expectedRows} rows, target ${m.actualRows}`);

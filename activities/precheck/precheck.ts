@@ -16,6 +16,7 @@ import * as checks from './checks';
 import { connectSide, connectTarget } from './connect';
 import { checkTargetDatabase, checkTargetDatabaseName, targetNameProblem } from './database-checks';
 import { incrementalChecks } from './incremental-checks';
+import { wayBackChecks } from './way-back-checks';
 import { ddlCaptureCheck } from './ddl-capture-check';
 import { watchSourceWrites } from './source-writes-check';
 import { checkCollations, checkDatabaseLocale, encodingItem } from './locale-checks';
@@ -102,6 +103,7 @@ async function catalogChecks(deps: ActivityDeps, input: PrecheckInput, sides: Si
     const ddl = await ddlCaptureCheck(src, input.incremental?.ddl);
     facts.ddlCapture = ddl.capture;
     items.push(...(await incrementalChecks(src, tgt, input.incremental)), ddl.item);
+    if (input.incremental?.wayBack) items.push(...(await wayBackChecks(tgt)));
   }
   const largeObjects = largeObjectsWanted(input);
   items.push(...(await largeObjectChecks(src, tgt, { wanted: largeObjects, createsInTarget: largeObjects && withSchema && targetExists, incremental: input.types.includes('incremental') })));

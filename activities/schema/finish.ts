@@ -1,7 +1,7 @@
 /** Removes pgferry's bookkeeping schema from the target once the migration is complete. */
 import type { Client } from 'pg';
 import { resolveConnection } from '../credentials';
-import { closeQuietly, openClient } from '../db';
+import { closeQuietly, openClient, WRITES_ON_READ_ONLY } from '../db';
 import type { ActivityDeps, Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { dropMarkers } from './step-marker';
@@ -12,7 +12,7 @@ export function makeDropBookkeeping(deps: ActivityDeps) {
     let client: Client | undefined;
     try {
       await guarded({ doing: `drop pgferry bookkeeping on target ${target.label}`, secrets: target.secrets, retry: input.retry }, async () => {
-        client = await openClient(target, 'finish');
+        client = await openClient(target, 'finish', WRITES_ON_READ_ONLY); // after a rollback the target is read-only
         await dropMarkers(client);
       });
     } finally {

@@ -4,7 +4,7 @@
  * can never collide with copied ones.
  */
 import type { Client } from 'pg';
-import { closeQuietly, openClient } from '../db';
+import { closeQuietly, openClient, WRITES_ON_READ_ONLY } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 
@@ -19,7 +19,7 @@ export function makeCopySequences(deps: ActivityDeps) {
     try {
       return await guarded({ doing: `copy sequence values from ${source.label} to ${target.label}`, secrets, retry: input.retry }, async () => {
         src = await openClient(source, 'sequences');
-        tgt = await openClient(target, 'sequences');
+        tgt = await openClient(target, 'sequences', WRITES_ON_READ_ONLY); // a rollback sets the locked source's
         // Reading or setting a sequence locks it until the statement's transaction ends: a few
         // hundred per statement, so thousands of them fit in a default lock table.
         const { rows: names } = await src.query<{ oid: number }>(

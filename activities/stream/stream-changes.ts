@@ -31,7 +31,7 @@ import type { Client } from 'pg';
 import { both } from 'pg-copy-streams';
 import type { ReplicationNames } from '../../common/replication-names';
 import { STREAM_STATS_SIGNAL, type OperationsConfig, type StreamStats } from '../../common/stream';
-import { closeQuietly, openClient, openReplicationClient } from '../db';
+import { closeQuietly, openClient, openReplicationClient, WRITES_ON_READ_ONLY } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { activityLifetime } from '../activity-lifetime';
@@ -80,6 +80,12 @@ export interface StreamChangesInput extends Endpoints {
   syncPlan?: SyncPlan;
   /** incremental.ddl: replicate — the prefix of the DDL capture's messages (absent: DDL is not replicated). */
   ddlMessagePrefix?: string;
+  /**
+   * The way back: the replication origin the applied transactions carry, so that pgferry's own
+   * writes on the source are told apart from the applications' (a logical consumer there can
+   * leave them out, and nothing loops). Absent: none.
+   */
+  applyOrigin?: string;
 }
 
 export interface StreamChangesResult {
@@ -133,8 +139,10 @@ export function makeStreamChanges(deps: ActivityDeps) {
 
     async function streamBody(): Promise<StreamChangesResult> {
       const stopped = (): StreamChangesResult => ({ appliedLsn: formatLsn(meter.applied), stopped: true });
-      const tgt = await openClient(target, 'apply');
+      // The way back applies to a source that the cutover made read-only for applications.
+      const tgt = await openClient(target, 'apply', WRITES_ON_READ_ONLY);
       clients.push(tgt);
+      if (input.applyOrigin) await useOrigin(tgt, input.applyOrigin);
       const start = await readPosition(tgt, input.migrationId);
       if (!start || start.closed) throw streamClosed();
       const control = new ControlPoller();
@@ -415,6 +423,12 @@ export function makeStreamChanges(deps: ActivityDeps) {
       }
     }
   };
+}
+
+/** Marks the session's transactions as coming from `origin` (made by prepareWayBack; skipped when it could not be). */
+async function useOrigin(client: Client, origin: string): Promise<void> {
+  const { rowCount } = await client.query('SELECT 1 FROM pg_catalog.pg_replication_origin WHERE roname = $1', [origin]);
+  if (rowCount) await client.query('SELECT pg_catalog.pg_replication_origin_session_setup($1)', [origin]);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -7,7 +7,7 @@
  */
 import type { Client } from 'pg';
 import { resolveConnection } from '../credentials';
-import { closeQuietly, openClient } from '../db';
+import { closeQuietly, openClient, WRITES_ON_READ_ONLY } from '../db';
 import type { ActivityDeps, Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { BOOKKEEPING_DDL, MARKER_SCHEMA } from '../schema/step-marker';
@@ -58,6 +58,13 @@ export interface OpenStreamInput extends Pick<Endpoints, 'target' | 'retry'> {
   startLsn: string;
 }
 
+/** The position row, made once: a retry (or a second call) finds the first one. */
+export async function recordStreamStart(client: Client, migrationId: string, slot: string, startLsn: string): Promise<StreamPosition> {
+  await client.query(STREAM_DDL);
+  await client.query(`INSERT INTO ${MARKER_SCHEMA}.stream (workflow_id, slot, applied_lsn) VALUES ($1, $2, $3::pg_lsn) ON CONFLICT (workflow_id) DO NOTHING`, [migrationId, slot, startLsn]);
+  return (await readPosition(client, migrationId))!;
+}
+
 /** Creates the position row before the stream starts (idempotent). */
 export function makeOpenStream(deps: ActivityDeps) {
   return async function openStream(input: OpenStreamInput): Promise<StreamPosition> {
@@ -65,13 +72,8 @@ export function makeOpenStream(deps: ActivityDeps) {
     let client: Client | undefined;
     try {
       return await guarded({ doing: `record the stream start on target ${target.label}`, secrets: target.secrets, retry: input.retry }, async () => {
-        client = await openClient(target, 'stream');
-        await client.query(STREAM_DDL);
-        await client.query(
-          `INSERT INTO ${MARKER_SCHEMA}.stream (workflow_id, slot, applied_lsn) VALUES ($1, $2, $3::pg_lsn) ON CONFLICT (workflow_id) DO NOTHING`,
-          [input.migrationId, input.slot, input.startLsn],
-        );
-        return (await readPosition(client, input.migrationId))!;
+        client = await openClient(target, 'stream', WRITES_ON_READ_ONLY);
+        return await recordStreamStart(client, input.migrationId, input.slot, input.startLsn);
       });
     } finally {
       await closeQuietly(client);
@@ -89,7 +91,7 @@ export function makeCloseStream(deps: ActivityDeps) {
     let client: Client | undefined;
     try {
       return await guarded({ doing: `close the stream on target ${target.label}`, secrets: target.secrets, retry: input.retry }, async () => {
-        client = await openClient(target, 'stream');
+        client = await openClient(target, 'stream', WRITES_ON_READ_ONLY);
         if (!(await readPosition(client, input.migrationId))) return {};
         const { rows } = await client.query<{ applied_lsn: string }>(
           `UPDATE ${MARKER_SCHEMA}.stream SET closed = true WHERE workflow_id = $1 RETURNING applied_lsn::text`,

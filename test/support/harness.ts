@@ -71,9 +71,11 @@ export async function startHarness(opts: {
   settings?: Record<string, string>;
   /** The source accepts TLS connections only. */
   sourceTlsOnly?: boolean;
+  /** The target has wal_level = logical too (the way back streams from it). */
+  targetLogical?: boolean;
 }): Promise<Harness> {
   const source = await startPostgres({ name: `${opts.name}-src`, logical: true, password: opts.sourcePassword, settings: opts.settings, tlsOnly: opts.sourceTlsOnly });
-  const target = await startPostgres({ name: `${opts.name}-tgt`, password: opts.targetPassword, settings: opts.settings });
+  const target = await startPostgres({ name: `${opts.name}-tgt`, logical: opts.targetLogical, password: opts.targetPassword, settings: opts.settings });
   const taskQueue = uniqueTaskQueue(opts.name);
   const workerEnv = opts.workerEnv ?? {};
   let worker = await startWorkerProcess({ temporalAddress: opts.temporalAddress, taskQueue, env: workerEnv });
