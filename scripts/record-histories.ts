@@ -331,6 +331,42 @@ const SHAPES: Shape[] = [
     },
   },
   {
+    name: 'incremental-way-back-rollback',
+    what: 'incremental with incremental.wayBack: `pgferry cutover --lock-source` prepares the way back, writes on the target stream back (fallback-ready), then `pgferry rollback`',
+    outcome: 'COMPLETED',
+    async run({ h, id, ok, source }) {
+      await source('wbr', STREAM_SQL);
+      const spec = writeSpec({ source: h.source.url('wbr'), target: h.target.url('wbr'), ...INCREMENTAL, incremental: { wayBack: true } });
+      await ok(['start', spec, '--id', id]);
+      await waitForPhase(h.client, id, 'streaming');
+      await writes(h, 'wbr', 1);
+      await waitForChanges(h, id, 20);
+      await ok(['cutover', id, '--lock-source']);
+      await waitForPhase(h.client, id, 'fallback-ready');
+      await h.target.query(`INSERT INTO items SELECT g, 'on the target' FROM generate_series(5001, 5020) g; UPDATE items SET v = 'changed on the target' WHERE id <= 10`, 'wbr');
+      await waitFor('target writes on the source', async () => (await h.source.query(`SELECT 1 FROM items WHERE id = 5020`, 'wbr')).length === 1, 60_000);
+      await ok(['rollback', id]);
+      return id;
+    },
+  },
+  {
+    name: 'incremental-way-back-finish',
+    what: 'incremental with incremental.wayBack: `pgferry cutover`, a write on the target streamed back, then `pgferry finish`',
+    outcome: 'COMPLETED',
+    async run({ h, id, ok, source }) {
+      await source('wbf', STREAM_SQL);
+      const spec = writeSpec({ source: h.source.url('wbf'), target: h.target.url('wbf'), ...INCREMENTAL, incremental: { wayBack: true } });
+      await ok(['start', spec, '--id', id]);
+      await waitForPhase(h.client, id, 'streaming');
+      await ok(['cutover', id]);
+      await waitForPhase(h.client, id, 'fallback-ready');
+      await h.target.query(`DELETE FROM notes WHERE id <= 5`, 'wbf');
+      await waitFor('the delete on the source', async () => (await h.source.query(`SELECT 1 FROM notes WHERE id <= 5`, 'wbf')).length === 0, 60_000);
+      await ok(['finish', id]);
+      return id;
+    },
+  },
+  {
     name: 'incremental-verify',
     what: 'incremental with incremental.verify every 3 s: a scheduled round, `pgferry verify` finding a row changed on the target, `verify --repair`, a refused and an accepted `cutover --require-verified`',
     outcome: 'COMPLETED',
@@ -605,7 +641,7 @@ async function main(): Promise<number> {
   let h: Harness | undefined;
   const written: Array<{ shape: Shape; file: string; parsed: RecordedHistory; status: string }> = [];
   try {
-    h = await startHarness({ name: 'record', temporalAddress: server.address });
+    h = await startHarness({ name: 'record', temporalAddress: server.address, targetLogical: true }); // logical: the way back's shapes
     const harness = h;
     for (const shape of todo) {
       const started = Date.now();
