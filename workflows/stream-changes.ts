@@ -14,6 +14,7 @@ import {
   setHandler,
   allHandlersFinished,
   workflowInfo,
+  type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { StreamChangesInput } from '../activities/stream/stream-changes';
@@ -46,6 +47,26 @@ export interface StreamWorkflowInput extends StreamChangesInput {
 export interface StreamWorkflowResult {
   appliedLsn: string;
   progress: StreamProgress;
+}
+
+/** A stream child workflow as its parent watches it: `ended` once it returns or fails. */
+export interface RunningStream {
+  handle: ChildWorkflowHandle<typeof streamChangesWorkflow>;
+  result: Promise<StreamWorkflowResult>;
+  ended: boolean;
+  failure?: unknown;
+}
+
+export function watchStream(handle: ChildWorkflowHandle<typeof streamChangesWorkflow>): RunningStream {
+  const stream: RunningStream = { handle, result: handle.result(), ended: false };
+  stream.result.then(
+    () => (stream.ended = true),
+    (err) => {
+      stream.ended = true;
+      stream.failure = err;
+    },
+  );
+  return stream;
 }
 
 /** Tables listed in the Web UI details. */

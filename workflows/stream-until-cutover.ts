@@ -5,7 +5,7 @@
  * and source and target are compared. Also what an incremental migration leaves on the source
  * and drops at the end, however it ends (releaseSource).
  */
-import { ApplicationFailure, condition, startChild, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { ApplicationFailure, condition, startChild } from '@temporalio/workflow';
 import { describeConnection } from '../common/connection';
 import { ddlCaptureNames } from '../common/ddl';
 import { FailureType } from '../common/failure-types';
@@ -22,7 +22,7 @@ import { stopAtSignal } from './messages';
 import { acts, dropReplication } from './migration-activities';
 import type { MigrationRun } from './migration-run';
 import type { SnapshotLease } from './snapshot-lease';
-import { streamChangesWorkflow, type StreamWorkflowResult } from './stream-changes';
+import { streamChangesWorkflow, watchStream, type RunningStream, type StreamWorkflowResult } from './stream-changes';
 import { compareTables, largeObjectFailure, validationFailure } from './validation';
 import type { Verification } from './verification';
 import type { WayBack } from './way-back';
@@ -89,12 +89,6 @@ export async function streamUntilCutover(run: MigrationRun, names: ReplicationNa
   }
 }
 
-interface RunningStream {
-  handle: ChildWorkflowHandle<typeof streamChangesWorkflow>;
-  result: Promise<StreamWorkflowResult>;
-  ended: boolean;
-  failure?: unknown;
-}
 
 /** The stream child workflow, watched: `ended` once it returns or fails. */
 async function startStream(run: MigrationRun, names: ReplicationNames, from: StreamStart): Promise<RunningStream> {
@@ -124,15 +118,7 @@ async function startStream(run: MigrationRun, names: ReplicationNames, from: Str
   await control.attachStream(handle, sent);
   state.streamWorkflowId = handle.workflowId;
   run.refreshDetails();
-  const stream: RunningStream = { handle, result: handle.result(), ended: false };
-  stream.result.then(
-    () => (stream.ended = true),
-    (err) => {
-      stream.ended = true;
-      stream.failure = err;
-    },
-  );
-  return stream;
+  return watchStream(handle);
 }
 
 /** The stream stopped at the marker: fence the target, set sequences, compare, drop what is on the source. */

@@ -11,7 +11,7 @@
  * The reverse stream is the forward one's child workflow with the endpoints swapped: the same
  * exactly-once apply, position row (on the source) and fence.
  */
-import { ApplicationFailure, CancellationScope, condition, isCancellation, startChild, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, startChild } from '@temporalio/workflow';
 import { describeConnection } from '../common/connection';
 import { FailureType } from '../common/failure-types';
 import type { TableRef } from '../common/plan';
@@ -21,7 +21,7 @@ import { rootMessage } from './failures';
 import { stopAtSignal } from './messages';
 import { acts, dropWayBack } from './migration-activities';
 import type { MigrationRun } from './migration-run';
-import { streamChangesWorkflow, type StreamWorkflowResult } from './stream-changes';
+import { streamChangesWorkflow, watchStream, type RunningStream } from './stream-changes';
 import { compareTables, validationFailure } from './validation';
 
 /** The reverse stream replays everything (a way back needs the forward stream to have carried everything too). */
@@ -125,7 +125,7 @@ export class WayBack {
     return dropped;
   }
 
-  private async rollBack(ready: WayBackReady, stream: ReverseStream, ask: Ask<RollbackResult>): Promise<WayBackOutcome> {
+  private async rollBack(ready: WayBackReady, stream: RunningStream, ask: Ask<RollbackResult>): Promise<WayBackOutcome> {
     const { run } = this;
     const { spec, id } = run;
     run.enter('rollback');
@@ -169,7 +169,7 @@ export class WayBack {
    * totals), or cancels it when it does not get there in FINISH_DRAIN_MS (it may be far behind
    * or broken: the way back is given up either way), then drops what the way back made.
    */
-  private async giveUp(ready: WayBackReady, scope: CancellationScope, stream: ReverseStream, ask: Ask<FinishResult>): Promise<WayBackOutcome> {
+  private async giveUp(ready: WayBackReady, scope: CancellationScope, stream: RunningStream, ask: Ask<FinishResult>): Promise<WayBackOutcome> {
     const { run } = this;
     try {
       if (!stream.ended) {
@@ -191,7 +191,7 @@ export class WayBack {
   }
 
   /** The forward stream's child workflow, endpoints swapped: target → source. */
-  private async startReverseStream(ready: WayBackReady): Promise<ReverseStream> {
+  private async startReverseStream(ready: WayBackReady): Promise<RunningStream> {
     const { run } = this;
     const { spec, id } = run;
     const handle = await startChild(streamChangesWorkflow, {
@@ -215,21 +215,6 @@ export class WayBack {
     });
     run.state.streamWorkflowId = handle.workflowId;
     run.refreshDetails();
-    const stream: ReverseStream = { handle, result: handle.result(), ended: false };
-    stream.result.then(
-      () => (stream.ended = true),
-      (err) => {
-        stream.ended = true;
-        stream.failure = err;
-      },
-    );
-    return stream;
+    return watchStream(handle);
   }
-}
-
-interface ReverseStream {
-  handle: ChildWorkflowHandle<typeof streamChangesWorkflow>;
-  result: Promise<StreamWorkflowResult>;
-  ended: boolean;
-  failure?: unknown;
 }
