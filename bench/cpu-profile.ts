@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     for (let run = 0; run < runs; run++) {
       for (const tool of tools) {
         await recreateDatabase(target, db);
-        const ctx = { source, target, db, temporalAddress: temporal.address, jobs: 2 };
+        const ctx = { source, target, db, temporalAddress: temporal.address, jobs: arg('--jobs') === undefined ? undefined : Number(arg('--jobs')) };
         const prepared: Prepared | undefined = await tool.prepare?.(ctx);
         const pids: Record<string, number> = { ...groups, ...(prepared?.worker ? { worker: prepared.worker.pid } : {}) };
         const before = allProcesses();

@@ -6,7 +6,7 @@
  *   --quick       a small dataset (smoke test of the benchmark itself)
  *   --runs N      runs per tool and database (median reported; default 1)
  *   --only NAMES  comma-separated tool names to run (default: all)
- *   --jobs N      parallel jobs for pgferry (default 2, as the peers get)
+ *   --jobs N      pgferry's parallelism.tables (default: none in the spec, pgferry's default)
  *   --db NAMES    comma-separated databases to measure: bench, tiny (default: both)
  *   --cdc         instead: the change-capture benchmark (cdc.ts; its options are there)
  */
@@ -19,7 +19,8 @@ import { repoRoot } from '../launch/repo-root';
 import { buildBigDatabase, buildTinyDatabase, FULL_SIZE, QUICK_SIZE, tableDataBytes } from './dataset';
 import { runCdcBench } from './cdc';
 import { BENCH_SETTINGS } from './settings';
-import { ALL_TOOLS, dumpPipePsql, type Tool } from './tools';
+import { ALL_TOOLS, benchSpec, dumpPipePsql, type Tool } from './tools';
+import type { PhaseTiming } from '../common/plan';
 import { verifyTarget } from './verify';
 import { arg, recreateDatabase } from './bench-helpers';
 
@@ -31,19 +32,22 @@ interface Result {
   peakRssMiB?: number;
   verified?: boolean;
   note?: string;
+  /** pgferry's phases: the median of each over the runs, in seconds. */
+  phases?: Array<{ phase: string; seconds: number }>;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface Tally {
   times: number[];
+  phases: PhaseTiming[][];
   peak: number;
   problems: string[];
   failure?: string;
 }
 
 /** One timed run of one tool into a fresh target database, then the check of the target. */
-async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCluster, db: string, temporalAddress: string, jobs: number, label = ''): Promise<void> {
+async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCluster, db: string, temporalAddress: string, jobs: number | undefined, label = ''): Promise<void> {
   if (tally.failure) return;
   await recreateDatabase(target, db);
   await source.query('CHECKPOINT');
@@ -51,8 +55,9 @@ async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCl
   const prepared = await tool.prepare?.(ctx);
   const started = process.hrtime.bigint();
   try {
-    const { peakRssBytes } = await tool.run(ctx, prepared);
+    const { peakRssBytes, phases } = await tool.run(ctx, prepared);
     tally.times.push(Number(process.hrtime.bigint() - started) / 1e9);
+    if (phases) tally.phases.push(phases);
     tally.peak = Math.max(tally.peak, peakRssBytes);
   } catch (err) {
     tally.failure = `failed: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`;
@@ -73,8 +78,8 @@ async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCl
  * runs it (its shared buffers are touched for the first time), and the peers' figures in
  * benchmarks.md are warm-cache figures.
  */
-async function measureAll(tools: Tool[], source: PgCluster, target: PgCluster, db: string, temporalAddress: string, runs: number, jobs: number, dataBytes: number): Promise<Result[]> {
-  const newTally = (): Tally => ({ times: [], peak: 0, problems: [] });
+async function measureAll(tools: Tool[], source: PgCluster, target: PgCluster, db: string, temporalAddress: string, runs: number, jobs: number | undefined, dataBytes: number): Promise<Result[]> {
+  const newTally = (): Tally => ({ times: [], phases: [], peak: 0, problems: [] });
   const tallies = new Map(tools.map((t) => [t, newTally()]));
   await runOnce(dumpPipePsql, newTally(), source, target, db, temporalAddress, jobs, 'warm-up');
   for (let round = 0; round < runs; round += 1) {
@@ -94,9 +99,24 @@ async function measureAll(tools: Tool[], source: PgCluster, target: PgCluster, d
       mbPerSecond: dataBytes / 1048576 / seconds,
       peakRssMiB: t.peak / 1048576,
       verified: t.problems.length === 0,
+      phases: medianPhases(t.phases),
       note: t.problems.length ? `target differs: ${t.problems.slice(0, 3).join('; ')}` : undefined,
     };
   });
+}
+
+/** Each phase's median over the runs, in the order the phases ran. */
+function medianPhases(runs: PhaseTiming[][]): Result['phases'] {
+  if (!runs.length) return undefined;
+  const order = [...new Set(runs.flatMap((r) => r.map((p) => p.phase)))];
+  return order.map((phase) => ({ phase, seconds: median(runs.map((r) => (r.find((p) => p.phase === phase)?.ms ?? 0) / 1000)) }));
+}
+
+/** pgferry's own breakdown of its time (from its report), under the table. */
+function phaseLines(results: Result[], db: string): string[] {
+  return results
+    .filter((r) => r.db === db && r.phases)
+    .map((r) => `${r.tool} by phase (median s): ${r.phases!.map((p) => `${p.phase} ${p.seconds.toFixed(1)}`).join(', ')}`);
 }
 
 function table(results: Result[], db: string): string {
@@ -115,10 +135,16 @@ function table(results: Result[], db: string): string {
   return lines.join('\n');
 }
 
+/** The spec pgferry ran with, on one line (URLs shortened). */
+function specShown(jobs: number | undefined): string {
+  const url = { url: (db: string) => `postgres://…/${db}` } as unknown as PgCluster;
+  return benchSpec({ source: url, target: url, db: '<db>', jobs }).trim().split('\n').join('; ');
+}
+
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const runs = Number(arg('--runs') ?? 1);
-  const jobs = Number(arg('--jobs') ?? 2);
+  const jobs = arg('--jobs') === undefined ? undefined : Number(arg('--jobs'));
   const only = arg('--only')?.split(',');
   const size = quick ? QUICK_SIZE : FULL_SIZE;
   const tools = ALL_TOOLS.filter((t) => !only || only.includes(t.name));
@@ -158,7 +184,7 @@ async function main(): Promise<void> {
   const report = [
     '# Benchmark results',
     '',
-    `Run ${new Date().toISOString()} with \`npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}\` on ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, PostgreSQL ${version} (two clusters on one host over TCP 127.0.0.1, fsync and synchronous_commit on, shared_buffers 1GB). ${runs} run(s) per tool, taken in rounds (every tool once per round, each round starting with the next tool) after one untimed warm-up run of pg_dump | psql per database, median. pgferry ran with parallelism.tables = ${jobs}, validation: count and its default indexBuild (its own target sessions build indexes with maintenance_work_mem 1GB and no parallel workers; the servers keep maintenance_work_mem 256MB and 2 parallel maintenance workers, which the peers use, pgcopydb setting 1GB itself); its time runs from pgferry start --wait to its exit, with the worker already up (started before the clock, as a deployment keeps it running), and includes the precheck and the row-count validation; its RSS is the worker's peak (VmHWM), the peers' the summed RSS of their client processes.`,
+    `Run ${new Date().toISOString()} with \`npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}\` on ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, PostgreSQL ${version} (two clusters on one host over TCP 127.0.0.1, fsync and synchronous_commit on, shared_buffers 1GB). ${runs} run(s) per tool, taken in rounds (every tool once per round, each round starting with the next tool) after one untimed warm-up run of pg_dump | psql per database, median. pgferry ran with ${jobs === undefined ? 'its default spec' : `parallelism.tables: ${jobs} added to its default spec`}, \`${specShown(jobs)}\` (everything else its defaults: parallelism.tables 4, validation count, indexBuild memory 1GB and workers idle; the servers keep maintenance_work_mem 256MB and 2 parallel maintenance workers, which the peers use, pgcopydb setting 1GB itself); its time runs from pgferry start --wait to its exit, with the worker already up (started before the clock, as a deployment keeps it running), and includes the precheck and the row-count validation; its RSS is the worker's peak (VmHWM), the peers' the summed RSS of their client processes.`,
     '',
     ...sizes.map((s) => `- ${s}`),
     '',
@@ -166,9 +192,13 @@ async function main(): Promise<void> {
     '',
     table(results, 'bench'),
     '',
+    ...phaseLines(results, 'bench'),
+    '',
     `## ${size.tinyTables} tiny tables`,
     '',
     table(results, 'tiny'),
+    '',
+    ...phaseLines(results, 'tiny'),
     '',
   ].join('\n');
   // Only a full run replaces the committed results; a partial one (--only, --db) is for profiling.

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     const [size] = await source.query<{ bytes: string }>(`SELECT pg_table_size('pgbench_accounts') AS bytes`, db);
     const tools: Tool[] = [dumpPipePsql, ...sizes.map((s) => pgferryTool(`pgferry split ${s}`, `copy: { splitLargerThan: ${s} }\n`))];
     const times = new Map<string, number[]>(tools.map((t) => [t.name, []]));
-    const ctx = { source, target, db, temporalAddress: temporal.address, jobs: 4 };
+    const ctx = { source, target, db, temporalAddress: temporal.address };
     await recreateDatabase(target, db);
     execFileSync('bash', ['-c', `${join(PG_BIN, 'pg_dump')} -h ${source.host} -p ${source.port} -U postgres ${db} | ${join(PG_BIN, 'psql')} -q -h ${target.host} -p ${target.port} -U postgres ${db} > /dev/null`]); // warm-up
     for (let round = 0; round < runs; round += 1) {

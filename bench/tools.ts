@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MigrationReport } from '../common/plan';
+import type { MigrationReport, PhaseTiming } from '../common/plan';
 import type { PgCluster } from '../launch/postgres';
 import { PG_BIN } from '../launch/postgres';
 import { startWorkerProcess, type WorkerProcess } from '../launch/worker';
@@ -18,7 +18,14 @@ export interface RunContext {
   target: PgCluster;
   db: string;
   temporalAddress: string;
-  jobs: number;
+  /** pgferry's parallelism.tables; absent: its default (the spec a user writes). */
+  jobs?: number;
+}
+
+/** What one run gave: the client's peak memory, and pgferry's own per-phase timings. */
+export interface RunResult {
+  peakRssBytes: number;
+  phases?: PhaseTiming[];
 }
 
 export interface Tool {
@@ -29,7 +36,7 @@ export interface Tool {
    * deployment keeps one up, as a database keeps its server up). Returns what `run` is given.
    */
   prepare?(ctx: RunContext): Promise<Prepared>;
-  run(ctx: RunContext, prepared?: Prepared): Promise<{ peakRssBytes: number }>;
+  run(ctx: RunContext, prepared?: Prepared): Promise<RunResult>;
 }
 
 export interface Prepared {
@@ -64,6 +71,15 @@ function hasCommand(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 }
 
+/**
+ * The spec pgferry runs with: what a user writes (source, target, and the acknowledgement of
+ * the tables without a key, nokey and pgbench_history), plus `--jobs` and `extraSpec` when given.
+ */
+export function benchSpec(ctx: Pick<RunContext, 'source' | 'target' | 'db' | 'jobs'>, extraSpec = ''): string {
+  const jobs = ctx.jobs === undefined ? '' : `parallelism: { tables: ${ctx.jobs} }\n`;
+  return `source: ${ctx.source.url(ctx.db)}\ntarget: ${ctx.target.url(ctx.db)}\nprecheck: { ignore: [tables-without-key] }\n${jobs}${extraSpec}`;
+}
+
 /** pgferry with the default spec, or with `extraSpec` (YAML lines) added to it, under another name. */
 export function pgferryTool(name = 'pgferry', extraSpec = ''): Tool {
   return {
@@ -79,7 +95,7 @@ export function pgferryTool(name = 'pgferry', extraSpec = ''): Tool {
     const root = repoRoot();
     const dir = mkdtempSync(join(tmpdir(), 'pgferry-bench-'));
     const spec = join(dir, 'spec.yaml');
-    writeFileSync(spec, `source: ${ctx.source.url(ctx.db)}\ntarget: ${ctx.target.url(ctx.db)}\nparallelism:\n  tables: ${ctx.jobs}\nvalidation: count\nprecheck: { ignore: [tables-without-key] }\n${extraSpec}`); // nokey, pgbench_history
+    writeFileSync(spec, benchSpec(ctx, extraSpec));
     if (!prepared) throw new Error('pgferry runs with the worker prepare() started');
     const { taskQueue, worker } = prepared;
     try {
@@ -90,7 +106,7 @@ export function pgferryTool(name = 'pgferry', extraSpec = ''): Tool {
       console.log(`    pgferry phases: ${report.phases.map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)} s`).join(', ')}`);
       const slowest = [...report.tables].sort((a, b) => b.ms - a.ms).slice(0, 3);
       console.log(`    slowest tables: ${slowest.map((t) => `${t.name} ${(t.ms / 1000).toFixed(1)} s (${t.mbPerSecond} MB/s)`).join(', ')}`);
-      return { peakRssBytes: peakRssOf(worker.pid) };
+      return { peakRssBytes: peakRssOf(worker.pid), phases: report.phases };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

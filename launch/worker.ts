@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './repo-root';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../worker/memory';
 
 const REPO = repoRoot();
 
@@ -22,8 +23,9 @@ export async function startWorkerProcess(opts: { temporalAddress?: string; taskQ
   // PGFERRY_WORKER_NODE_ARGS: extra node flags for the worker, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
   const nodeArgs = (process.env.PGFERRY_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const address = opts.temporalAddress === undefined ? {} : { TEMPORAL_ADDRESS: opts.temporalAddress };
-  const child = spawn(process.execPath, [...nodeArgs, join(REPO, 'dist', 'worker', 'main.js')], {
-    env: { ...process.env, ...opts.env, ...address, PGFERRY_TASK_QUEUE: opts.taskQueue },
+  // The memory settings a deployment is told to use (worker/memory.ts); the caller's env may override them.
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...nodeArgs, join(REPO, 'dist', 'worker', 'main.js')], {
+    env: { ...WORKER_ENV, ...process.env, ...opts.env, ...address, PGFERRY_TASK_QUEUE: opts.taskQueue },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Killed with this process, even while it starts; the handler goes once the child is gone.

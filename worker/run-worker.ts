@@ -7,10 +7,12 @@ import { TemporalSettingsError } from '../client/temporal-connection';
 import { namespaceNotFound, unreachableError } from '../client/temporal-diagnosis';
 import type { WorkerConfig } from './config';
 import { installMetrics } from './metrics';
+import { boundWorkflowThreadHeap } from './memory';
 
 export async function runWorker(config: WorkerConfig): Promise<void> {
   for (const warning of config.temporal.warnings) console.error(`pgferry worker: ${warning}`);
   if (config.metricsAddress) installMetrics(config.metricsAddress);
+  boundWorkflowThreadHeap();
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(config.temporal.options);
