@@ -2,8 +2,8 @@
  * The way back (incremental.wayBack): the cutover prepares a reverse stream; the applications'
  * writes on the target after cutover are streamed back to the source (through a worker killed
  * mid-stream); `pgferry rollback` leaves the source equal to the target (checksums, sequences)
- * and writable, the target read-only; `pgferry finish` gives the way back up. Either way
- * nothing is left on either side. The precheck refuses a target without wal_level = logical.
+ * and writable, the target read-only; `pgferry finish` gives the way back up. Either way, and
+ * when the migration is cancelled in fallback-ready, nothing is left on either side. The precheck refuses a target without wal_level = logical.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MigrationProgress, MigrationReport } from '../common/plan';
@@ -130,6 +130,22 @@ describe('the way back', () => {
     expect(await leftovers(h.target, 'app2')).toEqual([]);
     expect(await leftovers(h.source, 'app2')).toEqual([]);
     expect(await refusesWrites(h.target, 'app2')).toBe(false);
+  });
+
+  it('drops the way back when the migration is cancelled in fallback-ready', async () => {
+    await h.source.createDatabase('app3');
+    await h.target.createDatabase('app3');
+    await h.source.query(`CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 100) g;`, 'app3');
+    const id = `way-back-cancel-${Date.now()}`;
+    const spec = writeSpec({ source: h.source.url('app3'), target: h.target.url('app3'), types: ['schema', 'full', 'incremental'], incremental: { wayBack: true } });
+    expect((await runCli(['start', spec, '--id', id], h.cliEnv)).code).toBe(0);
+    await waitForPhase(h.client, id, 'streaming');
+    expect((await runCli(['cutover', id], h.cliEnv)).code).toBe(0);
+    await waitForPhase(h.client, id, 'fallback-ready');
+    expect((await leftovers(h.target, 'app3')).length).toBeGreaterThan(0); // the slot and publication of the way back
+    expect((await runCli(['cancel', id], h.cliEnv)).code).toBe(0);
+    expect(await leftovers(h.target, 'app3')).toEqual([]);
+    expect(await leftovers(h.source, 'app3')).toEqual([]);
   });
 
   it('is refused up front when the target cannot have one', async () => {

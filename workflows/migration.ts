@@ -196,7 +196,11 @@ export async function migrationWorkflow({ spec, ...input }: MigrationInput): Pro
       lease.release();
       await lease.ended();
       if (run.names && run.replicationCreated) await releaseSource(run, run.names);
-      if (wayBack.prepared) await releaseWayBack(run, wayBack);
+      if (wayBack.prepared) {
+        await releaseWayBack(run, wayBack);
+        // The cutover was done: the target is live, and pgferry's bookkeeping goes as at a normal end.
+        await acts.dropBookkeeping({ target: spec.target, retry: spec.retry }).catch(() => undefined);
+      }
     });
     const pending = cutover.pending;
     if (pending && !pending.result) {
