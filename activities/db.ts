@@ -67,7 +67,5 @@ export async function openReplicationClient(conn: ResolvedConnection, purpose: s
  * it must work even after `--lock-source` made the database read-only for new sessions.
  */
 export async function openSourceAdminClient(conn: ResolvedConnection, purpose: string): Promise<Client> {
-  const client = await openClient(conn, purpose);
-  await client.query('SET default_transaction_read_only = off');
-  return client;
+  return openClient(conn, purpose, WRITES_ON_READ_ONLY);
 }

@@ -32,6 +32,13 @@ const FINISH_DRAIN_MS = 30_000;
 
 type Ask<T> = { requestedAt: number; result?: T; failure?: string };
 
+/** An Update's answer: once the migration has done (or failed) what was asked. */
+async function answer<T>(what: string, ask: Ask<T>): Promise<T> {
+  await condition(() => ask.result !== undefined || ask.failure !== undefined);
+  if (ask.failure) throw ApplicationFailure.nonRetryable(`${what} failed: ${ask.failure}`, FailureType.WayBackFailed);
+  return ask.result!;
+}
+
 export class WayBack {
   readonly names: WayBackNames | undefined;
   private ready?: WayBackReady;
@@ -55,18 +62,12 @@ export class WayBack {
 
   /** `pgferry rollback`: returns once the source is the primary again (or the rollback failed). */
   async rollback(): Promise<RollbackResult> {
-    const ask: Ask<RollbackResult> = (this.rollbackAsked = { requestedAt: Date.now() });
-    await condition(() => ask.result !== undefined || ask.failure !== undefined);
-    if (ask.failure) throw ApplicationFailure.nonRetryable(`rollback failed: ${ask.failure}`, FailureType.WayBackFailed);
-    return ask.result!;
+    return answer('rollback', (this.rollbackAsked = { requestedAt: Date.now() }));
   }
 
   /** `pgferry finish`: returns once the way back is given up and dropped. */
   async finish(): Promise<FinishResult> {
-    const ask: Ask<FinishResult> = (this.finishAsked = { requestedAt: Date.now() });
-    await condition(() => ask.result !== undefined || ask.failure !== undefined);
-    if (ask.failure) throw ApplicationFailure.nonRetryable(`finish failed: ${ask.failure}`, FailureType.WayBackFailed);
-    return ask.result!;
+    return answer('finish', (this.finishAsked = { requestedAt: Date.now() }));
   }
 
   /**
