@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   const target = await startPostgres({ name: 'prof-tgt', settings: BENCH_SETTINGS });
   const temporal = await startTemporalServer();
   try {
-    if (db === 'tiny') await buildTinyDatabase(source, db, FULL_SIZE);
+    if (db === 'tiny') await buildTinyDatabase(source, db, FULL_SIZE.tinyTables);
     else await buildBigDatabase(source, db, FULL_SIZE);
     await source.query('CHECKPOINT');
     const groups = { source: postmasterPid(source), target: postmasterPid(target), temporal: temporalPid(temporal.address) };

@@ -3,7 +3,8 @@
  *   bench: pgbench scale 50 with foreign keys, a 1M-row wide table, a 500k-row table without a
  *          key (25k exact duplicates, REPLICA IDENTITY FULL), 200 small tables, views, an enum
  *          and a domain (about 1.4 GB);
- *   tiny:  2,000 tables of 10 rows.
+ *   tiny:  2,000 tables of 10 rows;
+ *   many:  10,000 tables of 10 rows (more than the default lock table holds in one transaction).
  * `quick` shrinks everything so the whole benchmark can be smoke-tested in a few minutes.
  */
 import { execFile } from 'node:child_process';
@@ -20,10 +21,11 @@ export interface DatasetSize {
   nokeyRows: number;
   smallTables: number;
   tinyTables: number;
+  manyTables: number;
 }
 
-export const FULL_SIZE: DatasetSize = { pgbenchScale: 50, wideRows: 1_000_000, nokeyRows: 500_000, smallTables: 200, tinyTables: 2_000 };
-export const QUICK_SIZE: DatasetSize = { pgbenchScale: 2, wideRows: 50_000, nokeyRows: 25_000, smallTables: 20, tinyTables: 200 };
+export const FULL_SIZE: DatasetSize = { pgbenchScale: 50, wideRows: 1_000_000, nokeyRows: 500_000, smallTables: 200, tinyTables: 2_000, manyTables: 10_000 };
+export const QUICK_SIZE: DatasetSize = { pgbenchScale: 2, wideRows: 50_000, nokeyRows: 25_000, smallTables: 20, tinyTables: 200, manyTables: 1_000 };
 
 export async function buildBigDatabase(source: PgCluster, db: string, size: DatasetSize): Promise<void> {
   await source.createDatabase(db);
@@ -76,12 +78,13 @@ export async function buildBigDatabase(source: PgCluster, db: string, size: Data
   await source.query('VACUUM ANALYZE', db);
 }
 
-export async function buildTinyDatabase(source: PgCluster, db: string, size: DatasetSize): Promise<void> {
+/** `tables` tables of 10 rows each (the tiny and many databases). */
+export async function buildTinyDatabase(source: PgCluster, db: string, tables: number): Promise<void> {
   await source.createDatabase(db);
   await source.query(
     `DO $$
      BEGIN
-       FOR i IN 1..${size.tinyTables} LOOP
+       FOR i IN 1..${tables} LOOP
          EXECUTE format('CREATE TABLE tiny_%s (id serial PRIMARY KEY, v text)', i);
          EXECUTE format('INSERT INTO tiny_%s (v) SELECT md5(g::text) FROM generate_series(1, 10) g', i);
          -- each CREATE holds a lock until commit: commit in batches to stay within the lock table

@@ -28,6 +28,8 @@ export interface PgCluster {
   createDatabase(name: string): Promise<void>;
   /** psql -f file, with `-v name=value` variables; the password goes in the environment. */
   psqlFile(file: string, db?: string, vars?: Record<string, string>): Promise<void>;
+  /** Restarts the server on the same port with these server settings (ALTER SYSTEM); other settings kept. */
+  restart(settings: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -155,6 +157,10 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster>
       const args = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', db, '-f', file];
       for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
       await run(join(PG_BIN, 'psql'), args, { env: { ...process.env, PGPASSWORD: opts.password ?? '', PGSSLMODE: opts.tlsOnly ? 'require' : 'prefer' }, maxBuffer: 64 * 1024 * 1024 });
+    },
+    async restart(changed: Record<string, string>) {
+      for (const [name, value] of Object.entries(changed)) await cluster.query(`ALTER SYSTEM SET ${name} = '${value.replace(/'/g, "''")}'`);
+      await pgProgram('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-m', 'fast', 'restart']);
     },
     async stop() {
       running.delete(cluster);
