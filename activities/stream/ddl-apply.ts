@@ -140,7 +140,9 @@ export class DdlApplier {
 
   /** The end of a source transaction: a new table that never joined the publication cannot be streamed. */
   endTransaction(): void {
-    this.queries.clear();
+    // Called for every source transaction: nothing to do for almost all of them.
+    if (this.queries.size) this.queries.clear();
+    if (!this.unpublished.size) return;
     const [[key, statement] = []] = this.unpublished;
     this.unpublished.clear();
     if (key === undefined) return;

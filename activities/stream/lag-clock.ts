@@ -34,9 +34,47 @@ interface ReceivedTransaction {
   committedAt: number;
 }
 
+/**
+ * First in, first out, with O(1) removal from the front: a drain receives tens of thousands of
+ * transactions per batch, and Array.shift moves the whole array each time.
+ */
+class Queue<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  /** The oldest item (undefined when empty). */
+  get first(): T | undefined {
+    return this.items[this.head];
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head++];
+    if (this.head > 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  /** Keeps only the items `keep` accepts (by their index from the front). */
+  filter(keep: (index: number) => boolean): void {
+    this.items = this.items.slice(this.head).filter((_, i) => keep(i));
+    this.head = 0;
+  }
+}
+
 export class LagClock {
-  private readonly heartbeats: Heartbeat[] = [];
-  private readonly received: ReceivedTransaction[] = [];
+  private readonly heartbeats = new Queue<Heartbeat>();
+  private readonly received = new Queue<ReceivedTransaction>();
   /** Worker clock minus source clock, in ms (measured at each heartbeat). */
   private offsetMs = 0;
   private lastAppliedCommitAt?: number;
@@ -47,7 +85,7 @@ export class LagClock {
     this.offsetMs = at - sourceNowMs;
     this.heartbeats.push({ lsn, at });
     // A stream stuck for days: keep every other heartbeat (the oldest stays exact).
-    if (this.heartbeats.length > MAX_HEARTBEATS) this.heartbeats.splice(0, this.heartbeats.length, ...this.heartbeats.filter((_, i) => i % 2 === 0));
+    if (this.heartbeats.length > MAX_HEARTBEATS) this.heartbeats.filter((i) => i % 2 === 0);
   }
 
   /** A transaction to apply was received (its commit time in the source's clock, µs since 1970). */
@@ -57,8 +95,8 @@ export class LagClock {
 
   /** Everything before `position` is applied (or was none of ours). */
   reached(position: bigint): void {
-    while (this.received.length && this.received[0].finalLsn < position) this.lastAppliedCommitAt = this.received.shift()!.committedAt;
-    while (this.heartbeats.length && this.heartbeats[0].lsn <= position) {
+    while (this.received.length && this.received.first!.finalLsn < position) this.lastAppliedCommitAt = this.received.shift()!.committedAt;
+    while (this.heartbeats.length && this.heartbeats.first!.lsn <= position) {
       this.heartbeats.shift();
       this.passedHeartbeat = true;
     }
@@ -67,8 +105,8 @@ export class LagClock {
   /** Seconds behind the source at `now` (worker time); 0 when caught up. */
   seconds(now = Date.now()): number {
     const dates: number[] = [];
-    if (this.received.length) dates.push(this.received[0].committedAt);
-    const waiting = this.heartbeats[0];
+    if (this.received.length) dates.push(this.received.first!.committedAt);
+    const waiting = this.heartbeats.first;
     if (waiting) {
       // Not yet past this attempt's first heartbeat: the slot's older backlog comes first.
       if (!this.passedHeartbeat && this.lastAppliedCommitAt !== undefined) dates.push(Math.min(this.lastAppliedCommitAt, waiting.at));

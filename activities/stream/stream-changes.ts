@@ -99,6 +99,8 @@ const HEARTBEAT_MS = 1_000;
 const HOLD_NUDGE_MS = 200;
 /** How often the NOTIFY listener for holds is checked (and reconnected). */
 const HOLD_LISTENER_MS = 1_000;
+/** How often the loop looks at its periodic work (heartbeat, hold listener, reports). */
+const CHORES_MS = 50;
 
 export function makeStreamChanges(deps: ActivityDeps) {
   return async function streamChanges(input: StreamChangesInput): Promise<StreamChangesResult> {
@@ -197,6 +199,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
       let stashed: ReturnType<FrameReader['take']>;
       let lastHoldNudge = 0;
       let lastListenerCheck = Date.now();
+      let choresDue = 0;
 
       for (;;) {
         if (ctx.cancellationSignal.aborted) throw new Error('cancelled'); // reported as the cancellation
@@ -211,13 +214,14 @@ export function makeStreamChanges(deps: ActivityDeps) {
           await whilePaused();
           continue;
         }
-        if (await holdStep()) {
-          await lag.beatIfDue(Date.now());
-          await checkListenerIfDue(Date.now());
+        if (hold.active() && (await holdStep())) {
+          await chores(Date.now());
           continue;
         }
-        // First the Begin a hold stopped in front of, if there is one.
-        const frame = stashed ?? (await nextFrame());
+        // First the Begin a hold stopped in front of, if there is one; then a frame already
+        // received (no promise per frame: at tens of thousands of frames a second, each promise
+        // and its async-context bookkeeping was a good part of the worker's CPU).
+        const frame = stashed ?? waitingFrame() ?? (await nextFrame());
         stashed = undefined;
         const now = Date.now();
         if (frame?.kind === 'keepalive') {
@@ -269,6 +273,12 @@ export function makeStreamChanges(deps: ActivityDeps) {
         if (step === 'commit') await commit(batchWindow.endLsn);
         else if (step === 'apply-piece') await applyPiece(); // a big source transaction: applied in pieces, committed at its end
         feedback.sendIfDue(now);
+        if (now >= choresDue) await chores(now);
+      }
+
+      /** The loop's periodic work (each part has its own period, of a second or more), looked at every CHORES_MS. */
+      async function chores(now: number): Promise<void> {
+        choresDue = now + CHORES_MS;
         await lag.beatIfDue(now);
         await checkListenerIfDue(now);
         await reports.reportIfDue(now);
@@ -279,7 +289,6 @@ export function makeStreamChanges(deps: ActivityDeps) {
        * answer, then read nothing while it lasts (stream-hold.ts). True: the loop goes round again.
        */
       async function holdStep(): Promise<boolean> {
-        if (!hold.active()) return false;
         const ready = !transaction.open ? hold.readyToHold() : undefined;
         if (ready) {
           if (ready.position !== undefined) await commit(ready.position, true);
@@ -309,7 +318,12 @@ export function makeStreamChanges(deps: ActivityDeps) {
         await holdListener!.ensure().catch(() => undefined);
       }
 
-      /** The next frame, waiting at most until the batch is due (none while over the throttle's limit). */
+      /** A frame received and not yet read, if reading may go on (not over the throttle's limit). */
+      function waitingFrame(): ReturnType<FrameReader['take']> {
+        return pace.waitMs() > 0 ? undefined : reader.take();
+      }
+
+      /** When no frame is waiting: the next one, waiting at most until the batch is due (none while over the throttle's limit). */
       async function nextFrame(): Promise<ReturnType<FrameReader['take']>> {
         const throttled = pace.waitMs();
         if (throttled > 0) {
@@ -317,8 +331,6 @@ export function makeStreamChanges(deps: ActivityDeps) {
           await sleep(Math.min(throttled, MAX_BATCH_AGE_MS));
           return undefined;
         }
-        const frame = reader.take(); // no promise per frame while frames are waiting
-        if (frame) return frame;
         await reader.wait(batchWindow.readWaitMs(Date.now(), CONTROL_POLL_MS));
         return reader.take();
       }

@@ -47,4 +47,18 @@ describe('lag clock', () => {
     lag.reached(1_000_000n);
     expect(lag.seconds(600_000)).toBe(0);
   });
+
+  it('keeps the oldest pending transaction right through a drain of tens of thousands, applied a batch at a time', () => {
+    const lag = new LagClock();
+    lag.wroteHeartbeat(1n, 1_000 - SKEW, 1_000);
+    lag.reached(1n);
+    // transaction i commits at 10_000 + i ms, at LSN 100 + i
+    for (let i = 0; i < 50_000; i += 1) lag.receivedTransaction(BigInt(100 + i), micros(10_000 + i));
+    for (let applied = 0; applied < 50_000; applied += 7_000) {
+      lag.reached(BigInt(100 + applied)); // everything before transaction `applied` is in
+      expect(lag.seconds(100_000)).toBeCloseTo((100_000 - (10_000 + applied)) / 1000);
+    }
+    lag.reached(BigInt(100 + 50_000));
+    expect(lag.seconds(100_000)).toBe(0);
+  });
 });
