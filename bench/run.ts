@@ -110,6 +110,11 @@ async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCl
 const ONCE_AFTER_ROUNDS = new Set(['pgcopydb clone']);
 const IN_ROUNDS = new Set(['pgferry', 'pg_dump | psql']);
 
+/** Why a tool does not run on a database (not installed, or NOT_RUN there); undefined: it runs. */
+function notRunReason(tool: Tool, db: string): string | undefined {
+  return tool.available() ?? NOT_RUN[db]?.[tool.name];
+}
+
 /**
  * Rounds of pgferry and `pg_dump | psql`, the first of each round alternating (pgferry first in
  * even rounds), then each other peer its runs in a row. Before the first round, one untimed `pg_dump | psql` warms
@@ -121,7 +126,7 @@ async function measureRounds(tools: Tool[], source: PgCluster, target: PgCluster
   const newTally = (): Tally => ({ times: [], phases: [], peak: 0, problems: [] });
   const tallies = new Map(tools.map((t) => [t, newTally()]));
   await runOnce(dumpPipePsql, newTally(), source, target, db, temporalAddress, jobs, 'warm-up');
-  const runsHere = (tool: Tool) => !tool.available() && !NOT_RUN[db]?.[tool.name];
+  const runsHere = (tool: Tool) => !notRunReason(tool, db);
   const once = (tool: Tool) => runOnce(tool, tallies.get(tool)!, source, target, db, temporalAddress, jobs);
   const inRounds = tools.filter((t) => IN_ROUNDS.has(t.name) && runsHere(t));
   for (let round = 0; round < runs; round += 1) {
@@ -135,7 +140,7 @@ async function measureRounds(tools: Tool[], source: PgCluster, target: PgCluster
 
 /** The tools run once per database after every database's rounds (ONCE_AFTER_ROUNDS). */
 async function measureLast(tools: Tool[], tallies: Map<Tool, Tally>, source: PgCluster, target: PgCluster, db: string, temporalAddress: string, jobs: number | undefined): Promise<void> {
-  for (const tool of tools.filter((t) => ONCE_AFTER_ROUNDS.has(t.name) && !t.available() && !NOT_RUN[db]?.[t.name])) {
+  for (const tool of tools.filter((t) => ONCE_AFTER_ROUNDS.has(t.name) && !notRunReason(t, db))) {
     await runOnce(tool, tallies.get(tool)!, source, target, db, temporalAddress, jobs);
   }
 }
@@ -143,7 +148,7 @@ async function measureLast(tools: Tool[], tallies: Map<Tool, Tally>, source: PgC
 /** The results of one database, from its tallies. */
 function summarize(tools: Tool[], tallies: Map<Tool, Tally>, db: string, dataBytes: number): Result[] {
   return tools.map((tool) => {
-    const reason = tool.available() ?? NOT_RUN[db]?.[tool.name];
+    const reason = notRunReason(tool, db);
     if (reason) return { db, tool: tool.name, note: reason.startsWith('not run') ? reason : `skipped: ${reason}` };
     const t = tallies.get(tool)!;
     if (t.failure) return { db, tool: tool.name, note: t.failure };
