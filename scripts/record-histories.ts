@@ -367,6 +367,22 @@ const SHAPES: Shape[] = [
     },
   },
   {
+    name: 'incremental-way-back-cancelled',
+    what: 'incremental with incremental.wayBack: `pgferry cutover`, then `pgferry cancel` in fallback-ready: the way back and the bookkeeping are dropped on the way out',
+    outcome: 'CANCELLED',
+    async run({ h, id, ok, source, ended }) {
+      await source('wbc', STREAM_SQL);
+      const spec = writeSpec({ source: h.source.url('wbc'), target: h.target.url('wbc'), ...INCREMENTAL, incremental: { wayBack: true } });
+      await ok(['start', spec, '--id', id]);
+      await waitForPhase(h.client, id, 'streaming');
+      await ok(['cutover', id]);
+      await waitForPhase(h.client, id, 'fallback-ready');
+      await ok(['cancel', id]);
+      await ended(id);
+      return id;
+    },
+  },
+  {
     name: 'incremental-verify',
     what: 'incremental with incremental.verify every 3 s: a scheduled round, `pgferry verify` finding a row changed on the target, `verify --repair`, a refused and an accepted `cutover --require-verified`',
     outcome: 'COMPLETED',
