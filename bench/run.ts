@@ -271,7 +271,7 @@ async function main(): Promise<void> {
     '',
     `## ${size.manyTables} tiny tables, servers with default lock settings`,
     '',
-    `The target keeps PostgreSQL's lock settings (${lockSettings}), and so does the source for pgferry: one transaction cannot lock every table (each comes with a TOAST table, its index, a sequence and a key), so pgferry's pre-data commits on the target in batches that fit its lock table, and its schema dump locks the tables only. pg_dump (both peers) locks every table and sequence, 20,000 locks: with the defaults it fails with "out of shared memory", so the peers ran against the source restarted with max_locks_per_transaction ${PEER_SOURCE_LOCKS}. The source is restarted before every run on this database, whichever the tool.`,
+    `The target keeps PostgreSQL's lock settings (${lockSettings}), and so does the source for pgferry: one transaction cannot lock every table (each comes with a TOAST table, its index, a sequence and a key), so pgferry's pre-data commits on the target in batches that fit its lock table, and its schema dump locks the tables only. pg_dump (both peers) locks every table and sequence, ${(2 * size.manyTables).toLocaleString("en")} locks: with the defaults it fails with "out of shared memory", so the peers ran against the source restarted with max_locks_per_transaction ${PEER_SOURCE_LOCKS}. The source is restarted before every run on this database, whichever the tool.`,
     '',
     table(results, 'many'),
     '',
