@@ -7,9 +7,13 @@
  *
  * A cluster's CPU is its postmaster's own and reaped children's time plus its live children's,
  * so backends that ended during the run are counted too.
+ *
+ * `--statements`: the target also logs every statement's CPU (log_statement_stats), and each run
+ * prints the target's CPU by kind of statement (COPY, CREATE INDEX, ANALYZE, ...), the leader's
+ * only (a parallel index build's workers are not in it).
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { startPostgres, type PgCluster } from '../launch/postgres';
 import { startTemporalServer } from '../launch/temporal';
 import { buildBigDatabase, buildTinyDatabase, FULL_SIZE } from './dataset';
@@ -85,13 +89,52 @@ function temporalPid(address: string): number {
   throw new Error(`no temporal server process on port ${port}`);
 }
 
+/** The kind of a statement, for grouping: its first words, without names or literals. */
+function statementKind(sql: string): string {
+  const s = sql.trim().replace(/\s+/g, ' ');
+  const m =
+    /^(COPY) .* (FROM|TO) /i.exec(s) ??
+    /^(CREATE (UNIQUE )?INDEX)/i.exec(s) ??
+    /^(ALTER TABLE) .*? (ADD CONSTRAINT \S+ \w+( KEY)?)/i.exec(s) ??
+    /^(SELECT count)/i.exec(s) ??
+    /^(\w+( \w+)?)/.exec(s);
+  return m ? m.slice(1).filter((x, i) => x && (i === 0 || !/^\s/.test(x))).join(' ').toUpperCase().slice(0, 48) : s.slice(0, 30);
+}
+
+/** Sums the target's logged statement CPU (log_statement_stats) by kind of statement. */
+function printStatementCpu(log: string): void {
+  const byKind = new Map<string, { cpu: number; calls: number }>();
+  const each: [number, string][] = [];
+  // "! 0.123 s user, 0.010 s system, 0.200 s elapsed" ... then "STATEMENT:  <sql>"
+  const re = /!\s+([\d.]+) s user, ([\d.]+) s system, [\d.]+ s elapsed[\s\S]*?STATEMENT:\s+([^\n]*)/g;
+  for (const m of log.matchAll(re)) {
+    const kind = statementKind(m[3]);
+    const entry = byKind.get(kind) ?? { cpu: 0, calls: 0 };
+    entry.cpu += Number(m[1]) + Number(m[2]);
+    entry.calls++;
+    each.push([Number(m[1]) + Number(m[2]), m[3].slice(0, 90)]);
+    byKind.set(kind, entry);
+  }
+  const sorted = [...byKind].sort((a, b) => b[1].cpu - a[1].cpu);
+  const total = sorted.reduce((sum, [, e]) => sum + e.cpu, 0);
+  console.log(`  target statement CPU ${total.toFixed(1)} s:`);
+  for (const [kind, e] of sorted.slice(0, 15)) console.log(`    ${e.cpu.toFixed(2).padStart(7)} s  ${String(e.calls).padStart(6)}×  ${kind}`);
+  console.log('  costliest statements:');
+  for (const [cpu, sql] of each.sort((a, b) => b[0] - a[0]).slice(0, 8)) console.log(`    ${cpu.toFixed(2).padStart(7)} s  ${sql}`);
+}
+
 async function main(): Promise<void> {
   const db = arg('--db') ?? 'bench';
   const runs = Number(arg('--runs') ?? '1');
   const only = arg('--only')?.split(',');
   const tools = ALL_TOOLS.filter((t) => (only ? only.includes(t.name) : t.name === 'pgferry' || t.name === 'pg_dump | psql'));
   const source = await startPostgres({ name: 'prof-src', logical: true, settings: BENCH_SETTINGS });
-  const target = await startPostgres({ name: 'prof-tgt', settings: BENCH_SETTINGS });
+  const statements = process.argv.includes('--statements');
+  const target = await startPostgres({
+    name: 'prof-tgt',
+    settings: { ...BENCH_SETTINGS, ...(statements ? { log_statement_stats: 'on', log_min_error_statement: 'log', log_line_prefix: '' } : {}) },
+  });
+  const targetLog = join(dirname(target.dataDir), 'server.log');
   const temporal = await startTemporalServer();
   try {
     if (db === 'tiny') await buildTinyDatabase(source, db, FULL_SIZE.tinyTables);
@@ -104,6 +147,7 @@ async function main(): Promise<void> {
         const ctx = { source, target, db, temporalAddress: temporal.address, jobs: arg('--jobs') === undefined ? undefined : Number(arg('--jobs')) };
         const prepared: Prepared | undefined = await tool.prepare?.(ctx);
         const pids: Record<string, number> = { ...groups, ...(prepared?.worker ? { worker: prepared.worker.pid } : {}) };
+        const logStart = statSync(targetLog).size;
         const before = allProcesses();
         const machineBefore = machineSeconds();
         const started = process.hrtime.bigint();
@@ -114,6 +158,7 @@ async function main(): Promise<void> {
         await prepared?.stop();
         const parts = Object.entries(pids).map(([name, pid]) => [name, treeSeconds(pid, after) - treeSeconds(pid, before)] as const);
         const known = parts.reduce((sum, [, s]) => sum + s, 0);
+        if (statements) printStatementCpu(readFileSync(targetLog).subarray(logStart).toString('utf8'));
         console.log(`${tool.name} on ${db}: wall ${wall.toFixed(1)} s, machine CPU ${machine.toFixed(1)} s: ${parts.map(([n, s]) => `${n} ${s.toFixed(1)}`).join(', ')}, rest ${(machine - known).toFixed(1)}`);
       }
     }

@@ -78,7 +78,8 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         const committed = await loadProgress(tgt, workflowId, 'pre-data');
         const args = schemaDumpArgs(input.snapshot, input);
         // Taken while the precheck ran, when it was taken on this worker with these arguments.
-        const earlyDump = committed ? undefined : early.take(workflowId, args);
+        let earlyDump = committed ? undefined : early.take(workflowId, args);
+        const reusedEarlyDump = earlyDump !== undefined;
         if (earlyDump) await writeFile(dumpFile, earlyDump);
         else if (!committed || !(await loadDumpInto(tgt, workflowId, dumpFile))) await runSchemaDump(deps, source, args, dumpFile, (run) => (dump = run));
         let filter: SchemaFilter | undefined;
@@ -95,8 +96,9 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         }
         if (!committed) {
           const { rows: schemas } = await tgt.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace');
-          await saveDump(tgt, workflowId, await readFile(dumpFile), skip, schemas.map((r) => r.nspname));
+          await saveDump(tgt, workflowId, earlyDump ?? (await readFile(dumpFile)), skip, schemas.map((r) => r.nspname));
         }
+        earlyDump = undefined; // the file has it: not held in memory while the script runs (10,000 tables: ~15 MB)
 
         // The script runs in one transaction, marked done inside it; it commits only after
         // pg_restore ended well (a failed pg_restore may have written half a script).
@@ -115,7 +117,7 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         if (ran === 0 && !committed) throw new Error('pg_restore wrote no pre-data script; nothing was applied');
         await tgt.query(dropColumnsSql(filter) + markerSql(workflowId, 'pre-data'));
         await tgt.query('COMMIT');
-        return { alreadyDone: false, leftOut: filter?.leftOutByDependency, notSelected: filter?.notSelected, reusedEarlyDump: earlyDump !== undefined };
+        return { alreadyDone: false, leftOut: filter?.leftOutByDependency, notSelected: filter?.notSelected, reusedEarlyDump };
       });
     } finally {
       endLifetime();
