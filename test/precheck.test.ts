@@ -14,7 +14,7 @@ import { REPO, runCli, startHarness, tableChecksums, userRelations, writeSpec, t
 const EVERY_ITEM = [
   'source-connect', 'source-tls', 'target-connect', 'target-tls', 'target-database-name', 'target-database', 'server-versions',
   'pg-dump-version', 'encoding', 'database-locale', 'collations', 'source-privileges', 'target-privileges', 'target-table-privileges',
-  'disk-space', 'extensions', 'c-functions', 'tables-without-key', 'lock-capacity', 'roles', 'large-objects', 'target-conflicts', 'source-writes',
+  'disk-space', 'extensions', 'c-functions', 'tables-without-key', 'lock-capacity', 'report-size', 'roles', 'large-objects', 'target-conflicts', 'source-writes',
 ];
 
 describe('precheck', () => {

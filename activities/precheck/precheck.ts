@@ -23,6 +23,8 @@ import { checkCollations, checkDatabaseLocale, encodingItem } from './locale-che
 import { checkSourcePrivileges, checkTargetPrivileges, checkTargetTablePrivileges } from './privilege-checks';
 import { checkDiskSpace } from './space-checks';
 import { selectionChecks, type SelectionCheckResult } from './selection-checks';
+import { checkReportSize } from './report-size-check';
+import { workerIdentity } from '../worker-identity';
 import { largeObjectChecks } from './large-object-checks';
 import { largeObjectsWanted } from '../../common/large-objects';
 import { selectsEverything } from '../../common/selection';
@@ -96,6 +98,7 @@ async function catalogChecks(deps: ActivityDeps, input: PrecheckInput, sides: Si
   items.push(await checks.checkCFunctions(src, withSchema));
   items.push(await checks.checkKeys(src, selection && new Set(selection.selected.map(displayName))));
   items.push(await checks.checkLockCapacity(src));
+  items.push(await checkReportSize(src, workerIdentity(), selection?.selected));
   const roles = await checks.checkRoles(src, tgt, withSchema);
   items.push(roles.item);
   facts.keepOwnership = roles.keepOwnership;
