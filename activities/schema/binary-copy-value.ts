@@ -43,6 +43,7 @@ export class BinaryCopyValue extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
+    if (this.valueLeft < 0) return done(new Error(`binary COPY ended in its header, after ${this.head.length} bytes`));
     if (this.valueLeft > 0) return done(new Error(`binary COPY ended ${this.valueLeft} bytes before the end of its value`));
     done();
   }

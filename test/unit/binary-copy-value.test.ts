@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
-import { BinaryCopyValue } from '../activities/schema/binary-copy-value';
+import { BinaryCopyValue } from '../../activities/schema/binary-copy-value';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const int16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
@@ -44,9 +44,11 @@ describe('BinaryCopyValue', () => {
     expect(await valueOf(binaryCopy([Buffer.alloc(0)]), 7)).toEqual({ bytes: Buffer.alloc(0), found: true });
   });
 
-  it('fails on a stream cut inside the value, or one that is not a binary COPY', async () => {
+  it('fails on a stream cut inside the value or its header, or one that is not a binary COPY', async () => {
     const whole = binaryCopy([payload]);
     await expect(valueOf(whole.subarray(0, whole.length - 100), 50)).rejects.toThrow(/ended \d+ bytes before/);
     await expect(valueOf(Buffer.concat([Buffer.from('COPY!!!!!!!'), whole.subarray(11)]), 50)).rejects.toThrow(/not a binary COPY/);
+    // cut before the value's length is known: an empty file would pass for an empty dump
+    for (const at of [0, 10, 19, 22]) await expect(valueOf(whole.subarray(0, at), 7)).rejects.toThrow(/ended in its header/);
   });
 });
