@@ -117,6 +117,20 @@ async function writes(h: Harness, db: string, round: number): Promise<void> {
   );
 }
 
+/**
+ * A migration of `db` (filled by STREAM_SQL) with incremental.wayBack taken to fallback-ready:
+ * started, streaming, `whileStreaming` (if any), then `pgferry cutover <cutoverArgs>`.
+ */
+async function toFallbackReady({ h, id, ok, source }: Context, db: string, opts: { whileStreaming?: () => Promise<void>; cutoverArgs?: string[] } = {}): Promise<void> {
+  await source(db, STREAM_SQL);
+  const spec = writeSpec({ source: h.source.url(db), target: h.target.url(db), ...INCREMENTAL, incremental: { wayBack: true } });
+  await ok(['start', spec, '--id', id]);
+  await waitForPhase(h.client, id, 'streaming');
+  await opts.whileStreaming?.();
+  await ok(['cutover', id, ...(opts.cutoverArgs ?? [])]);
+  await waitForPhase(h.client, id, 'fallback-ready');
+}
+
 async function streamedChanges(h: Harness, id: string): Promise<number> {
   return (await h.client.workflow.getHandle(`${id}/stream`).query(streamProgressQuery)).totalChanges;
 }
@@ -334,15 +348,15 @@ const SHAPES: Shape[] = [
     name: 'incremental-way-back-rollback',
     what: 'incremental with incremental.wayBack: `pgferry cutover --lock-source` prepares the way back, writes on the target stream back (fallback-ready), then `pgferry rollback`',
     outcome: 'COMPLETED',
-    async run({ h, id, ok, source }) {
-      await source('wbr', STREAM_SQL);
-      const spec = writeSpec({ source: h.source.url('wbr'), target: h.target.url('wbr'), ...INCREMENTAL, incremental: { wayBack: true } });
-      await ok(['start', spec, '--id', id]);
-      await waitForPhase(h.client, id, 'streaming');
-      await writes(h, 'wbr', 1);
-      await waitForChanges(h, id, 20);
-      await ok(['cutover', id, '--lock-source']);
-      await waitForPhase(h.client, id, 'fallback-ready');
+    async run(ctx) {
+      const { h, id, ok } = ctx;
+      await toFallbackReady(ctx, 'wbr', {
+        whileStreaming: async () => {
+          await writes(h, 'wbr', 1);
+          await waitForChanges(h, id, 20);
+        },
+        cutoverArgs: ['--lock-source'],
+      });
       await h.target.query(`INSERT INTO items SELECT g, 'on the target' FROM generate_series(5001, 5020) g; UPDATE items SET v = 'changed on the target' WHERE id <= 10`, 'wbr');
       await waitFor('target writes on the source', async () => (await h.source.query(`SELECT 1 FROM items WHERE id = 5020`, 'wbr')).length === 1, 60_000);
       await ok(['rollback', id]);
@@ -353,13 +367,9 @@ const SHAPES: Shape[] = [
     name: 'incremental-way-back-finish',
     what: 'incremental with incremental.wayBack: `pgferry cutover`, a write on the target streamed back, then `pgferry finish`',
     outcome: 'COMPLETED',
-    async run({ h, id, ok, source }) {
-      await source('wbf', STREAM_SQL);
-      const spec = writeSpec({ source: h.source.url('wbf'), target: h.target.url('wbf'), ...INCREMENTAL, incremental: { wayBack: true } });
-      await ok(['start', spec, '--id', id]);
-      await waitForPhase(h.client, id, 'streaming');
-      await ok(['cutover', id]);
-      await waitForPhase(h.client, id, 'fallback-ready');
+    async run(ctx) {
+      const { h, id, ok } = ctx;
+      await toFallbackReady(ctx, 'wbf');
       await h.target.query(`DELETE FROM notes WHERE id <= 5`, 'wbf');
       await waitFor('the delete on the source', async () => (await h.source.query(`SELECT 1 FROM notes WHERE id <= 5`, 'wbf')).length === 0, 60_000);
       await ok(['finish', id]);
@@ -370,13 +380,9 @@ const SHAPES: Shape[] = [
     name: 'incremental-way-back-cancelled',
     what: 'incremental with incremental.wayBack: `pgferry cutover`, then `pgferry cancel` in fallback-ready: the way back and the bookkeeping are dropped on the way out',
     outcome: 'CANCELLED',
-    async run({ h, id, ok, source, ended }) {
-      await source('wbc', STREAM_SQL);
-      const spec = writeSpec({ source: h.source.url('wbc'), target: h.target.url('wbc'), ...INCREMENTAL, incremental: { wayBack: true } });
-      await ok(['start', spec, '--id', id]);
-      await waitForPhase(h.client, id, 'streaming');
-      await ok(['cutover', id]);
-      await waitForPhase(h.client, id, 'fallback-ready');
+    async run(ctx) {
+      const { id, ok, ended } = ctx;
+      await toFallbackReady(ctx, 'wbc');
       await ok(['cancel', id]);
       await ended(id);
       return id;
