@@ -7,6 +7,7 @@
  */
 import type { Client } from 'pg';
 import type { CheckItem } from '../../common/precheck';
+import { USER_TABLES_SQL } from '../copy/list-tables';
 import { fail, pass } from './items';
 
 /** Temporal's payload limit (2 MiB), less room for the report's other parts (warnings, phases). */
@@ -41,13 +42,9 @@ export function reportSizeItem(tables: TableNames, workerLabel: string): CheckIt
   );
 }
 
-/** The tables the migration copies: the selection's, or every table of the source. */
+/** The tables the migration copies: the selection's, or every table listTables reports (USER_TABLES_SQL). */
 export async function checkReportSize(src: Client, workerLabel: string, selected?: { schema: string; name: string }[]): Promise<CheckItem> {
   if (selected) return reportSizeItem({ count: selected.length, nameChars: selected.reduce((n, t) => n + t.schema.length + t.name.length, 0) }, workerLabel);
-  const { rows } = await src.query<{ n: string; chars: string | null }>(
-    `SELECT count(*) AS n, sum(length(n.nspname) + length(c.relname)) AS chars
-       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p', 'f') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`,
-  );
+  const { rows } = await src.query<{ n: string; chars: string | null }>(`SELECT count(*) AS n, sum(length(t.schema) + length(t.name)) AS chars FROM (${USER_TABLES_SQL}) t`);
   return reportSizeItem({ count: Number(rows[0].n), nameChars: Number(rows[0].chars ?? 0) }, workerLabel);
 }
