@@ -89,16 +89,23 @@ function temporalPid(address: string): number {
   throw new Error(`no temporal server process on port ${port}`);
 }
 
-/** The kind of a statement, for grouping: its first words, without names or literals. */
+/** Kinds of statement, by their first words: each capture is a word of the kind, names and literals left out. */
+const STATEMENT_KINDS = [
+  /^(COPY) .* (FROM|TO) /i,
+  /^(CREATE (?:UNIQUE )?INDEX)/i,
+  /^(ALTER TABLE) .*? (ADD CONSTRAINT) \S+ (\w+(?: KEY)?)/i,
+  /^(SELECT count)/i,
+  /^(\w+(?: [A-Z]+(?= ))?)/, // a command and its upper-case keyword (CREATE TABLE), not a lower-case name
+];
+
+/** The kind of a statement, for grouping. */
 function statementKind(sql: string): string {
   const s = sql.trim().replace(/\s+/g, ' ');
-  const m =
-    /^(COPY) .* (FROM|TO) /i.exec(s) ??
-    /^(CREATE (UNIQUE )?INDEX)/i.exec(s) ??
-    /^(ALTER TABLE) .*? (ADD CONSTRAINT \S+ \w+( KEY)?)/i.exec(s) ??
-    /^(SELECT count)/i.exec(s) ??
-    /^(\w+( \w+)?)/.exec(s);
-  return m ? m.slice(1).filter((x, i) => x && (i === 0 || !/^\s/.test(x))).join(' ').toUpperCase().slice(0, 48) : s.slice(0, 30);
+  for (const kind of STATEMENT_KINDS) {
+    const m = kind.exec(s);
+    if (m) return m.slice(1).join(' ').toUpperCase();
+  }
+  return s.slice(0, 30);
 }
 
 /** Sums the target's logged statement CPU (log_statement_stats) by kind of statement. */
@@ -147,7 +154,7 @@ async function main(): Promise<void> {
         const ctx = { source, target, db, temporalAddress: temporal.address, jobs: arg('--jobs') === undefined ? undefined : Number(arg('--jobs')) };
         const prepared: Prepared | undefined = await tool.prepare?.(ctx);
         const pids: Record<string, number> = { ...groups, ...(prepared?.worker ? { worker: prepared.worker.pid } : {}) };
-        const logStart = statSync(targetLog).size;
+        const logStart = statements ? statSync(targetLog).size : 0;
         const before = allProcesses();
         const machineBefore = machineSeconds();
         const started = process.hrtime.bigint();
