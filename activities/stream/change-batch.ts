@@ -27,6 +27,7 @@
  */
 import type { Client, QueryResult } from 'pg';
 import { tableKey } from '../../common/plan';
+import { allInOrder } from './queued-queries';
 import type { TableChangeCounts } from '../../common/stream';
 import { qualified } from '../db';
 import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValue, type UpdateMessage } from './pgoutput-types';
@@ -162,17 +163,20 @@ export class ChangeBatch {
   async apply(client: Pick<Client, 'query'>): Promise<void> {
     const plan = this.plan();
     if (this.log.length === 1) {
-      for (const statement of plan) await execute(client, statement); // nothing to net
+      await allInOrder(plan.map((statement) => execute(client, statement))); // nothing to net
     } else if (plan.length > 0) {
-      await client.query(`SAVEPOINT ${SAVEPOINT}`);
+      // Queued together: the target runs them back to back (queued-queries.ts).
+      const savepoint = client.query(`SAVEPOINT ${SAVEPOINT}`);
+      const statements = plan.map((statement) => execute(client, statement));
+      const release = client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
       try {
-        for (const statement of plan) await execute(client, statement);
+        await allInOrder([savepoint, ...statements, release]);
       } catch (err) {
         if (!NETTING_CONFLICTS.has((err as { code?: string }).code ?? '')) throw err;
         await client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
         await this.replayInOrder(client);
+        await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
       }
-      await client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
     }
     this.steps = [];
     this.current = undefined;

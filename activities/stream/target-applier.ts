@@ -15,6 +15,7 @@ import { FailureType } from '../../common/failure-types';
 import { formatLsn } from '../../common/lsn';
 import type { ChangeBatch } from './change-batch';
 import { lockPosition, savePosition } from './stream-position';
+import { allInOrder } from './queued-queries';
 
 export type TargetClient = Pick<Client, 'query'>;
 
@@ -82,8 +83,7 @@ export class TargetApplier {
     this.queued = position;
     const run = (async () => {
       await this.apply(batch);
-      await savePosition(this.client, this.migrationId, formatLsn(position));
-      await this.client.query('COMMIT');
+      await allInOrder([savePosition(this.client, this.migrationId, formatLsn(position)), this.client.query('COMMIT')]);
       this.open = false;
       committed(this.counts.take());
     })();
@@ -96,12 +96,15 @@ export class TargetApplier {
   }
 
   private async begin(): Promise<void> {
-    await this.client.query('BEGIN');
+    // Queued together (queued-queries.ts). Like PostgreSQL's own apply worker: no FK checks or
+    // user triggers for replicated rows.
+    const [, fence] = await allInOrder([
+      this.client.query('BEGIN'),
+      lockPosition(this.client, this.migrationId),
+      this.client.query('SET LOCAL session_replication_role = replica'),
+    ]);
     this.open = true;
-    const fence = await lockPosition(this.client, this.migrationId);
     if (!fence || fence.closed) throw streamClosed();
-    // Like PostgreSQL's own apply worker: no FK checks or user triggers for replicated rows.
-    await this.client.query('SET LOCAL session_replication_role = replica');
   }
 }
 

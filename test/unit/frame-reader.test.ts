@@ -41,6 +41,21 @@ describe('FrameReader', () => {
     expect(Date.now() - waitStarted).toBeLessThan(1_000);
   });
 
+  it('resumes a wait from the event loop, not from inside the readable event, so other sockets get read in between', async () => {
+    const stream = new PassThrough({ objectMode: true });
+    const reader = new FrameReader(stream);
+    let resumed = false;
+    const waiting = reader.wait(5_000).then(() => (resumed = true));
+    stream.write(keepalive(1n));
+    // The 'readable' event and every tick and microtask after it have run: still waiting.
+    await new Promise((r) => process.nextTick(r));
+    for (let i = 0; i < 10; i += 1) await Promise.resolve();
+    expect(resumed).toBe(false);
+    await waiting; // the next turn of the event loop, after its I/O
+    expect(resumed).toBe(true);
+    expect(reader.take()).toMatchObject({ walEnd: 1n });
+  });
+
   it('reports the end of the stream as a connection error, which the retry policy treats as such', async () => {
     const stream = new PassThrough({ objectMode: true });
     const reader = new FrameReader(stream);

@@ -78,6 +78,7 @@ describe('target applier', () => {
     const { client, statements } = fakeTarget({ closed: true });
     const applier = new TargetApplier(client, 'm1', 0n);
     await expect(applier.apply(fakeBatch(1))).rejects.toMatchObject({ type: 'StreamClosed', nonRetryable: true });
-    expect(statements).toEqual(['BEGIN', 'SELECT slot,']);
+    // The session setting goes out with the lock (one round trip); no change is applied.
+    expect(statements).toEqual(['BEGIN', 'SELECT slot,', 'SET LOCAL']);
   });
 });
