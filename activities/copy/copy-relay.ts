@@ -15,6 +15,7 @@
  */
 import { Readable, Writable, type Duplex } from 'node:stream';
 import type { Connection } from 'pg';
+import { relayed } from './relay-garbage';
 
 const COPY_DATA = 0x64; // 'd'
 const COPY_DONE = 0x63; // 'c'
@@ -96,6 +97,7 @@ export class CopyOutRelay extends Readable {
     let chunk: Buffer | null;
     while (this.wanted && socket && this.pgOnData && (chunk = socket.read() as Buffer | null) !== null) {
       this.wanted = this.parse(chunk);
+      relayed(chunk.length);
     }
   }
 
