@@ -222,6 +222,27 @@ describe('other unique constraints', () => {
   });
 });
 
+describe('queued statements', () => {
+  it('sends a batch\'s savepoint, statements and release together, without waiting for each answer', async () => {
+    await sql('CREATE TABLE q1 (id int PRIMARY KEY, v text); CREATE TABLE q2 (id int PRIMARY KEY, v text)');
+    const [q1, q2] = [await table('public', 'q1', ['id']), await table('public', 'q2', ['id'])];
+    const batch = new ChangeBatch();
+    batch.add(q1, ins(q1, { id: '1', v: 'a' }));
+    batch.add(q2, ins(q2, { id: '2', v: 'b' }));
+    let answered = 0;
+    const sentAfter: number[] = []; // answers received when each statement was sent
+    const tracking = {
+      query: ((...args: unknown[]) => {
+        sentAfter.push(answered);
+        return ((client.query as (...a: unknown[]) => Promise<unknown>).apply(client, args)).finally(() => (answered += 1));
+      }) as Client['query'],
+    };
+    await applyBatch(batch, tracking);
+    expect(sentAfter).toEqual([0, 0, 0, 0]); // SAVEPOINT, upsert q1, upsert q2, RELEASE
+    expect(await sql('SELECT (SELECT v FROM q1) AS a, (SELECT v FROM q2) AS b')).toEqual([{ a: 'a', b: 'b' }]);
+  });
+});
+
 describe('tables without a key (REPLICA IDENTITY FULL)', () => {
   it('deletes and updates exactly one of several duplicate rows', async () => {
     await sql(`CREATE TABLE dup (a int, b text, c text);

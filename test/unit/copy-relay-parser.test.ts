@@ -4,8 +4,12 @@
 import { EventEmitter } from 'node:events';
 import { PassThrough, Writable } from 'node:stream';
 import type { Connection } from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CopyInRelay, CopyOutRelay } from '../../activities/copy/copy-relay';
+import { relayed } from '../../activities/copy/relay-garbage';
+
+// Counts what the relay reports towards its garbage collection (relay-garbage.ts has its own test).
+vi.mock('../../activities/copy/relay-garbage', () => ({ relayed: vi.fn() }));
 
 function message(type: string, body: Buffer | string): Buffer {
   const payload = Buffer.isBuffer(body) ? body : Buffer.from(body);
@@ -57,6 +61,15 @@ describe('CopyOutRelay', () => {
     expect(relay.bytes).toBe(rows.reduce((n, r) => n + r.length, 0));
     // pg gets the conversation back from CopyDone on
     expect(toPg.equals(closing)).toBe(true);
+  });
+
+  it('reports every byte it reads from the source socket towards the collection of spent chunks', async () => {
+    vi.mocked(relayed).mockClear();
+    await relayOut(serverBytes(), 1000);
+    const reported = vi.mocked(relayed).mock.calls.reduce((n, [bytes]) => n + bytes, 0);
+    // Everything up to CopyDone went through the relay; the rest went back to pg unread by it.
+    expect(reported).toBeGreaterThanOrEqual(serverBytes().length - closing.length);
+    expect(reported).toBeLessThanOrEqual(serverBytes().length);
   });
 
   it('hands an ErrorResponse to pg and forwards nothing after it', async () => {

@@ -28,6 +28,11 @@ describe('relay garbage', () => {
     expect(gc).toHaveBeenCalledTimes(3);
   });
 
+  it('is enabled in every launcher of the worker (their flags come from WORKER_NODE_FLAGS)', async () => {
+    const { WORKER_NODE_FLAGS } = await import('../../worker/memory');
+    expect(WORKER_NODE_FLAGS).toContain('--expose-gc');
+  });
+
   it('does nothing when the worker was started without --expose-gc', async () => {
     const { relayed } = await loadWith(undefined);
     expect(() => relayed(64 * MiB)).not.toThrow();

@@ -74,6 +74,30 @@ describe('target applier', () => {
     expect(busy).toEqual([true]); // still applying when it failed
   });
 
+  it('sends a transaction\'s opening statements, and then its position and COMMIT, without waiting for each answer', async () => {
+    const issued: string[][] = [];
+    let answered = 0;
+    const client = {
+      query: async (sql: string) => {
+        issued.push([sql.split(/\s+/)[0], String(answered)]); // the statement, and how many answers had come when it was sent
+        await new Promise((r) => setImmediate(r));
+        answered += 1;
+        return /FOR UPDATE/.test(sql) ? { rows: [{ slot: 's', applied_lsn: '0/0', closed: false }] } : { rows: [] };
+      },
+    } as unknown as TargetClient;
+    const applier = new TargetApplier(client, 'm1', 0n);
+    applier.commit(fakeBatch(1), 0x100n, () => undefined);
+    await applier.settle();
+    expect(issued).toEqual([
+      ['BEGIN', '0'],
+      ['SELECT', '0'],
+      ['SET', '0'],
+      ['INSERT', '3'],
+      ['UPDATE', '4'],
+      ['COMMIT', '4'],
+    ]);
+  });
+
   it('refuses to apply once the migration closed the stream (cut over)', async () => {
     const { client, statements } = fakeTarget({ closed: true });
     const applier = new TargetApplier(client, 'm1', 0n);
