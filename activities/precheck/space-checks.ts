@@ -35,6 +35,9 @@ export async function checkDiskSpace(src: Client, tgt: Client, targetHost: strin
   return spaceItem(Number(rows[0].bytes), await targetFreeSpace(tgt, targetHost), withData);
 }
 
+/** How far apart the two records of the target's start may be (see sameStart). */
+const START_TIME_SLACK_SECONDS = 10;
+
 async function targetFreeSpace(tgt: Client, targetHost: string): Promise<FreeSpace> {
   // pg_settings hides superuser-only settings instead of raising an error.
   const { rows } = await tgt.query<{ dir: string; port: string; started: string }>(
@@ -63,8 +66,6 @@ async function targetFreeSpace(tgt: Client, targetHost: string): Promise<FreeSpa
 function sameStart(pidFileSeconds: string, serverSeconds: string): boolean {
   return Math.abs(Number(pidFileSeconds) - Number(serverSeconds)) <= START_TIME_SLACK_SECONDS;
 }
-
-const START_TIME_SLACK_SECONDS = 10;
 
 /** Port and start time (epoch seconds) from postmaster.pid, when the worker may read it. */
 function postmasterPid(dir: string): { port: string; started: string } | undefined {

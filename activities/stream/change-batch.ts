@@ -27,10 +27,10 @@
  */
 import type { Client, QueryResult } from 'pg';
 import { tableKey } from '../../common/plan';
-import { allInOrder } from './queued-queries';
 import type { TableChangeCounts } from '../../common/stream';
 import { qualified } from '../db';
 import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValue, type UpdateMessage } from './pgoutput-types';
+import { allInOrder } from './queued-queries';
 import { tableSql, updatable, type ApplyTable, type MatchCode } from './target-table';
 
 export type RowChange = InsertMessage | UpdateMessage | DeleteMessage;
