@@ -110,7 +110,7 @@ export function pgferryContender(): CdcContender {
     async pause() {
       await stream().signal('pauseStream', { paused: true });
       await until('the stream paused', 60_000, async () => (await streamProgress()).state === 'paused');
-      // The stream activity asks its workflow every 250 ms and stops between transactions.
+      // The stream activity asks its workflow every second and stops between transactions.
       await new Promise((r) => setTimeout(r, 1000));
     },
     async resume() {

@@ -246,12 +246,9 @@ describe('pgoutput over a real replication stream', () => {
     // Relation/Type frames carry 0 (as can a Begin), so a reader must take progress from Commit
     // messages, never from walStart alone.
     for (const { frame, msg } of received) {
-      expect(frame.walEnd).toBe(frame.walStart);
       if (msg.tag === 'commit') expect(frame.walStart).toBe(msg.endLsn);
       if (msg.tag === 'relation' || msg.tag === 'type') expect(frame.walStart).toBe(0n);
       else if (msg.tag !== 'begin') expect(frame.walStart).toBeGreaterThan(startLsn);
-      expect(frame.sendTimeMicros).toBeGreaterThanOrEqual(madeFrom);
-      expect(frame.sendTimeMicros).toBeLessThanOrEqual(BigInt(Date.now()) * 1000n);
     }
 
     // "Apply" everything: confirm the last commit, with a recognisable client clock, then keep

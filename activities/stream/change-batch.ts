@@ -21,15 +21,17 @@
  * changes keep their order and each update or delete changes exactly one matching row, as
  * the apply worker does; consecutive inserts still go as one statement.
  *
- * Values stay PostgreSQL text (pgoutput's form) and are cast in SQL to the target's column
- * types: JS numbers or dates would lose precision. Error messages name tables and counts,
- * never row values: they end up in logs and Temporal history.
+ * Values stay PostgreSQL text (pgoutput's form), bound as one text[] per column
+ * (binary-text-array.ts) and cast in SQL to the target's column types: JS numbers or dates
+ * would lose precision. Error messages name tables and counts, never row values: they end up
+ * in logs and Temporal history.
  */
 import type { Client, QueryResult } from 'pg';
 import { tableKey } from '../../common/plan';
 import type { TableChangeCounts } from '../../common/stream';
 import { qualified } from '../db';
 import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValue, type UpdateMessage } from './pgoutput-types';
+import { binaryTextArray } from './binary-text-array';
 import { allInOrder } from './queued-queries';
 import { tableSql, updatable, type ApplyTable, type MatchCode } from './target-table';
 
@@ -491,27 +493,10 @@ function statementName(text: string): string | undefined {
   return name;
 }
 
-/**
- * A text[] literal (`{"a",NULL,"b\\"c"}`) for a column of row values. node-postgres would build
- * the same, but generically and value by value; with tens of thousands of values per batch
- * this is a hot path.
- */
-export function textArrayLiteral(values: ReadonlyArray<string | null>): string {
-  let out = '{';
-  for (let i = 0; i < values.length; i += 1) {
-    if (i > 0) out += ',';
-    const v = values[i];
-    if (v === null) out += 'NULL';
-    else if (v.includes('"') || v.includes('\\')) out += '"' + v.replace(/[\\"]/g, '\\$&') + '"';
-    else out += '"' + v + '"';
-  }
-  return out + '}';
-}
-
 async function execute(client: Pick<Client, 'query'>, statement: PlannedStatement): Promise<void> {
   let result: QueryResult;
   try {
-    const values = statement.values.map((v) => (Array.isArray(v) ? textArrayLiteral(v as Array<string | null>) : v));
+    const values = statement.values.map((v) => (Array.isArray(v) ? binaryTextArray(v as Array<string | null>) : v));
     result = await client.query({ text: statement.text, values, name: values.length > 0 ? statementName(statement.text) : undefined });
   } catch (err) {
     throw applyError(statement, err);

@@ -28,8 +28,6 @@ export function parseCopyBothFrame(buf: Buffer): CopyBothFrame {
     return {
       kind: 'xlogdata',
       walStart: buf.readBigUInt64BE(1),
-      walEnd: buf.readBigUInt64BE(9),
-      sendTimeMicros: pgTimeToUnixMicros(buf.readBigInt64BE(17)),
       // A view, not a copy: the frame buffer is ours alone once copy-both has pushed it.
       payload: buf.subarray(XLOG_HEADER),
     };

@@ -1,7 +1,7 @@
 // The netting and statement planning of ChangeBatch, without a database: which statements a
 // batch of changes becomes, with which rows. test/change-batch.test.ts runs them for real.
 import { describe, expect, it } from 'vitest';
-import { ChangeBatch, textArrayLiteral, type PlannedStatement } from '../../activities/stream/change-batch';
+import { ChangeBatch, type PlannedStatement } from '../../activities/stream/change-batch';
 import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValue, type UpdateMessage } from '../../activities/stream/pgoutput-types';
 import type { ApplyColumn, ApplyTable } from '../../activities/stream/target-table';
 import type { Operation } from '../../common/spec';
@@ -262,12 +262,5 @@ describe('ChangeBatch at scale', () => {
     const again = new ChangeBatch();
     again.add(t, ins('1', 'a', 'b'));
     expect(again.plan()[0].text).toBe(plan[1].text);
-  });
-});
-
-describe('textArrayLiteral', () => {
-  it('quotes every value, escapes quotes and backslashes, and writes NULL for null', () => {
-    expect(textArrayLiteral(['a', null, 'NULL', '', 'x,y', 'say "hi"', 'c:\\dir', '{}'])).toBe('{"a",NULL,"NULL","","x,y","say \\"hi\\"","c:\\\\dir","{}"}');
-    expect(textArrayLiteral([])).toBe('{}');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONTROL_POLL_MS, ControlPoller } from '../../activities/stream/control-poller';
+import { CONTROL_POLL_MS, ControlPoller, PAUSED_POLL_MS } from '../../activities/stream/control-poller';
 import type { StreamControl } from '../../common/stream';
 
 describe('stream control poller', () => {
@@ -15,6 +15,18 @@ describe('stream control poller', () => {
     await poller.poll();
     expect(poller.paused).toBe(false);
     expect(poller.limit).toEqual({});
+  });
+
+  it('asks again within PAUSED_POLL_MS while paused, so a resume takes effect at once', async () => {
+    const answers: StreamControl[] = [{ paused: true }, {}];
+    const poller = new ControlPoller(async () => answers.shift() ?? {});
+    await poller.poll();
+    const polledAt = Date.now();
+    expect(PAUSED_POLL_MS).toBeLessThan(CONTROL_POLL_MS);
+    expect(poller.due(polledAt + PAUSED_POLL_MS)).toBe(true);
+    await poller.poll(); // resumed: back to once a second
+    expect(poller.paused).toBe(false);
+    expect(poller.due(Date.now() + PAUSED_POLL_MS)).toBe(false);
   });
 
   it('stops once the cutover position is applied', async () => {

@@ -1,0 +1,69 @@
+/**
+ * A text[] parameter in PostgreSQL's binary array format, the one `array_recv` reads: the
+ * change stream binds a batch's rows as one text[] per column (target-table.ts), tens of
+ * thousands of values a batch. node-postgres sends a Buffer parameter as binary, so the values
+ * go into one buffer as they are: no quoting or escaping to build a `{"a","b"}` literal (a tree
+ * of string pieces per value, flattened and encoded again by the driver), and the target
+ * reads lengths instead of parsing the literal.
+ *
+ * Layout (src/backend/utils/adt/arrayfuncs.c, array_recv): int32 number of dimensions,
+ * int32 flags (1: has NULLs), OID of the element type; per dimension int32 length and int32
+ * lower bound; then per element int32 byte length (-1: NULL) and the bytes. Text elements are
+ * the client encoding's bytes, which node-postgres sets to UTF-8.
+ */
+
+const TEXT_OID = 25;
+const HEADER_BYTES = 4 + 4 + 4;
+const DIMENSION_BYTES = 4 + 4;
+/** A UTF-16 code unit takes at most 3 bytes in UTF-8 (a surrogate pair, 2 units, takes 4). */
+const MAX_UTF8_PER_UNIT = 3;
+
+export function binaryTextArray(values: ReadonlyArray<string | null>): Buffer {
+  if (values.length === 0) {
+    const empty = Buffer.alloc(HEADER_BYTES);
+    empty.writeInt32BE(TEXT_OID, 8);
+    return empty;
+  }
+  // Sized for ASCII, plus room for the longest value's worst case: ASCII data never grows it.
+  let size = HEADER_BYTES + DIMENSION_BYTES;
+  let longest = 0;
+  for (let i = 0; i < values.length; i += 1) {
+    const length = values[i]?.length ?? 0;
+    size += 4 + length;
+    if (length > longest) longest = length;
+  }
+  let buf: Buffer = Buffer.allocUnsafe(size + (MAX_UTF8_PER_UNIT - 1) * longest);
+  let at = HEADER_BYTES + DIMENSION_BYTES;
+  let after = size - at; // what the values not yet written take in ASCII
+  let hasNull = 0;
+  for (let i = 0; i < values.length; i += 1) {
+    const value = values[i];
+    if (value === null) {
+      buf.writeInt32BE(-1, at);
+      at += 4;
+      after -= 4;
+      hasNull = 1;
+      continue;
+    }
+    after -= 4 + value.length;
+    // Room for this value's worst case and the values after it in ASCII.
+    const needed = at + 4 + MAX_UTF8_PER_UNIT * value.length + after;
+    if (needed > buf.length) buf = grown(buf, at, needed);
+    const written = buf.write(value, at + 4, 'utf8');
+    buf.writeInt32BE(written, at);
+    at += 4 + written;
+  }
+  buf.writeInt32BE(1, 0); // one dimension
+  buf.writeInt32BE(hasNull, 4);
+  buf.writeInt32BE(TEXT_OID, 8);
+  buf.writeInt32BE(values.length, 12);
+  buf.writeInt32BE(1, 16); // lower bound, as in SQL
+  return buf.subarray(0, at);
+}
+
+/** A bigger buffer with the first `used` bytes of `buf` (non-ASCII text took more than its length). */
+function grown(buf: Buffer, used: number, needed: number): Buffer {
+  const bigger = Buffer.allocUnsafe(Math.max(needed, buf.length * 2));
+  buf.copy(bigger, 0, 0, used);
+  return bigger;
+}
