@@ -4,14 +4,14 @@
  * and the confirmed position checked on the server. Needs no Temporal server.
  */
 import { randomBytes } from 'node:crypto';
-import { finished } from 'node:stream/promises';
+import { once } from 'node:events';
 import { Client } from 'pg';
-import { both, type CopyBothQuery } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../common/lsn';
 import { decodePgOutput } from '../activities/stream/pgoutput-decoder';
 import { UNCHANGED_TOAST, type CommitMessage, type PgOutputMessage, type TupleValue, type XLogData } from '../activities/stream/pgoutput-types';
 import { parseCopyBothFrame, standbyStatusUpdate } from '../activities/stream/replication-frames';
+import { ReplicationStream } from '../activities/stream/replication-stream';
 import { startPostgres, type PgCluster } from '../launch/postgres';
 
 // Random base64 (~1.6 MB): far above the TOAST threshold and incompressible, so it is stored
@@ -118,9 +118,8 @@ describe('pgoutput over a real replication stream', () => {
     const [{ lsn: emittedAt }] = (await db.query<{ lsn: string }>(`SELECT pg_logical_emit_message(false, 'pgferry', 'hello')::text AS lsn`)).rows;
     const madeUntil = BigInt(Date.now()) * 1000n;
 
-    const stream: CopyBothQuery = repl.query(
-      both(`START_REPLICATION SLOT s LOGICAL ${formatLsn(startLsn)} (proto_version '1', publication_names '"pub"', messages 'true')`, { alignOnCopyDataFrame: true }),
-    );
+    const stream = repl.query(new ReplicationStream(`START_REPLICATION SLOT s LOGICAL ${formatLsn(startLsn)} (proto_version '1', publication_names '"pub"', messages 'true')`));
+    let ending = false;
     const received: Array<{ frame: XLogData; msg: PgOutputMessage }> = [];
     let keepalives = 0;
     let answered = 0;
@@ -129,12 +128,12 @@ describe('pgoutput over a real replication stream', () => {
     let clock: bigint | undefined = undefined; // undefined: the current time
     let failure: Error | undefined;
     stream.on('error', (err: Error) => (failure ??= err));
-    stream.on('data', (chunk: Buffer) => {
+    const onFrame = (chunk: Buffer) => {
       try {
         const frame = parseCopyBothFrame(chunk);
         if (frame.kind === 'keepalive') {
           keepalives++;
-          if (frame.replyRequested && !stream.writableEnded) {
+          if (frame.replyRequested && !ending) {
             stream.write(standbyStatusUpdate({ written, flushed, applied: flushed, nowMicros: clock }));
             answered++;
           }
@@ -145,6 +144,9 @@ describe('pgoutput over a real replication stream', () => {
       } catch (err) {
         failure ??= err as Error;
       }
+    };
+    stream.on('readable', () => {
+      for (let chunk = stream.read(); chunk !== null; chunk = stream.read()) onFrame(chunk);
     });
 
     const isLast = (m: PgOutputMessage) => m.tag === 'message' && !m.transactional;
@@ -274,8 +276,10 @@ describe('pgoutput over a real replication stream', () => {
     expect(state).toEqual({ write: formatLsn(written), flush: formatLsn(flushed), replay: formatLsn(flushed), reply_time: String(CLIENT_TIME), confirmed: formatLsn(flushed) });
 
     // End cleanly: CopyDone both ways, then the connection takes replication commands again.
-    stream.end();
-    await Promise.race([finished(stream), new Promise((_, reject) => setTimeout(() => reject(new Error('the stream did not end')), 15_000))]);
+    ending = true;
+    const ended = once(stream, 'end');
+    stream.end(); // the 'readable' listener reads on up to the server's CopyDone
+    await Promise.race([ended, new Promise((_, reject) => setTimeout(() => reject(new Error('the stream did not end')), 15_000))]);
     expect(failure).toBeUndefined();
     await repl.query('DROP_REPLICATION_SLOT s');
     expect(await pg.query(`SELECT slot_name FROM pg_replication_slots`)).toEqual([]);

@@ -78,8 +78,8 @@ type Barrier =
   /** A key change known only partially, with no full row to merge it into: not nettable. */
   | { kind: 'key-change'; table: ApplyTable; oldKey: string[]; row: TupleValue[] };
 
-/** The changes as they came, for the in-order replay. */
-type Logged = { table: ApplyTable; change: RowChange } | { tables: ApplyTable[]; restartIdentity: boolean };
+/** A truncate as it came, for the in-order replay. */
+type LoggedTruncate = { tables: ApplyTable[]; restartIdentity: boolean };
 
 const COUNTER = { insert: 'inserts', update: 'updates', delete: 'deletes' } as const;
 
@@ -93,7 +93,13 @@ const SAVEPOINT = 'pgferry_apply_batch';
 export class ChangeBatch {
   private steps: Array<Segment | Barrier> = [];
   private current: Segment | undefined;
-  private log: Logged[] = [];
+  /**
+   * The changes as they came, for the in-order replay: `log[i]` is a truncate or a change of
+   * `logTables[i]`. Two arrays rather than an object per change: a batch keeps up to 20,000
+   * changes through many young-generation collections, and every object it holds is copied.
+   */
+  private log: Array<RowChange | LoggedTruncate> = [];
+  private logTables: Array<ApplyTable | undefined> = [];
   private held = 0;
   private skippedChanges = 0;
   private tallies = new Map<ApplyTable, TableChangeCounts>();
@@ -125,7 +131,8 @@ export class ChangeBatch {
     else if (change.tag === 'update') this.update(table, change);
     else this.delete(table, checked(table, change.oldTuple));
     this.tally(table)[COUNTER[change.tag]] += 1;
-    this.log.push({ table, change });
+    this.log.push(change);
+    this.logTables.push(table);
     this.held += 1;
   }
 
@@ -138,6 +145,7 @@ export class ChangeBatch {
     for (const t of kept) this.tally(t).truncates += 1;
     this.held += kept.length;
     this.log.push({ tables: kept, restartIdentity });
+    this.logTables.push(undefined);
     this.barrier({ kind: 'truncate', tables: kept, restartIdentity });
   }
 
@@ -183,6 +191,7 @@ export class ChangeBatch {
     this.steps = [];
     this.current = undefined;
     this.log = [];
+    this.logTables = [];
     this.held = 0;
     this.countsApplied = true;
   }
@@ -192,6 +201,7 @@ export class ChangeBatch {
     this.steps = [];
     this.current = undefined;
     this.log = [];
+    this.logTables = [];
     this.held = 0;
     this.skippedChanges = 0;
     this.tallies.clear();
@@ -216,9 +226,10 @@ export class ChangeBatch {
 
   /** Each change on its own, in source order: every state in between existed on the source. */
   private async replayInOrder(client: Pick<Client, 'query'>): Promise<void> {
-    for (const logged of this.log) {
+    for (let i = 0; i < this.log.length; i += 1) {
+      const logged = this.log[i];
       const single = new ChangeBatch();
-      if ('change' in logged) single.add(logged.table, logged.change);
+      if ('tag' in logged) single.add(this.logTables[i]!, logged);
       else single.truncate(logged.tables, logged.restartIdentity);
       for (const statement of single.plan()) await execute(client, statement);
     }

@@ -10,17 +10,22 @@
  * CopyBoth mode: https://www.postgresql.org/docs/15/protocol-flow.html#PROTOCOL-COPY
  * what flows in it after START_REPLICATION: https://www.postgresql.org/docs/15/protocol-replication.html
  */
-import type { Duplex } from 'node:stream';
 import type { CopyBothFrame } from './pgoutput-types';
 import { parseCopyBothFrame } from './replication-frames';
+
+/** Where the frames come from: a ReplicationStream, or any Readable in object mode with one CopyData payload per chunk. */
+export interface FrameSource {
+  read(): Buffer | null;
+  on(event: 'readable' | 'end', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
 
 export class FrameReader {
   private ended = false;
   private failure: unknown;
   private wake?: () => void;
 
-  /** `stream` must be in object mode with one CopyData frame per chunk. */
-  constructor(private readonly stream: Duplex) {
+  constructor(private readonly stream: FrameSource) {
     stream.on('readable', () => this.wake?.());
     stream.on('end', () => {
       this.ended = true;
@@ -67,7 +72,7 @@ export class FrameReader {
   /** A frame already received, without waiting: the fast path while catching up. */
   take(): CopyBothFrame | undefined {
     if (this.failure) throw this.failure;
-    const chunk = this.stream.read() as Buffer | null;
+    const chunk = this.stream.read();
     if (chunk !== null) return parseCopyBothFrame(chunk);
     if (this.ended) {
       const err = new Error('Connection terminated: the source ended the replication stream') as Error & { code: string };

@@ -19,7 +19,7 @@ const XLOG_HEADER = 1 + 8 + 8 + 8;
 const KEEPALIVE_LENGTH = 1 + 8 + 8 + 1;
 const STATUS_UPDATE_LENGTH = 1 + 8 + 8 + 8 + 8 + 1;
 
-/** Parses one whole CopyData payload (use `alignOnCopyDataFrame: true` so chunks are whole). */
+/** Parses one whole CopyData payload (as ReplicationStream.read() hands them out). */
 export function parseCopyBothFrame(buf: Buffer): CopyBothFrame {
   if (buf.length === 0) throw new Error('empty CopyData frame in replication stream');
   const kind = buf[0];
@@ -28,7 +28,7 @@ export function parseCopyBothFrame(buf: Buffer): CopyBothFrame {
     return {
       kind: 'xlogdata',
       walStart: buf.readBigUInt64BE(1),
-      // A view, not a copy: the frame buffer is ours alone once copy-both has pushed it.
+      // A view, not a copy: the frame is ours alone once replication-stream.ts handed it out.
       payload: buf.subarray(XLOG_HEADER),
     };
   }

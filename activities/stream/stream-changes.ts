@@ -28,7 +28,6 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from 'pg';
-import { both } from 'pg-copy-streams';
 import type { ReplicationNames } from '../../common/replication-names';
 import { STREAM_STATS_SIGNAL, type OperationsConfig, type StreamStats } from '../../common/stream';
 import { closeQuietly, openClient, openReplicationClient, WRITES_ON_READ_ONLY } from '../db';
@@ -43,6 +42,7 @@ import { projectChange, StreamMapping } from './stream-mapping';
 import type { ApplyTable } from './target-table';
 import type { ObjectsSpec } from '../../common/objects-spec';
 import { FrameReader } from './frame-reader';
+import { ReplicationStream } from './replication-stream';
 import { formatLsn, parseLsn } from '../../common/lsn';
 import { decodePgOutput } from './pgoutput-decoder';
 import type { PrimaryKeepalive, LogicalMessage, XLogData } from './pgoutput-types';
@@ -170,10 +170,8 @@ export function makeStreamChanges(deps: ActivityDeps) {
       const repl = await openReplicationClient(source, 'stream');
       clients.push(repl);
       const stream = repl.query(
-        both(
+        new ReplicationStream(
           `START_REPLICATION SLOT ${input.slot} LOGICAL ${formatLsn(meter.applied)} (proto_version '1', publication_names '${input.publications.map((p) => `"${p}"`).join(',')}', messages 'true')`,
-          // One CopyData frame per chunk; object mode keeps reads from joining buffered frames.
-          { alignOnCopyDataFrame: true, readableObjectMode: true, readableHighWaterMark: 256 },
         ),
       );
       const reader = new FrameReader(stream);

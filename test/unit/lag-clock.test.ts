@@ -48,6 +48,23 @@ describe('lag clock', () => {
     expect(lag.seconds(600_000)).toBe(0);
   });
 
+  it('keeps one entry per millisecond of commits, dated by the oldest of them', () => {
+    const lag = new LagClock();
+    lag.wroteHeartbeat(1n, 1_000 - SKEW, 1_000);
+    lag.reached(1n);
+    // 30 transactions a millisecond for 10 ms, from 5_000 ms on
+    for (let i = 0; i < 300; i += 1) lag.receivedTransaction(BigInt(100 + i), BigInt((5_000 - SKEW) * 1000 + Math.floor(i / 30) * 1000 + (i % 30)));
+    expect(lag.pendingEntries).toBe(10);
+    expect(lag.seconds(6_000)).toBeCloseTo(1);
+    lag.reached(115n); // half of the first millisecond applied: it still dates the lag
+    expect(lag.seconds(6_000)).toBeCloseTo(1);
+    lag.reached(130n); // the first millisecond applied
+    expect(lag.pendingEntries).toBe(9);
+    expect(lag.seconds(6_000)).toBeCloseTo(0.999);
+    lag.reached(400n);
+    expect(lag.pendingEntries).toBe(0);
+  });
+
   it('keeps the oldest pending transaction right through a drain of tens of thousands, applied a batch at a time', () => {
     const lag = new LagClock();
     lag.wroteHeartbeat(1n, 1_000 - SKEW, 1_000);
