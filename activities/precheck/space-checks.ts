@@ -63,7 +63,7 @@ async function targetFreeSpace(tgt: Client, targetHost: string): Promise<FreeSpa
  * postmaster.pid's start time is taken a moment before pg_postmaster_start_time() (both when
  * the postmaster starts): seen a second apart in CI, so they only need to be close.
  */
-function sameStart(pidFileSeconds: string, serverSeconds: string): boolean {
+export function sameStart(pidFileSeconds: string, serverSeconds: string): boolean {
   return Math.abs(Number(pidFileSeconds) - Number(serverSeconds)) <= START_TIME_SLACK_SECONDS;
 }
 

@@ -50,10 +50,15 @@ export interface PlannedStatement {
   mustAffect?: number;
 }
 
+/**
+ * A row's key: the text values of the key columns in keyColumns order, or for a one-column key
+ * the value itself (no array per change: a batch holds thousands through many collections).
+ */
+type Key = string | string[];
+
 /** The net effect of a segment's changes on one key. */
 interface KeyState {
-  /** Text values of the key columns, in keyColumns order. */
-  key: string[];
+  key: Key;
   /** The row the key had before (in the target) must go first: a delete was seen. */
   deleted: boolean;
   /** The row to write: every column when `full`, else UNCHANGED_TOAST where not sent. */
@@ -76,7 +81,7 @@ class Segment {
 type Barrier =
   | { kind: 'truncate'; tables: ApplyTable[]; restartIdentity: boolean }
   /** A key change known only partially, with no full row to merge it into: not nettable. */
-  | { kind: 'key-change'; table: ApplyTable; oldKey: string[]; row: TupleValue[] };
+  | { kind: 'key-change'; table: ApplyTable; oldKey: Key; row: TupleValue[] };
 
 /** A truncate as it came, for the in-order replay. */
 type LoggedTruncate = { tables: ApplyTable[]; restartIdentity: boolean };
@@ -246,7 +251,7 @@ export class ChangeBatch {
   }
 
   /** A key change: a delete of the old key plus the new row, when the new row is known whole. */
-  private changeKey(table: ApplyTable, oldKey: string[], newKey: string[], row: TupleValue[]): void {
+  private changeKey(table: ApplyTable, oldKey: Key, newKey: Key, row: TupleValue[]): void {
     const states = this.keyedStates(table);
     const oldKeyString = keyString(oldKey);
     const before = states.get(oldKeyString);
@@ -351,27 +356,36 @@ function checked(table: ApplyTable, tuple: TupleValue[]): TupleValue[] {
 }
 
 /**
- * The key column values of a tuple. A key column pgoutput left out as unchanged TOAST in a new
- * tuple is taken from the old key tuple (sent whenever a key value is stored out of line).
+ * The key of a tuple. A key column pgoutput left out as unchanged TOAST in a new tuple is
+ * taken from the old key tuple (sent whenever a key value is stored out of line).
  */
-function keyValues(table: ApplyTable, tuple: TupleValue[], old?: TupleValue[]): string[] {
-  return table.keyColumns.map((c) => {
-    const value = tuple[c] === UNCHANGED_TOAST && old ? old[c] : tuple[c];
-    if (typeof value !== 'string') throw new Error(`a change of ${qualified(table)} has no value for key column ${table.columns[c].name}`);
-    return value;
-  });
+function keyValues(table: ApplyTable, tuple: TupleValue[], old?: TupleValue[]): Key {
+  const columns = table.keyColumns;
+  if (columns.length === 1) return keyValue(table, columns[0], tuple, old);
+  return columns.map((c) => keyValue(table, c, tuple, old));
+}
+
+function keyValue(table: ApplyTable, column: number, tuple: TupleValue[], old?: TupleValue[]): string {
+  const value = tuple[column] === UNCHANGED_TOAST && old ? old[column] : tuple[column];
+  if (typeof value !== 'string') throw new Error(`a change of ${qualified(table)} has no value for key column ${table.columns[column].name}`);
+  return value;
+}
+
+/** The value of the `j`th key column. */
+function keyPart(key: Key, j: number): string {
+  return typeof key === 'string' ? key : key[j];
 }
 
 /** Text cannot hold NUL, so joining with it cannot make two keys collide. */
-function keyString(key: string[]): string {
-  return key.length === 1 ? key[0] : key.join('\u0000');
+function keyString(key: Key): string {
+  return typeof key === 'string' ? key : key.join('\u0000');
 }
 
 /** The tuple with its key columns filled in (copied only when one was left out). */
-function withKey(table: ApplyTable, tuple: TupleValue[], key: string[]): TupleValue[] {
+function withKey(table: ApplyTable, tuple: TupleValue[], key: Key): TupleValue[] {
   if (!table.keyColumns.some((c) => tuple[c] === UNCHANGED_TOAST)) return tuple;
   const row = tuple.slice();
-  table.keyColumns.forEach((c, j) => (row[c] = key[j]));
+  table.keyColumns.forEach((c, j) => (row[c] = keyPart(key, j)));
   return row;
 }
 
@@ -411,7 +425,7 @@ function planKeyed(table: ApplyTable, states: Map<string, KeyState>, out: Planne
   const full: TupleValue[][] = [];
   const partial = new Map<string, { set: number[]; states: KeyState[] }>();
   for (const state of states.values()) {
-    if (state.deleted) for (let j = 0; j < keys.length; j += 1) deleted[j].push(state.key[j]);
+    if (state.deleted) for (let j = 0; j < keys.length; j += 1) deleted[j].push(keyPart(state.key, j));
     if (!state.row) continue;
     if (state.full) {
       full.push(state.row);
@@ -431,15 +445,15 @@ function planKeyed(table: ApplyTable, states: Map<string, KeyState>, out: Planne
     out.push({ table: target, what: 'upsert', text: sql.insertRows(), values: byColumn(full, all), rows: full.length });
   }
   for (const { set, states: group } of partial.values()) {
-    const values = [...keys.map((_, j) => group.map((s) => s.key[j])), ...byColumn(group.map((s) => s.row!), set)];
+    const values = [...keys.map((_, j) => group.map((s) => keyPart(s.key, j))), ...byColumn(group.map((s) => s.row!), set)];
     out.push({ table: target, what: 'update', text: sql.updateRows(set), values, rows: group.length, mustAffect: group.length });
   }
 }
 
-function keyChangeStatement(table: ApplyTable, oldKey: string[], row: TupleValue[]): PlannedStatement {
+function keyChangeStatement(table: ApplyTable, oldKey: Key, row: TupleValue[]): PlannedStatement {
   const sql = tableSql(table);
   const set = setColumns(table, row, true);
-  const values = [...oldKey.map((v) => [v]), ...set.map((c) => [row[c]])];
+  const values = [...table.keyColumns.map((_, j) => [keyPart(oldKey, j)]), ...set.map((c) => [row[c]])];
   return { table: sql.target, what: 'update', text: sql.updateRows(set), values, rows: 1, mustAffect: 1 };
 }
 
