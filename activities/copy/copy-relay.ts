@@ -15,14 +15,10 @@
  */
 import { Readable, Writable, type Duplex } from 'node:stream';
 import type { Connection } from 'pg';
+import { ASYNC_MESSAGES, COPY_DATA, COPY_DONE, copyDoneMessage, MESSAGE_HEADER_BYTES as HEADER_BYTES, takeSocket } from '../copy-socket';
 import { relayed } from './relay-garbage';
 
-const COPY_DATA = 0x64; // 'd'
-const COPY_DONE = 0x63; // 'c'
 const COPY_OUT_RESPONSE = 0x48; // 'H'
-/** May come between CopyData messages; not table data, so not forwarded. */
-const ASYNC_MESSAGES = new Set([0x4e /* NoticeResponse */, 0x53 /* ParameterStatus */, 0x41 /* NotificationResponse */]);
-const HEADER_BYTES = 5; // type byte + int32 length (which counts itself)
 /** Written while the target socket is corked, at most (see CopyInRelay). */
 const CORK_BYTES = 16 * 1024; // a socket's default high-water mark: past it a corked write would wait
 
@@ -53,7 +49,8 @@ export class CopyOutRelay extends Readable {
   private settleCount!: { resolve: (rows: number) => void; reject: (err: Error) => void };
   private rowCount: number | undefined; // from the source's CommandComplete
   private connection?: PgConnection;
-  private pgOnData?: (chunk: Buffer) => void;
+  /** Set while the socket is ours (copy-socket.ts): gives it back to pg's parser. */
+  private giveSocketBack?: (rest: Buffer) => void;
   private wanted = false;
   // Where the parser is in the message stream, across chunk boundaries:
   private type = 0;
@@ -73,12 +70,8 @@ export class CopyOutRelay extends Readable {
 
   submit(connection: Connection): void {
     this.connection = connection as unknown as PgConnection;
-    // Take the socket from pg's parser until the copy ends (as pg-copy-streams does).
-    const socket = this.connection.stream;
-    this.pgOnData = socket.listeners('data')[0] as (chunk: Buffer) => void;
-    socket.removeListener('data', this.pgOnData);
-    socket.pause();
-    socket.on('readable', this.onReadable);
+    // Take the socket from pg's parser until the copy ends.
+    this.giveSocketBack = takeSocket(this.connection.stream, this.onReadable);
     connection.query(this.text);
   }
 
@@ -95,7 +88,7 @@ export class CopyOutRelay extends Readable {
   private pump(): void {
     const socket = this.connection?.stream;
     let chunk: Buffer | null;
-    while (this.wanted && socket && this.pgOnData && (chunk = socket.read() as Buffer | null) !== null) {
+    while (this.wanted && socket && this.giveSocketBack && (chunk = socket.read() as Buffer | null) !== null) {
       this.wanted = this.parse(chunk);
       relayed(chunk.length);
     }
@@ -155,14 +148,9 @@ export class CopyOutRelay extends Readable {
 
   /** The copy is over: the socket goes back to pg's parser, starting with `rest`. */
   private giveBack(rest: Buffer, done: boolean): void {
-    const socket = this.connection!.stream;
-    const pgOnData = this.pgOnData!;
-    this.pgOnData = undefined;
-    socket.removeListener('readable', this.onReadable);
-    socket.on('data', pgOnData);
-    if (rest.length) pgOnData(rest);
-    // pause() above keeps the socket paused after a 'data' listener is added
-    process.nextTick(() => socket.resume());
+    const giveSocketBack = this.giveSocketBack!;
+    this.giveSocketBack = undefined;
+    giveSocketBack(rest);
     if (done) {
       if (this.binary && this.rows > 0) this.rows -= 1; // the trailer
       this.push(null);
@@ -241,7 +229,7 @@ export class CopyInRelay extends Writable {
     if (this.over) return done(new Error('the target ended the COPY before its end was sent'));
     if (!this.connection) return done(new Error('the COPY was never sent: the target connection is gone'));
     this.onOver = done;
-    this.connection!.stream.write(Buffer.from([COPY_DONE, 0, 0, 0, 4]));
+    this.connection!.stream.write(copyDoneMessage());
     this.flushSocket();
   }
 

@@ -31,7 +31,12 @@ export class ControlPoller {
   constructor(private readonly ask: () => Promise<StreamControl> = askOwningWorkflow) {}
 
   due(now: number): boolean {
-    return now - this.lastPoll >= (this.paused ? PAUSED_POLL_MS : CONTROL_POLL_MS);
+    return this.untilDue(now) === 0;
+  }
+
+  /** Milliseconds until the workflow is to be asked again (0: now). */
+  untilDue(now: number): number {
+    return Math.max(0, this.lastPoll + (this.paused ? PAUSED_POLL_MS : CONTROL_POLL_MS) - now);
   }
 
   async poll(): Promise<StreamControl> {

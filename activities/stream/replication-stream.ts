@@ -21,17 +21,10 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Connection, Submittable } from 'pg';
+import { ASYNC_MESSAGES, COPY_DATA, COPY_DONE, copyDoneMessage, MESSAGE_HEADER_BYTES as MESSAGE_HEADER, takeSocket } from '../copy-socket';
 
-const COPY_DATA = 0x64; // d
-const COPY_DONE = 0x63; // c
 const COPY_BOTH_RESPONSE = 0x57; // W
 const ERROR_RESPONSE = 0x45; // E
-/** May come at any time, also in copy mode; nothing to do with them here. */
-const ASYNC_MESSAGES = new Set([0x53 /* S: ParameterStatus */, 0x4e /* N: NoticeResponse */, 0x41 /* A: NotificationResponse */]);
-/** A message's type byte and its length (which counts itself). */
-const MESSAGE_HEADER = 5;
-
-type DataHandler = (chunk: Buffer) => void;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -42,7 +35,8 @@ const EMPTY = Buffer.alloc(0);
 export class ReplicationStream extends EventEmitter implements Submittable {
   /** The connection's socket (a TLS socket over SSL), while the copy is ours. */
   private socket?: Duplex;
-  private parserInput?: DataHandler;
+  /** Gives the socket back to node-postgres' parser (copy-socket.ts). */
+  private giveSocketBack?: (rest: Buffer) => void;
   /** Received bytes not yet parsed: `chunk` from `offset` on, then `pending`. */
   private chunk: Buffer = EMPTY;
   private offset = 0;
@@ -61,14 +55,8 @@ export class ReplicationStream extends EventEmitter implements Submittable {
 
   /** node-postgres calls this when the query's turn comes. */
   submit(connection: Pick<Connection, 'stream' | 'query'>): void {
-    const socket = connection.stream;
-    const handlers = socket.listeners('data') as DataHandler[];
-    if (handlers.length !== 1) throw new Error(`the replication connection's socket has ${handlers.length} data listeners, expected node-postgres' one`);
-    this.socket = socket;
-    this.parserInput = handlers[0];
-    socket.removeListener('data', this.parserInput);
-    socket.pause();
-    socket.on('readable', this.onReadable);
+    this.socket = connection.stream;
+    this.giveSocketBack = takeSocket(connection.stream, this.onReadable);
     connection.query(this.text);
   }
 
@@ -111,7 +99,7 @@ export class ReplicationStream extends EventEmitter implements Submittable {
 
   /** Ends the copy from this side (CopyDone); the server answers with its own, and 'end' follows. */
   end(): void {
-    this.socket?.write(Buffer.from([COPY_DONE, 0, 0, 0, 4]));
+    this.socket?.write(copyDoneMessage());
   }
 
   /** A message other than CopyData, ending at `end`. False: the stream is over (handed back). */
@@ -175,18 +163,13 @@ export class ReplicationStream extends EventEmitter implements Submittable {
 
   /** Gives the socket, and what is left unparsed, back to node-postgres' parser. */
   private handBack(): void {
-    const socket = this.socket!;
-    const parserInput = this.parserInput!;
+    const giveSocketBack = this.giveSocketBack!;
     const rest = this.unparsed();
     this.socket = undefined;
-    this.parserInput = undefined;
+    this.giveSocketBack = undefined;
     this.chunk = EMPTY;
     this.offset = 0;
-    socket.removeListener('readable', this.onReadable);
-    socket.on('data', parserInput);
-    if (rest.length > 0) parserInput(rest);
-    // After the current read callback: resuming inside it could deliver data out of order.
-    process.nextTick(() => socket.resume());
+    giveSocketBack(rest);
   }
 
   // The rest of node-postgres' query interface, called with the messages it parses after handBack.

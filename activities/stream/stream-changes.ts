@@ -56,7 +56,7 @@ import { SyncGates } from './sync-gates';
 import { DdlApplier } from './ddl-apply';
 import { AttemptHealth, type HealthDetails } from './attempt-health';
 import { BatchWindow, MAX_BATCH_AGE_MS } from './batch-window';
-import { CONTROL_POLL_MS, ControlPoller, PAUSED_POLL_MS } from './control-poller';
+import { CONTROL_POLL_MS, ControlPoller } from './control-poller';
 import { LagBeat, sourceBeats } from './lag-beat';
 import { SlotFeedback } from './slot-feedback';
 import { SourceTransaction } from './source-transaction';
@@ -338,7 +338,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         feedback.sendIfDue(Date.now());
         await lag.beatIfDue(Date.now()); // the lag grows while paused if the source writes meanwhile
         await reports.reportIfDue(Date.now()); // the operator sees it grow
-        await sleep(PAUSED_POLL_MS); // then the loop asks the workflow whether to resume
+        await sleep(control.untilDue(Date.now())); // then the loop asks the workflow whether to resume
       }
 
       /**

@@ -24,9 +24,11 @@ describe('stream control poller', () => {
     const polledAt = Date.now();
     expect(PAUSED_POLL_MS).toBeLessThan(CONTROL_POLL_MS);
     expect(poller.due(polledAt + PAUSED_POLL_MS)).toBe(true);
+    expect(poller.untilDue(polledAt)).toBeLessThanOrEqual(PAUSED_POLL_MS); // how long the paused loop sleeps
     await poller.poll(); // resumed: back to once a second
     expect(poller.paused).toBe(false);
     expect(poller.due(Date.now() + PAUSED_POLL_MS)).toBe(false);
+    expect(poller.untilDue(Date.now())).toBeGreaterThan(PAUSED_POLL_MS);
   });
 
   it('stops once the cutover position is applied', async () => {

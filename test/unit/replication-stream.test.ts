@@ -67,7 +67,7 @@ describe('ReplicationStream', () => {
     }
   });
 
-  it("says 'readable' when bytes arrive, and reads nothing it is not asked for", async () => {
+  it("says 'readable' when bytes arrive, and keeps the frames it has not handed out", async () => {
     const { conn, stream } = start();
     let readable = 0;
     stream.on('readable', () => (readable += 1));
