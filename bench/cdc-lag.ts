@@ -41,6 +41,19 @@ export async function slotPosition(source: PgCluster, db: string, slot: string):
   return row && row.confirmed !== null ? { current: Number(row.current), confirmed: Number(row.confirmed) } : undefined;
 }
 
+/**
+ * How far the walsender serving the slot has decoded and sent WAL (0 when none serves it): a
+ * paused client that stops reading still lets it decode until the socket buffers are full.
+ */
+export async function sentPosition(source: PgCluster, db: string, slot: string): Promise<number> {
+  const [row] = await source.query<{ sent: string | null }>(
+    `SELECT (r.sent_lsn - '0/0')::text AS sent FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = $1`,
+    db,
+    [slot],
+  );
+  return row?.sent ? Number(row.sent) : 0;
+}
+
 export interface LagSampler {
   stop(): Promise<LagSample[]>;
 }

@@ -110,8 +110,11 @@ export function pgferryContender(): CdcContender {
     async pause() {
       await stream().signal('pauseStream', { paused: true });
       await until('the stream paused', 60_000, async () => (await streamProgress()).state === 'paused');
-      // The stream activity asks its workflow every second and stops between transactions.
-      await new Promise((r) => setTimeout(r, 1000));
+      // A paused stream closes its replication connection (as native's DISABLE stops its walsender): wait for it to go.
+      await until('the walsender stopped', 60_000, async () => {
+        const [row] = await ctx.source.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', ctx.db, [slot]);
+        return row?.active === false;
+      });
     },
     async resume() {
       await stream().signal('pauseStream', { paused: false });

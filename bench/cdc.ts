@@ -1,15 +1,16 @@
 /**
  * `npm run bench:cdc` (or `npm run bench -- --cdc`): the change-capture half of the benchmark.
- * pgferry's incremental mode and PostgreSQL's native logical replication, one after the other in
- * the same run, each from a freshly built pgbench database into a fresh target, under the same
- * pgbench load: lag while it runs and catch-up after it, the drain of a backlog piled up while
- * the apply was paused, and the cutover downtime. Writes bench/RESULTS-cdc.md.
+ * pgferry's incremental mode and PostgreSQL's native logical replication in the same run, each
+ * from its own freshly built pgbench database into a fresh target, under the same pgbench load:
+ * lag while it runs and catch-up after it, the drain of a backlog piled up while the apply was
+ * paused (several rounds, alternating), and the cutover downtime. Writes bench/RESULTS-cdc.md.
  *
  *   --cdc-seconds N  length of each load (default 60; 10 with --quick)
  *   --scale N        pgbench scale (default 10; 2 with --quick)
+ *   --drains N       drain rounds (default 3; 1 with --quick): the report takes the median
  *   --only NAMES     comma-separated: native,pgferry (default both, native first)
  *   --quick          smoke test: small and short; writes RESULTS-cdc-quick.md
- *   (with --only, --cdc-seconds or --scale it writes RESULTS-cdc-partial.md, git-ignored)
+ *   (with --only, --cdc-seconds, --scale or --drains it writes RESULTS-cdc-partial.md, git-ignored)
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -19,7 +20,7 @@ import { startTemporalServer, type TemporalServer } from '../launch/temporal';
 import { repoRoot } from '../launch/repo-root';
 import type { CdcContender, CdcContext } from './cdc-contender';
 import { countCpu, pidByCommandLine } from './cdc-cpu';
-import { currentLsn, sampleLag, slotPosition, summarize, waitConfirmed, type LagSample } from './cdc-lag';
+import { currentLsn, sampleLag, sentPosition, slotPosition, summarize, waitConfirmed, type LagSample } from './cdc-lag';
 import { nativeReplication } from './cdc-native';
 import { buildPgbenchDatabase, compareCounts, runLoad } from './cdc-pgbench';
 import { failureChain, pgferryContender } from './cdc-pgferry';
@@ -70,9 +71,10 @@ function pausedMoves(samples: LagSample[], loadStartedAt: number): string {
 }
 
 /** (2) The load with the apply paused, then the backlog drained. */
-async function drain(ctx: CdcContext, c: CdcContender, seconds: number, result: CdcResult): Promise<void> {
+async function drain(ctx: CdcContext, c: CdcContender, seconds: number, result: CdcResult, round: number): Promise<void> {
+  await settle(ctx, c.slot());
   await checkpoint(ctx);
-  result.peakRssBytes = c.peakRssBytes?.();
+  result.peakRssBytes ??= c.peakRssBytes?.();
   await c.pause();
   c.resetPeakRss?.();
   const before = await slotPosition(ctx.source, ctx.db, c.slot());
@@ -88,16 +90,18 @@ async function drain(ctx: CdcContext, c: CdcContender, seconds: number, result: 
   // pruning by the row counts, checkpoints): only what moved past the load's start was applied.
   const appliedWhilePausedBytes = Math.max(0, after.confirmed - Math.max(before.confirmed, load.startLsn));
   if (appliedWhilePausedBytes) console.log(`    applied while paused: ${pausedMoves(samples, load.endedAt - load.seconds * 1000)}`);
+  const sent = await sentPosition(ctx.source, ctx.db, c.slot());
   const cpu = countCpu(ctx.source, ctx.target, { worker: c.workerPid?.(), temporal: ctx.temporalPid });
   const resumedAt = Date.now();
   await c.resume();
   const drainMs = await waitConfirmed(ctx.source, ctx.db, c.slot(), load.endLsn, resumedAt, CATCH_UP_TIMEOUT_MS);
   const cpuSeconds = cpu.stop();
-  const d: DrainResult = { load, backlogBytes: load.endLsn - after.confirmed, appliedWhilePausedBytes, drainMs, cpu: cpuSeconds, peakRssBytes: c.peakRssBytes?.(), mismatches: [] };
-  result.drain = d;
+  const sentBeforeResumeBytes = Math.max(0, sent - after.confirmed);
+  const d: DrainResult = { round, load, backlogBytes: load.endLsn - after.confirmed, appliedWhilePausedBytes, sentBeforeResumeBytes, drainMs, cpu: cpuSeconds, peakRssBytes: c.peakRssBytes?.(), mismatches: [] };
+  result.drains.push(d);
   d.mismatches = await compareCounts(ctx.source, ctx.target, ctx.db);
   console.log(
-    `    drain: ${load.transactions} transactions, ${(d.backlogBytes / 1048576).toFixed(1)} MB in ${secs(drainMs)} = ${drainTps(d).toFixed(0)} TPS; CPU s source ${cpuSeconds.source.toFixed(1)}, target ${cpuSeconds.target.toFixed(1)}, worker ${cpuSeconds.worker.toFixed(1)}, Temporal ${cpuSeconds.temporal.toFixed(1)}, other ${cpuSeconds.other.toFixed(1)}${d.peakRssBytes ? `; worker peak ${(d.peakRssBytes / 1048576).toFixed(0)} MiB` : ''}${d.mismatches.length ? ` — MISMATCH ${d.mismatches.join('; ')}` : ''}`,
+    `    drain ${round + 1}: ${load.transactions} transactions, ${(d.backlogBytes / 1048576).toFixed(1)} MB in ${secs(drainMs)} = ${drainTps(d).toFixed(0)} TPS; CPU s source ${cpuSeconds.source.toFixed(1)}, target ${cpuSeconds.target.toFixed(1)}, worker ${cpuSeconds.worker.toFixed(1)}, Temporal ${cpuSeconds.temporal.toFixed(1)}, other ${cpuSeconds.other.toFixed(1)}${d.peakRssBytes ? `; worker peak ${(d.peakRssBytes / 1048576).toFixed(0)} MiB` : ''}${d.mismatches.length ? ` — MISMATCH ${d.mismatches.join('; ')}` : ''}`,
   );
 }
 
@@ -111,31 +115,55 @@ async function cutover(ctx: CdcContext, c: CdcContender, seconds: number, result
   console.log(`    cutover: downtime ${secs(outcome.downtimeMs)} (writes stopped → ready ${secs(outcome.wallMs)})${outcome.detail ? `; ${outcome.detail}` : ''}`);
 }
 
-async function measure(ctx: CdcContext, c: CdcContender, scale: number, seconds: number, cutoverSeconds: number): Promise<CdcResult> {
-  const result: CdcResult = { name: c.name };
-  let step = 'building the pgbench database';
-  console.log(`  ${c.name}:`);
+/** One contender with its own database on both servers, and what has been measured of it. */
+interface Entry {
+  c: CdcContender;
+  ctx: CdcContext;
+  result: CdcResult;
+}
+
+/** Runs one step of a contender that has not failed yet; a failure is recorded and ends its steps. */
+async function step(e: Entry, name: string, fn: () => Promise<void>): Promise<void> {
+  if (e.result.failure) return;
   try {
-    await buildPgbenchDatabase(ctx.source, ctx.db, scale);
-    step = 'initial copy';
-    const t0 = Date.now();
-    await c.setup(ctx);
-    await settle(ctx, c.slot());
-    result.setupSeconds = (Date.now() - t0) / 1000;
-    console.log(`    initial copy and stream start: ${result.setupSeconds.toFixed(1)} s (slot ${c.slot()})`);
-    step = 'steady load';
-    await steady(ctx, c, seconds, result);
-    step = 'drain';
-    await drain(ctx, c, seconds, result);
-    step = 'cutover';
-    await cutover(ctx, c, cutoverSeconds, result);
+    await fn();
   } catch (err) {
-    result.failure = `${step}: ${failureChain(err)}`;
-    console.log(`    FAILED at ${result.failure}`);
-  } finally {
-    await c.teardown().catch((err) => console.log(`    teardown: ${failureChain(err)}`));
+    e.result.failure = `${name}: ${failureChain(err)}`;
+    console.log(`  ${e.c.name}: FAILED at ${e.result.failure}`);
   }
-  return result;
+}
+
+/**
+ * Every contender is set up (each from its own pgbench database) and stays live to the end, so
+ * each step runs beside the same idle others; the drains then run in rounds, the contenders'
+ * order alternating, and the report takes each one's median: this host's speed drifts by a
+ * quarter over minutes, and one drain apiece measured the drift as often as the contenders.
+ */
+async function measureAll(entries: Entry[], scale: number, seconds: number, cutoverSeconds: number, drains: number): Promise<void> {
+  for (const e of entries) {
+    await step(e, 'building the pgbench database', () => buildPgbenchDatabase(e.ctx.source, e.ctx.db, scale));
+    await step(e, 'initial copy', async () => {
+      const t0 = Date.now();
+      await e.c.setup(e.ctx);
+      await settle(e.ctx, e.c.slot());
+      e.result.setupSeconds = (Date.now() - t0) / 1000;
+      console.log(`  ${e.c.name}: initial copy and stream start ${e.result.setupSeconds.toFixed(1)} s (slot ${e.c.slot()})`);
+    });
+  }
+  for (const e of entries) {
+    console.log(`  ${e.c.name}:`);
+    await step(e, 'steady load', () => steady(e.ctx, e.c, seconds, e.result));
+  }
+  for (let round = 0; round < drains; round += 1) {
+    for (const e of round % 2 ? [...entries].reverse() : entries) {
+      console.log(`  ${e.c.name}:`);
+      await step(e, `drain ${round + 1}`, () => drain(e.ctx, e.c, seconds, e.result, round));
+    }
+  }
+  for (const e of entries) {
+    console.log(`  ${e.c.name}:`);
+    await step(e, 'cutover', () => cutover(e.ctx, e.c, cutoverSeconds, e.result));
+  }
 }
 
 export async function runCdcBench(): Promise<void> {
@@ -143,6 +171,7 @@ export async function runCdcBench(): Promise<void> {
   const seconds = Number(arg('--cdc-seconds') ?? (quick ? 10 : 60));
   const scale = Number(arg('--scale') ?? (quick ? 2 : 10));
   const cutoverSeconds = Math.min(10, seconds);
+  const drains = Number(arg('--drains') ?? (quick ? 1 : 3));
   const only = (arg('--only') ?? 'native,pgferry').split(',');
   const contenders = only.map((n) => (n === 'native' ? nativeReplication() : n === 'pgferry' ? pgferryContender() : undefined));
   if (contenders.some((c) => !c)) throw new Error(`--only takes native and/or pgferry, not ${only.join(',')}`);
@@ -156,8 +185,14 @@ export async function runCdcBench(): Promise<void> {
   try {
     if (only.includes('pgferry')) temporal = await startTemporalServer();
     const temporalPid = temporal ? pidByCommandLine(['start-dev', '--port', temporal.address.split(':')[1]]) : undefined;
-    const ctx: CdcContext = { source, target, db: DB, temporalAddress: temporal?.address, temporalPid };
-    for (const c of contenders) results.push(await measure(ctx, c!, scale, seconds, cutoverSeconds));
+    const ctx = { source, target, temporalAddress: temporal?.address, temporalPid };
+    const entries: Entry[] = contenders.map((c, i) => ({ c: c!, ctx: { ...ctx, db: `${DB}_${only[i]}` }, result: { name: c!.name, drains: [] } }));
+    results.push(...entries.map((e) => e.result));
+    try {
+      await measureAll(entries, scale, seconds, cutoverSeconds, drains);
+    } finally {
+      for (const e of entries) await e.c.teardown().catch((err) => console.log(`  ${e.c.name} teardown: ${failureChain(err)}`));
+    }
   } finally {
     await temporal?.stop();
     await source.stop();
@@ -171,12 +206,13 @@ export async function runCdcBench(): Promise<void> {
       scale,
       seconds,
       cutoverSeconds,
+      drains,
       loadAverages: [loadBefore, loadavg()[0]],
     },
     results,
   );
   // Only a full run (both contenders, default scale and length) replaces the committed results.
-  const partial = only.length < 2 || arg('--cdc-seconds') !== undefined || arg('--scale') !== undefined;
+  const partial = only.length < 2 || ['--cdc-seconds', '--scale', '--drains'].some((a) => arg(a) !== undefined);
   const file = join(repoRoot(), 'bench', quick ? 'RESULTS-cdc-quick.md' : partial ? 'RESULTS-cdc-partial.md' : 'RESULTS-cdc.md');
   writeFileSync(file, report);
   console.log(`\n${report}\nwritten to ${file}`);

@@ -234,9 +234,13 @@ describe('runtime control', () => {
     await sleep(3_000);
     expect(await targetRows()).toBe(100);
     expect((await status(id)).progress).toMatchObject({ phase: 'streaming', paused: true, stream: { state: 'paused' } });
+    // Paused, the stream closes its replication connection: the source's walsender does not go on decoding.
+    const slotActive = async () => (await h.source.query<{ active: boolean }>(`SELECT bool_or(active) AS active FROM pg_replication_slots WHERE database = 'live'`))[0].active;
+    expect(await slotActive()).toBe(false);
 
     expect((await runCli(['resume', id], h.cliEnv)).code).toBe(0);
     await waitFor('changes to be applied', async () => (await targetRows()) > 110, 10_000, 100);
+    expect(await slotActive()).toBe(true);
     const first = await targetRows();
     await sleep(2_000);
     const second = await targetRows();

@@ -167,16 +167,12 @@ export function makeStreamChanges(deps: ActivityDeps) {
       const filtered = new FilteredChanges();
       const gates = new SyncGates(input.syncPlan);
       const ddl = input.ddlMessagePrefix ? new StreamDdl(new DdlApplier(src, tgt, mapping), input.ddlMessagePrefix, relations) : undefined;
-      const repl = await openReplicationClient(source, 'stream');
-      clients.push(repl);
-      const stream = repl.query(
-        new ReplicationStream(
-          `START_REPLICATION SLOT ${input.slot} LOGICAL ${formatLsn(meter.applied)} (proto_version '1', publication_names '${input.publications.map((p) => `"${p}"`).join(',')}', messages 'true')`,
-        ),
-      );
-      const reader = new FrameReader(stream);
-      wakeReader = () => reader.nudge();
-      const feedback = new SlotFeedback((frame) => stream.write(frame), meter);
+      // The replication connection: open while streaming, closed while paused (openSlot, releaseSlot).
+      let repl: Client | undefined;
+      let stream: ReplicationStream | undefined;
+      let reader!: FrameReader;
+      wakeReader = () => reader?.nudge();
+      const feedback = new SlotFeedback((frame) => stream?.write(frame), meter);
       const transaction = new SourceTransaction();
       const batchWindow = new BatchWindow();
       const applier = new TargetApplier(tgt, input.migrationId, meter.applied, (busy) => {
@@ -212,6 +208,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
           await whilePaused();
           continue;
         }
+        if (!stream) await openSlot();
         if (hold.active() && (await holdStep())) {
           await chores(Date.now());
           continue;
@@ -333,9 +330,38 @@ export function makeStreamChanges(deps: ActivityDeps) {
         return reader.take();
       }
 
-      /** Paused between transactions: read nothing (the slot keeps the backlog), but keep the source from timing the stream out. */
+      /** Streams the slot from the applied position (the source skips what it has confirmed), on a new replication connection. */
+      async function openSlot(): Promise<void> {
+        doing = `start streaming slot ${input.slot} from ${source.label}`;
+        repl = await openReplicationClient(source, 'stream');
+        clients.push(repl);
+        stream = repl.query(
+          new ReplicationStream(
+            `START_REPLICATION SLOT ${input.slot} LOGICAL ${formatLsn(meter.applied)} (proto_version '1', publication_names '${input.publications.map((p) => `"${p}"`).join(',')}', messages 'true')`,
+          ),
+        );
+        reader = new FrameReader(stream);
+        doing = streaming;
+      }
+
+      /**
+       * Paused: the replication connection closes, so the source's walsender stops decoding (as
+       * native replication's DISABLE). Left open, it would go on decoding into the socket
+       * buffers (tens of MB here) while the operator thinks the source is left alone.
+       */
+      async function releaseSlot(): Promise<void> {
+        feedback.send(); // the last applied position, before the walsender goes
+        const closing = repl!;
+        clients.splice(clients.indexOf(closing), 1);
+        repl = undefined;
+        stream = undefined;
+        stashed = undefined; // a Begin a hold stopped in front of: the source sends it again
+        await closeQuietly(closing);
+      }
+
+      /** Paused between transactions: nothing read and no walsender (the slot keeps the backlog); the lag and reports go on. */
       async function whilePaused(): Promise<void> {
-        feedback.sendIfDue(Date.now());
+        if (stream) await releaseSlot();
         await lag.beatIfDue(Date.now()); // the lag grows while paused if the source writes meanwhile
         await reports.reportIfDue(Date.now()); // the operator sees it grow
         await sleep(control.untilDue(Date.now())); // then the loop asks the workflow whether to resume
