@@ -7,12 +7,31 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 
+/**
+ * The source map the worker needs inline (it maps workflow stack traces back to the sources),
+ * without the sources themselves and with line-level mappings only: the SDK's default keeps
+ * every source's text and every column, and its workflow thread held the decoded map in an
+ * 8 MiB WebAssembly memory plus the text twice.
+ */
+const LEAN_SOURCE_MAP = 'inline-nosources-cheap-module-source-map';
+
 export const WORKFLOW_BUNDLE = join(__dirname, '..', 'workflow-bundle.js');
 
 /** The workflow bundle's code, from the workflows at `workflowsPath` (compiled or TypeScript). */
 export async function bundleWorkflows(workflowsPath: string): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
-  return code;
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietLogger, webpackConfigHook: (config) => ({ ...config, devtool: LEAN_SOURCE_MAP }) });
+  return latin1Only(code);
+}
+
+/**
+ * The bundle with every character above U+00FF written as a `\uXXXX` escape, which means the
+ * same in strings, template literals, regular expressions, identifiers and comments. V8 keeps a
+ * script's source as one byte per character only when every character fits in one: a single
+ * `→` in a comment doubled the workflow thread's copy of the whole bundle. (The source map maps
+ * lines, not columns, so the longer lines do not shift it.)
+ */
+export function latin1Only(code: string): string {
+  return code.replace(/[^\x00-\xff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 async function main(): Promise<void> {
