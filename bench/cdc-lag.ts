@@ -41,6 +41,12 @@ export async function slotPosition(source: PgCluster, db: string, slot: string):
   return row && row.confirmed !== null ? { current: Number(row.current), confirmed: Number(row.confirmed) } : undefined;
 }
 
+/** Whether a walsender is serving the slot (a paused contender has none: native's DISABLE, pgferry's closed connection). */
+export async function slotActive(source: PgCluster, db: string, slot: string): Promise<boolean> {
+  const [row] = await source.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', db, [slot]);
+  return row?.active === true;
+}
+
 /**
  * How far the walsender serving the slot has decoded and sent WAL (0 when none serves it): a
  * paused client that stops reading still lets it decode until the socket buffers are full.

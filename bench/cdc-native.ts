@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import type { PgCluster } from '../launch/postgres';
 import { PG_BIN } from '../launch/postgres';
 import type { CdcContender, CdcContext } from './cdc-contender';
-import { currentLsn, waitConfirmed } from './cdc-lag';
+import { currentLsn, slotActive, waitConfirmed } from './cdc-lag';
 import { compareCounts } from './cdc-pgbench';
 
 const run = promisify(execFile);
@@ -28,10 +28,7 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
 
 export function nativeReplication(): CdcContender {
   let ctx: CdcContext;
-  const slotActive = async () => {
-    const [row] = await ctx.source.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', ctx.db, [NAME]);
-    return row?.active === true;
-  };
+  const active = () => slotActive(ctx.source, ctx.db, NAME);
   return {
     name: 'native logical replication',
     slot: () => NAME,
@@ -52,11 +49,11 @@ export function nativeReplication(): CdcContender {
         const [row] = await target.query<{ ready: number }>(`SELECT count(*) FILTER (WHERE srsubstate = 'r')::int AS ready FROM pg_subscription_rel`, db);
         return row.ready === n;
       });
-      await until('the subscription streaming', 60_000, slotActive);
+      await until('the subscription streaming', 60_000, active);
     },
     async pause() {
       await ctx.target.query(`ALTER SUBSCRIPTION ${NAME} DISABLE`, ctx.db);
-      await until('the apply worker stopped', 60_000, async () => !(await slotActive()));
+      await until('the apply worker stopped', 60_000, async () => !(await active()));
     },
     async resume() {
       await ctx.target.query(`ALTER SUBSCRIPTION ${NAME} ENABLE`, ctx.db);

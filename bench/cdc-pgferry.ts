@@ -16,6 +16,7 @@ import { replicationNames } from '../common/replication-names';
 import { repoRoot } from '../launch/repo-root';
 import { startWorkerProcess, type WorkerProcess } from '../launch/worker';
 import type { CdcContender, CdcContext } from './cdc-contender';
+import { slotActive } from './cdc-lag';
 import { peakRssOf } from './rss';
 import { progressQuery, streamProgressQuery } from '../workflows/messages';
 
@@ -111,10 +112,7 @@ export function pgferryContender(): CdcContender {
       await stream().signal('pauseStream', { paused: true });
       await until('the stream paused', 60_000, async () => (await streamProgress()).state === 'paused');
       // A paused stream closes its replication connection (as native's DISABLE stops its walsender): wait for it to go.
-      await until('the walsender stopped', 60_000, async () => {
-        const [row] = await ctx.source.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', ctx.db, [slot]);
-        return row?.active === false;
-      });
+      await until('the walsender stopped', 60_000, async () => !(await slotActive(ctx.source, ctx.db, slot)));
     },
     async resume() {
       await stream().signal('pauseStream', { paused: false });

@@ -125,11 +125,12 @@ interface Entry {
 /** Runs one step of a contender that has not failed yet; a failure is recorded and ends its steps. */
 async function step(e: Entry, name: string, fn: () => Promise<void>): Promise<void> {
   if (e.result.failure) return;
+  console.log(`  ${e.c.name}, ${name}:`);
   try {
     await fn();
   } catch (err) {
     e.result.failure = `${name}: ${failureChain(err)}`;
-    console.log(`  ${e.c.name}: FAILED at ${e.result.failure}`);
+    console.log(`    FAILED at ${e.result.failure}`);
   }
 }
 
@@ -147,21 +148,18 @@ async function measureAll(entries: Entry[], scale: number, seconds: number, cuto
       await e.c.setup(e.ctx);
       await settle(e.ctx, e.c.slot());
       e.result.setupSeconds = (Date.now() - t0) / 1000;
-      console.log(`  ${e.c.name}: initial copy and stream start ${e.result.setupSeconds.toFixed(1)} s (slot ${e.c.slot()})`);
+      console.log(`    initial copy and stream start ${e.result.setupSeconds.toFixed(1)} s (slot ${e.c.slot()})`);
     });
   }
   for (const e of entries) {
-    console.log(`  ${e.c.name}:`);
     await step(e, 'steady load', () => steady(e.ctx, e.c, seconds, e.result));
   }
   for (let round = 0; round < drains; round += 1) {
     for (const e of round % 2 ? [...entries].reverse() : entries) {
-      console.log(`  ${e.c.name}:`);
       await step(e, `drain ${round + 1}`, () => drain(e.ctx, e.c, seconds, e.result, round));
     }
   }
   for (const e of entries) {
-    console.log(`  ${e.c.name}:`);
     await step(e, 'cutover', () => cutover(e.ctx, e.c, cutoverSeconds, e.result));
   }
 }

@@ -31,7 +31,9 @@ export async function bundleWorkflows(workflowsPath: string): Promise<string> {
  * lines, not columns, so the longer lines do not shift it.)
  */
 export function latin1Only(code: string): string {
-  return code.replace(/[^\x00-\xff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // An odd run of backslashes before the character escapes it (`\→` is `→`): its last backslash
+  // is the escape's own, or `\\u2192` would read as a backslash and "u2192".
+  return code.replace(/(\\*)([^\x00-\xff])/g, (_, slashes: string, c: string) => `${slashes.length % 2 ? slashes.slice(1) : slashes}\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 async function main(): Promise<void> {

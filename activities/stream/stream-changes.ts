@@ -168,11 +168,9 @@ export function makeStreamChanges(deps: ActivityDeps) {
       const gates = new SyncGates(input.syncPlan);
       const ddl = input.ddlMessagePrefix ? new StreamDdl(new DdlApplier(src, tgt, mapping), input.ddlMessagePrefix, relations) : undefined;
       // The replication connection: open while streaming, closed while paused (openSlot, releaseSlot).
-      let repl: Client | undefined;
-      let stream: ReplicationStream | undefined;
-      let reader!: FrameReader;
-      wakeReader = () => reader?.nudge();
-      const feedback = new SlotFeedback((frame) => stream?.write(frame), meter);
+      let slot: { client: Client; stream: ReplicationStream; reader: FrameReader } | undefined;
+      wakeReader = () => slot?.reader.nudge();
+      const feedback = new SlotFeedback((frame) => slot?.stream.write(frame), meter);
       const transaction = new SourceTransaction();
       const batchWindow = new BatchWindow();
       const applier = new TargetApplier(tgt, input.migrationId, meter.applied, (busy) => {
@@ -208,7 +206,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
           await whilePaused();
           continue;
         }
-        if (!stream) await openSlot();
+        slot ??= await openSlot();
         if (hold.active() && (await holdStep())) {
           await chores(Date.now());
           continue;
@@ -295,7 +293,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         }
         if (hold.holding()) {
           feedback.sendIfDue(Date.now());
-          await reader.wait(50); // a release nudges it
+          await slot!.reader.wait(50); // a release nudges it
           return true;
         }
         if (hold.awaitingPosition() && Date.now() - lastHoldNudge >= HOLD_NUDGE_MS) {
@@ -315,7 +313,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
 
       /** A frame received and not yet read, if reading may go on (not over the throttle's limit). */
       function waitingFrame(): ReturnType<FrameReader['take']> {
-        return pace.waitMs() > 0 ? undefined : reader.take();
+        return pace.waitMs() > 0 ? undefined : slot!.reader.take();
       }
 
       /** When no frame is waiting: the next one, waiting at most until the batch is due (none while over the throttle's limit). */
@@ -326,22 +324,22 @@ export function makeStreamChanges(deps: ActivityDeps) {
           await sleep(Math.min(throttled, MAX_BATCH_AGE_MS));
           return undefined;
         }
-        await reader.wait(batchWindow.readWaitMs(Date.now(), CONTROL_POLL_MS));
-        return reader.take();
+        await slot!.reader.wait(batchWindow.readWaitMs(Date.now(), CONTROL_POLL_MS));
+        return slot!.reader.take();
       }
 
       /** Streams the slot from the applied position (the source skips what it has confirmed), on a new replication connection. */
-      async function openSlot(): Promise<void> {
+      async function openSlot(): Promise<NonNullable<typeof slot>> {
         doing = `start streaming slot ${input.slot} from ${source.label}`;
-        repl = await openReplicationClient(source, 'stream');
-        clients.push(repl);
-        stream = repl.query(
+        const client = await openReplicationClient(source, 'stream');
+        clients.push(client);
+        const stream = client.query(
           new ReplicationStream(
             `START_REPLICATION SLOT ${input.slot} LOGICAL ${formatLsn(meter.applied)} (proto_version '1', publication_names '${input.publications.map((p) => `"${p}"`).join(',')}', messages 'true')`,
           ),
         );
-        reader = new FrameReader(stream);
         doing = streaming;
+        return { client, stream, reader: new FrameReader(stream) };
       }
 
       /**
@@ -351,17 +349,16 @@ export function makeStreamChanges(deps: ActivityDeps) {
        */
       async function releaseSlot(): Promise<void> {
         feedback.send(); // the last applied position, before the walsender goes
-        const closing = repl!;
-        clients.splice(clients.indexOf(closing), 1);
-        repl = undefined;
-        stream = undefined;
+        const { client } = slot!;
+        clients.splice(clients.indexOf(client), 1);
+        slot = undefined;
         stashed = undefined; // a Begin a hold stopped in front of: the source sends it again
-        await closeQuietly(closing);
+        await closeQuietly(client);
       }
 
       /** Paused between transactions: nothing read and no walsender (the slot keeps the backlog); the lag and reports go on. */
       async function whilePaused(): Promise<void> {
-        if (stream) await releaseSlot();
+        if (slot) await releaseSlot();
         await lag.beatIfDue(Date.now()); // the lag grows while paused if the source writes meanwhile
         await reports.reportIfDue(Date.now()); // the operator sees it grow
         await sleep(control.untilDue(Date.now())); // then the loop asks the workflow whether to resume

@@ -42,9 +42,9 @@ describe('workflow bundle', () => {
   }, 60_000);
 
   it('writes characters above U+00FF as escapes that mean the same in code', () => {
-    const src = 'const s = "a→b😀"; const t = `x—${1}`; const r = /→/; const µ = 2; // ⟶ a comment';
+    const src = 'const s = "a→b😀"; const t = `x—${1}`; const r = /→/; const µ = 2; const e = "\\→|\\\\→"; // ⟶ a comment';
     const out = latin1Only(src);
     expect(out.match(/[^\x00-\xff]/g)).toBeNull();
-    expect(new Function(`${out}\nreturn [s, t, r.test('→'), µ];`)()).toEqual(['a→b😀', 'x—1', true, 2]);
+    expect(new Function(`${out}\nreturn [s, t, r.test('→'), µ, e];`)()).toEqual(['a→b😀', 'x—1', true, 2, '→|\\→']);
   });
 });
