@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MigrationReport, PhaseTiming } from '../common/plan';
+import { tableMbPerSecond, type MigrationReport, type PhaseTiming } from '../common/plan';
 import type { PgCluster } from '../launch/postgres';
 import { PG_BIN } from '../launch/postgres';
 import { startWorkerProcess, type WorkerProcess } from '../launch/worker';
@@ -105,7 +105,7 @@ export function pgferryTool(name = 'pgferry', extraSpec = ''): Tool {
       const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).report as MigrationReport;
       console.log(`    pgferry phases: ${report.phases.map((p) => `${p.phase} ${(p.ms / 1000).toFixed(1)} s`).join(', ')}`);
       const slowest = [...report.tables].sort((a, b) => b.ms - a.ms).slice(0, 3);
-      console.log(`    slowest tables: ${slowest.map((t) => `${t.name} ${(t.ms / 1000).toFixed(1)} s (${t.mbPerSecond} MB/s)`).join(', ')}`);
+      console.log(`    slowest tables: ${slowest.map((t) => `${t.name} ${(t.ms / 1000).toFixed(1)} s (${tableMbPerSecond(t)} MB/s)`).join(', ')}`);
       return { peakRssBytes: peakRssOf(worker.pid), phases: report.phases };
     } finally {
       rmSync(dir, { recursive: true, force: true });

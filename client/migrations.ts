@@ -5,7 +5,7 @@
 import type { VerificationRecord, VerifyRequest } from '../common/verification';
 import { WorkflowFailedError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { describeConnection } from '../common/connection';
-import type { CutoverRequest, CutoverResult, MigrationProgress, MigrationReport } from '../common/plan';
+import { tableMbPerSecond, type CutoverRequest, type CutoverResult, type MigrationProgress, type MigrationReport } from '../common/plan';
 import type { PrecheckReport } from '../common/precheck';
 import type { MigrationSpec } from '../common/spec';
 import { MULTI_DATABASE_WORKFLOW, type MultiCutoverRequest, type MultiCutoverResult, type MultiDatabaseProgress, type MultiDatabaseReport } from '../common/databases';
@@ -68,6 +68,16 @@ export interface DatabasesProgress extends MultiDatabaseProgress {
 export type AnyProgress = MigrationProgress | DatabasesProgress;
 export type AnyReport = MigrationReport | MultiDatabaseReport;
 
+/**
+ * The report as users read it (`--json`): each table with its MB/s. The workflow's result leaves
+ * it out, since it follows from bytes and time and every byte of a 10,000-table result is copied
+ * several times on its way out of the worker.
+ */
+export function withTableRates(report: AnyReport): AnyReport {
+  if ('kind' in report) return { ...report, databases: report.databases.map((d) => (d.report ? { ...d, report: withTableRates(d.report) as MigrationReport } : d)) };
+  return { ...report, tables: report.tables.map((t) => ({ ...t, mbPerSecond: tableMbPerSecond(t) })) };
+}
+
 export type MigrationStatus =
   | { state: 'running'; progress?: AnyProgress; description: WorkflowExecutionDescription }
   | { state: 'completed'; report: AnyReport; description: WorkflowExecutionDescription }
@@ -87,7 +97,7 @@ export async function migrationStatus(client: Client, workflowId: string): Promi
     }
     return { state: 'running', progress, description };
   }
-  if (status === 'COMPLETED') return { state: 'completed', report: (await handle.result()) as AnyReport, description };
+  if (status === 'COMPLETED') return { state: 'completed', report: withTableRates((await handle.result()) as AnyReport), description };
   const error = await handle.result().then(
     () => 'unknown',
     (err) => failureText(err),

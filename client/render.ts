@@ -1,7 +1,7 @@
 /** Text rendering for the CLI: live progress, the final report (the precheck's is in precheck-output.ts). */
 import { fallbackNextStep } from '../common/way-back';
 import { renderWayBackOutcome, renderWayBackReady } from './render-way-back';
-import { displayName, tablePercent, type CutoverResult, type LargeObjectsSummary, type MigrationProgress, type MigrationReport } from '../common/plan';
+import { displayName, tableMbPerSecond, tablePercent, type CutoverResult, type LargeObjectsSummary, type MigrationProgress, type MigrationReport } from '../common/plan';
 import type { LargeObjectValidation } from '../common/large-objects';
 import { changeCount, type StreamProgress } from '../common/stream';
 import { formatBytes } from '../common/format';
@@ -115,7 +115,7 @@ export function renderReport(r: MigrationReport, maxTables = 20): string {
   if (biggest.length) {
     lines.push('', 'table'.padEnd(40) + 'rows'.padStart(12) + 'size'.padStart(12) + 'time'.padStart(10) + 'MB/s'.padStart(8));
     for (const t of biggest) {
-      lines.push(displayName(t).slice(0, 39).padEnd(40) + String(t.rows).padStart(12) + formatBytes(t.bytes).padStart(12) + seconds(t.ms).padStart(10) + String(t.mbPerSecond).padStart(8));
+      lines.push(displayName(t).slice(0, 39).padEnd(40) + String(t.rows).padStart(12) + formatBytes(t.bytes).padStart(12) + seconds(t.ms).padStart(10) + String(tableMbPerSecond(t)).padStart(8));
     }
     if (r.tables.length > biggest.length) lines.push(`… and ${r.tables.length - biggest.length} smaller tables (--json lists all)`);
   }

@@ -117,6 +117,7 @@ describe('full migration', () => {
     expect(report.totalRows).toBe(report.tables.reduce((s, t) => s + t.rows, 0));
     expect(Number(sourceRows[0].n)).toBeGreaterThan(0);
     for (const t of report.tables) expect(t).toMatchObject({ rows: expect.any(Number), bytes: expect.any(Number), ms: expect.any(Number), mbPerSecond: expect.any(Number) });
+    for (const t of report.tables) expect(t).not.toHaveProperty('sourceChecksum'); // the workflow's own, for validation
     expect(report.phases.map((p) => p.phase)).toEqual(['precheck', 'snapshot', 'pre-data', 'data', 'post-data', 'validation']);
     expect(report.validation).toMatchObject({ mode: 'checksum', mismatches: [] });
     expect(report.validation.tablesChecked).toBe(report.tables.length);

@@ -50,8 +50,8 @@ describe('completed page', () => {
       target: 'app@b:5432/shop',
       types: ['schema', 'full', 'incremental'],
       tables: [
-        { schema: 'public', name: 'orders', rows: 10, bytes: 2048, ms: 5, mbPerSecond: 0.4 },
-        { schema: 'public', name: 'items', rows: 3, bytes: 100, ms: 5, mbPerSecond: 0 },
+        { schema: 'public', name: 'orders', rows: 10, bytes: 2048, ms: 5 },
+        { schema: 'public', name: 'items', rows: 3, bytes: 100, ms: 5 },
       ],
       phases: [{ phase: 'data', ms: 65_000 }],
       warnings: ['ddl-during-migration: DDL is not replicated', 'second'],
@@ -77,5 +77,29 @@ describe('completed page', () => {
     expect(md.indexOf('public.items')).toBeLessThan(md.indexOf('public.orders')); // what differs first
     expect(md).toContain('**Warnings (2):**\n- ddl-during-migration: DDL is not replicated\n- second');
     expect(md).toContain('in 1 min 10 s');
+  });
+
+  it('lists the tables that differ first, then the biggest, at most 100', () => {
+    const tables = Array.from({ length: 150 }, (_, i) => ({ schema: 'public', name: `t${i}`, rows: i, bytes: 1000 + i, ms: 1 }));
+    const report: MigrationReport = {
+      source: 'a',
+      target: 'b',
+      types: ['schema', 'full'],
+      tables,
+      phases: [],
+      warnings: [],
+      validation: { mode: 'count', tablesChecked: 150, mismatches: [{ schema: 'public', name: 't3', expectedRows: 3, actualRows: 2, ok: false }] },
+      totalRows: 0,
+      totalBytes: 0,
+      totalMs: 1000,
+    };
+    const listed = completedDetails(report)
+      .split('\n')
+      .filter((l) => l.startsWith('| public.'))
+      .map((l) => l.split(' | ')[0].slice(2));
+    expect(listed).toHaveLength(100);
+    expect(listed.slice(0, 3)).toEqual(['public.t3', 'public.t149', 'public.t148']);
+    expect(listed.filter((n) => n === 'public.t3')).toHaveLength(1);
+    expect(completedDetails(report)).toContain('…and 50 more tables (all in the result).');
   });
 });
