@@ -11,6 +11,10 @@
  * `--statements`: the target also logs every statement's CPU (log_statement_stats), and each run
  * prints the target's CPU by kind of statement (COPY, CREATE INDEX, ANALYZE, ...), the leader's
  * only (a parallel index build's workers are not in it).
+ *
+ * `--titles`: each run also prints the source's and the target's CPU by kind of process, from
+ * process titles sampled every 100 ms (bench/process-titles.ts): backends by the command they
+ * were running, parallel workers, checkpointer, WAL writer.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -20,6 +24,7 @@ import { buildBigDatabase, buildTinyDatabase, FULL_SIZE } from './dataset';
 import { BENCH_SETTINGS } from './settings';
 import { ALL_TOOLS, type Prepared } from './tools';
 import { arg, recreateDatabase } from './bench-helpers';
+import { ProcessTitleSampler } from './process-titles';
 
 const TICKS = 100; // USER_HZ on Linux
 
@@ -137,6 +142,7 @@ async function main(): Promise<void> {
   const tools = ALL_TOOLS.filter((t) => (only ? only.includes(t.name) : t.name === 'pgferry' || t.name === 'pg_dump | psql'));
   const source = await startPostgres({ name: 'prof-src', logical: true, settings: BENCH_SETTINGS });
   const statements = process.argv.includes('--statements');
+  const titles = process.argv.includes('--titles');
   const target = await startPostgres({
     name: 'prof-tgt',
     settings: { ...BENCH_SETTINGS, ...(statements ? { log_statement_stats: 'on', log_min_error_statement: 'log', log_line_prefix: '' } : {}) },
@@ -155,6 +161,9 @@ async function main(): Promise<void> {
         const prepared: Prepared | undefined = await tool.prepare?.(ctx);
         const pids: Record<string, number> = { ...groups, ...(prepared?.worker ? { worker: prepared.worker.pid } : {}) };
         const logStart = statements ? statSync(targetLog).size : 0;
+        const samplers = titles ? { source: new ProcessTitleSampler(groups.source), target: new ProcessTitleSampler(groups.target) } : undefined;
+        samplers?.source.start();
+        samplers?.target.start();
         const before = allProcesses();
         const machineBefore = machineSeconds();
         const started = process.hrtime.bigint();
@@ -162,11 +171,15 @@ async function main(): Promise<void> {
         const wall = Number(process.hrtime.bigint() - started) / 1e9;
         const after = allProcesses();
         const machine = machineSeconds() - machineBefore;
+        const byKind = samplers && { source: samplers.source.stop(), target: samplers.target.stop() };
         await prepared?.stop();
         const parts = Object.entries(pids).map(([name, pid]) => [name, treeSeconds(pid, after) - treeSeconds(pid, before)] as const);
         const known = parts.reduce((sum, [, s]) => sum + s, 0);
         if (statements) printStatementCpu(readFileSync(targetLog).subarray(logStart).toString('utf8'));
         console.log(`${tool.name} on ${db}: wall ${wall.toFixed(1)} s, machine CPU ${machine.toFixed(1)} s: ${parts.map(([n, s]) => `${n} ${s.toFixed(1)}`).join(', ')}, rest ${(machine - known).toFixed(1)}`);
+        for (const [cluster, kinds] of Object.entries(byKind ?? {})) {
+          console.log(`  ${cluster} by process: ${kinds.filter(([, s]) => s >= 0.05).map(([k, s]) => `${k} ${s.toFixed(2)}`).join(', ')}`);
+        }
       }
     }
   } finally {
