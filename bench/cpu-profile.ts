@@ -8,8 +8,8 @@
  * A cluster's CPU is its postmaster's own and reaped children's time plus its live children's,
  * so backends that ended during the run are counted too.
  *
- * `--statements`: the target also logs every statement's CPU (log_statement_stats), and each run
- * prints the target's CPU by kind of statement (COPY, CREATE INDEX, ANALYZE, ...), the leader's
+ * `--statements`: both clusters also log every statement's CPU (log_statement_stats), and each run
+ * prints the source's and the target's CPU by kind of statement (COPY, CREATE INDEX, ANALYZE, ...), the leader's
  * only (a parallel index build's workers are not in it).
  *
  * `--titles`: each run also prints the source's and the target's CPU by kind of process, from
@@ -114,7 +114,7 @@ function statementKind(sql: string): string {
 }
 
 /** Sums the target's logged statement CPU (log_statement_stats) by kind of statement. */
-function printStatementCpu(log: string): void {
+function printStatementCpu(cluster: string, log: string): void {
   const byKind = new Map<string, { cpu: number; calls: number }>();
   const each: [number, string][] = [];
   // "! 0.123 s user, 0.010 s system, 0.200 s elapsed" ... then "STATEMENT:  <sql>"
@@ -129,7 +129,7 @@ function printStatementCpu(log: string): void {
   }
   const sorted = [...byKind].sort((a, b) => b[1].cpu - a[1].cpu);
   const total = sorted.reduce((sum, [, e]) => sum + e.cpu, 0);
-  console.log(`  target statement CPU ${total.toFixed(1)} s:`);
+  console.log(`  ${cluster} statement CPU ${total.toFixed(1)} s:`);
   for (const [kind, e] of sorted.slice(0, 15)) console.log(`    ${e.cpu.toFixed(2).padStart(7)} s  ${String(e.calls).padStart(6)}×  ${kind}`);
   console.log('  costliest statements:');
   for (const [cpu, sql] of each.sort((a, b) => b[0] - a[0]).slice(0, 8)) console.log(`    ${cpu.toFixed(2).padStart(7)} s  ${sql}`);
@@ -140,14 +140,15 @@ async function main(): Promise<void> {
   const runs = Number(arg('--runs') ?? '1');
   const only = arg('--only')?.split(',');
   const tools = ALL_TOOLS.filter((t) => (only ? only.includes(t.name) : t.name === 'pgferry' || t.name === 'pg_dump | psql'));
-  const source = await startPostgres({ name: 'prof-src', logical: true, settings: BENCH_SETTINGS });
   const statements = process.argv.includes('--statements');
+  const statementStats: Record<string, string> = statements ? { log_statement_stats: 'on', log_min_error_statement: 'log', log_line_prefix: '' } : {};
+  const source = await startPostgres({ name: 'prof-src', logical: true, settings: { ...BENCH_SETTINGS, ...statementStats } });
   const titles = process.argv.includes('--titles');
   const target = await startPostgres({
     name: 'prof-tgt',
-    settings: { ...BENCH_SETTINGS, ...(statements ? { log_statement_stats: 'on', log_min_error_statement: 'log', log_line_prefix: '' } : {}) },
+    settings: { ...BENCH_SETTINGS, ...statementStats },
   });
-  const targetLog = join(dirname(target.dataDir), 'server.log');
+  const logs = { source: join(dirname(source.dataDir), 'server.log'), target: join(dirname(target.dataDir), 'server.log') };
   const temporal = await startTemporalServer();
   try {
     if (db === 'tiny') await buildTinyDatabase(source, db, FULL_SIZE.tinyTables);
@@ -160,7 +161,7 @@ async function main(): Promise<void> {
         const ctx = { source, target, db, temporalAddress: temporal.address, jobs: arg('--jobs') === undefined ? undefined : Number(arg('--jobs')) };
         const prepared: Prepared | undefined = await tool.prepare?.(ctx);
         const pids: Record<string, number> = { ...groups, ...(prepared?.worker ? { worker: prepared.worker.pid } : {}) };
-        const logStart = statements ? statSync(targetLog).size : 0;
+        const logStart = statements ? { source: statSync(logs.source).size, target: statSync(logs.target).size } : undefined;
         const samplers = titles ? { source: new ProcessTitleSampler(groups.source), target: new ProcessTitleSampler(groups.target) } : undefined;
         samplers?.source.start();
         samplers?.target.start();
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
         await prepared?.stop();
         const parts = Object.entries(pids).map(([name, pid]) => [name, treeSeconds(pid, after) - treeSeconds(pid, before)] as const);
         const known = parts.reduce((sum, [, s]) => sum + s, 0);
-        if (statements) printStatementCpu(readFileSync(targetLog).subarray(logStart).toString('utf8'));
+        for (const cluster of logStart ? (['source', 'target'] as const) : []) printStatementCpu(cluster, readFileSync(logs[cluster]).subarray(logStart![cluster]).toString('utf8'));
         console.log(`${tool.name} on ${db}: wall ${wall.toFixed(1)} s, machine CPU ${machine.toFixed(1)} s: ${parts.map(([n, s]) => `${n} ${s.toFixed(1)}`).join(', ')}, rest ${(machine - known).toFixed(1)}`);
         for (const [cluster, kinds] of Object.entries(byKind ?? {})) {
           console.log(`  ${cluster} by process: ${kinds.filter(([, s]) => s >= 0.05).map(([k, s]) => `${k} ${s.toFixed(2)}`).join(', ')}`);

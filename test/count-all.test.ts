@@ -1,0 +1,38 @@
+// Validation's row counts (countAll): one statement per table in one round trip and one
+// transaction, answers in the tables' order, a row filter honoured, and a failed count that
+// leaves the session usable.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { resolveConnection } from '../activities/credentials';
+import { closeQuietly, openClient } from '../activities/db';
+import { countAll } from '../activities/validate/validate-tables';
+import { startPostgres, type PgCluster } from '../launch/postgres';
+
+let pg: PgCluster;
+
+beforeAll(async () => {
+  pg = await startPostgres({ name: 'count-all' });
+  await pg.query(`DO $$ BEGIN FOR i IN 1..300 LOOP EXECUTE format('CREATE TABLE "T %s" (id int)', i); EXECUTE format('INSERT INTO "T %s" SELECT generate_series(1, %s)', i, i); END LOOP; END $$`);
+});
+
+afterAll(async () => {
+  await pg?.stop();
+});
+
+it('counts every table in order, in one transaction, and names the ones that differ', async () => {
+  const client = await openClient(resolveConnection({ host: pg.host, port: pg.port, database: 'postgres', user: 'postgres' }, {}), 'test');
+  try {
+    const tables = Array.from({ length: 300 }, (_, i) => ({ schema: 'public', name: `T ${i + 1}`, rows: i === 41 ? 41 : i + 1 }));
+    const counted = await countAll(client, tables);
+    expect(counted.map((c) => c.actualRows)).toEqual(tables.map((_, i) => i + 1));
+    expect(counted.filter((c) => !c.ok)).toEqual([{ schema: 'public', name: 'T 42', expectedRows: 41, actualRows: 42, ok: false }]);
+    expect(await countAll(client, [{ schema: 'public', name: 'T 10', rows: 3, where: 'id > 7' }])).toEqual([{ schema: 'public', name: 'T 10', expectedRows: 3, actualRows: 3, ok: true }]);
+    expect(await countAll(client, [])).toEqual([]);
+
+    await expect(countAll(client, [tables[0], { schema: 'public', name: 'missing', rows: 0 }])).rejects.toThrow(/relation "public.missing" does not exist/);
+    // The session is usable, outside any transaction: now() is this statement's own start.
+    const { rows } = await client.query<{ fresh: boolean }>('SELECT pg_catalog.now() = pg_catalog.statement_timestamp() AS fresh');
+    expect(rows[0].fresh).toBe(true);
+  } finally {
+    await closeQuietly(client);
+  }
+});
