@@ -4,12 +4,10 @@
  * the Temporal server, and everything else on the machine. On 2 shared cores that split says what bounds a rate, and
  * how much other work skewed it.
  */
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PgCluster } from '../launch/postgres';
-
-const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+import { allProcesses, TICKS, type ProcTimes } from './proc-times';
 
 export interface CpuSplit {
   source: number;
@@ -22,22 +20,6 @@ export interface CpuSplit {
   wall: number;
 }
 
-/** pid → [ppid, user+system ticks], for every process. */
-function processes(): Map<number, [number, number]> {
-  const out = new Map<number, [number, number]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(entry), [Number(f[1]), Number(f[11]) + Number(f[12])]);
-    } catch {
-      // ended while we looked
-    }
-  }
-  return out;
-}
-
 /** Busy ticks of the whole machine (all but idle and iowait). */
 function machineBusy(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
@@ -48,9 +30,9 @@ function postmasterPid(c: PgCluster): number {
   return Number(readFileSync(join(c.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
 }
 
-function ticksOf(procs: Map<number, [number, number]>, root: number): Map<number, number> {
+function ticksOf(procs: Map<number, ProcTimes>, root: number): Map<number, number> {
   const out = new Map<number, number>();
-  for (const [pid, [ppid, ticks]] of procs) if (pid === root || ppid === root) out.set(pid, ticks);
+  for (const [pid, t] of procs) if (pid === root || t.ppid === root) out.set(pid, t.self);
   return out;
 }
 
@@ -74,9 +56,9 @@ export function pidByCommandLine(parts: string[]): number | undefined {
 /** Starts counting; `stop()` returns the CPU seconds of each part since. */
 export function countCpu(source: PgCluster, target: PgCluster, pids: { worker?: number; temporal?: number }): { stop(): CpuSplit } {
   const roots = { source: postmasterPid(source), target: postmasterPid(target) };
-  const one = (procs: Map<number, [number, number]>, pid?: number) => (pid ? new Map([[pid, procs.get(pid)?.[1] ?? 0]]) : new Map<number, number>());
+  const one = (procs: Map<number, ProcTimes>, pid?: number) => (pid ? new Map([[pid, procs.get(pid)?.self ?? 0]]) : new Map<number, number>());
   const snap = () => {
-    const procs = processes();
+    const procs = allProcesses();
     return {
       source: ticksOf(procs, roots.source),
       target: ticksOf(procs, roots.target),

@@ -25,35 +25,7 @@ import { BENCH_SETTINGS } from './settings';
 import { ALL_TOOLS, type Prepared } from './tools';
 import { arg, recreateDatabase } from './bench-helpers';
 import { ProcessTitleSampler } from './process-titles';
-
-const TICKS = 100; // USER_HZ on Linux
-
-interface ProcTimes {
-  ppid: number;
-  self: number;
-  children: number;
-}
-
-function procTimes(pid: number): ProcTimes | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // after the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
-    return { ppid: Number(fields[1]), self: Number(fields[11]) + Number(fields[12]), children: Number(fields[13]) + Number(fields[14]) };
-  } catch {
-    return undefined; // ended meanwhile
-  }
-}
-
-function allProcesses(): Map<number, ProcTimes> {
-  const all = new Map<number, ProcTimes>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const t = procTimes(Number(entry));
-    if (t) all.set(Number(entry), t);
-  }
-  return all;
-}
+import { allProcesses, TICKS, type ProcTimes } from './proc-times';
 
 /** CPU seconds of a process tree: its own, its reaped children's, and its live descendants'. */
 function treeSeconds(root: number, all: Map<number, ProcTimes>): number {

@@ -6,9 +6,9 @@
  * `backend idle in transaction`, ...). Processes that start and end between two samples, and a
  * process's last 100 ms, are missed: a sampling view, not an account.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { allProcesses, TICKS } from './proc-times';
 
-const TICKS = 100; // USER_HZ on Linux
 const SAMPLE_MS = 100;
 const BACKGROUND = ['checkpointer', 'background writer', 'walwriter', 'autovacuum launcher', 'autovacuum worker', 'parallel worker', 'logical replication', 'walsender', 'archiver', 'logger'];
 
@@ -28,14 +28,11 @@ interface Child {
 
 function childrenOf(postmaster: number): Map<number, Child> {
   const children = new Map<number, Child>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const [pid, t] of allProcesses()) {
+    if (t.ppid !== postmaster) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) !== postmaster) continue;
-      const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/^postgres: /, '');
-      children.set(Number(entry), { title, ticks: Number(fields[11]) + Number(fields[12]) });
+      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/^postgres: /, '');
+      children.set(pid, { title, ticks: t.self });
     } catch {
       // ended meanwhile
     }

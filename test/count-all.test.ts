@@ -27,6 +27,10 @@ it('counts every table in order, in one transaction, and names the ones that dif
     expect(counted.filter((c) => !c.ok)).toEqual([{ schema: 'public', name: 'T 42', expectedRows: 41, actualRows: 42, ok: false }]);
     expect(await countAll(client, [{ schema: 'public', name: 'T 10', rows: 3, where: 'id > 7' }])).toEqual([{ schema: 'public', name: 'T 10', expectedRows: 3, actualRows: 3, ok: true }]);
     expect(await countAll(client, [])).toEqual([]);
+    // Every count runs inside the one repeatable-read transaction (one snapshot for all): a condition true only there keeps every row.
+    const inRepeatableRead = "pg_catalog.current_setting('transaction_isolation') = 'repeatable read'";
+    const isolated = await countAll(client, [1, 2, 300].map((n) => ({ schema: 'public', name: `T ${n}`, rows: n, where: inRepeatableRead })));
+    expect(isolated.map((c) => [c.actualRows, c.ok])).toEqual([[1, true], [2, true], [300, true]]);
 
     await expect(countAll(client, [tables[0], { schema: 'public', name: 'missing', rows: 0 }])).rejects.toThrow(/relation "public.missing" does not exist/);
     // The session is usable, outside any transaction: now() is this statement's own start.

@@ -1,0 +1,36 @@
+/** CPU times of the machine's processes, from /proc (Linux): what the benchmarks' CPU accounts are made of. */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc's times (USER_HZ). */
+export const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+
+export interface ProcTimes {
+  ppid: number;
+  /** Its own user + system ticks. */
+  self: number;
+  /** Its reaped children's. */
+  children: number;
+}
+
+export function procTimes(pid: number): ProcTimes | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // after the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+    return { ppid: Number(fields[1]), self: Number(fields[11]) + Number(fields[12]), children: Number(fields[13]) + Number(fields[14]) };
+  } catch {
+    return undefined; // ended meanwhile
+  }
+}
+
+/** Every process's times, by pid. */
+export function allProcesses(): Map<number, ProcTimes> {
+  const all = new Map<number, ProcTimes>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const t = procTimes(Number(entry));
+    if (t) all.set(Number(entry), t);
+  }
+  return all;
+}
