@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { agreedRowCount, CopyInRelay, CopyOutRelay } from '../activities/copy/copy-relay';
+import { agreedRowCount, agreedRowCounts, CopyInRelay, CopyOutRelay } from '../activities/copy/copy-relay';
 import { startPostgres, type PgCluster } from '../launch/postgres';
 
 let pg: PgCluster;
@@ -165,6 +165,93 @@ describe('CopyOutRelay → CopyInRelay', () => {
       await reconnectSourceIfClosed();
       await tgt.query('ALTER TABLE items DROP CONSTRAINT small_ids; ALTER TABLE items ADD CONSTRAINT small_ids CHECK (id < 1000000)');
     }
+  });
+});
+
+describe('several tables in one query on each side', () => {
+  const PARTS = [0, 1, 300, 5000]; // rows of part_1 .. part_4
+  const parts = PARTS.map((_, i) => `part_${i + 1}`);
+  const copyOut = (format: string) => parts.map((p) => `COPY ${p} TO STDOUT (FORMAT ${format})`).join(';\n');
+  const copyIn = (format: string) => parts.map((p) => `COPY ${p} FROM STDIN (FORMAT ${format});\nANALYZE ${p}`).join(';\n');
+  const partSums = (db: string) =>
+    pg.query<{ sums: string }>(parts.map((p) => `SELECT '${p}' || ':' || count(*) || ':' || coalesce(sum(hashtextextended(t::text, 0)), 0) AS sums FROM ${p} t`).join(' UNION ALL '), db).then((r) => r.map((x) => x.sums));
+
+  beforeAll(async () => {
+    const create = parts.map((p) => `CREATE TABLE ${p} (id int, label text, doc jsonb)`).join(';');
+    await pg.query(
+      `${create}; ${PARTS.map((n, i) => `INSERT INTO part_${i + 1} SELECT g, 'row ' || g || E'\\t', jsonb_build_object('g', g) FROM generate_series(1, ${n}) g`).join(';')}`,
+      'relay_src',
+    );
+    await pg.query(`${create}; ALTER TABLE part_3 ADD CONSTRAINT part_3_small CHECK (id < 1000)`, 'relay_tgt');
+  });
+
+  beforeEach(async () => {
+    await reconnectSourceIfClosed();
+    await pg.query(`TRUNCATE ${parts.join(', ')}; ALTER TABLE part_3 DROP CONSTRAINT IF EXISTS part_3_small; ALTER TABLE part_3 ADD CONSTRAINT part_3_small CHECK (id < 1000)`, 'relay_tgt');
+  });
+
+  async function relayParts(out: string, into: string, binary: boolean, ...stages: Transform[]) {
+    const reader = src.query(new CopyOutRelay(out, binary, parts.length));
+    const writer = tgt.query(new CopyInRelay(into));
+    const started: number[] = [];
+    reader.on('copy', (i: number) => started.push(i));
+    await pipeline([reader, ...stages, writer]);
+    return { reader, writer, started };
+  }
+
+  it.each([
+    ['binary', true],
+    ['text', false],
+  ])('copies each table exactly (%s), with statements between, and both ends count each', async (format, binary) => {
+    const { reader, writer, started } = await relayParts(copyOut(format), copyIn(format), binary);
+    expect(await agreedRowCounts(reader, writer, parts)).toEqual(PARTS);
+    expect(writer.rowCounts).toEqual(PARTS);
+    expect(reader.finished.map((f) => f.rows)).toEqual(PARTS);
+    expect(reader.rows).toBe(PARTS.reduce((a, b) => a + b, 0));
+    expect(started).toEqual([0, 1, 2, 3]);
+    expect(await partSums('relay_tgt')).toEqual(await partSums('relay_src'));
+    // the statements between the copies ran: every table has statistics now
+    const analyzed = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_user_tables WHERE relname LIKE 'part_%' AND last_analyze IS NOT NULL`, 'relay_tgt');
+    expect(analyzed[0].n).toBe('4');
+    expect((await src.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    expect((await tgt.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  });
+
+  it('fails with the target error in the third table, and the target keeps nothing of any', async () => {
+    await pg.query(`INSERT INTO part_3 SELECT 5000 + g FROM generate_series(1, 3) g`, 'relay_src');
+    try {
+      await tgt.query('BEGIN');
+      await expect(relayParts(copyOut('binary'), copyIn('binary'), true)).rejects.toThrow(/part_3_small/);
+      await tgt.query('ROLLBACK');
+      expect((await partSums('relay_tgt')).map((s) => s.split(':')[1])).toEqual(['0', '0', '0', '0']);
+      expect((await tgt.query('SELECT 3 AS three')).rows).toEqual([{ three: 3 }]);
+    } finally {
+      await pg.query('DELETE FROM part_3 WHERE id > 5000', 'relay_src');
+    }
+  });
+
+  it('fails with the source error in the second table, and the target keeps nothing of any', async () => {
+    await tgt.query('BEGIN');
+    const failing = ['COPY part_1 TO STDOUT (FORMAT binary)', 'COPY (SELECT id, label, (1 / (id - id))::text::jsonb FROM part_2) TO STDOUT (FORMAT binary)', ...parts.slice(2).map((p) => `COPY ${p} TO STDOUT (FORMAT binary)`)].join(';\n');
+    await expect(relayParts(failing, copyIn('binary'), true)).rejects.toThrow(/division by zero/);
+    await tgt.query('ROLLBACK').catch(() => undefined);
+    expect((await partSums('relay_tgt')).map((s) => s.split(':')[1])).toEqual(['0', '0', '0', '0']);
+    expect((await tgt.query('SELECT 7 AS seven')).rows).toEqual([{ seven: 7 }]);
+  });
+
+  it("names the table whose count differs: a lost row in the second table", async () => {
+    let first = true;
+    const dropFirstRow = new Transform({
+      transform(chunk: Buffer, _e, done) {
+        // part_1 is empty (in text, no CopyData at all): past its CopyDone, the first row is part_2's
+        if (!first || chunk[0] !== 0x64) return done(null, chunk);
+        first = false;
+        done(null, chunk.subarray(1 + chunk.readUInt32BE(1)));
+      },
+    });
+    const { reader, writer } = await relayParts(copyOut('text'), copyIn('text'), false, dropFirstRow);
+    expect(writer.rowCounts).toEqual([0, 0, 300, 5000]);
+    await expect(agreedRowCounts(reader, writer, parts)).rejects.toThrow('the source sent 1 rows of part_2, the target took 0');
   });
 });
 

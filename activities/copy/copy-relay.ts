@@ -11,6 +11,12 @@
  *   CopyOutRelay  a Readable of whole-message byte ranges, taken from the source socket until
  *                 the copy ends, then the socket goes back to pg for the closing messages;
  *   CopyInRelay   a Writable that writes those bytes to the target socket as they are.
+ *
+ * Several tables can go in one round trip: a query of several `COPY ... TO STDOUT` statements
+ * answers with one copy after the other, and a query of as many `COPY ... FROM STDIN` (with
+ * other statements between them) takes them in the same order, each ended by its CopyDone,
+ * which CopyOutRelay puts between them. Over thousands of tiny tables, a round trip per table
+ * on each side was much of the copy's cost.
  * https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-COPY
  */
 import { Readable, Writable, type Duplex } from 'node:stream';
@@ -19,6 +25,8 @@ import { ASYNC_MESSAGES, COPY_DATA, COPY_DONE, copyDoneMessage, MESSAGE_HEADER_B
 import { relayed } from './relay-garbage';
 
 const COPY_OUT_RESPONSE = 0x48; // 'H'
+const COMMAND_COMPLETE = 0x43; // 'C'
+const READY_FOR_QUERY = 0x5a; // 'Z'
 /** Written while the target socket is corked, at most (see CopyInRelay). */
 const CORK_BYTES = 16 * 1024; // a socket's default high-water mark: past it a corked write would wait
 
@@ -35,19 +43,39 @@ function copiedRows(message: { text?: string } | undefined): number | undefined 
   return match ? Number(match[1]) : undefined;
 }
 
+/** One finished copy of a query's: rows and payload bytes as they went by, and how long it took. */
+export interface CopyFigures {
+  rows: number;
+  bytes: number;
+  ms: number;
+}
+
 /**
- * Reads `COPY ... TO STDOUT`: pushes the CopyData messages as byte ranges of the socket's
- * chunks (no copy) and counts rows and payload bytes as they go by.
+ * Reads `COPY ... TO STDOUT` (or a query of `copies` of them): pushes the CopyData messages as
+ * byte ranges of the socket's chunks (no copy), a CopyDone between two copies, and counts rows
+ * and payload bytes as they go by. Emits 'copy' (its index) as each copy starts.
  */
 export class CopyOutRelay extends Readable {
-  /** Rows seen so far (one CopyData message per row). */
+  /** Rows seen so far, all copies (one CopyData message per row). */
   rows = 0;
-  /** Table data seen so far: CopyData payload bytes. */
+  /** Table data seen so far, all copies: CopyData payload bytes. */
   bytes = 0;
-  /** The source's count once its COPY has completed: what the target must have taken. */
+  /** The copy under way (-1 before the first starts). */
+  copyIndex = -1;
+  /** Rows and bytes of the copy under way, so far. */
+  copyRows = 0;
+  copyBytes = 0;
+  /** The copies finished so far, in order. */
+  readonly finished: CopyFigures[] = [];
+  /** Each copy's count from the source once the query has completed: what the target must have taken. */
+  readonly sourceCounts: Promise<number[]>;
+  /** The last copy's count (the only one's, for a single COPY). */
   readonly sourceCount: Promise<number>;
-  private settleCount!: { resolve: (rows: number) => void; reject: (err: Error) => void };
-  private rowCount: number | undefined; // from the source's CommandComplete
+  private settleCount!: { resolve: (rows: number[]) => void; reject: (err: Error) => void };
+  private readonly counts: number[] = []; // from the source's CommandCompletes
+  private rowCount: number | undefined; // the last copy's, which pg reads
+  private copyStarted = 0;
+  private tag: Buffer[] = []; // the CommandComplete being read
   private connection?: PgConnection;
   /** Set while the socket is ours (copy-socket.ts): gives it back to pg's parser. */
   private giveSocketBack?: (rest: Buffer) => void;
@@ -58,14 +86,17 @@ export class CopyOutRelay extends Readable {
   private length = 0;
   private left = 0; // bytes of the current message's body still to come
 
-  /** `binary`: the format's trailer is a message of its own, not a row. */
+  /** `binary`: the format's trailer is a message of its own, not a row. `copies`: COPY statements in `text`. */
   constructor(
     private readonly text: string,
     private readonly binary: boolean,
+    private readonly copies = 1,
   ) {
     super({ highWaterMark: 256 * 1024 });
-    this.sourceCount = new Promise((resolve, reject) => (this.settleCount = { resolve, reject }));
-    this.sourceCount.catch(() => undefined); // read only when the copy went through
+    this.sourceCounts = new Promise((resolve, reject) => (this.settleCount = { resolve, reject }));
+    this.sourceCount = this.sourceCounts.then((counts) => counts[counts.length - 1]);
+    this.sourceCounts.catch(() => undefined); // read only when the copy went through
+    this.sourceCount.catch(() => undefined);
   }
 
   submit(connection: Connection): void {
@@ -107,8 +138,10 @@ export class CopyOutRelay extends Readable {
       if (this.left > 0) {
         const n = Math.min(this.left, chunk.length - i);
         if (this.type === COPY_DATA && from < 0) from = i;
+        else if (this.type === COMMAND_COMPLETE) this.tag.push(chunk.subarray(i, i + n));
         i += n;
         this.left -= n;
+        if (this.left === 0 && this.type === COMMAND_COMPLETE) this.commandComplete();
         continue;
       }
       if (this.headerSeen === 0) {
@@ -117,9 +150,18 @@ export class CopyOutRelay extends Readable {
           if (from < 0) from = i;
         } else {
           forward(i);
-          if (type !== COPY_OUT_RESPONSE && !ASYNC_MESSAGES.has(type)) {
-            // CopyDone, or an ErrorResponse: pg reads the rest of the conversation.
-            this.giveBack(chunk.subarray(i), type === COPY_DONE);
+          if (type === COPY_OUT_RESPONSE) this.copyStart();
+          else if (type === COPY_DONE) {
+            this.copyDone();
+            // The last copy's end: pg reads the rest of the conversation.
+            if (this.finished.length >= this.copies) {
+              this.giveBack(chunk.subarray(i), true);
+              return false;
+            }
+            more = this.push(copyDoneMessage()) && more; // the target's copy of this table ends here too
+          } else if (type !== COMMAND_COMPLETE && !ASYNC_MESSAGES.has(type)) {
+            // An ErrorResponse, or the query's end with fewer copies than expected: pg reads the rest.
+            this.giveBack(chunk.subarray(i), type === READY_FOR_QUERY);
             return false;
           }
         }
@@ -139,22 +181,45 @@ export class CopyOutRelay extends Readable {
         if (this.type === COPY_DATA) {
           this.rows += 1;
           this.bytes += this.left;
-        }
+          this.copyRows += 1;
+          this.copyBytes += this.left;
+        } else if (this.type === COMMAND_COMPLETE) this.tag = [];
       }
     }
     forward(chunk.length);
     return more;
   }
 
-  /** The copy is over: the socket goes back to pg's parser, starting with `rest`. */
+  private copyStart(): void {
+    this.copyIndex += 1;
+    this.copyRows = 0;
+    this.copyBytes = 0;
+    this.copyStarted = Date.now();
+    this.emit('copy', this.copyIndex);
+  }
+
+  private copyDone(): void {
+    if (this.binary && this.copyRows > 0) {
+      // the trailer
+      this.copyRows -= 1;
+      this.rows -= 1;
+    }
+    this.finished.push({ rows: this.copyRows, bytes: this.copyBytes, ms: Date.now() - this.copyStarted });
+  }
+
+  /** A copy's CommandComplete that came before the last copy's end (pg reads the last one). */
+  private commandComplete(): void {
+    const rows = copiedRows({ text: Buffer.concat(this.tag).toString('latin1') });
+    if (rows !== undefined) this.counts.push(rows);
+    this.tag = [];
+  }
+
+  /** The copies are over: the socket goes back to pg's parser, starting with `rest`. */
   private giveBack(rest: Buffer, done: boolean): void {
     const giveSocketBack = this.giveSocketBack!;
     this.giveSocketBack = undefined;
     giveSocketBack(rest);
-    if (done) {
-      if (this.binary && this.rows > 0) this.rows -= 1; // the trailer
-      this.push(null);
-    }
+    if (done) this.push(null);
   }
 
   handleCommandComplete(message: { text?: string }): void {
@@ -162,8 +227,9 @@ export class CopyOutRelay extends Readable {
   }
 
   handleReadyForQuery(): void {
-    if (this.rowCount === undefined) this.settleCount.reject(new Error('the source did not say how many rows its COPY sent'));
-    else this.settleCount.resolve(this.rowCount);
+    const counts = this.rowCount === undefined ? this.counts : [...this.counts, this.rowCount];
+    if (counts.length !== this.copies) this.settleCount.reject(new Error(`the source did not say how many rows its COPY statements sent (${counts.length} counts for ${this.copies})`));
+    else this.settleCount.resolve(counts);
   }
 
   handleError(err: Error): void {
@@ -187,8 +253,8 @@ export class CopyOutRelay extends Readable {
  * error; an abort then sends CopyFail, so the filler is never kept).
  */
 export class CopyInRelay extends Writable {
-  /** The target's count, from its CommandComplete. */
-  rowCount: number | undefined;
+  /** The target's counts, from its COPYs' CommandCompletes, in order. */
+  readonly rowCounts: number[] = [];
   private connection?: PgConnection;
   private corked = false;
   private queued = 0; // bytes written while corked
@@ -295,8 +361,14 @@ export class CopyInRelay extends Writable {
   /** The server is ready for rows; they may have been sent already. */
   handleCopyInResponse(): void {}
 
+  /** The last COPY's count (the only one's, for a single COPY). */
+  get rowCount(): number | undefined {
+    return this.rowCounts[this.rowCounts.length - 1];
+  }
+
   handleCommandComplete(message: { text?: string }): void {
-    this.rowCount = copiedRows(message) ?? this.rowCount;
+    const rows = copiedRows(message);
+    if (rows !== undefined) this.rowCounts.push(rows);
   }
 
   handleReadyForQuery(): void {
@@ -324,7 +396,17 @@ export class CopyInRelay extends Writable {
  * CommandComplete) must equal the target's, or rows were lost or doubled on the way.
  */
 export async function agreedRowCount(reader: CopyOutRelay, writer: CopyInRelay): Promise<number> {
-  const sent = await reader.sourceCount;
-  if (writer.rowCount !== sent) throw new Error(`the source sent ${sent} rows, the target took ${writer.rowCount ?? 'none'}`);
+  const [rows] = await agreedRowCounts(reader, writer);
+  return rows;
+}
+
+/** The same for each copy of a query of several: `names` say which table a mismatch is in. */
+export async function agreedRowCounts(reader: CopyOutRelay, writer: CopyInRelay, names?: string[]): Promise<number[]> {
+  const sent = await reader.sourceCounts;
+  sent.forEach((rows, i) => {
+    const took = writer.rowCounts[i];
+    if (took !== rows) throw new Error(`the source sent ${rows} rows${names ? ` of ${names[i]}` : ''}, the target took ${took ?? 'none'}`);
+  });
+  if (writer.rowCounts.length !== sent.length) throw new Error(`the source sent ${sent.length} COPY streams, the target completed ${writer.rowCounts.length}`);
   return sent;
 }

@@ -23,7 +23,8 @@ import { beginUnderSnapshot } from '../snapshot-transaction';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { activityLifetime } from '../activity-lifetime';
-import { agreedRowCount, CopyInRelay, CopyOutRelay } from './copy-relay';
+import { agreedRowCounts, CopyInRelay, CopyOutRelay, type CopyFigures } from './copy-relay';
+import { copyGroups, type Groupable } from './copy-groups';
 import { readCopyColumns, type CopyColumns } from './columns';
 import { existingIndexNames, readIndexStatements, type IndexStatement } from './table-indexes';
 import { findUnitRecord, hasUnitRecords, lockUnit, recordUnit } from './unit-marker';
@@ -131,12 +132,19 @@ export function makeCopyUnit(deps: ActivityDeps) {
           progress.chunk = unit.chunk?.index;
           // Sent while the first tables copy; awaited before the unit reports itself done.
           const started = progress.send(unit.tables.map((t) => update(t, 'copying', 0, 0)));
+          const planned = unit.tables.map((table) => {
+            const plan: TablePlan = {
+              columns: selectedColumns(columns.get(tableKey(table))!, table),
+              truncate,
+              indexes: indexes.get(tableKey(table)) ?? [],
+              recopy: record !== undefined,
+              chunk: unit.chunk,
+            };
+            return { table, plan, shares: sharesQuery(table, plan), format: plan.columns.format, bytes: table.estimatedBytes };
+          });
+          const copying: CopyContext = { checksum: input.checksum, live, gate: control.gate, workers, metrics, onTable: (table) => (current = table) };
           const results: TableCopyResult[] = [];
-          for (const table of unit.tables) {
-            current = table;
-            const plan = { columns: columns.get(tableKey(table))!, truncate, indexes: indexes.get(tableKey(table)) ?? [], recopy: record !== undefined, chunk: unit.chunk };
-            results.push(await copyTable(from, into, table, plan, input.checksum, live, control.gate, workers, metrics));
-          }
+          for (const group of copyGroups(planned)) results.push(...(await copyTables(from, into, group, copying)));
           if (recorded) await recordUnit(into, input.progressWorkflowId, unit.id, input.snapshot, results);
           await into.query('COMMIT');
           await from.query('COMMIT');
@@ -180,30 +188,146 @@ interface TablePlan {
   chunk?: ChunkRange;
 }
 
-async function copyTable(
+/** What copyTables needs besides the tables: the unit's live state, throttle and counters. */
+interface CopyContext {
+  checksum: boolean;
+  live: LiveState;
+  gate: RateGate;
+  workers: BuildWorkers;
+  metrics: CopyMetrics;
+  /** Told which table is being copied (errors name it). */
+  onTable: (table: TableRef) => void;
+}
+
+type PlannedTable = Groupable & { table: TableRef; plan: TablePlan };
+
+/** Small tables whose statements ride in the COPY's query may share one query with their neighbours. */
+function sharesQuery(table: TableRef, plan: TablePlan): boolean {
+  return inlines(table) && !plan.recopy && !plan.chunk;
+}
+
+/** A small table's statements ride in the COPY's query: the server runs them right after the rows are in. */
+function inlines(table: TableRef): boolean {
+  return !table.preexisting && table.estimatedBytes < INLINE_BYTES;
+}
+
+/**
+ * Copies a group of tables (copy-groups.ts: one table, or several small ones) in one query on
+ * each side, then finishes each: a kept table's merge, a big table's index builds.
+ */
+async function copyTables(src: Client, tgt: Client, group: PlannedTable[], ctx: CopyContext): Promise<TableCopyResult[]> {
+  const started = Date.now();
+  const steps: TableStatements[] = [];
+  for (const { table, plan } of group) steps.push(await tableStatements(tgt, table, plan));
+  const copied = await relay(src, tgt, group, steps, ctx);
+  const results: TableCopyResult[] = [];
+  // A lone table's time includes its index builds; in a group, each table's is its copy's.
+  const startedAlone = group.length === 1 ? started : undefined;
+  for (const [i, planned] of group.entries()) results.push(await finishTable(src, tgt, planned, steps[i], copied[i], ctx, startedAlone));
+  return results;
+}
+
+/** The group's rows, source to target, each table's count agreed by both ends; the heartbeat follows table by table. */
+async function relay(src: Client, tgt: Client, group: PlannedTable[], steps: TableStatements[], ctx: CopyContext): Promise<CopyFigures[]> {
+  const { live, metrics } = ctx;
+  const reader = src.query(new CopyOutRelay(steps.map((s) => s.copyOut).join(';\n'), group[0].plan.columns.format === 'binary', steps.length));
+  const writer = tgt.query(new CopyInRelay(steps.flatMap((s) => [...s.before, s.copyIn, ...(s.inline ? s.after : [])]).join(';\n')));
+  const show = (i: number) => {
+    ctx.onTable(group[i].table);
+    Object.assign(live, { table: displayName(group[i].table), rows: 0, bytes: 0, building: undefined });
+    metrics.nextTable();
+  };
+  const next = (i: number) => {
+    if (i === 0) return;
+    const done = reader.finished[i - 1];
+    metrics.observe(done.rows, done.bytes);
+    show(i);
+  };
+  show(0);
+  reader.on('copy', next);
+  const follow = setInterval(() => {
+    Object.assign(live, { rows: reader.copyRows, bytes: reader.copyBytes });
+    metrics.observe(reader.copyRows, reader.copyBytes);
+  }, 250);
+  try {
+    // Paused or over its share of the limit, the throttle stage holds a chunk and the source waits.
+    await pipeline(reader, throttledStream(ctx.gate, () => reader), writer);
+  } finally {
+    clearInterval(follow);
+    reader.off('copy', next);
+  }
+  // Fails the copy (named by guarded) on a mismatch.
+  const counts = await agreedRowCounts(reader, writer, group.map((p) => displayName(p.table)));
+  const last = counts.length - 1;
+  metrics.observe(counts[last], reader.finished[last].bytes);
+  return reader.finished.map((f, i) => ({ ...f, rows: counts[i] }));
+}
+
+/** After a table's rows are in: a kept table's merge, a big table's index builds; its result. */
+async function finishTable(
   src: Client,
   tgt: Client,
-  table: TableRef,
-  plan: TablePlan,
-  checksum: boolean,
-  live: LiveState,
-  gate: RateGate,
-  workers: BuildWorkers,
-  metrics: CopyMetrics,
+  { table, plan }: PlannedTable,
+  step: TableStatements,
+  copied: CopyFigures,
+  ctx: CopyContext,
+  startedAlone: number | undefined,
 ): Promise<TableCopyResult> {
-  const started = Date.now();
-  const columns = selectedColumns(plan.columns, table);
-  const name = qualified(table);
-  const format = `(FORMAT ${columns.format})`;
-
-  const destination = qualified(copyDestination(table));
-  let into = destination;
+  const { live } = ctx;
+  let rows = copied.rows;
+  let rowsKept: number | undefined;
   if (table.preexisting) {
     // conflicts: ignore on a table that was already there: keep its rows, add the missing ones.
-    await tgt.query(`CREATE TEMP TABLE pgferry_stage (LIKE ${destination}) ON COMMIT DROP`);
+    const inserted = await tgt.query(`INSERT INTO ${step.destination} (${plan.columns.list}) SELECT ${plan.columns.list} FROM pgferry_stage ON CONFLICT DO NOTHING`);
+    await tgt.query('DROP TABLE pgferry_stage');
+    rowsKept = rows - (inserted.rowCount ?? 0);
+    rows = inserted.rowCount ?? 0;
+  }
+  Object.assign(live, { rows, bytes: copied.bytes });
+  if (!step.inline) {
+    // One by one, so that the heartbeat shows which index a long build is at.
+    for (const sql of step.after) {
+      live.building = sql.slice(0, 200);
+      await ctx.workers.beforeBuild(tgt);
+      await tgt.query(sql);
+    }
+    live.building = undefined;
+  }
+  const result: TableCopyResult = { schema: table.schema, name: table.name, rows, bytes: copied.bytes, ms: startedAlone !== undefined ? Date.now() - startedAlone : copied.ms };
+  if (rowsKept !== undefined) result.rowsKept = rowsKept;
+  if (plan.chunk) result.chunk = { index: plan.chunk.index, count: plan.chunk.count };
+  result.worker = workerIdentity();
+  if (ctx.checksum) result.sourceChecksum = await sourceChecksum(src, table, { columns: table.columns?.map(quoteIdent).join(', '), where: step.rows });
+  return result;
+}
+
+/** A table's statements: its COPY on the source, and on the target what comes before its rows, its COPY and what comes after. */
+interface TableStatements {
+  copyOut: string;
+  /** Staging table or TRUNCATE, in the target's query before the rows. */
+  before: string[];
+  copyIn: string;
+  /** Indexes and keys, then ANALYZE. */
+  after: string[];
+  /** `after` rides in the COPY's query. */
+  inline: boolean;
+  /** The source rows read (row filter, chunk range), if not all. */
+  rows?: string;
+  /** The target table, quoted. */
+  destination: string;
+}
+
+async function tableStatements(tgt: Client, table: TableRef, plan: TablePlan): Promise<TableStatements> {
+  const { columns } = plan;
+  const name = qualified(table);
+  const destination = qualified(copyDestination(table));
+  const before: string[] = [];
+  let into = destination;
+  if (table.preexisting) {
+    before.push(`CREATE TEMP TABLE pgferry_stage (LIKE ${destination}) ON COMMIT DROP`);
     into = 'pgferry_stage';
   } else if (plan.truncate) {
-    await tgt.query(`TRUNCATE ONLY ${name}`);
+    before.push(`TRUNCATE ONLY ${name}`);
   }
   // FREEZE is allowed when the table was truncated in this transaction: it saves the target
   // a rewrite of every page by the first VACUUM after the migration.
@@ -213,59 +337,11 @@ async function copyTable(
   const existing = plan.recopy ? await existingIndexNames(tgt, table) : new Set<string>();
   const after = plan.indexes.filter((s) => !(s.creates && existing.has(s.creates))).map((s) => s.sql);
   if (!plan.chunk) after.push(`ANALYZE ${destination}`);
-  // A small table's statements ride in the COPY's own query: the server runs them right after
-  // the rows are in, without a round trip each (over thousands of tiny tables, those add up).
-  const inline = !table.preexisting && table.estimatedBytes < INLINE_BYTES;
   const rows = rowCondition(table, plan.chunk);
+  const format = `(FORMAT ${columns.format})`;
   const copyOut = rows ? `COPY (SELECT ${columns.list} FROM ONLY ${name} WHERE ${rows}) TO STDOUT ${format}` : `COPY ${name} (${columns.list}) TO STDOUT ${format}`;
-  const reader = src.query(new CopyOutRelay(copyOut, columns.format === 'binary'));
   const copyIn = `COPY ${into} (${columns.list}) FROM STDIN (FORMAT ${columns.format}${freeze})`;
-  const writer = tgt.query(new CopyInRelay(inline ? [copyIn, ...after].join(';\n') : copyIn));
-
-  Object.assign(live, { table: displayName(table), rows: 0, bytes: 0, building: undefined });
-  metrics.nextTable();
-  const follow = setInterval(() => {
-    Object.assign(live, { rows: reader.rows, bytes: reader.bytes });
-    metrics.observe(reader.rows, reader.bytes);
-  }, 250);
-  try {
-    // Paused or over its share of the limit, the throttle stage holds a chunk and the source waits.
-    await pipeline(reader, throttledStream(gate, () => reader), writer);
-  } finally {
-    clearInterval(follow);
-  }
-
-  let copied = await agreedRowCount(reader, writer); // fails the copy (named by guarded) on a mismatch
-  metrics.observe(copied, reader.bytes);
-  let rowsKept: number | undefined;
-  if (table.preexisting) {
-    const inserted = await tgt.query(`INSERT INTO ${destination} (${columns.list}) SELECT ${columns.list} FROM pgferry_stage ON CONFLICT DO NOTHING`);
-    await tgt.query('DROP TABLE pgferry_stage');
-    rowsKept = copied - (inserted.rowCount ?? 0);
-    copied = inserted.rowCount ?? 0;
-  }
-  Object.assign(live, { rows: copied, bytes: reader.bytes });
-  if (!inline) {
-    // One by one, so that the heartbeat shows which index a long build is at.
-    for (const sql of after) {
-      live.building = sql.slice(0, 200);
-      await workers.beforeBuild(tgt);
-      await tgt.query(sql);
-    }
-    live.building = undefined;
-  }
-  const result: TableCopyResult = {
-    schema: table.schema,
-    name: table.name,
-    rows: copied,
-    bytes: reader.bytes,
-    ms: Date.now() - started,
-  };
-  if (rowsKept !== undefined) result.rowsKept = rowsKept;
-  if (plan.chunk) result.chunk = { index: plan.chunk.index, count: plan.chunk.count };
-  result.worker = workerIdentity();
-  if (checksum) result.sourceChecksum = await sourceChecksum(src, table, { columns: table.columns?.map(quoteIdent).join(', '), where: rows });
-  return result;
+  return { copyOut, before, copyIn, after, inline: inlines(table), ...(rows ? { rows } : {}), destination };
 }
 
 /** Which source rows the copy reads: the table's row filter and the chunk's range, or all (undefined). */

@@ -87,6 +87,73 @@ describe('CopyOutRelay', () => {
   });
 });
 
+describe('CopyOutRelay over a query of several COPYs', () => {
+  const second = [Buffer.from('7\tseven\n'), Buffer.from('8\teight\n')];
+  /** Two copies: the first with the rows above (4), the second with these (2), a notice between. */
+  function twoCopies(): Buffer {
+    const copy = (data: Buffer[], count: number) =>
+      Buffer.concat([message('H', Buffer.from([0, 0, 1, 0, 0])), ...data.map((r) => message('d', r)), message('c', ''), message('C', `COPY ${count}\0`)]);
+    return Buffer.concat([copy(rows, 4), message('N', 'Snotice\0\0'), copy(second, 2), message('Z', 'T')]);
+  }
+
+  it.each([1, 3, 7, 64 * 1024])('forwards each copy with a CopyDone between them, cut every %i bytes', async (pieceSize) => {
+    const { socket, toPg, connection } = fakeConnection();
+    const relay = new CopyOutRelay('COPY a TO STDOUT; COPY b TO STDOUT', false, 2);
+    const started: number[] = [];
+    relay.on('copy', (i: number) => started.push(i));
+    relay.submit(connection);
+    const forwarded: Buffer[] = [];
+    relay.on('data', (chunk: Buffer) => forwarded.push(chunk));
+    const ended = new Promise((r) => relay.on('end', r));
+    const bytes = twoCopies();
+    for (let i = 0; i < bytes.length; i += pieceSize) socket.write(bytes.subarray(i, i + pieceSize));
+    await ended;
+    await new Promise((r) => setImmediate(r));
+    // the target gets both tables' rows, the first ended by its CopyDone; the last CopyDone is the writer's
+    expect(Buffer.concat(forwarded).equals(Buffer.concat([copyData, message('c', ''), ...second.map((r) => message('d', r))]))).toBe(true);
+    expect(started).toEqual([0, 1]);
+    expect(relay.finished.map((f) => [f.rows, f.bytes])).toEqual([
+      [4, rows.reduce((n, r) => n + r.length, 0)],
+      [2, second.reduce((n, r) => n + r.length, 0)],
+    ]);
+    // pg gets the conversation back from the last copy's CopyDone on, and says how many it sent
+    expect(Buffer.concat(toPg).equals(Buffer.concat([message('c', ''), message('C', 'COPY 2\0'), message('Z', 'T')]))).toBe(true);
+    relay.handleCommandComplete({ text: 'COPY 2' });
+    relay.handleReadyForQuery();
+    expect(await relay.sourceCounts).toEqual([4, 2]);
+    expect(await relay.sourceCount).toBe(2);
+  });
+
+  it('refuses counts when the query ended before all the copies it was said to hold', async () => {
+    const { socket, toPg, connection } = fakeConnection();
+    const relay = new CopyOutRelay('COPY a TO STDOUT', false, 2);
+    relay.submit(connection);
+    relay.resume();
+    const ended = new Promise((r) => relay.on('end', r));
+    socket.write(Buffer.concat([message('H', Buffer.from([0, 0, 0])), message('d', rows[0]), message('c', ''), message('C', 'COPY 1\0'), message('Z', 'T')]));
+    await ended;
+    await new Promise((r) => setImmediate(r));
+    expect(Buffer.concat(toPg).equals(message('Z', 'T'))).toBe(true);
+    relay.handleReadyForQuery();
+    await expect(relay.sourceCounts).rejects.toThrow('1 counts for 2');
+  });
+
+  it('hands an ErrorResponse in the second copy to pg', async () => {
+    const { socket, toPg, connection } = fakeConnection();
+    const relay = new CopyOutRelay('COPY a TO STDOUT; COPY b TO STDOUT', true, 2);
+    relay.submit(connection);
+    const forwarded: Buffer[] = [];
+    relay.on('data', (chunk: Buffer) => forwarded.push(chunk));
+    const error = Buffer.concat([message('E', 'SERROR\0Mpermission denied\0\0'), message('Z', 'E')]);
+    socket.write(Buffer.concat([message('H', Buffer.from([1, 0, 0])), message('d', rows[0]), message('d', Buffer.from([0xff, 0xff])), message('c', ''), message('C', 'COPY 1\0'), error]));
+    await new Promise((r) => setImmediate(r));
+    // the first table's rows and its end went through (the trailer is not a row); then pg has the error
+    expect(Buffer.concat(forwarded).equals(Buffer.concat([message('d', rows[0]), message('d', Buffer.from([0xff, 0xff])), message('c', '')]))).toBe(true);
+    expect(relay.finished.map((f) => f.rows)).toEqual([1]);
+    expect(Buffer.concat(toPg).equals(error)).toBe(true);
+  });
+});
+
 /** A socket that records each batch of bytes it is given to send (a corked socket sends one batch). */
 function recordingConnection() {
   const batches: Buffer[] = [];
