@@ -21,8 +21,9 @@ export function throttledStream(gate: RateGate, soFar: () => CopyCounts): Transf
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       const now = soFar();
-      const rows = now.rows - seen.rows;
-      const bytes = now.bytes - seen.bytes;
+      // Never negative: a binary copy's trailer is counted as a row until its CopyDone is seen.
+      const rows = Math.max(0, now.rows - seen.rows);
+      const bytes = Math.max(0, now.bytes - seen.bytes);
       seen = { ...now };
       const pass = () => {
         timer = undefined;

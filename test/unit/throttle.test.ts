@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyThrottleChange, describeLimit, shareOf, throttleChangeProblem, unlimited } from '../../common/throttle';
 import { RateGate } from '../../activities/rate/rate-gate';
+import { throttledStream } from '../../activities/rate/throttled-stream';
 import { ControlState } from '../../workflows/control-state';
 
 describe('throttle limits', () => {
@@ -49,6 +50,28 @@ describe('RateGate', () => {
     gate.obey({ paused: false, limit: {} });
     await waiting;
     expect(resumed).toBe(true);
+  });
+
+  it('is never charged less than nothing by the throttle stage (counts may step back: a binary trailer is no row)', async () => {
+    const gate = new RateGate(0);
+    const charged: Array<[number, number]> = [];
+    gate.take = (rows: number, bytes: number) => (charged.push([rows, bytes]), 0);
+    let now = { rows: 0, bytes: 0 };
+    const stage = throttledStream(gate, () => now);
+    const counts = [
+      { rows: 3, bytes: 30 },
+      { rows: 2, bytes: 32 }, // the trailer counted, then taken back at CopyDone
+      { rows: 5, bytes: 60 },
+    ];
+    for (const next of counts) {
+      now = next;
+      await new Promise<void>((resolve) => stage.write(Buffer.from('x'), () => resolve()));
+    }
+    expect(charged).toEqual([
+      [3, 30],
+      [0, 2],
+      [3, 28],
+    ]);
   });
 });
 
