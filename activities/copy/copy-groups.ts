@@ -2,8 +2,8 @@
  * Which of a unit's tables share a round trip. Small tables copy several per query on each
  * side (copy-relay.ts): a `COPY ... TO STDOUT` per table on the source, and on the target a
  * `COPY ... FROM STDIN` per table, each followed by its key builds and ANALYZE. Over 2,000 tiny
- * tables, two round trips per table (and the worker's stream plumbing for each) were a large
- * part of the copy's CPU on every process.
+ * tables, a round trip per table on each side (and the worker's stream plumbing for each) took
+ * a quarter of the data phase and a third of the worker's CPU (bench/RESULTS-levers.md, eighth pass).
  *
  * A table goes alone when something happens between its rows and the next table's: it is big
  * (its index builds run one by one, so the heartbeat names each), it stages its rows (a table
