@@ -231,7 +231,7 @@ async function copyTables(src: Client, tgt: Client, group: PlannedTable[], ctx: 
 async function relay(src: Client, tgt: Client, group: PlannedTable[], steps: TableStatements[], ctx: CopyContext): Promise<CopyFigures[]> {
   const { live, metrics } = ctx;
   const reader = src.query(new CopyOutRelay(steps.map((s) => s.copyOut).join(';\n'), group[0].plan.columns.format === 'binary', steps.length));
-  const writer = tgt.query(new CopyInRelay(steps.flatMap((s) => [...s.before, s.copyIn, ...(s.inline ? s.after : [])]).join(';\n')));
+  const writer = tgt.query(new CopyInRelay(targetQuery(steps)));
   const show = (i: number) => {
     ctx.onTable(group[i].table);
     Object.assign(live, { table: displayName(group[i].table), rows: 0, bytes: 0, building: undefined });
@@ -286,7 +286,7 @@ async function finishTable(
   Object.assign(live, { rows, bytes: copied.bytes });
   if (!step.inline) {
     // One by one, so that the heartbeat shows which index a long build is at.
-    for (const sql of step.after) {
+    for (const sql of [...step.after, ...(step.analyze ? [`ANALYZE ${step.destination}`] : [])]) {
       live.building = sql.slice(0, 200);
       await ctx.workers.beforeBuild(tgt);
       await tgt.query(sql);
@@ -307,9 +307,11 @@ interface TableStatements {
   /** Staging table or TRUNCATE, in the target's query before the rows. */
   before: string[];
   copyIn: string;
-  /** Indexes and keys, then ANALYZE. */
+  /** Indexes and keys. */
   after: string[];
-  /** `after` rides in the COPY's query. */
+  /** Then ANALYZE (not for a chunk). */
+  analyze: boolean;
+  /** `after` and ANALYZE ride in the COPY's query. */
   inline: boolean;
   /** The source rows read (row filter, chunk range), if not all. */
   rows?: string;
@@ -336,12 +338,23 @@ async function tableStatements(tgt: Client, table: TableRef, plan: TablePlan): P
   // (instead of a pass over every table afterwards).
   const existing = plan.recopy ? await existingIndexNames(tgt, table) : new Set<string>();
   const after = plan.indexes.filter((s) => !(s.creates && existing.has(s.creates))).map((s) => s.sql);
-  if (!plan.chunk) after.push(`ANALYZE ${destination}`);
   const rows = rowCondition(table, plan.chunk);
   const format = `(FORMAT ${columns.format})`;
   const copyOut = rows ? `COPY (SELECT ${columns.list} FROM ONLY ${name} WHERE ${rows}) TO STDOUT ${format}` : `COPY ${name} (${columns.list}) TO STDOUT ${format}`;
   const copyIn = `COPY ${into} (${columns.list}) FROM STDIN (FORMAT ${columns.format}${freeze})`;
-  return { copyOut, before, copyIn, after, inline: inlines(table), ...(rows ? { rows } : {}), destination };
+  return { copyOut, before, copyIn, after, analyze: !plan.chunk, inline: inlines(table), ...(rows ? { rows } : {}), destination };
+}
+
+/**
+ * The target's query: each table's rows and, for small tables, its keys; then one ANALYZE of
+ * the small tables, which costs the server less than one statement each (2,000 tiny tables in
+ * one query: 0.45 s as 20 statements of 100, 0.65 s as 2,000).
+ */
+function targetQuery(steps: TableStatements[]): string {
+  const statements = steps.flatMap((s) => [...s.before, s.copyIn, ...(s.inline ? s.after : [])]);
+  const analyzed = steps.filter((s) => s.inline && s.analyze).map((s) => s.destination);
+  if (analyzed.length) statements.push(`ANALYZE ${analyzed.join(', ')}`);
+  return statements.join(';\n');
 }
 
 /** Which source rows the copy reads: the table's row filter and the chunk's range, or all (undefined). */
