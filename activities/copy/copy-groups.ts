@@ -1,9 +1,10 @@
 /**
  * Which of a unit's tables share a round trip. Small tables copy several per query on each
  * side (copy-relay.ts): a `COPY ... TO STDOUT` per table on the source, and on the target a
- * `COPY ... FROM STDIN` per table, each followed by its key builds and ANALYZE. Over 2,000 tiny
- * tables, a round trip per table on each side (and the worker's stream plumbing for each) took
- * a quarter of the data phase and a third of the worker's CPU (bench/RESULTS-levers.md, eighth pass).
+ * `COPY ... FROM STDIN` per table, each followed by its key builds, then one ANALYZE of them
+ * all. Over 2,000 tiny tables, a round trip per table on each side (and the worker's stream
+ * plumbing for each) took a quarter of the data phase and a third of the worker's CPU
+ * (bench/RESULTS-levers.md, eighth pass).
  *
  * A table goes alone when something happens between its rows and the next table's: it is big
  * (its index builds run one by one, so the heartbeat names each), it stages its rows (a table
