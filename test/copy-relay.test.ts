@@ -58,9 +58,9 @@ describe('CopyOutRelay → CopyInRelay', () => {
     ['text', false],
   ])('copies every row exactly (%s format) and both ends count them', async (format, binary) => {
     const { reader, writer } = await relay(`COPY items TO STDOUT (FORMAT ${format})`, `COPY items FROM STDIN (FORMAT ${format})`, binary);
-    expect(writer.rowCount).toBe(20005);
+    expect(writer.rowCounts).toEqual([20005]);
     expect(reader.rows).toBe(20005);
-    expect(await reader.sourceCount).toBe(20005);
+    expect(await reader.sourceCounts).toEqual([20005]);
     expect(await agreedRowCount(reader, writer)).toBe(20005);
     expect(reader.bytes).toBeGreaterThan(5 * 210_000);
     expect(await checksum('relay_tgt')).toEqual(await checksum('relay_src'));
@@ -90,8 +90,8 @@ describe('CopyOutRelay → CopyInRelay', () => {
       },
     });
     const { reader, writer } = await relay('COPY items TO STDOUT (FORMAT text)', 'COPY items FROM STDIN (FORMAT text)', false, dropFirstRow);
-    expect(await reader.sourceCount).toBe(20005);
-    expect(writer.rowCount).toBe(20004);
+    expect(await reader.sourceCounts).toEqual([20005]);
+    expect(writer.rowCounts).toEqual([20004]);
     await expect(agreedRowCount(reader, writer)).rejects.toThrow('the source sent 20005 rows, the target took 20004');
   });
 

@@ -3,7 +3,8 @@
  * Temporal dev server, a worker process and the CLI.
  */
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { MigrationReport } from '../common/plan';
@@ -33,6 +34,8 @@ describe('full migration', () => {
     await h.source.createDatabase('app');
     await h.target.createDatabase('app');
     await h.source.psqlFile(join(REPO, 'test', 'fixtures', 'e2e-source.sql'), 'app');
+    // The source logs what the migration asks of it (which queries carried which COPYs).
+    await h.source.query(`ALTER DATABASE app SET log_statement = 'all'`, 'app');
     // An index whose expression fails unless it is built with the spec's indexBuild settings:
     // the copy builds it on the target, so the migration passes only if its session has them.
     await h.source.query(
@@ -105,6 +108,25 @@ describe('full migration', () => {
       'app',
     );
     expect(unanalyzed).toEqual([]);
+    // ...and its own ANALYZE: a key build alone also sets reltuples.
+    const notAnalyzed = await h.target.query(
+      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+          AND pg_catalog.pg_stat_get_last_analyze_time(c.oid) IS NULL`,
+      'app',
+    );
+    expect(notAnalyzed).toEqual([]);
+  });
+
+  it('reads small tables several per COPY query, every table exactly once', () => {
+    const log = readFileSync(join(dirname(h.source.dataDir), 'server.log'), 'utf8');
+    // One entry per log line prefix (it starts with the time); a query's statements stay in its entry.
+    const copiesPerQuery = log
+      .split(/\n(?=\d{4}-\d\d-\d\d )/)
+      .filter((entry) => entry.includes('statement: COPY') && entry.includes('TO STDOUT'))
+      .map((entry) => entry.match(/TO STDOUT/g)!.length);
+    expect(Math.max(...copiesPerQuery)).toBeGreaterThan(1);
+    expect(copiesPerQuery.reduce((a, b) => a + b, 0)).toBe(report.tables.length);
   });
 
   it('reports each table with rows, bytes, duration and MB/s, phases and checksum validation', async () => {

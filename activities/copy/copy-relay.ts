@@ -69,8 +69,6 @@ export class CopyOutRelay extends Readable {
   readonly finished: CopyFigures[] = [];
   /** Each copy's count from the source once the query has completed: what the target must have taken. */
   readonly sourceCounts: Promise<number[]>;
-  /** The last copy's count (the only one's, for a single COPY). */
-  readonly sourceCount: Promise<number>;
   private settleCount!: { resolve: (rows: number[]) => void; reject: (err: Error) => void };
   private readonly counts: number[] = []; // from the source's CommandCompletes
   private rowCount: number | undefined; // the last copy's, which pg reads
@@ -94,9 +92,7 @@ export class CopyOutRelay extends Readable {
   ) {
     super({ highWaterMark: 256 * 1024 });
     this.sourceCounts = new Promise((resolve, reject) => (this.settleCount = { resolve, reject }));
-    this.sourceCount = this.sourceCounts.then((counts) => counts[counts.length - 1]);
     this.sourceCounts.catch(() => undefined); // read only when the copy went through
-    this.sourceCount.catch(() => undefined);
   }
 
   submit(connection: Connection): void {
@@ -360,11 +356,6 @@ export class CopyInRelay extends Writable {
 
   /** The server is ready for rows; they may have been sent already. */
   handleCopyInResponse(): void {}
-
-  /** The last COPY's count (the only one's, for a single COPY). */
-  get rowCount(): number | undefined {
-    return this.rowCounts[this.rowCounts.length - 1];
-  }
 
   handleCommandComplete(message: { text?: string }): void {
     const rows = copiedRows(message);

@@ -232,19 +232,16 @@ async function relay(src: Client, tgt: Client, group: PlannedTable[], steps: Tab
   const { live, metrics } = ctx;
   const reader = src.query(new CopyOutRelay(steps.map((s) => s.copyOut).join(';\n'), group[0].plan.columns.format === 'binary', steps.length));
   const writer = tgt.query(new CopyInRelay(targetQuery(steps)));
+  // Copy i starts (the first is shown before the query goes): the previous table's last rows count, then this one's.
   const show = (i: number) => {
+    const done = reader.finished[i - 1];
+    if (done) metrics.observe(done.rows, done.bytes);
     ctx.onTable(group[i].table);
     Object.assign(live, { table: displayName(group[i].table), rows: 0, bytes: 0, building: undefined });
     metrics.nextTable();
   };
-  const next = (i: number) => {
-    if (i === 0) return;
-    const done = reader.finished[i - 1];
-    metrics.observe(done.rows, done.bytes);
-    show(i);
-  };
   show(0);
-  reader.on('copy', next);
+  reader.on('copy', show);
   const follow = setInterval(() => {
     Object.assign(live, { rows: reader.copyRows, bytes: reader.copyBytes });
     metrics.observe(reader.copyRows, reader.copyBytes);
@@ -254,7 +251,7 @@ async function relay(src: Client, tgt: Client, group: PlannedTable[], steps: Tab
     await pipeline(reader, throttledStream(ctx.gate, () => reader), writer);
   } finally {
     clearInterval(follow);
-    reader.off('copy', next);
+    reader.off('copy', show);
   }
   // Fails the copy (named by guarded) on a mismatch.
   const counts = await agreedRowCounts(reader, writer, group.map((p) => displayName(p.table)));

@@ -121,7 +121,6 @@ describe('CopyOutRelay over a query of several COPYs', () => {
     relay.handleCommandComplete({ text: 'COPY 2' });
     relay.handleReadyForQuery();
     expect(await relay.sourceCounts).toEqual([4, 2]);
-    expect(await relay.sourceCount).toBe(2);
   });
 
   it('refuses counts when the query ended before all the copies it was said to hold', async () => {
@@ -186,7 +185,7 @@ describe('CopyInRelay', () => {
     relay.handleCommandComplete({ text: 'COPY 2' });
     relay.handleReadyForQuery();
     await finished;
-    expect(relay.rowCount).toBe(2);
+    expect(relay.rowCounts).toEqual([2]);
   });
 
   it('lets a big table go once 16 KB are queued, then writes as the rows come', async () => {
