@@ -14,11 +14,12 @@
  *   cost nothing measurable.
  * - `--expose-gc`: the COPY relay collects the young generation every 16 MiB it relays, so its
  *   spent socket buffers do not pile up (activities/copy/relay-garbage.ts): −16 MiB on the
- *   1.35 GB database.
+ *   1.35 GB database. The worker also collects its whole heap after an activity that grew it
+ *   by 8 MiB or more (heap-trim.ts).
  */
 import { setFlagsFromString } from 'node:v8';
 
-/** Node flags for the worker process: the main thread's young generation (V8's default is 16 MiB per semi-space), and gc() for the relay. */
+/** Node flags for the worker process: the main thread's young generation (V8's default is 16 MiB per semi-space), and gc() for the relay and heap-trim.ts. */
 export const WORKER_NODE_FLAGS = ['--max-semi-space-size=8', '--expose-gc'];
 
 /** Environment for the worker process: two malloc arenas instead of up to eight per core (−35 to −40 MiB). */

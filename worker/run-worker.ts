@@ -8,6 +8,7 @@ import { namespaceNotFound, unreachableError } from '../client/temporal-diagnosi
 import type { WorkerConfig } from './config';
 import { installMetrics } from './metrics';
 import { boundWorkflowThreadHeap } from './memory';
+import { heapTrimInterceptor } from './heap-trim';
 
 export async function runWorker(config: WorkerConfig): Promise<void> {
   for (const warning of config.temporal.warnings) console.error(`pgferry worker: ${warning}`);
@@ -26,6 +27,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
       taskQueue: config.taskQueue,
       ...workflowSource(),
       activities: createActivities({ env: process.env, pgBinDir: config.pgBinDir, tmpDir: config.tmpDir }),
+      interceptors: { activity: [heapTrimInterceptor] },
       // Copies are I/O bound; the parallelism limit lives in the workflow, this is a ceiling.
       maxConcurrentActivityTaskExecutions: 64,
       // Give running copies a moment to roll back cleanly before the process exits.

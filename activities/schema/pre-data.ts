@@ -9,7 +9,7 @@
  * transaction (thousands of tables on a server with the default lock table) commits in several,
  * each with its progress, and a retry goes on from the saved dump (transaction-split.ts).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from 'pg';
 import { closeQuietly, openClient } from '../db';
@@ -78,10 +78,9 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         const committed = await loadProgress(tgt, workflowId, 'pre-data');
         const args = schemaDumpArgs(input.snapshot, input);
         // Taken while the precheck ran, when it was taken on this worker with these arguments.
-        let earlyDump = committed ? undefined : early.take(workflowId, args);
-        const reusedEarlyDump = earlyDump !== undefined;
-        if (earlyDump) await writeFile(dumpFile, earlyDump);
-        else if (!committed || !(await loadDumpInto(tgt, workflowId, dumpFile))) await runSchemaDump(deps, source, args, dumpFile, (run) => (dump = run));
+        const reusedEarlyDump = !committed && (await writeEarlyDump(early.take(workflowId, args), dumpFile));
+        const reloaded = committed > 0 && (await loadDumpInto(tgt, workflowId, dumpFile)) !== undefined;
+        if (!reusedEarlyDump && !reloaded) await runSchemaDump(deps, source, args, dumpFile, (run) => (dump = run));
         let filter: SchemaFilter | undefined;
         let skip: number[] | undefined; // dump ids left out; undefined: restore everything
         const listFile = join(dir, 'pre-data.list');
@@ -96,9 +95,8 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         }
         if (!committed) {
           const { rows: schemas } = await tgt.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace');
-          await saveDump(tgt, workflowId, earlyDump ?? (await readFile(dumpFile)), skip, schemas.map((r) => r.nspname));
+          await saveDump(tgt, workflowId, dumpFile, skip, schemas.map((r) => r.nspname));
         }
-        earlyDump = undefined; // the file has it: not held in memory while the script runs (10,000 tables: ~15 MB)
 
         // The script runs in one transaction, marked done inside it; it commits only after
         // pg_restore ended well (a failed pg_restore may have written half a script).
@@ -126,6 +124,17 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
       await rm(dir, { recursive: true, force: true });
     }
   };
+}
+
+/**
+ * Writes the early dump, if there is one, to the file the restore reads. The dump is dropped
+ * from memory when this returns: the rest of the step (saving it, restoring it) streams the
+ * file (10,000 tables: a ~15 MB dump).
+ */
+async function writeEarlyDump(dump: Buffer | undefined, file: string): Promise<boolean> {
+  if (!dump) return false;
+  await writeFile(file, dump);
+  return true;
 }
 
 /** Commits every so many statements when the target's lock table asks for it. */

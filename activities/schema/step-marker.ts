@@ -11,11 +11,13 @@
  *            tables commits in batches that fit the lock table), committed with each batch.
  */
 import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Client } from 'pg';
 import { quoteLiteral } from '../db';
 import { BinaryCopyValue } from './binary-copy-value';
+import { binaryCopyRow } from './binary-copy-row';
 
 export const MARKER_SCHEMA = '_pgferry';
 
@@ -64,13 +66,20 @@ export async function isStepDone(target: Client, workflowId: string, step: strin
  * schemas the target had before the restore (a renamed schema that was there is not renamed
  * wholesale: only what the migration created moves).
  */
-export async function saveDump(target: Client, workflowId: string, dump: Buffer, skip: number[] = [], existingSchemas: string[] = []): Promise<void> {
+export async function saveDump(target: Client, workflowId: string, dumpFile: string, skip: number[] = [], existingSchemas: string[] = []): Promise<void> {
   await target.query(BOOKKEEPING_DDL);
-  await target.query(
-    `INSERT INTO ${MARKER_SCHEMA}.dumps (workflow_id, dump, skip, existing_schemas) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (workflow_id) DO UPDATE SET dump = EXCLUDED.dump, skip = EXCLUDED.skip, existing_schemas = EXCLUDED.existing_schemas`,
-    [workflowId, dump, skip, existingSchemas],
-  );
+  await target.query('BEGIN');
+  try {
+    await target.query(`DELETE FROM ${MARKER_SCHEMA}.dumps WHERE workflow_id = $1`, [workflowId]);
+    // The dump streams in as a binary COPY (binary-copy-row.ts), the rest follows as a plain
+    // UPDATE (which keeps the stored dump as it is: an unchanged TOAST value is not copied).
+    await pipeline(Readable.from(binaryCopyRow(workflowId, dumpFile)), target.query(copyFrom(`COPY ${MARKER_SCHEMA}.dumps (workflow_id, dump) FROM STDIN (FORMAT binary)`)));
+    await target.query(`UPDATE ${MARKER_SCHEMA}.dumps SET skip = $2, existing_schemas = $3 WHERE workflow_id = $1`, [workflowId, skip, existingSchemas]);
+    await target.query('COMMIT');
+  } catch (err) {
+    await target.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
 }
 
 /** The target's schemas from before the migration's restore (see saveDump). */

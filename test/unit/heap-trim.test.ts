@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { heapTrimmer } from '../../worker/heap-trim';
+
+const MiB = 1024 * 1024;
+
+describe('heapTrimmer', () => {
+  it('collects once the heap grew by the threshold since its last collection, and only then', () => {
+    let used = 30 * MiB;
+    let collections = 0;
+    const trim = heapTrimmer(() => {
+      collections += 1;
+      used = 26 * MiB; // what survives
+    }, () => used, 8 * MiB);
+
+    expect(trim()).toBe(true); // first call: measured from nothing
+    expect(collections).toBe(1);
+    used = 33 * MiB; // +7 since the collection left 26
+    expect(trim()).toBe(false);
+    used = 34 * MiB; // +8
+    expect(trim()).toBe(true);
+    expect(collections).toBe(2);
+    expect(trim()).toBe(false); // back at 26
+  });
+
+  it('does nothing without an exposed gc (a worker started without --expose-gc)', () => {
+    const trim = heapTrimmer(undefined, () => 500 * MiB, 8 * MiB);
+    expect(trim()).toBe(false);
+  });
+});
