@@ -34,6 +34,8 @@ interface Result {
   note?: string;
   /** pgferry's phases: the median of each over the runs, in seconds. */
   phases?: Array<{ phase: string; seconds: number }>;
+  /** Each run's seconds, in the order run (for the tools in rounds: round by round). */
+  times?: number[];
 }
 
 /**
@@ -161,6 +163,7 @@ function summarize(tools: Tool[], tallies: Map<Tool, Tally>, db: string, dataByt
       peakRssMiB: t.peak / 1048576,
       verified: t.problems.length === 0,
       phases: medianPhases(t.phases),
+      times: t.times,
       note: t.problems.length ? `target differs: ${t.problems.slice(0, 3).join('; ')}` : undefined,
     };
   });
@@ -173,11 +176,20 @@ function medianPhases(runs: PhaseTiming[][]): Result['phases'] {
   return order.map((phase) => ({ phase, seconds: median(runs.map((r) => (r.find((p) => p.phase === phase)?.ms ?? 0) / 1000)) }));
 }
 
-/** pgferry's own breakdown of its time (from its report), under the table. */
+/**
+ * pgferry's own breakdown of its time (from its report), under the table; then the goal's
+ * ratio round by round: the two tools run seconds apart in a round, so a round's ratio shows how
+ * much of the medians' ratio is the host changing speed between rounds.
+ */
 function phaseLines(results: Result[], db: string): string[] {
-  return results
+  const phases = results
     .filter((r) => r.db === db && r.phases)
     .map((r) => `${r.tool} by phase (median s): ${r.phases!.map((p) => `${p.phase} ${p.seconds.toFixed(1)}`).join(', ')}`);
+  const ours = results.find((r) => r.db === db && r.tool === 'pgferry')?.times;
+  const theirs = results.find((r) => r.db === db && r.tool === 'pg_dump | psql')?.times;
+  if (!ours?.length || ours.length !== theirs?.length) return phases;
+  const rounds = ours.map((t, i) => `${(t / theirs[i]).toFixed(2)} (${t.toFixed(1)} / ${theirs[i].toFixed(1)} s)`);
+  return [...phases, '', `pgferry ÷ pg_dump | psql by round: ${rounds.join(', ')}`];
 }
 
 function table(results: Result[], db: string): string {
