@@ -110,7 +110,9 @@ async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCl
  * the rest run `runs` times.
  */
 const ONCE_AFTER_ROUNDS = new Set(['pgcopydb clone']);
-const IN_ROUNDS = new Set(['pgferry', 'pg_dump | psql']);
+/** The peer the issue's goal is stated against. */
+const GOAL_PEER = 'pg_dump | psql';
+const IN_ROUNDS = new Set(['pgferry', GOAL_PEER]);
 
 /** Why a tool does not run on a database (not installed, or NOT_RUN there); undefined: it runs. */
 function notRunReason(tool: Tool, db: string): string | undefined {
@@ -176,20 +178,23 @@ function medianPhases(runs: PhaseTiming[][]): Result['phases'] {
   return order.map((phase) => ({ phase, seconds: median(runs.map((r) => (r.find((p) => p.phase === phase)?.ms ?? 0) / 1000)) }));
 }
 
-/**
- * pgferry's own breakdown of its time (from its report), under the table; then the goal's
- * ratio round by round: the two tools run seconds apart in a round, so a round's ratio shows how
- * much of the medians' ratio is the host changing speed between rounds.
- */
+/** pgferry's own breakdown of its time (from its report), under the table. */
 function phaseLines(results: Result[], db: string): string[] {
-  const phases = results
+  return results
     .filter((r) => r.db === db && r.phases)
     .map((r) => `${r.tool} by phase (median s): ${r.phases!.map((p) => `${p.phase} ${p.seconds.toFixed(1)}`).join(', ')}`);
+}
+
+/**
+ * The goal's ratio round by round: the two tools run seconds apart in a round, so a round's
+ * ratio shows how much of the medians' ratio is the host changing speed between rounds.
+ */
+function roundLines(results: Result[], db: string): string[] {
   const ours = results.find((r) => r.db === db && r.tool === 'pgferry')?.times;
-  const theirs = results.find((r) => r.db === db && r.tool === 'pg_dump | psql')?.times;
-  if (!ours?.length || ours.length !== theirs?.length) return phases;
+  const theirs = results.find((r) => r.db === db && r.tool === GOAL_PEER)?.times;
+  if (!ours?.length || ours.length !== theirs?.length) return [];
   const rounds = ours.map((t, i) => `${(t / theirs[i]).toFixed(2)} (${t.toFixed(1)} / ${theirs[i].toFixed(1)} s)`);
-  return [...phases, '', `pgferry ÷ pg_dump | psql by round: ${rounds.join(', ')}`];
+  return ['', `pgferry ÷ ${GOAL_PEER} by round: ${rounds.join(', ')}`];
 }
 
 function table(results: Result[], db: string): string {
@@ -274,12 +279,14 @@ async function main(): Promise<void> {
     table(results, 'bench'),
     '',
     ...phaseLines(results, 'bench'),
+    ...roundLines(results, 'bench'),
     '',
     `## ${size.tinyTables} tiny tables`,
     '',
     table(results, 'tiny'),
     '',
     ...phaseLines(results, 'tiny'),
+    ...roundLines(results, 'tiny'),
     '',
     `## ${size.manyTables} tiny tables, servers with default lock settings`,
     '',
@@ -288,6 +295,7 @@ async function main(): Promise<void> {
     table(results, 'many'),
     '',
     ...phaseLines(results, 'many'),
+    ...roundLines(results, 'many'),
     '',
   ].join('\n');
   // Only a full run replaces the committed results; a partial one (--only, --db) is for profiling.

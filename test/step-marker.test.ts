@@ -57,6 +57,16 @@ describe('saved schema dump', () => {
     expect(rows).toEqual([{ ok: 1 }]);
   });
 
+  it('keeps the dump saved before when a second save fails (the replacement is one transaction)', async () => {
+    const first = randomBytes(500);
+    await writeFile(join(dir, 'kept.saved'), first);
+    await saveDump(client, 'wf-kept', join(dir, 'kept.saved'), [4]);
+    await expect(saveDump(client, 'wf-kept', join(dir, 'gone.saved'), [5])).rejects.toThrow(/gone\.saved/);
+    const file = join(dir, 'kept.dump');
+    expect(await loadDumpInto(client, 'wf-kept', file)).toEqual({ skip: [4] });
+    expect((await readFile(file)).equals(first)).toBe(true);
+  });
+
   it('writes an empty dump as an empty file, and tells when no dump was saved', async () => {
     await writeFile(join(dir, 'empty.saved'), '');
     await saveDump(client, 'wf-empty', join(dir, 'empty.saved'));

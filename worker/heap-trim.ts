@@ -1,6 +1,6 @@
 /**
- * A full garbage collection after an activity, when the activities' heap grew by more than
- * HEAP_GROWTH_PER_GC since the last one.
+ * A full garbage collection after an activity, when the activities' heap grew by
+ * HEAP_GROWTH_PER_GC or more since the last one.
  *
  * V8 lets an old generation grow to about twice what survived its last full collection before
  * it collects again. The copy units of thousands of small tables leave mostly garbage behind
@@ -34,14 +34,18 @@ export function heapTrimmer(gc: FullGc | undefined, usedHeap: () => number, grow
 /** Collects when the heap grew past the threshold since the last collection made here. */
 export const trimHeap = heapTrimmer((globalThis as { gc?: FullGc }).gc, () => getHeapStatistics().used_heap_size);
 
-const trimAfterActivity: ActivityInboundCallsInterceptor = {
-  async execute(input, next) {
-    try {
-      return await next(input);
-    } finally {
-      trimHeap();
-    }
-  },
-};
+/** Runs `trim` after every activity, whether it succeeded or failed. */
+export function trimAfterActivity(trim: () => unknown = trimHeap): ActivityInboundCallsInterceptor {
+  return {
+    async execute(input, next) {
+      try {
+        return await next(input);
+      } finally {
+        trim();
+      }
+    },
+  };
+}
 
-export const heapTrimInterceptor: ActivityInterceptorsFactory = () => ({ inbound: trimAfterActivity });
+const inbound = trimAfterActivity();
+export const heapTrimInterceptor: ActivityInterceptorsFactory = () => ({ inbound });

@@ -10,8 +10,8 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { SIGNATURE } from './binary-copy-value';
 
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const TRAILER = Buffer.from([0xff, 0xff]);
 
 export async function* binaryCopyRow(key: string, file: string): AsyncGenerator<Buffer> {

@@ -10,7 +10,8 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+/** What every binary COPY stream starts with (binary-copy-row.ts writes it too). */
+export const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const FIXED_HEADER = SIGNATURE.length + 4 + 4; // signature, flags, extension length
 
 export class BinaryCopyValue extends Transform {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { heapTrimmer } from '../../worker/heap-trim';
+import { heapTrimmer, trimAfterActivity } from '../../worker/heap-trim';
 
 const MiB = 1024 * 1024;
 
@@ -25,5 +25,15 @@ describe('heapTrimmer', () => {
   it('does nothing without an exposed gc (a worker started without --expose-gc)', () => {
     const trim = heapTrimmer(undefined, () => 500 * MiB, 8 * MiB);
     expect(trim()).toBe(false);
+  });
+
+  it('runs after every activity, one that failed too, and hands its result or error on', async () => {
+    let trims = 0;
+    const interceptor = trimAfterActivity(() => (trims += 1));
+    const input = { args: [], headers: {} } as unknown as Parameters<NonNullable<typeof interceptor.execute>>[0];
+    await expect(interceptor.execute!(input, async () => 'copied')).resolves.toBe('copied');
+    expect(trims).toBe(1);
+    await expect(interceptor.execute!(input, async () => Promise.reject(new Error('source gone')))).rejects.toThrow('source gone');
+    expect(trims).toBe(2);
   });
 });
