@@ -12,6 +12,9 @@
  * prints the source's and the target's CPU by kind of statement (COPY, CREATE INDEX, ANALYZE, ...), the leader's
  * only (a parallel index build's workers are not in it).
  *
+ * `--timeline`: each run also prints the target's statements of 100 ms or more with their start
+ * and end, and the machine's busy cores second by second (bench/run-timeline.ts).
+ *
  * `--titles`: each run also prints the source's and the target's CPU by kind of process, from
  * process titles sampled every 100 ms (bench/process-titles.ts): backends by the command they
  * were running, parallel workers, checkpointer, WAL writer.
@@ -26,6 +29,7 @@ import { ALL_TOOLS, type Prepared } from './tools';
 import { arg, recreateDatabase } from './bench-helpers';
 import { ProcessTitleSampler } from './process-titles';
 import { allProcesses, TICKS, type ProcTimes } from './proc-times';
+import { BusyCores, printTimeline, printWorkflowTimeline, timedStatements, TIMELINE_SETTINGS } from './run-timeline';
 
 /** CPU seconds of a process tree: its own, its reaped children's, and its live descendants'. */
 function treeSeconds(root: number, all: Map<number, ProcTimes>): number {
@@ -114,11 +118,13 @@ async function main(): Promise<void> {
   const tools = ALL_TOOLS.filter((t) => (only ? only.includes(t.name) : t.name === 'pgferry' || t.name === 'pg_dump | psql'));
   const statements = process.argv.includes('--statements');
   const statementStats: Record<string, string> = statements ? { log_statement_stats: 'on', log_min_error_statement: 'log', log_line_prefix: '' } : {};
+  const timeline = process.argv.includes('--timeline');
+  const timelineSettings = timeline ? TIMELINE_SETTINGS : {};
   const source = await startPostgres({ name: 'prof-src', logical: true, settings: { ...BENCH_SETTINGS, ...statementStats } });
   const titles = process.argv.includes('--titles');
   const target = await startPostgres({
     name: 'prof-tgt',
-    settings: { ...BENCH_SETTINGS, ...statementStats },
+    settings: { ...BENCH_SETTINGS, ...statementStats, ...timelineSettings },
   });
   const logs = { source: join(dirname(source.dataDir), 'server.log'), target: join(dirname(target.dataDir), 'server.log') };
   const temporal = await startTemporalServer();
@@ -133,10 +139,13 @@ async function main(): Promise<void> {
         const ctx = { source, target, db, temporalAddress: temporal.address, jobs: arg('--jobs') === undefined ? undefined : Number(arg('--jobs')) };
         const prepared: Prepared | undefined = await tool.prepare?.(ctx);
         const pids: Record<string, number> = { ...groups, ...(prepared?.worker ? { worker: prepared.worker.pid } : {}) };
-        const logStart = statements ? { source: statSync(logs.source).size, target: statSync(logs.target).size } : undefined;
+        const logStart = statements || timeline ? { source: statSync(logs.source).size, target: statSync(logs.target).size } : undefined;
         const samplers = titles ? { source: new ProcessTitleSampler(groups.source), target: new ProcessTitleSampler(groups.target) } : undefined;
         samplers?.source.start();
         samplers?.target.start();
+        const cores = timeline ? new BusyCores() : undefined;
+        cores?.start();
+        const startedAt = Date.now();
         const before = allProcesses();
         const machineBefore = machineSeconds();
         const started = process.hrtime.bigint();
@@ -148,7 +157,12 @@ async function main(): Promise<void> {
         await prepared?.stop();
         const parts = Object.entries(pids).map(([name, pid]) => [name, treeSeconds(pid, after) - treeSeconds(pid, before)] as const);
         const known = parts.reduce((sum, [, s]) => sum + s, 0);
-        for (const cluster of logStart ? (['source', 'target'] as const) : []) printStatementCpu(cluster, readFileSync(logs[cluster]).subarray(logStart![cluster]).toString('utf8'));
+        const busy = cores?.stop();
+        if (busy) {
+          printTimeline('target', timedStatements(readFileSync(logs.target).subarray(logStart!.target).toString('utf8'), startedAt), busy);
+          if (prepared?.worker) await printWorkflowTimeline(temporal.address, startedAt);
+        }
+        for (const cluster of statements ? (['source', 'target'] as const) : []) printStatementCpu(cluster, readFileSync(logs[cluster]).subarray(logStart![cluster]).toString('utf8'));
         console.log(`${tool.name} on ${db}: wall ${wall.toFixed(1)} s, machine CPU ${machine.toFixed(1)} s: ${parts.map(([n, s]) => `${n} ${s.toFixed(1)}`).join(', ')}, rest ${(machine - known).toFixed(1)}`);
         for (const [cluster, kinds] of Object.entries(byKind ?? {})) {
           console.log(`  ${cluster} by process: ${kinds.filter(([, s]) => s >= 0.05).map(([k, s]) => `${k} ${s.toFixed(2)}`).join(', ')}`);
