@@ -19,6 +19,7 @@ import { owningWorkflow } from '../owning-workflow';
 import { alreadyRestored, readToc } from './existing-objects';
 import { refreshMaterializedViews } from './matview-refresh';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
+import { settleAll } from '../settle-all';
 
 export interface PostDataInput extends Endpoints, SchemaOptions {
   jobs: number;
@@ -51,17 +52,22 @@ export function makeApplyPostData(deps: ActivityDeps) {
           await run.done;
         }
 
+        // The two listings and the source session do not wait for each other (~0.1 s of a
+        // step that sits between the copies and the end of every migration).
+        const [listed, postDataListed, sourceClient] = await settleAll([
+          readToc(deps, dumpFile),
+          readToc(deps, dumpFile, ['post-data']),
+          (async () => (src = await openClient(source, 'post-data')))(),
+        ] as const);
         // not selected (objects), or pgferry's own (publications, DDL capture)
-        const all = (await readToc(deps, dumpFile)).filter((e) => !leftOut.has(e.dumpId) && !isPgferryEntry(e));
-        const postData = new Set((await readToc(deps, dumpFile, ['post-data'])).map((e) => e.dumpId));
+        const all = listed.filter((e) => !leftOut.has(e.dumpId) && !isPgferryEntry(e));
+        const postData = new Set(postDataListed.map((e) => e.dumpId));
         const entries = all.filter((e) => postData.has(e.dumpId));
-
-        src = await openClient(source, 'post-data');
-        const skip = await alreadyRestored(entries, src, tgt);
+        const skip = await alreadyRestored(entries, sourceClient, tgt);
         const left = entries.filter((e) => !skip.has(e.dumpId));
         // Often nothing is left: the copy built every index and key (no foreign keys, triggers...).
         if (!left.length) {
-          await refreshMaterializedViews(all, src, tgt);
+          await refreshMaterializedViews(all, sourceClient, tgt);
           return { objects: entries.length, skippedAsDone: skip.size };
         }
         const listFile = join(dir, 'post-data.list');
@@ -76,7 +82,7 @@ export function makeApplyPostData(deps: ActivityDeps) {
           { ...target.libpqEnv, PGOPTIONS: startupOptions({ jit: 'off', ...indexBuildSettings(input.indexBuild) }) },
         );
         await run.done;
-        await refreshMaterializedViews(all, src, tgt);
+        await refreshMaterializedViews(all, sourceClient, tgt);
         return { objects: entries.length, skippedAsDone: skip.size };
       });
     } finally {
