@@ -25,7 +25,7 @@ import { startPostgres, type PgCluster } from '../launch/postgres';
 import { startTemporalServer } from '../launch/temporal';
 import { buildBigDatabase, buildTinyDatabase, FULL_SIZE } from './dataset';
 import { BENCH_SETTINGS } from './settings';
-import { ALL_TOOLS, type Prepared } from './tools';
+import { ALL_TOOLS, dumpPipePsql, pgferry, type Prepared } from './tools';
 import { arg, recreateDatabase } from './bench-helpers';
 import { ProcessTitleSampler } from './process-titles';
 import { allProcesses, TICKS, type ProcTimes } from './proc-times';
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   const db = arg('--db') ?? 'bench';
   const runs = Number(arg('--runs') ?? '1');
   const only = arg('--only')?.split(',');
-  const tools = ALL_TOOLS.filter((t) => (only ? only.includes(t.name) : t.name === 'pgferry' || t.name === 'pg_dump | psql'));
+  const tools = ALL_TOOLS.filter((t) => (only ? only.includes(t.name) : [pgferry.name, dumpPipePsql.name].includes(t.name)));
   const statements = process.argv.includes('--statements');
   const statementStats: Record<string, string> = statements ? { log_statement_stats: 'on', log_min_error_statement: 'log', log_line_prefix: '' } : {};
   const timeline = process.argv.includes('--timeline');

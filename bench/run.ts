@@ -19,7 +19,7 @@ import { repoRoot } from '../launch/repo-root';
 import { buildBigDatabase, buildTinyDatabase, FULL_SIZE, QUICK_SIZE, tableDataBytes } from './dataset';
 import { runCdcBench } from './cdc';
 import { BENCH_SETTINGS } from './settings';
-import { ALL_TOOLS, benchSpec, dumpPipePsql, type Tool } from './tools';
+import { ALL_TOOLS, benchSpec, dumpPipePsql, pgferry, type Tool } from './tools';
 import type { PhaseTiming } from '../common/plan';
 import { verifyTarget } from './verify';
 import { arg, recreateDatabase } from './bench-helpers';
@@ -111,8 +111,8 @@ async function runOnce(tool: Tool, tally: Tally, source: PgCluster, target: PgCl
  */
 const ONCE_AFTER_ROUNDS = new Set(['pgcopydb clone']);
 /** The peer the goal is stated against. */
-const GOAL_PEER = 'pg_dump | psql';
-const IN_ROUNDS = new Set(['pgferry', GOAL_PEER]);
+const GOAL_PEER = dumpPipePsql.name;
+const IN_ROUNDS = new Set([pgferry.name, GOAL_PEER]);
 
 /** Why a tool does not run on a database (not installed, or NOT_RUN there); undefined: it runs. */
 function notRunReason(tool: Tool, db: string): string | undefined {

@@ -283,7 +283,7 @@ async function finishTable(
   Object.assign(live, { rows, bytes: copied.bytes });
   if (!step.inline) {
     // One by one, so that the heartbeat shows which index a long build is at.
-    for (const sql of [...step.after, ...(step.analyze ? [`ANALYZE ${step.destination}`] : [])]) {
+    for (const sql of [...step.after, ...(step.analyze ? [analyzeStatement([step.destination])] : [])]) {
       live.building = sql.slice(0, 200);
       await ctx.workers.beforeBuild(tgt);
       await tgt.query(sql);
@@ -350,8 +350,13 @@ async function tableStatements(tgt: Client, table: TableRef, plan: TablePlan): P
 function targetQuery(steps: TableStatements[]): string {
   const statements = steps.flatMap((s) => [...s.before, s.copyIn, ...(s.inline ? s.after : [])]);
   const analyzed = steps.filter((s) => s.inline && s.analyze).map((s) => s.destination);
-  if (analyzed.length) statements.push(`ANALYZE ${analyzed.join(', ')}`);
+  if (analyzed.length) statements.push(analyzeStatement(analyzed));
   return statements.join(';\n');
+}
+
+/** One ANALYZE of the given (quoted) tables: a big table's alone, after its builds; small tables' together. */
+function analyzeStatement(destinations: string[]): string {
+  return `ANALYZE ${destinations.join(', ')}`;
 }
 
 /** Which source rows the copy reads: the table's row filter and the chunk's range, or all (undefined). */
