@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PgCluster } from '../launch/postgres';
-import { allProcesses, TICKS, type ProcTimes } from './proc-times';
+import { allProcesses, machineBusyTicks, TICKS, type ProcTimes } from './proc-times';
 
 export interface CpuSplit {
   source: number;
@@ -18,12 +18,6 @@ export interface CpuSplit {
   other: number;
   /** Wall seconds of the step (the machine had 2 × this in CPU seconds). */
   wall: number;
-}
-
-/** Busy ticks of the whole machine (all but idle and iowait). */
-function machineBusy(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  return f.slice(0, 8).reduce((a, b) => a + b, 0) - f[3] - f[4];
 }
 
 function postmasterPid(c: PgCluster): number {
@@ -64,7 +58,7 @@ export function countCpu(source: PgCluster, target: PgCluster, pids: { worker?: 
       target: ticksOf(procs, roots.target),
       worker: one(procs, pids.worker),
       temporal: one(procs, pids.temporal),
-      machine: machineBusy(),
+      machine: machineBusyTicks(),
       at: Date.now(),
     };
   };

@@ -13,7 +13,8 @@
  * only (a parallel index build's workers are not in it).
  *
  * `--timeline`: each run also prints the target's statements of 100 ms or more with their start
- * and end, and the machine's busy cores second by second (bench/run-timeline.ts).
+ * and end, the machine's busy cores second by second, and when each activity of pgferry's
+ * workflows was scheduled, started and closed (bench/run-timeline.ts).
  *
  * `--titles`: each run also prints the source's and the target's CPU by kind of process, from
  * process titles sampled every 100 ms (bench/process-titles.ts): backends by the command they
@@ -28,7 +29,7 @@ import { BENCH_SETTINGS } from './settings';
 import { ALL_TOOLS, dumpPipePsql, pgferry, type Prepared } from './tools';
 import { arg, recreateDatabase } from './bench-helpers';
 import { ProcessTitleSampler } from './process-titles';
-import { allProcesses, TICKS, type ProcTimes } from './proc-times';
+import { allProcesses, machineBusyTicks, TICKS, type ProcTimes } from './proc-times';
 import { BusyCores, printTimeline, printWorkflowTimeline, timedStatements, TIMELINE_SETTINGS } from './run-timeline';
 
 /** CPU seconds of a process tree: its own, its reaped children's, and its live descendants'. */
@@ -48,11 +49,7 @@ function treeSeconds(root: number, all: Map<number, ProcTimes>): number {
   return ticks / TICKS;
 }
 
-function machineSeconds(): number {
-  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
-  return (cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6] + cpu[7]) / TICKS;
-}
+const machineSeconds = () => machineBusyTicks() / TICKS;
 
 const postmasterPid = (cluster: PgCluster) => Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
 

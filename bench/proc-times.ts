@@ -34,3 +34,9 @@ export function allProcesses(): Map<number, ProcTimes> {
   }
   return all;
 }
+
+/** Busy ticks of the whole machine since boot, from /proc/stat: user, nice, system, irq, softirq and steal (all but idle and iowait). */
+export function machineBusyTicks(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return f.slice(0, 8).reduce((a, b) => a + b, 0) - f[3] - f[4];
+}

@@ -2,19 +2,16 @@
  * When each long statement ran on a cluster, and how busy the machine was meanwhile: the
  * critical path of a migration, which per-kind CPU sums cannot show. The cluster logs every
  * statement that took 100 ms or more with its end time and duration (`%m`, `duration: … ms`);
- * the machine's busy cores are sampled every second from /proc/stat.
+ * the machine's busy cores are sampled every second from /proc/stat; pgferry's activities come
+ * from its workflows' histories.
  */
-import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { TICKS } from './proc-times';
+import { machineBusyTicks, TICKS } from './proc-times';
 
-/** Settings that make a cluster log what the timeline reads. */
-export const TIMELINE_SETTINGS = { log_min_duration_statement: '100', log_line_prefix: '%m [%p] ' };
+/** Settings that make a cluster log what the timeline reads (times in UTC, as it parses them). */
+export const TIMELINE_SETTINGS = { log_min_duration_statement: '100', log_line_prefix: '%m [%p] ', log_timezone: 'UTC' };
 
-function busySeconds(): number {
-  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
-  return (cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6] + cpu[7]) / TICKS;
-}
+const busySeconds = () => machineBusyTicks() / TICKS;
 
 /** Busy cores, one figure per second, from start() to stop(). */
 export class BusyCores {
@@ -47,11 +44,11 @@ export interface TimedStatement {
 /** Statements of a log slice with their start and end in seconds after `since` (epoch ms). */
 export function timedStatements(log: string, since: number): TimedStatement[] {
   // "2026-12-05 19:50:01.123 UTC [1234] LOG:  duration: 2345.678 ms  statement: COPY …"
-  const re = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) (\w+) \[(\d+)\] LOG:\s+duration: ([\d.]+) ms\s+(?:statement|execute [^:]*): ([^\n]*)/gm;
+  const re = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC \[(\d+)\] LOG:\s+duration: ([\d.]+) ms\s+(?:statement|execute [^:]*): ([^\n]*)/gm;
   const out: TimedStatement[] = [];
   for (const m of log.matchAll(re)) {
     const end = Date.parse(`${m[1].replace(' ', 'T')}Z`) - since;
-    out.push({ startS: (end - Number(m[4])) / 1000, endS: end / 1000, pid: Number(m[3]), sql: m[5].replace(/\s+/g, ' ').slice(0, 80) });
+    out.push({ startS: (end - Number(m[3])) / 1000, endS: end / 1000, pid: Number(m[2]), sql: m[4].replace(/\s+/g, ' ').slice(0, 80) });
   }
   return out.sort((a, b) => a.startS - b.startS);
 }
@@ -62,7 +59,7 @@ export function printTimeline(cluster: string, statements: TimedStatement[], cor
   console.log(`  busy cores by second: ${cores.map((c) => c.toFixed(1)).join(' ')}`);
 }
 
-/** Each activity and child workflow of the workflows started since `since` (epoch ms): when it was scheduled, started and closed. */
+/** Each workflow started since `since` (epoch ms; a migration and its children) and its activities: when each was scheduled, started and closed. */
 export async function printWorkflowTimeline(temporalAddress: string, since: number): Promise<void> {
   const connection = await Connection.connect({ address: temporalAddress });
   try {
