@@ -4,10 +4,8 @@
  * the Temporal server, and everything else on the machine. On 2 shared cores that split says what bounds a rate, and
  * how much other work skewed it.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { PgCluster } from '../launch/postgres';
-import { allProcesses, machineBusyTicks, TICKS, type ProcTimes } from './proc-times';
+import { allProcesses, machineBusyTicks, postmasterPid, TICKS, type ProcTimes } from './proc-times';
 
 export interface CpuSplit {
   source: number;
@@ -20,10 +18,6 @@ export interface CpuSplit {
   wall: number;
 }
 
-function postmasterPid(c: PgCluster): number {
-  return Number(readFileSync(join(c.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-}
-
 function ticksOf(procs: Map<number, ProcTimes>, root: number): Map<number, number> {
   const out = new Map<number, number>();
   for (const [pid, t] of procs) if (pid === root || t.ppid === root) out.set(pid, t.self);
@@ -32,20 +26,6 @@ function ticksOf(procs: Map<number, ProcTimes>, root: number): Map<number, numbe
 
 /** Ticks spent since `before` (a process that started meanwhile counts from zero). */
 const since = (now: Map<number, number>, before: Map<number, number>) => [...now].reduce((a, [pid, t]) => a + t - (before.get(pid) ?? 0), 0);
-
-/** The process whose command line holds all of `parts` as separate arguments (the Temporal server by its port). */
-export function pidByCommandLine(parts: string[]): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (parts.every((p) => args.includes(p))) return Number(entry);
-    } catch {
-      // ended while we looked
-    }
-  }
-  return undefined;
-}
 
 /** Starts counting; `stop()` returns the CPU seconds of each part since. */
 export function countCpu(source: PgCluster, target: PgCluster, pids: { worker?: number; temporal?: number }): { stop(): CpuSplit } {

@@ -20,16 +20,16 @@
  * process titles sampled every 100 ms (bench/process-titles.ts): backends by the command they
  * were running, parallel workers, checkpointer, WAL writer.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { startPostgres, type PgCluster } from '../launch/postgres';
+import { startPostgres } from '../launch/postgres';
 import { startTemporalServer } from '../launch/temporal';
 import { buildBigDatabase, buildTinyDatabase, FULL_SIZE } from './dataset';
 import { BENCH_SETTINGS } from './settings';
 import { ALL_TOOLS, dumpPipePsql, pgferry, type Prepared } from './tools';
 import { arg, recreateDatabase } from './bench-helpers';
 import { ProcessTitleSampler } from './process-titles';
-import { allProcesses, machineBusyTicks, TICKS, type ProcTimes } from './proc-times';
+import { allProcesses, machineBusySeconds, pidByCommandLine, postmasterPid, TICKS, type ProcTimes } from './proc-times';
 import { BusyCores, printTimeline, printWorkflowTimeline, timedStatements, TIMELINE_SETTINGS } from './run-timeline';
 
 /** CPU seconds of a process tree: its own, its reaped children's, and its live descendants'. */
@@ -49,22 +49,11 @@ function treeSeconds(root: number, all: Map<number, ProcTimes>): number {
   return ticks / TICKS;
 }
 
-const machineSeconds = () => machineBusyTicks() / TICKS;
-
-const postmasterPid = (cluster: PgCluster) => Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-
 function temporalPid(address: string): number {
   const port = address.split(':')[1];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmd.includes('start-dev') && cmd.includes(port)) return Number(entry);
-    } catch {
-      // ended meanwhile
-    }
-  }
-  throw new Error(`no temporal server process on port ${port}`);
+  const pid = pidByCommandLine(['start-dev', port]);
+  if (pid === undefined) throw new Error(`no temporal server process on port ${port}`);
+  return pid;
 }
 
 /** Kinds of statement, by their first words: each capture is a word of the kind, names and literals left out. */
@@ -144,12 +133,12 @@ async function main(): Promise<void> {
         cores?.start();
         const startedAt = Date.now();
         const before = allProcesses();
-        const machineBefore = machineSeconds();
+        const machineBefore = machineBusySeconds();
         const started = process.hrtime.bigint();
         await tool.run(ctx, prepared);
         const wall = Number(process.hrtime.bigint() - started) / 1e9;
         const after = allProcesses();
-        const machine = machineSeconds() - machineBefore;
+        const machine = machineBusySeconds() - machineBefore;
         const byKind = samplers && { source: samplers.source.stop(), target: samplers.target.stop() };
         await prepared?.stop();
         const parts = Object.entries(pids).map(([name, pid]) => [name, treeSeconds(pid, after) - treeSeconds(pid, before)] as const);

@@ -1,6 +1,8 @@
 /** CPU times of the machine's processes, from /proc (Linux): what the benchmarks' CPU accounts are made of. */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PgCluster } from '../launch/postgres';
 
 /** Clock ticks per second of /proc's times (USER_HZ). */
 export const TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
@@ -39,4 +41,26 @@ export function allProcesses(): Map<number, ProcTimes> {
 export function machineBusyTicks(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   return f.slice(0, 8).reduce((a, b) => a + b, 0) - f[3] - f[4];
+}
+
+/** The same in CPU seconds. */
+export const machineBusySeconds = (): number => machineBusyTicks() / TICKS;
+
+/** A cluster's postmaster, the root of its processes. */
+export function postmasterPid(cluster: Pick<PgCluster, 'dataDir'>): number {
+  return Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+/** The process whose command line holds all of `parts` as separate arguments (the Temporal server by its port). */
+export function pidByCommandLine(parts: string[]): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (parts.every((p) => args.includes(p))) return Number(entry);
+    } catch {
+      // ended while we looked
+    }
+  }
+  return undefined;
 }

@@ -6,12 +6,11 @@
  * from its workflows' histories.
  */
 import { Client, Connection } from '@temporalio/client';
-import { machineBusyTicks, TICKS } from './proc-times';
+import { machineBusySeconds } from './proc-times';
 
 /** Settings that make a cluster log what the timeline reads (times in UTC, as it parses them). */
 export const TIMELINE_SETTINGS = { log_min_duration_statement: '100', log_line_prefix: '%m [%p] ', log_timezone: 'UTC' };
 
-const busySeconds = () => machineBusyTicks() / TICKS;
 
 /** Busy cores, one figure per second, from start() to stop(). */
 export class BusyCores {
@@ -20,9 +19,9 @@ export class BusyCores {
   private last = 0;
 
   start(): void {
-    this.last = busySeconds();
+    this.last = machineBusySeconds();
     this.timer = setInterval(() => {
-      const now = busySeconds();
+      const now = machineBusySeconds();
       this.figures.push(now - this.last);
       this.last = now;
     }, 1000);

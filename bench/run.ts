@@ -190,7 +190,7 @@ function phaseLines(results: Result[], db: string): string[] {
  * ratio shows how much of the medians' ratio is the host changing speed between rounds.
  */
 function roundLines(results: Result[], db: string): string[] {
-  const ours = results.find((r) => r.db === db && r.tool === 'pgferry')?.times;
+  const ours = results.find((r) => r.db === db && r.tool === pgferry.name)?.times;
   const theirs = results.find((r) => r.db === db && r.tool === GOAL_PEER)?.times;
   if (!ours?.length || ours.length !== theirs?.length) return [];
   const rounds = ours.map((t, i) => `${(t / theirs[i]).toFixed(2)} (${t.toFixed(1)} / ${theirs[i].toFixed(1)} s)`);
