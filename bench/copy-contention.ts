@@ -1,0 +1,95 @@
+/**
+ * `node dist/bench/copy-contention.js [--runs N]`: what the target spends on the big tables'
+ * copies (its cluster's user and system CPU, and the wall time), alone and side by side, fed by
+ * pgferry's COPY relay (binary, as pgferry copies, or text) or by a `psql | psql` pipe (text,
+ * as `pg_dump | psql` feeds it). Each copy truncates and fills its table with FREEZE in one
+ * transaction, as pgferry's copy units do. Not part of `npm run bench`: it answers whether the
+ * data path itself costs the target more than the peer's (bench/RESULTS-levers.md, eleventh
+ * pass).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { PG_BIN, startPostgres, type PgCluster } from '../launch/postgres';
+import { CopyInRelay, CopyOutRelay } from '../activities/copy/copy-relay';
+import { buildBigDatabase, FULL_SIZE } from './dataset';
+import { BENCH_SETTINGS } from './settings';
+import { allProcesses, postmasterPid, TICKS } from './proc-times';
+import { arg } from './bench-helpers';
+
+/** user and system seconds of a cluster: postmaster (own + reaped) and its live children. */
+function clusterUserSys(c: PgCluster): [number, number] {
+  const root = postmasterPid(c);
+  let user = 0;
+  let sys = 0;
+  for (const pid of [root, ...[...allProcesses()].filter(([, t]) => t.ppid === root).map(([p]) => p)]) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      user += Number(f[11]) + Number(f[13]);
+      sys += Number(f[12]) + Number(f[14]);
+    } catch {
+      /* ended */
+    }
+  }
+  return [user / TICKS, sys / TICKS];
+}
+
+async function relay(source: PgCluster, target: PgCluster, table: string, format: 'binary' | 'text'): Promise<void> {
+  const src = await source.connect('bench');
+  const tgt = await target.connect('bench');
+  try {
+    await tgt.query(`BEGIN; TRUNCATE ${table}`);
+    const reader = src.query(new CopyOutRelay(`COPY ${table} TO STDOUT (FORMAT ${format})`, format === 'binary'));
+    const writer = tgt.query(new CopyInRelay(`COPY ${table} FROM STDIN (FORMAT ${format}, FREEZE)`));
+    await pipeline(reader, writer);
+    await tgt.query('COMMIT');
+  } finally {
+    await src.end();
+    await tgt.end();
+  }
+}
+
+function psqlPipe(source: PgCluster, target: PgCluster, table: string): Promise<void> {
+  const conn = (c: PgCluster) => `-h ${c.host} -p ${c.port} -U postgres bench`;
+  const cmd = `${PG_BIN}/psql -X -q ${conn(source)} -c "COPY ${table} TO STDOUT" | ${PG_BIN}/psql -X -q ${conn(target)} -c "BEGIN" -c "TRUNCATE ${table}" -c "COPY ${table} FROM STDIN (FREEZE)" -c "COMMIT" > /dev/null`;
+  return new Promise((resolve, reject) => {
+    const p = spawn('bash', ['-c', cmd], { stdio: 'inherit' });
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`exit ${code}`))));
+  });
+}
+
+async function main(): Promise<void> {
+  const runs = Number(arg('--runs') ?? 2);
+  const source = await startPostgres({ name: 'cont-src', settings: BENCH_SETTINGS });
+  const target = await startPostgres({ name: 'cont-tgt', settings: BENCH_SETTINGS });
+  try {
+    console.log('building the bench database...');
+    await buildBigDatabase(source, 'bench', FULL_SIZE);
+    await target.createDatabase('bench');
+    execFileSync('bash', ['-c', `${PG_BIN}/pg_dump --section=pre-data -h ${source.host} -p ${source.port} -U postgres bench | ${PG_BIN}/psql -X -q -h ${target.host} -p ${target.port} -U postgres bench > /dev/null`]);
+    const sets = [['pgbench_accounts'], ['wide'], ['pgbench_accounts', 'wide'], ['pgbench_accounts', 'wide', 'nokey']];
+    const modes = ['relay binary', 'relay text', 'psql text'] as const;
+    for (let round = 0; round < runs; round += 1) {
+      for (const set of sets) {
+        for (const mode of round % 2 ? [...modes].reverse() : modes) {
+          await target.query('CHECKPOINT', 'bench');
+          const [u0, s0] = clusterUserSys(target);
+          const started = process.hrtime.bigint();
+          await Promise.all(set.map((t) => (mode === 'psql text' ? psqlPipe(source, target, t) : relay(source, target, t, mode === 'relay binary' ? 'binary' : 'text'))));
+          const wall = Number(process.hrtime.bigint() - started) / 1e9;
+          const [u1, s1] = clusterUserSys(target);
+          console.log(`${set.join('+').padEnd(22)} ${mode.padEnd(12)} wall ${wall.toFixed(2)} s  target user ${(u1 - u0).toFixed(2)} sys ${(s1 - s0).toFixed(2)}`);
+        }
+      }
+    }
+  } finally {
+    await source.stop();
+    await target.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
