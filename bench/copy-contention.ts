@@ -8,31 +8,25 @@
  * pass).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { PG_BIN, startPostgres, type PgCluster } from '../launch/postgres';
 import { CopyInRelay, CopyOutRelay } from '../activities/copy/copy-relay';
 import { buildBigDatabase, FULL_SIZE } from './dataset';
 import { BENCH_SETTINGS } from './settings';
-import { allProcesses, postmasterPid, TICKS } from './proc-times';
+import { allProcesses, postmasterPid, TICKS, userSystemTicks } from './proc-times';
 import { arg } from './bench-helpers';
 
-/** user and system seconds of a cluster: postmaster (own + reaped) and its live children. */
-function clusterUserSys(c: PgCluster): [number, number] {
+/** User and system seconds of a cluster: its postmaster (own and reaped children's) and its live children. */
+function clusterUserSystem(c: PgCluster): [number, number] {
   const root = postmasterPid(c);
-  let user = 0;
-  let sys = 0;
-  for (const pid of [root, ...[...allProcesses()].filter(([, t]) => t.ppid === root).map(([p]) => p)]) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      user += Number(f[11]) + Number(f[13]);
-      sys += Number(f[12]) + Number(f[14]);
-    } catch {
-      /* ended */
-    }
+  const children = [...allProcesses()].filter(([, t]) => t.ppid === root).map(([pid]) => pid);
+  let [user, system] = [0, 0];
+  for (const pid of [root, ...children]) {
+    const t = userSystemTicks(pid);
+    user += t?.user ?? 0;
+    system += t?.system ?? 0;
   }
-  return [user / TICKS, sys / TICKS];
+  return [user / TICKS, system / TICKS];
 }
 
 async function relay(source: PgCluster, target: PgCluster, table: string, format: 'binary' | 'text'): Promise<void> {
@@ -52,7 +46,7 @@ async function relay(source: PgCluster, target: PgCluster, table: string, format
 
 function psqlPipe(source: PgCluster, target: PgCluster, table: string): Promise<void> {
   const conn = (c: PgCluster) => `-h ${c.host} -p ${c.port} -U postgres bench`;
-  const cmd = `${PG_BIN}/psql -X -q ${conn(source)} -c "COPY ${table} TO STDOUT" | ${PG_BIN}/psql -X -q ${conn(target)} -c "BEGIN" -c "TRUNCATE ${table}" -c "COPY ${table} FROM STDIN (FREEZE)" -c "COMMIT" > /dev/null`;
+  const cmd = `set -o pipefail; ${PG_BIN}/psql -X -q ${conn(source)} -c "COPY ${table} TO STDOUT" | ${PG_BIN}/psql -X -q ${conn(target)} -c "BEGIN" -c "TRUNCATE ${table}" -c "COPY ${table} FROM STDIN (FREEZE)" -c "COMMIT" > /dev/null`;
   return new Promise((resolve, reject) => {
     const p = spawn('bash', ['-c', cmd], { stdio: 'inherit' });
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`exit ${code}`))));
@@ -74,11 +68,11 @@ async function main(): Promise<void> {
       for (const set of sets) {
         for (const mode of round % 2 ? [...modes].reverse() : modes) {
           await target.query('CHECKPOINT', 'bench');
-          const [u0, s0] = clusterUserSys(target);
+          const [u0, s0] = clusterUserSystem(target);
           const started = process.hrtime.bigint();
           await Promise.all(set.map((t) => (mode === 'psql text' ? psqlPipe(source, target, t) : relay(source, target, t, mode === 'relay binary' ? 'binary' : 'text'))));
           const wall = Number(process.hrtime.bigint() - started) / 1e9;
-          const [u1, s1] = clusterUserSys(target);
+          const [u1, s1] = clusterUserSystem(target);
           console.log(`${set.join('+').padEnd(22)} ${mode.padEnd(12)} wall ${wall.toFixed(2)} s  target user ${(u1 - u0).toFixed(2)} sys ${(s1 - s0).toFixed(2)}`);
         }
       }

@@ -15,15 +15,25 @@ export interface ProcTimes {
   children: number;
 }
 
-export function procTimes(pid: number): ProcTimes | undefined {
+/** The fields of /proc/<pid>/stat after the command name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14). */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // after the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
-    return { ppid: Number(fields[1]), self: Number(fields[11]) + Number(fields[12]), children: Number(fields[13]) + Number(fields[14]) };
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined; // ended meanwhile
   }
+}
+
+export function procTimes(pid: number): ProcTimes | undefined {
+  const f = statFields(pid);
+  return f && { ppid: Number(f[1]), self: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+}
+
+/** A process's user and system ticks, each its own plus its reaped children's. */
+export function userSystemTicks(pid: number): { user: number; system: number } | undefined {
+  const f = statFields(pid);
+  return f && { user: Number(f[11]) + Number(f[13]), system: Number(f[12]) + Number(f[14]) };
 }
 
 /** Every process's times, by pid. */

@@ -1,0 +1,42 @@
+// The benchmarks' CPU accounts read /proc/<pid>/stat, whose fields are counted after the
+// command name: a name holding spaces and parentheses must not shift them.
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { procTimes, userSystemTicks } from '../../bench/proc-times';
+
+describe('proc-times', () => {
+  it("reads this process's parent and its ticks", () => {
+    const until = Date.now() + 50; // some CPU, so that the ticks are not all zero
+    while (Date.now() < until);
+    const times = procTimes(process.pid)!;
+    expect(times.ppid).toBe(process.ppid);
+    expect(times.self).toBeGreaterThan(0);
+  });
+
+  it('reads a process whose name holds spaces and parentheses, the same in both accounts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgferry-proc-'));
+    const program = join(dir, 'a (b) c');
+    copyFileSync('/bin/sleep', program);
+    const child = spawn(program, ['5']);
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      // until the fork has become the program (and sleeps: its ticks stay put between the two reads)
+      while (readFileSync(`/proc/${child.pid}/comm`, 'utf8') !== 'a (b) c\n') await new Promise((r) => setTimeout(r, 10));
+      const times = procTimes(child.pid!)!;
+      const split = userSystemTicks(child.pid!)!;
+      expect(times.ppid).toBe(process.pid);
+      expect(split.user + split.system).toBe(times.self + times.children);
+    } finally {
+      child.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says nothing of a process that is not there', () => {
+    expect(procTimes(2 ** 22 + 1)).toBeUndefined();
+    expect(userSystemTicks(2 ** 22 + 1)).toBeUndefined();
+  });
+});
