@@ -8,6 +8,7 @@
  * pass).
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { PG_BIN, startPostgres, type PgCluster } from '../launch/postgres';
 import { CopyInRelay, CopyOutRelay } from '../activities/copy/copy-relay';
@@ -16,10 +17,38 @@ import { BENCH_SETTINGS } from './settings';
 import { allProcesses, postmasterPid, TICKS, userSystemTicks } from './proc-times';
 import { arg } from './bench-helpers';
 
-/** User and system seconds of a cluster: its postmaster (own and reaped children's) and its live children. */
-function clusterUserSystem(c: PgCluster): [number, number] {
+/** The cluster's live child processes. */
+function childrenOf(root: number): number[] {
+  return [...allProcesses()].filter(([, t]) => t.ppid === root).map(([pid]) => pid);
+}
+
+/** A client session's process title: `postgres: [<cluster name>: ]<user> <database> <host(port) or [local]> ...`. */
+const SESSION_TITLE = /^postgres: (?:[^:]+: )?\S+ \S+ (\d+\.\d+\.\d+\.\d+\(\d+\)|\[local\])/;
+
+/**
+ * Waits until the cluster's client sessions have ended and been reaped. A session's CPU moves
+ * from its own account to the postmaster's when it is reaped: read in between, it would be
+ * counted in neither.
+ */
+async function sessionsEnded(c: PgCluster): Promise<void> {
   const root = postmasterPid(c);
-  const children = [...allProcesses()].filter(([, t]) => t.ppid === root).map(([pid]) => pid);
+  const deadline = Date.now() + 10_000;
+  const open = () =>
+    childrenOf(root).some((pid) => {
+      try {
+        return SESSION_TITLE.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+      } catch {
+        return false; // gone
+      }
+    });
+  while (open() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** User and system seconds of a cluster with no session open: its postmaster (own and reaped children's) and its background processes. */
+async function clusterUserSystem(c: PgCluster): Promise<[number, number]> {
+  await sessionsEnded(c);
+  const root = postmasterPid(c);
+  const children = childrenOf(root);
   let [user, system] = [0, 0];
   for (const pid of [root, ...children]) {
     const t = userSystemTicks(pid);
@@ -68,11 +97,11 @@ async function main(): Promise<void> {
       for (const set of sets) {
         for (const mode of round % 2 ? [...modes].reverse() : modes) {
           await target.query('CHECKPOINT', 'bench');
-          const [u0, s0] = clusterUserSystem(target);
+          const [u0, s0] = await clusterUserSystem(target);
           const started = process.hrtime.bigint();
           await Promise.all(set.map((t) => (mode === 'psql text' ? psqlPipe(source, target, t) : relay(source, target, t, mode === 'relay binary' ? 'binary' : 'text'))));
           const wall = Number(process.hrtime.bigint() - started) / 1e9;
-          const [u1, s1] = clusterUserSystem(target);
+          const [u1, s1] = await clusterUserSystem(target);
           console.log(`${set.join('+').padEnd(22)} ${mode.padEnd(12)} wall ${wall.toFixed(2)} s  target user ${(u1 - u0).toFixed(2)} sys ${(s1 - s0).toFixed(2)}`);
         }
       }
