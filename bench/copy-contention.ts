@@ -7,50 +7,33 @@
  * data path itself costs the target more than the peer's (bench/RESULTS-levers.md, eleventh
  * pass).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { PG_BIN, startPostgres, type PgCluster } from '../launch/postgres';
-import { CopyInRelay, CopyOutRelay } from '../activities/copy/copy-relay';
+import { agreedRowCount, CopyInRelay, CopyOutRelay } from '../activities/copy/copy-relay';
 import { buildBigDatabase, FULL_SIZE } from './dataset';
 import { BENCH_SETTINGS } from './settings';
-import { allProcesses, postmasterPid, TICKS, userSystemTicks } from './proc-times';
+import { postmasterPid, TICKS, userSystemTicks } from './proc-times';
+import { postmasterChildren, processKind } from './process-titles';
+import { conn, shell } from './tools';
 import { arg } from './bench-helpers';
-
-/** The cluster's live child processes. */
-function childrenOf(root: number): number[] {
-  return [...allProcesses()].filter(([, t]) => t.ppid === root).map(([pid]) => pid);
-}
-
-/** A client session's process title: `postgres: [<cluster name>: ]<user> <database> <host(port) or [local]> ...`. */
-const SESSION_TITLE = /^postgres: (?:[^:]+: )?\S+ \S+ (\d+\.\d+\.\d+\.\d+\(\d+\)|\[local\])/;
 
 /**
  * Waits until the cluster's client sessions have ended and been reaped. A session's CPU moves
  * from its own account to the postmaster's when it is reaped: read in between, it would be
  * counted in neither.
  */
-async function sessionsEnded(c: PgCluster): Promise<void> {
-  const root = postmasterPid(c);
+async function sessionsEnded(postmaster: number): Promise<void> {
   const deadline = Date.now() + 10_000;
-  const open = () =>
-    childrenOf(root).some((pid) => {
-      try {
-        return SESSION_TITLE.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-      } catch {
-        return false; // gone
-      }
-    });
+  const open = () => [...postmasterChildren(postmaster).values()].some((c) => processKind(c.title).startsWith('backend '));
   while (open() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
 /** User and system seconds of a cluster with no session open: its postmaster (own and reaped children's) and its background processes. */
 async function clusterUserSystem(c: PgCluster): Promise<[number, number]> {
-  await sessionsEnded(c);
   const root = postmasterPid(c);
-  const children = childrenOf(root);
+  await sessionsEnded(root);
   let [user, system] = [0, 0];
-  for (const pid of [root, ...children]) {
+  for (const pid of [root, ...postmasterChildren(root).keys()]) {
     const t = userSystemTicks(pid);
     user += t?.user ?? 0;
     system += t?.system ?? 0;
@@ -66,6 +49,7 @@ async function relay(source: PgCluster, target: PgCluster, table: string, format
     const reader = src.query(new CopyOutRelay(`COPY ${table} TO STDOUT (FORMAT ${format})`, format === 'binary'));
     const writer = tgt.query(new CopyInRelay(`COPY ${table} FROM STDIN (FORMAT ${format}, FREEZE)`));
     await pipeline(reader, writer);
+    await agreedRowCount(reader, writer); // a relay that lost rows would be measured as a fast one
     await tgt.query('COMMIT');
   } finally {
     await src.end();
@@ -73,13 +57,8 @@ async function relay(source: PgCluster, target: PgCluster, table: string, format
   }
 }
 
-function psqlPipe(source: PgCluster, target: PgCluster, table: string): Promise<void> {
-  const conn = (c: PgCluster) => `-h ${c.host} -p ${c.port} -U postgres bench`;
-  const cmd = `set -o pipefail; ${PG_BIN}/psql -X -q ${conn(source)} -c "COPY ${table} TO STDOUT" | ${PG_BIN}/psql -X -q ${conn(target)} -c "BEGIN" -c "TRUNCATE ${table}" -c "COPY ${table} FROM STDIN (FREEZE)" -c "COMMIT" > /dev/null`;
-  return new Promise((resolve, reject) => {
-    const p = spawn('bash', ['-c', cmd], { stdio: 'inherit' });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`exit ${code}`))));
-  });
+async function psqlPipe(source: PgCluster, target: PgCluster, table: string): Promise<void> {
+  await shell(`${PG_BIN}/psql -X -q ${conn(source, 'bench')} -c "COPY ${table} TO STDOUT" | ${PG_BIN}/psql -X -q -v ON_ERROR_STOP=1 ${conn(target, 'bench')} -c "BEGIN" -c "TRUNCATE ${table}" -c "COPY ${table} FROM STDIN (FREEZE)" -c "COMMIT"`, {}, false);
 }
 
 async function main(): Promise<void> {
@@ -90,7 +69,7 @@ async function main(): Promise<void> {
     console.log('building the bench database...');
     await buildBigDatabase(source, 'bench', FULL_SIZE);
     await target.createDatabase('bench');
-    execFileSync('bash', ['-c', `${PG_BIN}/pg_dump --section=pre-data -h ${source.host} -p ${source.port} -U postgres bench | ${PG_BIN}/psql -X -q -h ${target.host} -p ${target.port} -U postgres bench > /dev/null`]);
+    await shell(`${PG_BIN}/pg_dump --section=pre-data ${conn(source, 'bench')} | ${PG_BIN}/psql -X -q -v ON_ERROR_STOP=1 ${conn(target, 'bench')}`, {}, false);
     const sets = [['pgbench_accounts'], ['wide'], ['pgbench_accounts', 'wide'], ['pgbench_accounts', 'wide', 'nokey']];
     const modes = ['relay binary', 'relay text', 'psql text'] as const;
     for (let round = 0; round < runs; round += 1) {

@@ -21,12 +21,13 @@ export function processKind(title: string): string {
   return `backend ${command || '?'}`;
 }
 
-interface Child {
+export interface Child {
   title: string;
   ticks: number;
 }
 
-function childrenOf(postmaster: number): Map<number, Child> {
+/** A postmaster's live children with their titles (`postgres: ` left out) and CPU ticks. */
+export function postmasterChildren(postmaster: number): Map<number, Child> {
   const children = new Map<number, Child>();
   for (const [pid, t] of allProcesses()) {
     if (t.ppid !== postmaster) continue;
@@ -49,7 +50,7 @@ export class ProcessTitleSampler {
   constructor(private readonly postmaster: number) {}
 
   start(): void {
-    for (const [pid, c] of childrenOf(this.postmaster)) this.last.set(pid, c.ticks); // what ran before is not counted
+    for (const [pid, c] of postmasterChildren(this.postmaster)) this.last.set(pid, c.ticks); // what ran before is not counted
     this.timer = setInterval(() => this.sample(), SAMPLE_MS);
   }
 
@@ -60,7 +61,7 @@ export class ProcessTitleSampler {
   }
 
   private sample(): void {
-    for (const [pid, c] of childrenOf(this.postmaster)) {
+    for (const [pid, c] of postmasterChildren(this.postmaster)) {
       const delta = c.ticks - (this.last.get(pid) ?? 0);
       this.last.set(pid, c.ticks);
       if (delta > 0) {

@@ -11,7 +11,6 @@ import { machineBusySeconds } from './proc-times';
 /** Settings that make a cluster log what the timeline reads (times in UTC, as it parses them). */
 export const TIMELINE_SETTINGS = { log_min_duration_statement: '100', log_line_prefix: '%m [%p] ', log_timezone: 'UTC' };
 
-
 /** Busy cores, one figure per second, from start() to stop(). */
 export class BusyCores {
   private readonly figures: number[] = [];

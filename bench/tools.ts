@@ -50,7 +50,7 @@ export interface Prepared {
  * Runs a shell command line, sampling the memory of everything it starts (unless `sampleRss`
  * is false: then the caller measures memory another way and the sampling's CPU is spared).
  */
-function shell(command: string, env: Record<string, string> = {}, sampleRss = true): Promise<{ peakRssBytes: number }> {
+export function shell(command: string, env: Record<string, string> = {}, sampleRss = true): Promise<{ peakRssBytes: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-o', 'pipefail', '-c', command], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     const sampler = sampleRss ? sampleTreeRss(child.pid!) : { stop: () => 0 };
@@ -64,7 +64,7 @@ function shell(command: string, env: Record<string, string> = {}, sampleRss = tr
   });
 }
 
-const conn = (c: PgCluster, db: string) => `-h ${c.host} -p ${c.port} -U postgres -d ${db}`;
+export const conn = (c: PgCluster, db: string) => `-h ${c.host} -p ${c.port} -U postgres -d ${db}`;
 const uri = (c: PgCluster, db: string) => `postgres://postgres@${c.host}:${c.port}/${db}`;
 
 function hasCommand(name: string): boolean {

@@ -5,7 +5,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { procTimes, userSystemTicks } from '../../bench/proc-times';
+import { procTimes, TICKS, userSystemTicks } from '../../bench/proc-times';
 
 describe('proc-times', () => {
   it("reads this process's parent and its ticks", () => {
@@ -14,6 +14,19 @@ describe('proc-times', () => {
     const times = procTimes(process.pid)!;
     expect(times.ppid).toBe(process.ppid);
     expect(times.self).toBeGreaterThan(0);
+  });
+
+  it('tells user time from system time', async () => {
+    // A child that spends 300 ms of user time in a loop (CPU time, however busy the machine), says so, then sleeps.
+    const child = spawn(process.execPath, ['-e', "let x = 0; while (process.cpuUsage().user < 300000) for (let i = 0; i < 1e6; i++) x += i; console.log('burnt', x); setTimeout(() => {}, 10000)"]);
+    try {
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      const split = userSystemTicks(child.pid!)!;
+      expect(split.user / TICKS).toBeGreaterThanOrEqual(0.25);
+      expect(split.user).toBeGreaterThan(split.system + 0.1 * TICKS);
+    } finally {
+      child.kill();
+    }
   });
 
   it('reads a process whose name holds spaces and parentheses, the same in both accounts', async () => {
