@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/cpu-profile.js [--db bench|tiny] [--runs N] [--only NAMES]`: where the CPU
+ * `node dist/bench/cpu-profile.js [--db bench|tiny|pgbench] [--runs N] [--only NAMES]`: where the CPU
  * goes during a migration. On a 2-core machine the benchmark is CPU-bound, so wall time follows
  * the CPU that every process spends: this runs the tools of the benchmark on the same data and
  * prints, per run, wall time and CPU seconds of the source cluster, the target cluster, the
@@ -16,6 +16,9 @@
  * and end, the machine's busy cores second by second, and when each activity of pgferry's
  * workflows was scheduled, started and closed (bench/run-timeline.ts).
  *
+ * `--db pgbench [--scale N]`: pgbench alone (default scale 100: one 1.25 GiB table and its key).
+ * `--spec YAML`: lines added to pgferry's default spec (such as `copy: { splitLargerThan: off }`).
+ *
  * `--titles`: each run also prints the source's and the target's CPU by kind of process, from
  * process titles sampled every 100 ms (bench/process-titles.ts): backends by the command they
  * were running, parallel workers, checkpointer, WAL writer.
@@ -24,9 +27,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { startPostgres } from '../launch/postgres';
 import { startTemporalServer } from '../launch/temporal';
-import { buildBigDatabase, buildTinyDatabase, FULL_SIZE } from './dataset';
+import { buildBigDatabase, buildPgbenchDatabase, buildTinyDatabase, FULL_SIZE } from './dataset';
 import { BENCH_SETTINGS } from './settings';
-import { ALL_TOOLS, dumpPipePsql, pgferry, type Prepared } from './tools';
+import { ALL_TOOLS, dumpPipePsql, pgferry, pgferryTool, type Prepared } from './tools';
 import { arg, recreateDatabase } from './bench-helpers';
 import { ProcessTitleSampler } from './process-titles';
 import { allProcesses, machineBusySeconds, pidByCommandLine, postmasterPid, TICKS, type ProcTimes } from './proc-times';
@@ -101,7 +104,10 @@ async function main(): Promise<void> {
   const db = arg('--db') ?? 'bench';
   const runs = Number(arg('--runs') ?? '1');
   const only = arg('--only')?.split(',');
-  const tools = ALL_TOOLS.filter((t) => (only ? only.includes(t.name) : [pgferry.name, dumpPipePsql.name].includes(t.name)));
+  const extraSpec = arg('--spec');
+  const tools = ALL_TOOLS.filter((t) => (only ? only.includes(t.name) : [pgferry.name, dumpPipePsql.name].includes(t.name))).map((t) =>
+    t === pgferry && extraSpec ? pgferryTool(pgferry.name, `${extraSpec}\n`) : t,
+  );
   const statements = process.argv.includes('--statements');
   const statementStats: Record<string, string> = statements ? { log_statement_stats: 'on', log_min_error_statement: 'log', log_line_prefix: '' } : {};
   const timeline = process.argv.includes('--timeline');
@@ -116,6 +122,7 @@ async function main(): Promise<void> {
   const temporal = await startTemporalServer();
   try {
     if (db === 'tiny') await buildTinyDatabase(source, db, FULL_SIZE.tinyTables);
+    else if (db === 'pgbench') await buildPgbenchDatabase(source, db, Number(arg('--scale') ?? '100'));
     else await buildBigDatabase(source, db, FULL_SIZE);
     await source.query('CHECKPOINT');
     const groups = { source: postmasterPid(source), target: postmasterPid(target), temporal: temporalPid(temporal.address) };

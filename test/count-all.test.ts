@@ -1,10 +1,10 @@
 // Validation's row counts (countAll): one statement per table in one round trip and one
 // transaction, answers in the tables' order, a row filter honoured, and a failed count that
-// leaves the session usable.
+// leaves the session usable; and the validation session's plans: no parallel index-only scan.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveConnection } from '../activities/credentials';
 import { closeQuietly, openClient } from '../activities/db';
-import { countAll } from '../activities/validate/validate-tables';
+import { countAll, SCAN_SETTINGS } from '../activities/validate/validate-tables';
 import { startPostgres, type PgCluster } from '../launch/postgres';
 
 let pg: PgCluster;
@@ -39,4 +39,25 @@ it('counts every table in order, in one transaction, and names the ones that dif
   } finally {
     await closeQuietly(client);
   }
+});
+
+it('counts an all-visible table without a parallel index scan', async () => {
+  // An all-visible table with a key, and planner costs that make any table worth parallel workers:
+  // a session without SCAN_SETTINGS counts it by a parallel index-only scan.
+  await pg.query(`CREATE TABLE visible (id int PRIMARY KEY); INSERT INTO visible SELECT generate_series(1, 100000)`);
+  await pg.query('VACUUM ANALYZE visible');
+  const provoke = `SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0; SET enable_seqscan = off`;
+  const conn = resolveConnection({ host: pg.host, port: pg.port, database: 'postgres', user: 'postgres' }, {});
+  const plan = async (settings: Record<string, string>) => {
+    const client = await openClient(conn, 'test', settings);
+    try {
+      await client.query(provoke);
+      const { rows } = await client.query<{ 'QUERY PLAN': string }>('EXPLAIN SELECT count(*)::bigint AS n FROM ONLY public.visible');
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    } finally {
+      await closeQuietly(client);
+    }
+  };
+  expect(await plan({})).toMatch(/Parallel Index Only Scan/);
+  expect(await plan(SCAN_SETTINGS)).not.toMatch(/Parallel Index/);
 });

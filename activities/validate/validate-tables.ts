@@ -13,10 +13,15 @@ import { guarded } from '../errors';
 import { checksumSql } from './checksum';
 
 /**
- * Session settings of validation connections: counting and hashing rows gains nothing from JIT
- * compilation, which otherwise costs a few hundred milliseconds of CPU per big table.
+ * Session settings of validation connections. Counting and hashing rows gains nothing from JIT
+ * compilation, which otherwise costs a few hundred milliseconds of CPU per big table. And no
+ * parallel index scans: a copied table is all-visible (COPY FREEZE), so the planner counts it
+ * by a parallel index-only scan, whose workers hand the index's pages to each other one at a
+ * time; counting 10 M rows took 1.25-2.1 s that way against 0.52 s by a parallel sequential
+ * scan and 0.48 s by one process's index-only scan (PostgreSQL 15, bench/RESULTS-levers.md,
+ * twelfth pass). The largest size this setting takes (in 8 kB blocks, ~5.3 TB) turns them off.
  */
-export const SCAN_SETTINGS = { jit: 'off' };
+export const SCAN_SETTINGS = { jit: 'off', min_parallel_index_scan_size: '715827882' };
 
 export interface ExpectedTable {
   schema: string;
