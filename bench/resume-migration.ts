@@ -28,7 +28,7 @@ export interface RunSetup {
   source: PgCluster;
   target: PgCluster;
   db: string;
-  /** copy.splitLargerThan, only when not the default. */
+  /** copy.splitLargerThan written into the spec (none: the spec's default). */
   split?: string;
   workers: number;
   timeoutMs: number;

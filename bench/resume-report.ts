@@ -17,7 +17,7 @@ export interface ResumeResults {
   command: string;
   machine: { cpus: number; model: string; memoryGiB: number; postgres: string };
   dataset: Dataset;
-  /** copy.splitLargerThan as run ('1GB (default)' when not given). */
+  /** copy.splitLargerThan as run, with '(default)' when it is the spec's default. */
   split: string;
   lanesPerWorker: number;
   workers: number;

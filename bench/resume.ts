@@ -1,7 +1,7 @@
 /**
  * `npm run bench:resume`: the cost of one worker killed in the middle of a big table's copy
  * (issue 13 part 5 b, c). One database: pgbench at --scale (default 160: pgbench_accounts over
- * 2 GB, split into chunks by the default copy.splitLargerThan) and its small tables. For a full
+ * 2 GB, split into chunks by copy.splitLargerThan 1GB) and its small tables. For a full
  * and an incremental migration with the default spec, runs without a kill alternate with runs
  * where the worker holding the source snapshot is SIGKILLed when the big table is half copied
  * (two workers serve the migration; the killed one is replaced at once). Every target is checked
@@ -11,7 +11,8 @@
  *
  *   --scale N             pgbench scale (default 160)
  *   --runs N              rounds, each one run with and one without the kill per migration (default 2)
- *   --split SIZE          copy.splitLargerThan (default: the spec's default, 1GB)
+ *   --split SIZE          copy.splitLargerThan (default 1GB, below the spec's default: what is
+ *                         measured is how a split table resumes)
  *   --only full|incremental
  *   --victims L           holder, or holder,other: also kill a worker that does not hold the snapshot
  *   --timeout-minutes N   per migration (default 60)
@@ -47,12 +48,15 @@ const BIG_ENOUGH = 2e9;
 interface Options {
   scale: number;
   runs: number;
-  split?: string;
+  split: string;
   kinds: Kind[];
   victims: Victim[];
   timeoutMs: number;
   partial: string[];
 }
+
+/** The table is split, whatever the spec's default: a chunk lost with its worker is what this measures. */
+const RESUME_SPLIT = '1GB';
 
 function options(): Options {
   const only = arg('--only');
@@ -67,7 +71,7 @@ function options(): Options {
   ];
   const o = { scale: Number(arg('--scale') ?? 160), runs: Number(arg('--runs') ?? 2), timeoutMs: Number(arg('--timeout-minutes') ?? 60) * 60_000 };
   for (const [name, value] of Object.entries(o)) if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name}: a positive number, not ${value}`);
-  return { ...o, split: arg('--split'), kinds: only ? [only] : ['full', 'incremental'], victims: victims as Victim[], partial };
+  return { ...o, split: arg('--split') ?? RESUME_SPLIT, kinds: only ? [only] : ['full', 'incremental'], victims: victims as Victim[], partial };
 }
 
 async function main(): Promise<void> {
@@ -163,7 +167,7 @@ async function collect(client: Client, opts: Options, source: PgCluster, dataset
     command: `npm run bench:resume${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     machine: { cpus: cpus().length, model: cpuModel(), memoryGiB: totalmem() / 2 ** 30, postgres },
     dataset,
-    split: opts.split ?? `${defaults.copy.splitLargerThan} (default)`,
+    split: opts.split === defaults.copy.splitLargerThan ? `${opts.split} (default)` : opts.split,
     lanesPerWorker: defaults.parallelism.tables,
     workers: WORKERS,
     killFraction: KILL_FRACTION,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { sizeInKb } from './index-build';
 
 /** Measured on this project's benchmark machine (README: Splitting big tables). */
-export const DEFAULT_SPLIT_LARGER_THAN = '1GB';
+export const DEFAULT_SPLIT_LARGER_THAN = '16GB';
 
 export const copySchema = z
   .object({

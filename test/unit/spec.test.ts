@@ -80,7 +80,7 @@ describe('validateSpec: defaults', () => {
     precheck: { ignore: [] },
     throttle: { full: {}, incremental: {} },
     indexBuild: { memory: '1GB', workers: 'idle' },
-    copy: { splitLargerThan: '1GB' },
+    copy: { splitLargerThan: '16GB' },
   };
 
   it('gives the smallest spec the same defaults as before, in the same order', () => {

@@ -7,7 +7,7 @@ describe('table splitting', () => {
     expect(chunkCount(1000, 1000)).toBe(2);
     expect(chunkCount(10_000, 1000)).toBe(20);
     expect(chunkCount(10_000, 0)).toBe(1); // off
-    // the default threshold (1 GB): chunks of at most 128 MB, at most 1,024 of them
+    // a 1 GB threshold: chunks of at most 128 MB, at most 1,024 of them
     const GB = 1024 ** 3;
     expect(chunkCount(1.5 * GB, GB)).toBe(12);
     expect(chunkCount(2 * GB, GB)).toBe(16);
