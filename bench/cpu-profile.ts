@@ -35,21 +35,27 @@ import { ProcessTitleSampler } from './process-titles';
 import { allProcesses, machineBusySeconds, pidByCommandLine, postmasterPid, TICKS, type ProcTimes } from './proc-times';
 import { BusyCores, printTimeline, printWorkflowTimeline, timedStatements, TIMELINE_SETTINGS } from './run-timeline';
 
-/** CPU seconds of a process tree: its own, its reaped children's, and its live descendants'. */
-function treeSeconds(root: number, all: Map<number, ProcTimes>): number {
+/** A process tree's totals: its own, its reaped children's, and its live descendants'. */
+function treeTotals(root: number, all: Map<number, ProcTimes>): { seconds: number; systemSeconds: number; faults: number } {
+  const totals = { seconds: 0, systemSeconds: 0, faults: 0 };
+  const add = (t: ProcTimes) => {
+    totals.seconds += (t.self + t.children) / TICKS;
+    totals.systemSeconds += t.system / TICKS;
+    totals.faults += t.faults;
+  };
   const rootTimes = all.get(root);
-  if (!rootTimes) return 0;
-  let ticks = rootTimes.self + rootTimes.children;
+  if (!rootTimes) return totals;
+  add(rootTimes);
   const stack = [root];
   while (stack.length) {
     const parent = stack.pop()!;
     for (const [pid, t] of all) {
       if (t.ppid !== parent) continue;
-      ticks += t.self + t.children;
+      add(t);
       stack.push(pid);
     }
   }
-  return ticks / TICKS;
+  return totals;
 }
 
 function temporalPid(address: string): number {
@@ -148,7 +154,11 @@ async function main(): Promise<void> {
         const machine = machineBusySeconds() - machineBefore;
         const byKind = samplers && { source: samplers.source.stop(), target: samplers.target.stop() };
         await prepared?.stop();
-        const parts = Object.entries(pids).map(([name, pid]) => [name, treeSeconds(pid, after) - treeSeconds(pid, before)] as const);
+        const totals = Object.entries(pids).map(([name, pid]) => {
+          const [a, b] = [treeTotals(pid, after), treeTotals(pid, before)];
+          return { name, seconds: a.seconds - b.seconds, systemSeconds: a.systemSeconds - b.systemSeconds, faults: a.faults - b.faults };
+        });
+        const parts = totals.map((t) => [t.name, t.seconds] as const);
         const known = parts.reduce((sum, [, s]) => sum + s, 0);
         const busy = cores?.stop();
         if (busy) {
@@ -157,8 +167,11 @@ async function main(): Promise<void> {
         }
         for (const cluster of statements ? (['source', 'target'] as const) : []) printStatementCpu(cluster, readFileSync(logs[cluster]).subarray(logStart![cluster]).toString('utf8'));
         console.log(`${tool.name} on ${db}: wall ${wall.toFixed(1)} s, machine CPU ${machine.toFixed(1)} s: ${parts.map(([n, s]) => `${n} ${s.toFixed(1)}`).join(', ')}, rest ${(machine - known).toFixed(1)}`);
+        // System time and minor page faults: a fresh backend maps each shared buffer it touches (bench/RESULTS-levers.md, twelfth pass).
+        console.log(`  of which system: ${totals.map((t) => `${t.name} ${t.systemSeconds.toFixed(1)} s (${(t.faults / 1000).toFixed(0)}k minor faults)`).join(', ')}`);
         for (const [cluster, kinds] of Object.entries(byKind ?? {})) {
-          console.log(`  ${cluster} by process: ${kinds.filter(([, s]) => s >= 0.05).map(([k, s]) => `${k} ${s.toFixed(2)}`).join(', ')}`);
+          const shown = kinds.filter((k) => k.seconds >= 0.05 || k.faults >= 5000);
+          console.log(`  ${cluster} by process (CPU s, system s, minor faults): ${shown.map((k) => `${k.kind} ${k.seconds.toFixed(2)} (${k.systemSeconds.toFixed(2)}, ${(k.faults / 1000).toFixed(0)}k)`).join(', ')}`);
         }
       }
     }

@@ -13,9 +13,16 @@ export interface ProcTimes {
   self: number;
   /** Its reaped children's. */
   children: number;
+  /** System ticks, its own and its reaped children's (part of self + children). */
+  system: number;
+  /** Minor page faults, its own and its reaped children's. */
+  faults: number;
+  /** Its own system ticks and minor page faults (children's left out). */
+  ownSystem: number;
+  ownFaults: number;
 }
 
-/** The fields of /proc/<pid>/stat after the command name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14). */
+/** The fields of /proc/<pid>/stat after the command name: state(0) ppid(1) ... minflt(7) cminflt(8) ... utime(11) stime(12) cutime(13) cstime(14). */
 function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -27,7 +34,7 @@ function statFields(pid: number): string[] | undefined {
 
 export function procTimes(pid: number): ProcTimes | undefined {
   const f = statFields(pid);
-  return f && { ppid: Number(f[1]), self: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+  return f && { ppid: Number(f[1]), self: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]), system: Number(f[12]) + Number(f[14]), faults: Number(f[7]) + Number(f[8]), ownSystem: Number(f[12]), ownFaults: Number(f[7]) };
 }
 
 /** A process's user and system ticks, each its own plus its reaped children's. */

@@ -24,16 +24,20 @@ export function processKind(title: string): string {
 export interface Child {
   title: string;
   ticks: number;
+  /** Its system ticks (part of ticks). */
+  system: number;
+  /** Its minor page faults. */
+  faults: number;
 }
 
-/** A postmaster's live children with their titles (`postgres: ` left out) and CPU ticks. */
+/** A postmaster's live children with their titles (`postgres: ` left out), CPU ticks and page faults (their own). */
 export function postmasterChildren(postmaster: number): Map<number, Child> {
   const children = new Map<number, Child>();
   for (const [pid, t] of allProcesses()) {
     if (t.ppid !== postmaster) continue;
     try {
       const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/^postgres: /, '');
-      children.set(pid, { title, ticks: t.self });
+      children.set(pid, { title, ticks: t.self, system: t.ownSystem, faults: t.ownFaults });
     } catch {
       // ended meanwhile
     }
@@ -41,32 +45,44 @@ export function postmasterChildren(postmaster: number): Map<number, Child> {
   return children;
 }
 
-/** Samples a postmaster's children from start() to stop(); stop() returns CPU seconds by kind, most first. */
+/** What a kind of process spent: CPU seconds, of which system, and minor page faults. */
+export interface KindTotals {
+  kind: string;
+  seconds: number;
+  systemSeconds: number;
+  faults: number;
+}
+
+/** Samples a postmaster's children from start() to stop(); stop() returns what each kind spent, most CPU first. */
 export class ProcessTitleSampler {
-  private readonly last = new Map<number, number>();
-  private readonly byKind = new Map<string, number>();
+  private readonly last = new Map<number, Child>();
+  private readonly byKind = new Map<string, { ticks: number; system: number; faults: number }>();
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly postmaster: number) {}
 
   start(): void {
-    for (const [pid, c] of postmasterChildren(this.postmaster)) this.last.set(pid, c.ticks); // what ran before is not counted
+    for (const [pid, c] of postmasterChildren(this.postmaster)) this.last.set(pid, c); // what ran before is not counted
     this.timer = setInterval(() => this.sample(), SAMPLE_MS);
   }
 
-  stop(): [string, number][] {
+  stop(): KindTotals[] {
     clearInterval(this.timer);
     this.sample();
-    return [...this.byKind].map(([kind, ticks]) => [kind, ticks / TICKS] as [string, number]).sort((a, b) => b[1] - a[1]);
+    return [...this.byKind]
+      .map(([kind, k]) => ({ kind, seconds: k.ticks / TICKS, systemSeconds: k.system / TICKS, faults: k.faults }))
+      .sort((a, b) => b.seconds - a.seconds);
   }
 
   private sample(): void {
     for (const [pid, c] of postmasterChildren(this.postmaster)) {
-      const delta = c.ticks - (this.last.get(pid) ?? 0);
-      this.last.set(pid, c.ticks);
-      if (delta > 0) {
+      const before = this.last.get(pid) ?? { ticks: 0, system: 0, faults: 0 };
+      this.last.set(pid, c);
+      const delta = { ticks: c.ticks - before.ticks, system: c.system - before.system, faults: c.faults - before.faults };
+      if (delta.ticks > 0 || delta.faults > 0) {
         const kind = processKind(c.title);
-        this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + delta);
+        const k = this.byKind.get(kind) ?? { ticks: 0, system: 0, faults: 0 };
+        this.byKind.set(kind, { ticks: k.ticks + delta.ticks, system: k.system + delta.system, faults: k.faults + delta.faults });
       }
     }
   }
