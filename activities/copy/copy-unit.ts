@@ -18,7 +18,7 @@ import { FailureType } from '../../common/failure-types';
 import type { Client } from 'pg';
 import { TABLE_PROGRESS_SIGNAL, type TableProgressUpdate } from '../../common/messages';
 import { copyDestination, displayName, tableKey, type CopyUnit, type TableCopyResult, type TableRef } from '../../common/plan';
-import { closeQuietly, openClient, qualified, quoteIdent } from '../db';
+import { closeInBackground, closeQuietly, openClient, qualified, quoteIdent } from '../db';
 import { beginUnderSnapshot } from '../snapshot-transaction';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
@@ -149,6 +149,10 @@ export function makeCopyUnit(deps: ActivityDeps) {
           await into.query('COMMIT');
           await from.query('COMMIT');
           await started;
+          // Done and committed: the sessions need not be waited out (the finally's close is then a no-op).
+          closeInBackground(src);
+          closeInBackground(tgt);
+          src = tgt = undefined;
           return results;
         },
       );

@@ -4,7 +4,7 @@
  */
 import type { Client } from 'pg';
 import type { TableRef } from '../../common/plan';
-import { closeQuietly, openClient, qualified, quoteIdent } from '../db';
+import { closeInBackground, openClient, qualified, quoteIdent } from '../db';
 import { beginUnderSnapshot } from '../snapshot-transaction';
 import { blockBounds, chunkCount, keyBounds, type TableSplit } from '../../common/table-split';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
@@ -83,8 +83,8 @@ export function makeListTables(deps: ActivityDeps) {
         });
       });
     } finally {
-      await closeQuietly(src);
-      await closeQuietly(tgt);
+      closeInBackground(src);
+      closeInBackground(tgt);
     }
   };
 }

@@ -10,7 +10,7 @@ import type { Client } from 'pg';
 import type { MigrationSpec } from '../../common/spec';
 import { judgePrecheck, type CheckItem, type PrecheckFacts, type PrecheckReport } from '../../common/precheck';
 import { readDatabaseLocale } from '../database/database-locale';
-import { closeQuietly } from '../db';
+import { closeInBackground } from '../db';
 import type { ActivityDeps } from '../deps';
 import * as checks from './checks';
 import { connectSide, connectTarget } from './connect';
@@ -57,8 +57,8 @@ export function makePrecheck(deps: ActivityDeps) {
         if (src && tgt) items.push(...(await catalogChecks(deps, input, { src, tgt, targetExists: target.exists }, facts)));
       }
     } finally {
-      await closeQuietly(src);
-      await closeQuietly(tgt);
+      closeInBackground(src);
+      closeInBackground(tgt);
     }
     return judgePrecheck(items, input.precheck?.ignore ?? [], facts);
   };

@@ -6,7 +6,7 @@
 import type { Client } from 'pg';
 import { Context } from '@temporalio/activity';
 import { resolveConnection } from '../credentials';
-import { closeQuietly, openClient, qualified } from '../db';
+import { closeInBackground, openClient, qualified } from '../db';
 import type { ActivityDeps, Endpoints } from '../deps';
 import { guarded } from '../errors';
 
@@ -28,7 +28,7 @@ export function makeAnalyzeTarget(deps: ActivityDeps) {
       });
     } finally {
       clearInterval(beat);
-      await closeQuietly(client);
+      closeInBackground(client);
     }
   };
 }

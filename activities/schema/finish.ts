@@ -1,7 +1,7 @@
 /** Removes pgferry's bookkeeping schema from the target once the migration is complete. */
 import type { Client } from 'pg';
 import { resolveConnection } from '../credentials';
-import { closeQuietly, openClient, WRITES_ON_READ_ONLY } from '../db';
+import { closeInBackground, openClient, WRITES_ON_READ_ONLY } from '../db';
 import type { ActivityDeps, Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { dropMarkers } from './step-marker';
@@ -16,7 +16,7 @@ export function makeDropBookkeeping(deps: ActivityDeps) {
         await dropMarkers(client);
       });
     } finally {
-      await closeQuietly(client);
+      closeInBackground(client);
     }
   };
 }

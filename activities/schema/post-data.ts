@@ -8,7 +8,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from 'pg';
-import { closeQuietly, openClient, startupOptions } from '../db';
+import { closeInBackground, openClient, startupOptions } from '../db';
 import { indexBuildSettings, type IndexBuild } from '../../common/index-build';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
@@ -88,8 +88,8 @@ export function makeApplyPostData(deps: ActivityDeps) {
     } finally {
       endLifetime();
       killQuietly(run);
-      await closeQuietly(src);
-      await closeQuietly(tgt);
+      closeInBackground(src);
+      closeInBackground(tgt);
       await rm(dir, { recursive: true, force: true });
     }
   };

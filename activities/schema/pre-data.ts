@@ -12,7 +12,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from 'pg';
-import { closeQuietly, openClient } from '../db';
+import { closeInBackground, closeQuietly, openClient } from '../db';
 import { beginUnderSnapshot } from '../snapshot-transaction';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
@@ -120,7 +120,7 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
     } finally {
       endLifetime();
       abort();
-      await closeQuietly(tgt);
+      closeInBackground(tgt);
       await rm(dir, { recursive: true, force: true });
     }
   };

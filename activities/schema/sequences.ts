@@ -4,7 +4,7 @@
  * can never collide with copied ones.
  */
 import type { Client } from 'pg';
-import { closeQuietly, openClient, WRITES_ON_READ_ONLY } from '../db';
+import { closeInBackground, openClient, WRITES_ON_READ_ONLY } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 
@@ -48,8 +48,8 @@ export function makeCopySequences(deps: ActivityDeps) {
         return { sequences };
       });
     } finally {
-      await closeQuietly(src);
-      await closeQuietly(tgt);
+      closeInBackground(src);
+      closeInBackground(tgt);
     }
   };
 }

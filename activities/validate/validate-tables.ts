@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import type { Client, QueryResult } from 'pg';
 import { displayName, type TableValidation } from '../../common/plan';
 import { resolveConnection } from '../credentials';
-import { closeQuietly, openClient, qualified } from '../db';
+import { closeInBackground, openClient, qualified } from '../db';
 import type { ActivityDeps, Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { checksumSql } from './checksum';
@@ -61,7 +61,7 @@ export function makeValidateTables(deps: ActivityDeps) {
       );
     } finally {
       clearInterval(beat);
-      await closeQuietly(client);
+      closeInBackground(client);
     }
   };
 }
