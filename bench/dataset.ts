@@ -78,15 +78,6 @@ export async function buildBigDatabase(source: PgCluster, db: string, size: Data
   await source.query('VACUUM ANALYZE', db);
 }
 
-/** pgbench alone at `scale` with its primary keys (no foreign keys): one big table and three small ones. */
-export async function buildPgbenchDatabase(source: PgCluster, db: string, scale: number): Promise<void> {
-  await source.createDatabase(db);
-  await run(join(PG_BIN, 'pgbench'), ['-i', '-I', 'dtgvp', '-s', String(scale), '-q', '-h', source.host, '-p', String(source.port), '-U', 'postgres', db], {
-    env: { ...process.env, PGPASSWORD: source.password ?? '' },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-}
-
 /** `tables` tables of 10 rows each (the tiny and many databases). */
 export async function buildTinyDatabase(source: PgCluster, db: string, tables: number): Promise<void> {
   await source.createDatabase(db);

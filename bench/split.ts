@@ -21,6 +21,7 @@ import { BENCH_SETTINGS } from './settings';
 import { dumpPipePsql, pgferryTool, type Tool } from './tools';
 import { verifyTarget } from './verify';
 import { arg, recreateDatabase } from './bench-helpers';
+import { buildPgbenchDatabase } from './cdc-pgbench';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -34,9 +35,8 @@ async function main(): Promise<void> {
   const source = await startPostgres({ name: 'bench-split-src', settings: BENCH_SETTINGS });
   const target = await startPostgres({ name: 'bench-split-tgt', settings: BENCH_SETTINGS });
   try {
-    await source.createDatabase(db);
     console.log(`building pgbench scale ${scale}...`);
-    execFileSync(join(PG_BIN, 'pgbench'), ['-i', '-q', '-I', 'dtgvp', '-s', String(scale), '-h', source.host, '-p', String(source.port), '-U', 'postgres', db], { stdio: 'inherit' });
+    await buildPgbenchDatabase(source, db, scale);
     const [size] = await source.query<{ bytes: string }>(`SELECT pg_table_size('pgbench_accounts') AS bytes`, db);
     const tools: Tool[] = [dumpPipePsql, ...sizes.map((s) => pgferryTool(`pgferry split ${s}`, `copy: { splitLargerThan: ${s} }\n`))];
     const times = new Map<string, number[]>(tools.map((t) => [t.name, []]));
