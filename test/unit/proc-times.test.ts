@@ -29,6 +29,21 @@ describe('proc-times', () => {
     }
   });
 
+  it('counts the page faults of memory a process touches, and its system time in both accounts', async () => {
+    // A child that fills 64 MiB it has just allocated (16,384 pages of 4 kB, each a minor fault when first written), says so, then sleeps.
+    const child = spawn(process.execPath, ['-e', "const b = Buffer.alloc(64 * 1024 * 1024, 1); console.log('filled', b[12345]); setTimeout(() => {}, 10000)"]);
+    try {
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      const times = procTimes(child.pid!)!;
+      expect(times.ownFaults).toBeGreaterThanOrEqual(16_000);
+      expect(times.faults).toBeGreaterThanOrEqual(times.ownFaults);
+      expect(times.ownSystem).toBe(userSystemTicks(child.pid!)!.system);
+      expect(times.system).toBeLessThanOrEqual(times.self + times.children);
+    } finally {
+      child.kill();
+    }
+  });
+
   it('reads a process whose name holds spaces and parentheses, the same in both accounts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgferry-proc-'));
     const program = join(dir, 'a (b) c');
