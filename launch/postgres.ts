@@ -4,7 +4,7 @@
  * initdb and postgres refuse to run as root, so as root they run as the `postgres` OS user.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -42,6 +42,8 @@ export interface StartOptions {
   dataDir?: string;
   /** Serve TLS only (self-signed certificate for 127.0.0.1, in `<dataDir>/server.crt`). */
   tlsOnly?: boolean;
+  /** How a port is picked (default: a free one): a test gives its own, to make a pick collide. */
+  pickPort?: () => Promise<number>;
 }
 
 const running = new Set<PgCluster>();
@@ -84,12 +86,36 @@ const TEST_SETTINGS: Record<string, string> = {
   max_wal_senders: '10',
 };
 
+/** Launches that may fail because the port picked free was taken before the server bound it. */
+const START_ATTEMPTS = 5;
+
+/**
+ * Starts the server on a port picked free, writing its settings for that port first; a port
+ * taken meanwhile (by another process's outgoing connection, say) is picked again. Returns the port.
+ */
+async function startOnFreePort(dataDir: string, logFile: string, settingsFor: (port: number) => Record<string, string>, pickPort = freePort): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await pickPort();
+    const conf = Object.entries(settingsFor(port)).map(([k, v]) => `${k} = ${/^'.*'$/.test(v) || /^[\w.]+$/.test(v) ? v : `'${v}'`}`).join('\n');
+    writeFileSync(join(dataDir, 'postgresql.auto.conf'), conf + '\n');
+    if (isRoot()) chownSync(join(dataDir, 'postgresql.auto.conf'), postgresIds().uid, postgresIds().gid);
+    const logStart = existsSync(logFile) ? statSync(logFile).size : 0;
+    try {
+      await pgProgram('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
+      return port;
+    } catch (err) {
+      const log = existsSync(logFile) ? readFileSync(logFile).subarray(logStart).toString('utf8') : '';
+      if (attempt < START_ATTEMPTS && /could not bind .*Address already in use/.test(log)) continue;
+      throw new Error(`PostgreSQL did not start (${(err as Error).message}). Server log:\n${log.slice(-2000)}`);
+    }
+  }
+}
+
 export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster> {
   const base = opts.dataDir ?? mkdtempSync(join(tmpdir(), `pgferry-${opts.name ?? 'pg'}-`));
   if (isRoot()) chownSync(base, postgresIds().uid, postgresIds().gid);
   chmodSync(base, 0o700);
   const dataDir = join(base, 'data');
-  const port = await freePort();
 
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     const initArgs = ['-D', dataDir, '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--auth-local=trust', '--no-sync'];
@@ -106,7 +132,8 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster>
 
   if (opts.tlsOnly) await enableTlsOnly(dataDir);
 
-  const settings: Record<string, string> = {
+  const logFile = join(base, 'server.log');
+  const port = await startOnFreePort(dataDir, logFile, (port) => ({
     ...TEST_SETTINGS,
     ...(opts.tlsOnly ? { ssl: 'on' } : {}),
     wal_level: opts.logical ? 'logical' : 'replica',
@@ -114,18 +141,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgCluster>
     port: String(port),
     listen_addresses: "'127.0.0.1'",
     unix_socket_directories: `'${dataDir}'`,
-  };
-  const conf = Object.entries(settings).map(([k, v]) => `${k} = ${/^'.*'$/.test(v) || /^[\w.]+$/.test(v) ? v : `'${v}'`}`).join('\n');
-  writeFileSync(join(dataDir, 'postgresql.auto.conf'), conf + '\n');
-  if (isRoot()) chownSync(join(dataDir, 'postgresql.auto.conf'), postgresIds().uid, postgresIds().gid);
-
-  const logFile = join(base, 'server.log');
-  try {
-    await pgProgram('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
-  } catch (err) {
-    const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '';
-    throw new Error(`PostgreSQL did not start (${(err as Error).message}). Server log:\n${log}`);
-  }
+  }), opts.pickPort);
 
   const cluster: PgCluster = {
     host: '127.0.0.1',

@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { freePort } from './ports';
@@ -31,27 +32,57 @@ export interface TemporalServer {
   restart(): Promise<void>;
 }
 
-export async function startTemporalServer(opts: { dbFile?: string; uiPort?: number; port?: number; searchAttributes?: boolean } = {}): Promise<TemporalServer> {
-  const port = opts.port ?? (await freePort());
-  const httpPort = await freePort();
-  const metricsPort = await freePort();
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--metrics-port', String(metricsPort), '--log-level', 'error'];
-  args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
-  // pgferry's own search attributes (common/search-attributes.ts), for the Web UI's list.
-  if (opts.searchAttributes !== false) for (const key of PGFERRY_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${cliTypeName(key.type)}`);
-  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
-  if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
-  else args.push('--headless');
-  const address = `127.0.0.1:${port}`;
+/** Launches that may fail because a port picked free was taken meanwhile (by another process's outgoing connection, say). */
+const LAUNCH_ATTEMPTS = 5;
+
+/**
+ * Starts the dev server. Ports not given are picked free; a port can be taken between its
+ * pick and the server's bind (the Web UI binds last), so such a launch is tried again on
+ * other ports. `ui: true` serves the Web UI on a port picked free (`uiPort` on the result).
+ */
+export async function startTemporalServer(
+  opts: { dbFile?: string; ui?: boolean; uiPort?: number; port?: number; searchAttributes?: boolean; pickPort?: () => Promise<number> } = {},
+): Promise<TemporalServer> {
+  const pick = opts.pickPort ?? freePort; // a test gives its own, to make a pick collide
+  const ports = { port: opts.port ?? (await pick()), httpPort: await pick(), metricsPort: await pick(), uiPort: opts.uiPort ?? (opts.ui ? await pick() : undefined) };
+  const args = () => {
+    const list = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(ports.port), '--http-port', String(ports.httpPort), '--metrics-port', String(ports.metricsPort), '--log-level', 'error'];
+    list.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
+    // pgferry's own search attributes (common/search-attributes.ts), for the Web UI's list.
+    if (opts.searchAttributes !== false) for (const key of PGFERRY_SEARCH_ATTRIBUTES) list.push('--search-attribute', `${key.name}=${cliTypeName(key.type)}`);
+    if (opts.dbFile) list.push('--db-filename', opts.dbFile);
+    if (ports.uiPort) list.push('--ui-port', String(ports.uiPort));
+    else list.push('--headless');
+    return list;
+  };
 
   let child: ChildProcess;
   let output = '';
   const launch = async () => {
     output = '';
-    child = spawn(temporalCliPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(temporalCliPath(), args(), { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
     child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-    await waitUntilServing(address, child, () => output);
+    await waitUntilServing(`127.0.0.1:${ports.port}`, child, () => output);
+    if (ports.uiPort) await waitUntilListening(ports.uiPort, child, () => output); // the Web UI binds on its own
+  };
+  // The ports this module picked and may pick again; the frontend's only until it has served
+  // (clients then know its address, and a restart keeps it).
+  let frontendFixed = opts.port !== undefined;
+  const launchRepicking = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await launch();
+        frontendFixed = true;
+        return;
+      } catch (err) {
+        if (attempt >= LAUNCH_ATTEMPTS || !/address already in use/.test((err as Error).message)) throw err;
+        if (!frontendFixed) ports.port = await pick();
+        ports.httpPort = await pick();
+        ports.metricsPort = await pick();
+        if (ports.uiPort && opts.uiPort === undefined) ports.uiPort = await pick();
+      }
+    }
   };
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -61,16 +92,18 @@ export async function startTemporalServer(opts: { dbFile?: string; uiPort?: numb
     await exited;
     clearTimeout(timer);
   };
-  await launch();
+  await launchRepicking();
   process.on('exit', () => child.kill('SIGKILL'));
   return {
-    address,
+    address: `127.0.0.1:${ports.port}`,
     namespace: 'default',
-    uiPort: opts.uiPort,
+    get uiPort() {
+      return ports.uiPort;
+    },
     stop,
     restart: async () => {
       await stop();
-      await launch();
+      await launchRepicking();
     },
   };
 }
@@ -92,5 +125,23 @@ async function waitUntilServing(address: string, child: ChildProcess, output: ()
       if (Date.now() > deadline) throw new Error(`temporal server not serving at ${address} after 60 s: ${(err as Error).message}\n${output()}`);
       await new Promise((r) => setTimeout(r, 300));
     }
+  }
+}
+
+/** Until something accepts connections on the port (the server's Web UI), or the server exits. */
+async function waitUntilListening(port: number, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`temporal server exited (${child.exitCode}):\n${output()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host: '127.0.0.1', port }, () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`temporal server's Web UI not listening on port ${port} after 60 s:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -13,7 +13,6 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationProgress } from '../common/plan';
 import { LAG_SECONDS_ATTRIBUTE, PERCENT_ATTRIBUTE, PHASE_ATTRIBUTE, SOURCE_ATTRIBUTE } from '../common/search-attributes';
-import { freePort } from '../launch/ports';
 import { startTemporalServer, type TemporalServer } from '../launch/temporal';
 import { startWorkerProcess } from '../launch/worker';
 import { REPO, runCli, startHarness, temporalClient, uniqueTaskQueue, waitFor, waitForPhase, waitForWorkflow, writeSpec, type Harness } from './support/harness';
@@ -49,8 +48,8 @@ describe('the Web UI as a console', () => {
   let uiPort: number;
 
   beforeAll(async () => {
-    uiPort = await freePort();
-    server = await startTemporalServer({ uiPort });
+    server = await startTemporalServer({ ui: true });
+    uiPort = server.uiPort!;
     h = await startHarness({ name: 'console', temporalAddress: server.address });
     await h.source.createDatabase('shop');
     await h.target.createDatabase('shop');

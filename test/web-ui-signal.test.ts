@@ -11,7 +11,6 @@ import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationProgress, MigrationReport } from '../common/plan';
-import { freePort } from '../launch/ports';
 import { startTemporalServer, type TemporalServer } from '../launch/temporal';
 import { REPO, runCli, startHarness, tableChecksums, waitFor, waitForWorkflow, writeSpec, type Harness } from './support/harness';
 
@@ -56,8 +55,8 @@ describe('cutover, pause and resume from the Web UI', () => {
   let uiPort: number;
 
   beforeAll(async () => {
-    uiPort = await freePort();
-    server = await startTemporalServer({ uiPort });
+    server = await startTemporalServer({ ui: true });
+    uiPort = server.uiPort!;
     h = await startHarness({ name: 'uisignal', temporalAddress: server.address });
     await h.source.createDatabase('shop');
     await h.target.createDatabase('shop');
