@@ -39,8 +39,8 @@ export function procTimes(pid: number): ProcTimes | undefined {
 
 /** A process's user and system ticks, each its own plus its reaped children's. */
 export function userSystemTicks(pid: number): { user: number; system: number } | undefined {
-  const f = statFields(pid);
-  return f && { user: Number(f[11]) + Number(f[13]), system: Number(f[12]) + Number(f[14]) };
+  const t = procTimes(pid);
+  return t && { user: t.self + t.children - t.system, system: t.system };
 }
 
 /** Every process's times, by pid. */

@@ -108,40 +108,47 @@ export async function startTemporalServer(
   };
 }
 
-async function waitUntilServing(address: string, child: ChildProcess, output: () => string): Promise<void> {
+/**
+ * Polls `probe` until it succeeds, the server exits (its output in the error) or 60 s pass.
+ * `probe` throws (or returns false) while the server is not ready.
+ */
+async function waitForServer(what: string, child: ChildProcess, output: () => string, probe: () => Promise<boolean>, everyMs: number): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`temporal server exited (${child.exitCode}):\n${output()}`);
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: '2s' });
-      try {
-        await connection.workflowService.getSystemInfo({});
-        await connection.workflowService.describeNamespace({ namespace: 'default' });
-        return;
-      } finally {
-        await connection.close();
-      }
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`temporal server not serving at ${address} after 60 s: ${(err as Error).message}\n${output()}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const ready = await probe().catch((err: Error) => {
+      if (Date.now() > deadline) throw new Error(`temporal server: ${what} after 60 s: ${err.message}\n${output()}`);
+      return false;
+    });
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error(`temporal server: ${what} after 60 s\n${output()}`);
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
-/** Until something accepts connections on the port (the server's Web UI), or the server exits. */
-async function waitUntilListening(port: number, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`temporal server exited (${child.exitCode}):\n${output()}`);
-    const open = await new Promise<boolean>((resolve) => {
+/** Until the frontend answers at `address` and knows the default namespace. */
+function waitUntilServing(address: string, child: ChildProcess, output: () => string): Promise<void> {
+  return waitForServer(`not serving at ${address}`, child, output, async () => {
+    const connection = await Connection.connect({ address, connectTimeout: '2s' });
+    try {
+      await connection.workflowService.getSystemInfo({});
+      await connection.workflowService.describeNamespace({ namespace: 'default' });
+      return true;
+    } finally {
+      await connection.close();
+    }
+  }, 300);
+}
+
+/** Until something accepts connections on the port (the server's Web UI, which binds on its own). */
+function waitUntilListening(port: number, child: ChildProcess, output: () => string): Promise<void> {
+  const accepts = () =>
+    new Promise<boolean>((resolve) => {
       const socket = createConnection({ host: '127.0.0.1', port }, () => {
         socket.end();
         resolve(true);
       });
       socket.on('error', () => resolve(false));
     });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`temporal server's Web UI not listening on port ${port} after 60 s:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return waitForServer(`Web UI not listening on port ${port}`, child, output, accepts, 200);
 }
