@@ -20,43 +20,67 @@ export interface FrameSource {
   on(event: 'error', listener: (err: Error) => void): unknown;
 }
 
+/**
+ * How long a wait lets data gather after the first of it arrives, before the stream loop reads.
+ * Reading each segment the moment it lands is what makes a caught-up stream expensive: the
+ * walsender sends every pgoutput message on its own (one send() per message), so a reader
+ * that is always waiting is woken, and reads, once per message or two, and the source's
+ * kernel pays a wake-up of the reader with every send. Measured on a recorded pgbench
+ * backlog (bench/RESULTS-levers.md, thirteenth pass): reading at once cost the walsender
+ * 2.1-3.1 s of system CPU and the reader 2.3-2.9 s; waiting 2 ms after the first byte,
+ * 0.8-1.2 s and 0.3 s, and the backlog went through faster. 2 ms is nothing next to a batch's
+ * 100 ms age limit.
+ */
+export const READ_GATHER_MS = 2;
+
 export class FrameReader {
   private ended = false;
   private failure: unknown;
-  private wake?: () => void;
+  private wake?: (gather: boolean) => void;
 
-  constructor(private readonly stream: FrameSource) {
-    stream.on('readable', () => this.wake?.());
+  constructor(
+    private readonly stream: FrameSource,
+    private readonly gatherMs = READ_GATHER_MS,
+  ) {
+    stream.on('readable', () => this.wake?.(true));
     stream.on('end', () => {
       this.ended = true;
-      this.wake?.();
+      this.wake?.(false);
     });
     stream.on('error', (err) => {
       this.failure = err;
-      this.wake?.();
+      this.wake?.(false);
     });
   }
 
   /**
    * Waits until a frame may be there (or the stream ended or failed), at most `timeoutMs`.
+   * Data arriving ends the wait READ_GATHER_MS later (see there); an end, an error or a
+   * nudge ends it on the next turn of the event loop.
    *
-   * The wake goes through setImmediate, i.e. back to the event loop, on purpose: a wake
-   * straight from the 'readable' event resumes the stream loop inside the socket's read
-   * callback, the loop drains the socket, the socket asks libuv to read again, and libuv keeps
-   * reading the replication socket (up to 32 times 64 KiB per callback) while the target
-   * connection's answers wait unread. Measured in a drain: every target round trip of a commit
-   * waited ~100 ms that way, and the target sat idle.
+   * Either way the wait ends from the event loop, on purpose: a wake straight from the
+   * 'readable' event resumes the stream loop inside the socket's read callback, the loop
+   * drains the socket, the socket asks libuv to read again, and libuv keeps reading the
+   * replication socket (up to 32 times 64 KiB per callback) while the target connection's
+   * answers wait unread. Measured in a drain: every target round trip of a commit waited
+   * ~100 ms that way, and the target sat idle.
    */
   wait(timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve) => {
       let scheduled = false;
+      let gathering: NodeJS.Timeout | undefined;
       const done = () => {
         clearTimeout(timer);
+        clearTimeout(gathering);
         this.wake = undefined;
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
-      this.wake = () => {
+      this.wake = (gather) => {
+        if (gather && this.gatherMs > 0) {
+          if (!scheduled && gathering === undefined) gathering = setTimeout(done, this.gatherMs);
+          return;
+        }
         if (scheduled) return;
         scheduled = true;
         setImmediate(done);
@@ -66,7 +90,7 @@ export class FrameReader {
 
   /** Ends a wait at once (something else needs the stream loop's attention: a hold request). */
   nudge(): void {
-    this.wake?.();
+    this.wake?.(false);
   }
 
   /** A frame already received, without waiting: the fast path while catching up. */

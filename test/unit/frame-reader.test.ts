@@ -56,6 +56,33 @@ describe('FrameReader', () => {
     expect(reader.take()).toMatchObject({ walEnd: 1n });
   });
 
+  it('lets data gather for a moment after it starts arriving, so a caught-up stream reads many messages at a time', async () => {
+    const stream = new PassThrough({ objectMode: true });
+    const reader = new FrameReader(stream, 40);
+    const started = Date.now();
+    const waiting = reader.wait(5_000);
+    stream.write(keepalive(1n));
+    setTimeout(() => stream.write(keepalive(2n)), 10); // arrives while the first one waits to be read
+    await waiting;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(35);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(reader.take()).toMatchObject({ walEnd: 1n });
+    expect(reader.take()).toMatchObject({ walEnd: 2n }); // both read in one go
+  });
+
+  it('does not let an end of the stream or a nudge wait for more data', async () => {
+    const ended = new PassThrough({ objectMode: true });
+    const endReader = new FrameReader(ended, 5_000);
+    const endWait = endReader.wait(10_000);
+    ended.end();
+    const nudged = new FrameReader(new PassThrough({ objectMode: true }), 5_000);
+    const nudgeWait = nudged.wait(10_000);
+    nudged.nudge();
+    const started = Date.now();
+    await Promise.all([endWait, nudgeWait]);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it('reports the end of the stream as a connection error, which the retry policy treats as such', async () => {
     const stream = new PassThrough({ objectMode: true });
     const reader = new FrameReader(stream);
