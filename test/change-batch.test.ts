@@ -9,6 +9,8 @@ import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValu
 import { readTargetColumns, type ApplyTable } from '../activities/stream/target-table';
 import type { Operation } from '../common/spec';
 import { startPostgres, type PgCluster } from '../launch/postgres';
+import { RawRowChange } from '../activities/stream/raw-row-change';
+import { streamed } from './support/streamed-change';
 
 const U: typeof UNCHANGED_TOAST = UNCHANGED_TOAST;
 const ALL: ReadonlySet<Operation> = new Set(['insert', 'update', 'delete', 'truncate']);
@@ -341,6 +343,28 @@ describe('value fidelity', () => {
     change.add(t, upd(t, { ...values, Id: '4', Uni: U }, { ...values, Id: '3' }, 'old'));
     await applyBatch(change);
     expect(await sql(`${readBack} FROM "Mixed Schema"."Types Full" ORDER BY "Id"`)).toEqual([values, { ...values, Id: '4' }]);
+  });
+});
+
+describe('rows kept as bytes (as the stream receives them)', () => {
+  it('writes the same values as decoded rows, in a keyed table and in one without a key', async () => {
+    await sql(`CREATE TABLE streamed_keyed (id int PRIMARY KEY, n numeric, t text, ts timestamptz, b bytea, a text[], nul text);
+               CREATE TABLE streamed_keyless (id int, n numeric, t text, ts timestamptz, b bytea, a text[], nul text)`);
+    const row = (id: number) => ({ id: String(id), n: '-1.5e-30', t: `日本語 ü "q", ${'x'.repeat(id * 100)}`, ts: '2024-02-29 23:59:59.123456+00', b: '\\x00ff', a: '{"a,b",NULL}', nul: null });
+    const readBack = `SELECT id::text, n::text, t, ts::text, b::text, a::text, nul`;
+    for (const name of ['streamed_keyed', 'streamed_keyless']) {
+      const t = await table('public', name, name === 'streamed_keyed' ? ['id'] : []);
+      const batch = new ChangeBatch();
+      for (let id = 1; id <= 50; id += 1) {
+        const change = streamed(ins(t, row(id)));
+        expect(change).toBeInstanceOf(RawRowChange);
+        batch.add(t, change);
+      }
+      if (name === 'streamed_keyed') batch.add(t, streamed(upd(t, { ...row(7), t: 'updated ☃' })));
+      await applyBatch(batch);
+      const expected = Array.from({ length: 50 }, (_, i) => ({ ...row(i + 1), n: '-0.0000000000000000000000000000015', ...(name === 'streamed_keyed' && i === 6 ? { t: 'updated ☃' } : {}) }));
+      expect(await sql(`${readBack} FROM ${name} ORDER BY ${name}.id`)).toEqual(expected);
+    }
   });
 });
 

@@ -31,7 +31,8 @@ import { tableKey } from '../../common/plan';
 import type { TableChangeCounts } from '../../common/stream';
 import { qualified } from '../db';
 import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValue, type UpdateMessage } from './pgoutput-types';
-import { binaryTextArray } from './binary-text-array';
+import { binaryTextArray, TextArrayBuilder } from './binary-text-array';
+import { RawRowChange } from './raw-row-change';
 import { allInOrder } from './queued-queries';
 import { tableSql, updatable, type ApplyTable, type MatchCode } from './target-table';
 
@@ -56,18 +57,24 @@ export interface PlannedStatement {
  */
 type Key = string | string[];
 
+/**
+ * A row as the batch holds it: its values, or, for a complete row of an insert or update, the
+ * bytes pgoutput sent (raw-row-change.ts: far less for the collector to copy while it waits).
+ */
+type Row = TupleValue[] | RawRowChange;
+
 /** The net effect of a segment's changes on one key. */
 interface KeyState {
   key: Key;
   /** The row the key had before (in the target) must go first: a delete was seen. */
   deleted: boolean;
   /** The row to write: every column when `full`, else UNCHANGED_TOAST where not sent. */
-  row?: TupleValue[];
+  row?: Row;
   full: boolean;
 }
 
 type KeylessChange =
-  | { kind: 'insert'; rows: TupleValue[][] }
+  | { kind: 'insert'; rows: Row[] }
   | { kind: 'delete'; old: TupleValue[] }
   | { kind: 'update'; old: TupleValue[]; row: TupleValue[] };
 
@@ -132,6 +139,7 @@ export class ChangeBatch {
       return;
     }
     if (table.keyColumns.length === 0) this.addKeyless(table, change);
+    else if (change instanceof RawRowChange && change.complete) this.writeRow(table, checkedRaw(table, change), rawKey(table, change));
     else if (change.tag === 'insert') this.writeRow(table, checked(table, change.newTuple));
     else if (change.tag === 'update') this.update(table, change);
     else this.delete(table, checked(table, change.oldTuple));
@@ -257,7 +265,7 @@ export class ChangeBatch {
     const before = states.get(oldKeyString);
     let whole: TupleValue[] | undefined;
     if (isComplete(row)) whole = row;
-    else if (before?.row && before.full) whole = overlay(before.row, row);
+    else if (before?.row && before.full) whole = overlay(rowValues(before.row), row);
     if (!whole) {
       this.barrier({ kind: 'key-change', table, oldKey, row });
       return;
@@ -268,13 +276,13 @@ export class ChangeBatch {
   }
 
   /** An insert or an update that keeps its key, merged with what the batch has for the key. */
-  private writeRow(table: ApplyTable, row: TupleValue[], key = keyValues(table, row)): void {
+  private writeRow(table: ApplyTable, row: Row, key = keyValues(table, rowValues(row))): void {
     const states = this.keyedStates(table);
     const k = keyString(key);
     const before = states.get(k);
     const deleted = before?.deleted ?? false;
     if (isComplete(row)) touch(states, k, { key, deleted, row, full: true });
-    else if (before?.row) touch(states, k, { key, deleted, row: overlay(before.row, row), full: before.full });
+    else if (before?.row) touch(states, k, { key, deleted, row: overlay(rowValues(before.row), rowValues(row)), full: before.full });
     else touch(states, k, { key, deleted, row, full: false });
   }
 
@@ -291,9 +299,10 @@ export class ChangeBatch {
       segment.keyless.set(table, changes);
     }
     if (change.tag === 'insert') {
+      const row = change instanceof RawRowChange && change.complete ? checkedRaw(table, change) : checked(table, change.newTuple);
       const last = changes[changes.length - 1];
-      if (last?.kind === 'insert') last.rows.push(checked(table, change.newTuple));
-      else changes.push({ kind: 'insert', rows: [checked(table, change.newTuple)] });
+      if (last?.kind === 'insert') last.rows.push(row);
+      else changes.push({ kind: 'insert', rows: [row] });
     } else if (change.tag === 'delete') {
       changes.push({ kind: 'delete', old: checked(table, change.oldTuple) });
     } else {
@@ -349,10 +358,35 @@ function touch(states: Map<string, KeyState>, k: string, state: KeyState): void 
 }
 
 function checked(table: ApplyTable, tuple: TupleValue[]): TupleValue[] {
-  if (tuple.length !== table.columns.length) {
-    throw new Error(`a change of ${qualified(table)} has ${tuple.length} columns where the target table has ${table.columns.length}: the table's columns differ between source and target`);
-  }
+  checkColumnCount(table, tuple.length);
   return tuple;
+}
+
+function checkedRaw(table: ApplyTable, change: RawRowChange): RawRowChange {
+  checkColumnCount(table, change.columnCount);
+  return change;
+}
+
+function checkColumnCount(table: ApplyTable, count: number): void {
+  if (count !== table.columns.length) {
+    throw new Error(`a change of ${qualified(table)} has ${count} columns where the target table has ${table.columns.length}: the table's columns differ between source and target`);
+  }
+}
+
+/** The key of a complete row kept as bytes. */
+function rawKey(table: ApplyTable, row: RawRowChange): Key {
+  const columns = table.keyColumns;
+  const part = (c: number): string => {
+    const value = row.value(c);
+    if (typeof value !== 'string') throw new Error(`a change of ${qualified(table)} has no value for key column ${table.columns[c].name}`);
+    return value;
+  };
+  return columns.length === 1 ? part(columns[0]) : columns.map(part);
+}
+
+/** A row's values (a row kept as bytes is decoded: rare paths only, partial rows merged into it). */
+function rowValues(row: Row): TupleValue[] {
+  return row instanceof RawRowChange ? row.newTuple : row;
 }
 
 /**
@@ -389,8 +423,8 @@ function withKey(table: ApplyTable, tuple: TupleValue[], key: Key): TupleValue[]
   return row;
 }
 
-function isComplete(tuple: TupleValue[]): boolean {
-  return !tuple.includes(UNCHANGED_TOAST);
+function isComplete(row: Row): boolean {
+  return row instanceof RawRowChange ? row.complete : !row.includes(UNCHANGED_TOAST);
 }
 
 /** `base` with every value `over` carries; the values `over` left out stay as in `base`. */
@@ -400,13 +434,26 @@ function overlay(base: TupleValue[], over: TupleValue[]): TupleValue[] {
   return row;
 }
 
-/** One text[] per column: the shape the unnest statements take. */
-function byColumn(rows: TupleValue[][], columns: number[]): unknown[] {
-  return columns.map((c) => {
-    const values = new Array<TupleValue>(rows.length);
-    for (let i = 0; i < rows.length; i += 1) values[i] = rows[i][c];
-    return values;
-  });
+/**
+ * One text[] per column: the shape the unnest statements take. Values as arrays (execute()
+ * encodes them), or, when rows kept as bytes are among them, as finished binary arrays with
+ * those bytes copied in.
+ */
+function byColumn(rows: Row[], columns: number[]): unknown[] {
+  if (!rows.some((row) => row instanceof RawRowChange)) {
+    return columns.map((c) => {
+      const values = new Array<TupleValue>(rows.length);
+      for (let i = 0; i < rows.length; i += 1) values[i] = (rows[i] as TupleValue[])[c];
+      return values;
+    });
+  }
+  const builders = new Array<TextArrayBuilder | undefined>(Math.max(0, ...columns) + 1);
+  for (const c of columns) builders[c] = new TextArrayBuilder(rows.length * 8);
+  for (const row of rows) {
+    if (row instanceof RawRowChange) row.appendTo(builders);
+    else for (const c of columns) builders[c]!.add(row[c] as string | null);
+  }
+  return columns.map((c) => builders[c]!.finish());
 }
 
 /** Columns an UPDATE sets: the ones sent, minus identity columns that only take DEFAULT. */
@@ -422,7 +469,7 @@ function planKeyed(table: ApplyTable, states: Map<string, KeyState>, out: Planne
   const sql = tableSql(table);
   const keys = table.keyColumns;
   const deleted: string[][] = keys.map(() => []);
-  const full: TupleValue[][] = [];
+  const full: Row[] = [];
   const partial = new Map<string, { set: number[]; states: KeyState[] }>();
   for (const state of states.values()) {
     if (state.deleted) for (let j = 0; j < keys.length; j += 1) deleted[j].push(keyPart(state.key, j));
@@ -431,7 +478,7 @@ function planKeyed(table: ApplyTable, states: Map<string, KeyState>, out: Planne
       full.push(state.row);
       continue;
     }
-    const set = setColumns(table, state.row, false);
+    const set = setColumns(table, rowValues(state.row), false);
     if (set.length === 0) continue; // nothing sent but the key: nothing to write
     const shape = set.join(',');
     const group = partial.get(shape);
@@ -445,7 +492,7 @@ function planKeyed(table: ApplyTable, states: Map<string, KeyState>, out: Planne
     out.push({ table: target, what: 'upsert', text: sql.insertRows(), values: byColumn(full, all), rows: full.length });
   }
   for (const { set, states: group } of partial.values()) {
-    const values = [...keys.map((_, j) => group.map((s) => keyPart(s.key, j))), ...byColumn(group.map((s) => s.row!), set)];
+    const values = [...keys.map((_, j) => group.map((s) => keyPart(s.key, j))), ...byColumn(group.map((s) => rowValues(s.row!)), set)];
     out.push({ table: target, what: 'update', text: sql.updateRows(set), values, rows: group.length, mustAffect: group.length });
   }
 }

@@ -15,6 +15,7 @@
 import { pgTimeToUnixMicros } from '../../common/lsn';
 import { UNCHANGED_TOAST, type PgOutputMessage, type RelationColumn, type TupleValue } from './pgoutput-types';
 import { describeByte } from './protocol-byte';
+import { COL_BINARY, COL_NULL, COL_TEXT, COL_UNCHANGED_TOAST, RawRowChange } from './raw-row-change';
 
 // Message tags and tuple submessage / column kinds, as byte values.
 const BEGIN = 0x42; // B
@@ -31,11 +32,6 @@ const MESSAGE = 0x4d; // M
 const KEY_TUPLE = 0x4b; // K
 const OLD_TUPLE = 0x4f; // O
 const NEW_TUPLE = 0x4e; // N
-
-const COL_NULL = 0x6e; // n
-const COL_UNCHANGED_TOAST = 0x75; // u
-const COL_TEXT = 0x74; // t
-const COL_BINARY = 0x62; // b
 
 const TRUNCATE_CASCADE = 1;
 const TRUNCATE_RESTART_IDENTITY = 2;
@@ -55,12 +51,16 @@ const NOT_REQUESTED: Record<string, string> = {
   r: 'rollback prepared',
 };
 
-/** Decodes one whole pgoutput message; throws on unknown tags, truncation or trailing bytes. */
-export function decodePgOutput(payload: Buffer): PgOutputMessage {
+/**
+ * Decodes one whole pgoutput message; throws on unknown tags, truncation or trailing bytes.
+ * `rowsAsBytes`: an insert, or an update that sent only its new row, comes back as a
+ * RawRowChange (its row checked, kept as bytes; the change stream's choice) instead of values.
+ */
+export function decodePgOutput(payload: Buffer, rowsAsBytes = false): PgOutputMessage {
   if (payload.length === 0) throw new Error('empty pgoutput message');
   const r = new Reader(payload);
   const tag = r.u8();
-  const message = decodeBody(r, tag);
+  const message = rowsAsBytes && (tag === INSERT || tag === UPDATE) ? decodeRowAsBytes(r, tag) : decodeBody(r, tag);
   if (r.off !== payload.length) {
     throw new Error(`pgoutput message ${describeByte(tag)} has ${payload.length - r.off} unexpected trailing bytes (decoded ${r.off} of ${payload.length})`);
   }
@@ -133,6 +133,20 @@ function decodeRelation(r: Reader): PgOutputMessage {
   return { tag: 'relation', relationId, schema, name, replicaIdentity: String.fromCharCode(identity) as 'd' | 'n' | 'f' | 'i', columns };
 }
 
+/** An insert, or an update with only its new row, as a RawRowChange; other updates decoded as usual. */
+function decodeRowAsBytes(r: Reader, tag: number): PgOutputMessage {
+  const at = r.off;
+  const relationId = r.u32();
+  const kind = r.u8();
+  if (kind !== NEW_TUPLE) {
+    r.off = at;
+    return decodeBody(r, tag);
+  }
+  const tupleAt = r.off;
+  skipTuple(r);
+  return new RawRowChange(tag === INSERT ? 'insert' : 'update', relationId, r.buffer, tupleAt);
+}
+
 function decodeUpdate(r: Reader): PgOutputMessage {
   const relationId = r.u32();
   const kind = r.u8();
@@ -152,10 +166,24 @@ function decodeTuple(r: Reader): TupleValue[] {
     else if (kind === COL_NULL) values[i] = null;
     // Not sent: the update's target must keep its current value (never write NULL for it).
     else if (kind === COL_UNCHANGED_TOAST) values[i] = UNCHANGED_TOAST;
-    else if (kind === COL_BINARY) throw new Error(`pgoutput tuple column ${i + 1} is in binary format: pgferry only requests text values`);
-    else throw new Error(`pgoutput tuple column ${i + 1} has unknown kind ${describeByte(kind)}`);
+    else badColumn(kind, i);
   }
   return values;
+}
+
+/** Checks a tuple as decodeTuple would, without making its values. */
+function skipTuple(r: Reader): void {
+  const count = r.u16();
+  for (let i = 0; i < count; i++) {
+    const kind = r.u8();
+    if (kind === COL_TEXT) r.bytes(r.u32());
+    else if (kind !== COL_NULL && kind !== COL_UNCHANGED_TOAST) badColumn(kind, i);
+  }
+}
+
+function badColumn(kind: number, i: number): never {
+  if (kind === COL_BINARY) throw new Error(`pgoutput tuple column ${i + 1} is in binary format: pgferry only requests text values`);
+  throw new Error(`pgoutput tuple column ${i + 1} has unknown kind ${describeByte(kind)}`);
 }
 
 /** pgoutput sends an empty namespace for pg_catalog. */
@@ -167,6 +195,10 @@ function namespace(name: string): string {
 class Reader {
   off = 0;
   constructor(private readonly buf: Buffer) {}
+
+  get buffer(): Buffer {
+    return this.buf;
+  }
 
   private need(n: number): number {
     const at = this.off;

@@ -221,7 +221,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
           onKeepalive(frame, now);
         } else if (frame?.kind === 'xlogdata') {
           if (frame.walStart > meter.received) meter.received = frame.walStart;
-          const message = decodePgOutput(frame.payload);
+          const message = decodePgOutput(frame.payload, true); // rows kept as bytes: raw-row-change.ts
           switch (message.tag) {
             case 'begin':
               if (hold.blocks(message.finalLsn)) {

@@ -1,6 +1,6 @@
 // The binary text[] parameter, read back the way array_recv reads it.
 import { describe, expect, it } from 'vitest';
-import { binaryTextArray } from '../../activities/stream/binary-text-array';
+import { binaryTextArray, TextArrayBuilder } from '../../activities/stream/binary-text-array';
 
 function readBack(buf: Buffer): { flags: number; elementType: number; values: Array<string | null> } {
   const dimensions = buf.readInt32BE(0);
@@ -47,5 +47,26 @@ describe('binaryTextArray', () => {
   it('holds 20,000 values of a batch', () => {
     const values = Array.from({ length: 20_000 }, (_, i) => (i % 7 === 0 ? null : `value ${i} ${'x'.repeat(i % 90)}`));
     expect(readBack(binaryTextArray(values)).values).toEqual(values);
+  });
+});
+
+describe('TextArrayBuilder', () => {
+  it('writes bytes copied from elsewhere, strings and NULLs into the same array as binaryTextArray would', () => {
+    const frame = Buffer.from('xxhelloyy日本zz', 'utf8');
+    const builder = new TextArrayBuilder(4); // grows many times
+    builder.addBytes(frame, 2, 5);
+    builder.add('ü');
+    builder.addNull();
+    builder.addBytes(frame, 9, 6); // 日本
+    builder.add('');
+    for (let i = 0; i < 1000; i += 1) builder.add(`v${i}`);
+    const expected = ['hello', 'ü', null, '日本', '', ...Array.from({ length: 1000 }, (_, i) => `v${i}`)];
+    const built = builder.finish();
+    expect(readBack(built)).toEqual({ flags: 1, elementType: 25, values: expected });
+    expect(built.equals(binaryTextArray(expected))).toBe(true);
+  });
+
+  it('writes an empty array as binaryTextArray does', () => {
+    expect(new TextArrayBuilder().finish().equals(binaryTextArray([]))).toBe(true);
   });
 });

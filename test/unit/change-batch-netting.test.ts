@@ -5,6 +5,9 @@ import { ChangeBatch, type PlannedStatement } from '../../activities/stream/chan
 import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValue, type UpdateMessage } from '../../activities/stream/pgoutput-types';
 import type { ApplyColumn, ApplyTable } from '../../activities/stream/target-table';
 import type { Operation } from '../../common/spec';
+import { streamed } from '../support/streamed-change';
+import { binaryTextArray } from '../../activities/stream/binary-text-array';
+import type { RowChange } from '../../activities/stream/change-batch';
 
 const U: typeof UNCHANGED_TOAST = UNCHANGED_TOAST;
 const ALL: ReadonlySet<Operation> = new Set(['insert', 'update', 'delete', 'truncate']);
@@ -262,5 +265,42 @@ describe('ChangeBatch at scale', () => {
     const again = new ChangeBatch();
     again.add(t, ins('1', 'a', 'b'));
     expect(again.plan()[0].text).toBe(plan[1].text);
+  });
+});
+
+/** A plan with every row set as the binary array the target gets. */
+const asSent = (plan: PlannedStatement[]) =>
+  plan.map((p) => ({ ...p, values: p.values.map((v) => (Array.isArray(v) ? binaryTextArray(v as Array<string | null>) : v)) }));
+
+describe('ChangeBatch with rows kept as bytes (what the stream feeds it)', () => {
+  const composite = (): ApplyTable => ({ schema: 'public', name: 'c', columns: [col('a', 'integer'), col('b'), col('v')], keyColumns: [0, 1], operations: ALL });
+  const scenarios: Array<[string, () => ApplyTable, RowChange[]]> = [
+    ['insert, update, delete of one key', keyed, [ins('1', 'a', 'x'), upd(['1', 'b', 'x']), del(['1', null, null])]],
+    ['delete then re-insert', keyed, [del(['1', null, null]), ins('1', 'again', 'y')]],
+    ['a partial update merged into a row held as bytes', keyed, [ins('1', 'a', 'large'), upd(['1', 'b', U]), upd(['1', U, 'w2'])]],
+    ['a partial update alone', keyed, [upd(['1', 'b', U])]],
+    ['a key change after a row held as bytes', keyed, [ins('1', 'a', 'x'), upd(['2', 'moved', U], ['1', null, null])]],
+    ['many keys, NULLs and UTF-8, updates netted', keyed, Array.from({ length: 300 }, (_, i) => (i % 3 === 2 ? upd([String(i % 50), null, `ü ${i} 🚀`]) : ins(String(i), i % 4 ? `v${i}` : '', null)))],
+    ['a composite key', composite, [ins('1', 'a', 'x'), ins('1', 'b', 'y'), upd(['1', 'a', 'z']), del(['1', 'b', null])]],
+    ['a table without a key', keyless, [ins('1', '{"a": 1}', 'x'), ins('2', null, 'y'), del(['1', '{"a": 1}', 'x'], 'old'), ins('3', '[]', '')]],
+  ];
+  for (const [name, table, changes] of scenarios) {
+    it(`plans ${name} exactly as from decoded values`, () => {
+      const t = table();
+      const decoded = new ChangeBatch();
+      const asBytes = new ChangeBatch();
+      for (const c of changes) {
+        decoded.add(t, c);
+        asBytes.add(t, streamed(c));
+      }
+      expect(asSent(asBytes.plan())).toEqual(asSent(decoded.plan()));
+      expect(asBytes.counts()).toEqual(decoded.counts());
+    });
+  }
+
+  it('rejects a row of the wrong width or without a key value as it rejects decoded ones', () => {
+    const b = new ChangeBatch();
+    expect(() => b.add(keyed(), streamed(ins('1', 'a')))).toThrow(/"public"."t" has 2 columns where the target table has 3/);
+    expect(() => b.add(keyed(), streamed(ins(null, 'a', 'b')))).toThrow(/no value for key column id/);
   });
 });

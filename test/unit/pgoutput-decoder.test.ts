@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { PG_EPOCH_MICROS } from '../../common/lsn';
 import { decodePgOutput } from '../../activities/stream/pgoutput-decoder';
 import { UNCHANGED_TOAST, type TupleValue } from '../../activities/stream/pgoutput-types';
+import { RawRowChange } from '../../activities/stream/raw-row-change';
+import { binaryTextArray, TextArrayBuilder } from '../../activities/stream/binary-text-array';
 
 /** Builds pgoutput messages byte by byte, the way proto.c writes them. */
 class Msg {
@@ -231,5 +233,52 @@ describe('decodePgOutput', () => {
     it('rejects an unknown replica identity', () => {
       expect(() => decodePgOutput(new Msg('R').uint32(1).cstring('s').cstring('t').byte('q').int16(0).build())).toThrow(/s\.t: unknown replica identity 'q'/);
     });
+  });
+});
+
+describe('decodePgOutput with rows kept as bytes (the change stream)', () => {
+  const values: TupleValue[] = ['42', null, '', UTF8, 'x'.repeat(70_000)];
+
+  it('keeps an insert and an update with only its new row as bytes, and decodes them to the same values on demand', () => {
+    const insert = decodePgOutput(new Msg('I').uint32(16384).byte('N').tuple(values).build(), true);
+    expect(insert).toBeInstanceOf(RawRowChange);
+    expect(insert).toMatchObject({ tag: 'insert', relationId: 16384, newTuple: values });
+    const update = decodePgOutput(new Msg('U').uint32(7).byte('N').tuple(['1', 'renamed', UNCHANGED_TOAST]).build(), true);
+    expect(update).toBeInstanceOf(RawRowChange);
+    expect(update).toMatchObject({ tag: 'update', relationId: 7, newTuple: ['1', 'renamed', UNCHANGED_TOAST] });
+    expect((update as RawRowChange).complete).toBe(false);
+    expect((insert as RawRowChange).complete).toBe(true);
+  });
+
+  it('reads single columns and copies a row into binary arrays byte for byte', () => {
+    const row = decodePgOutput(new Msg('I').uint32(1).byte('N').tuple(values).build(), true) as RawRowChange;
+    expect(row.columnCount).toBe(5);
+    expect([0, 1, 2, 3].map((c) => row.value(c))).toEqual(values.slice(0, 4));
+    const builders = values.map(() => new TextArrayBuilder(4));
+    row.appendTo([builders[0], undefined, builders[2], builders[3], builders[4]]);
+    expect(builders[0].finish().equals(binaryTextArray(['42']))).toBe(true);
+    expect(builders[1].finish().equals(binaryTextArray([]))).toBe(true); // left out
+    expect(builders[3].finish().equals(binaryTextArray([UTF8]))).toBe(true);
+    expect(builders[4].finish().equals(binaryTextArray([values[4] as string]))).toBe(true);
+    const nulls = new TextArrayBuilder();
+    (decodePgOutput(new Msg('I').uint32(1).byte('N').tuple([null]).build(), true) as RawRowChange).appendTo([nulls]);
+    expect(nulls.finish().equals(binaryTextArray([null]))).toBe(true);
+  });
+
+  it('decodes updates with an old row and deletes as values, as without the option', () => {
+    const keyChange = new Msg('U').uint32(7).byte('K').tuple(['1', null]).byte('N').tuple(['2', 'b']).build();
+    expect(decodePgOutput(keyChange, true)).toEqual(decodePgOutput(keyChange));
+    expect(decodePgOutput(keyChange, true)).not.toBeInstanceOf(RawRowChange);
+    const del = new Msg('D').uint32(7).byte('K').tuple(['2', null]).build();
+    expect(decodePgOutput(del, true)).toEqual(decodePgOutput(del));
+  });
+
+  it('rejects the malformed rows the value decoder rejects, with the same messages', () => {
+    const binary = new Msg('I').uint32(1).byte('N').int16(2).byte('n').byte('b').int32(1).byte(7).build();
+    expect(() => decodePgOutput(binary, true)).toThrow(/column 2 is in binary format/);
+    expect(() => decodePgOutput(new Msg('I').uint32(1).byte('N').int16(1).byte('x').build(), true)).toThrow(/column 1 has unknown kind 'x'/);
+    expect(() => decodePgOutput(new Msg('I').uint32(1).byte('N').int16(1).byte('t').int32(10).raw(Buffer.from('abc')).build(), true)).toThrow(/truncated: needs 10 bytes/);
+    expect(() => decodePgOutput(new Msg('I').uint32(1).byte('N').tuple(['1']).byte(0).build(), true)).toThrow(/1 unexpected trailing bytes/);
+    expect(() => decodePgOutput(new Msg('I').uint32(1).byte('K').tuple(['1']).build(), true)).toThrow(/insert: expected 'N'.*got 'K'/);
   });
 });
