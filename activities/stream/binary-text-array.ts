@@ -17,6 +17,8 @@ const HEADER_BYTES = 4 + 4 + 4;
 const DIMENSION_BYTES = 4 + 4;
 /** A UTF-16 code unit takes at most 3 bytes in UTF-8 (a surrogate pair, 2 units, takes 4). */
 const MAX_UTF8_PER_UNIT = 3;
+/** Values up to this many bytes are copied byte by byte (TextArrayBuilder.addBytes). */
+const SHORT_VALUE_BYTES = 32;
 
 export function binaryTextArray(values: ReadonlyArray<string | null>): Buffer {
   if (values.length === 0) {
@@ -95,7 +97,12 @@ export class TextArrayBuilder {
   addBytes(source: Buffer, start: number, length: number): void {
     this.room(4 + length);
     this.buf.writeInt32BE(length, this.at);
-    source.copy(this.buf, this.at + 4, start, start + length);
+    if (length <= SHORT_VALUE_BYTES) {
+      // Most values are a few bytes (numbers, dates, keys): Buffer.copy's checks cost more than the copy.
+      const to = this.buf;
+      const at = this.at + 4;
+      for (let i = 0; i < length; i += 1) to[at + i] = source[start + i];
+    } else source.copy(this.buf, this.at + 4, start, start + length);
     this.at += 4 + length;
     this.count += 1;
   }

@@ -281,7 +281,7 @@ export class ChangeBatch {
     const k = keyString(key);
     const before = states.get(k);
     const deleted = before?.deleted ?? false;
-    if (isComplete(row)) touch(states, k, { key, deleted, row, full: true });
+    if (isComplete(row)) touch(states, k, { key, deleted, row, full: true }, before !== undefined);
     else if (before?.row) touch(states, k, { key, deleted, row: overlay(rowValues(before.row), rowValues(row)), full: before.full });
     else touch(states, k, { key, deleted, row, full: false });
   }
@@ -352,8 +352,8 @@ export class ChangeBatch {
 }
 
 /** Stores a key's state last, so rows are written in the order their final states arose. */
-function touch(states: Map<string, KeyState>, k: string, state: KeyState): void {
-  states.delete(k);
+function touch(states: Map<string, KeyState>, k: string, state: KeyState, known = true): void {
+  if (known) states.delete(k);
   states.set(k, state);
 }
 

@@ -143,8 +143,8 @@ function decodeRowAsBytes(r: Reader, tag: number): PgOutputMessage {
     return decodeBody(r, tag);
   }
   const tupleAt = r.off;
-  skipTuple(r);
-  return new RawRowChange(tag === INSERT ? 'insert' : 'update', relationId, r.buffer, tupleAt);
+  const complete = skipTuple(r);
+  return new RawRowChange(tag === INSERT ? 'insert' : 'update', relationId, r.buffer, tupleAt, complete);
 }
 
 function decodeUpdate(r: Reader): PgOutputMessage {
@@ -171,14 +171,17 @@ function decodeTuple(r: Reader): TupleValue[] {
   return values;
 }
 
-/** Checks a tuple as decodeTuple would, without making its values. */
-function skipTuple(r: Reader): void {
+/** Checks a tuple as decodeTuple would, without making its values; true when no column is unchanged TOAST. */
+function skipTuple(r: Reader): boolean {
   const count = r.u16();
+  let complete = true;
   for (let i = 0; i < count; i++) {
     const kind = r.u8();
-    if (kind === COL_TEXT) r.bytes(r.u32());
-    else if (kind !== COL_NULL && kind !== COL_UNCHANGED_TOAST) badColumn(kind, i);
+    if (kind === COL_TEXT) r.skip(r.u32());
+    else if (kind === COL_UNCHANGED_TOAST) complete = false;
+    else if (kind !== COL_NULL) badColumn(kind, i);
   }
+  return complete;
 }
 
 function badColumn(kind: number, i: number): never {
@@ -240,6 +243,10 @@ class Reader {
   text(length: number): string {
     const at = this.need(length);
     return this.buf.toString('utf8', at, at + length);
+  }
+
+  skip(length: number): void {
+    this.need(length);
   }
 
   bytes(length: number): Buffer {

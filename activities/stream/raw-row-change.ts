@@ -26,19 +26,23 @@ export const COL_BINARY = 0x62; // b
 export class RawRowChange {
   private decoded?: TupleValue[];
 
-  /** `buf` holds the tuple from `at` (its column count); the decoder checked it is well formed. */
+  /**
+   * `buf` holds the tuple from `at` (its column count); the decoder checked it is well formed,
+   * and whether every column was sent (`complete`: none left out as unchanged TOAST).
+   */
   constructor(
     readonly tag: 'insert' | 'update',
     readonly relationId: number,
     private readonly buf: Buffer,
     private readonly at: number,
+    readonly complete: boolean,
   ) {}
 
   /** The values, decoded on first use. */
   get newTuple(): TupleValue[] {
     if (!this.decoded) {
       const values = new Array<TupleValue>(this.columnCount);
-      this.walk((i, start, length) => (values[i] = length < 0 ? (length === NULL_LENGTH ? null : UNCHANGED_TOAST) : this.buf.toString('utf8', start, start + length)));
+      for (let i = 0, off = this.at + 2; i < values.length; i += 1) off = this.read(off, (value) => (values[i] = value));
       this.decoded = values;
     }
     return this.decoded;
@@ -48,50 +52,47 @@ export class RawRowChange {
     return this.buf.readUInt16BE(this.at);
   }
 
-  /** Every column was sent (none left out as unchanged TOAST). */
-  get complete(): boolean {
-    let complete = true;
-    this.walk((_, __, length) => {
-      if (length === TOAST_LENGTH) complete = false;
-    });
-    return complete;
-  }
-
   /** One column's value (a key column: the batch nets by it). */
   value(column: number): TupleValue {
+    let off = this.at + 2;
+    for (let i = 0; i < column; i += 1) off = this.skip(off);
     let value: TupleValue = null;
-    this.walk((i, start, length) => {
-      if (i === column) value = length < 0 ? (length === NULL_LENGTH ? null : UNCHANGED_TOAST) : this.buf.toString('utf8', start, start + length);
-    });
+    this.read(off, (v) => (value = v));
     return value;
   }
 
   /** Adds each column's value to `builders[column]`, for the columns that have one. Call only on a complete row. */
   appendTo(builders: Array<TextArrayBuilder | undefined>): void {
-    this.walk((i, start, length) => {
-      const builder = builders[i];
-      if (!builder) return;
-      if (length === NULL_LENGTH) builder.addNull();
-      else builder.addBytes(this.buf, start, length);
-    });
-  }
-
-  /** Calls `visit` per column with where its text starts and its length (NULL_LENGTH, TOAST_LENGTH when it has none). */
-  private walk(visit: (column: number, start: number, length: number) => void): void {
     const buf = this.buf;
     const count = buf.readUInt16BE(this.at);
     let off = this.at + 2;
     for (let i = 0; i < count; i += 1) {
-      const kind = buf[off];
-      off += 1;
-      if (kind === COL_TEXT) {
-        const length = buf.readUInt32BE(off);
-        visit(i, off + 4, length);
-        off += 4 + length;
-      } else visit(i, off, kind === COL_NULL ? NULL_LENGTH : TOAST_LENGTH);
+      const builder = builders[i];
+      if (buf[off] === COL_TEXT) {
+        const length = buf.readUInt32BE(off + 1);
+        builder?.addBytes(buf, off + 5, length);
+        off += 5 + length;
+      } else {
+        builder?.addNull(); // complete: `n`, never `u`
+        off += 1;
+      }
     }
   }
-}
 
-const NULL_LENGTH = -1;
-const TOAST_LENGTH = -2;
+  /** The offset of the column after the one at `off`. */
+  private skip(off: number): number {
+    return this.buf[off] === COL_TEXT ? off + 5 + this.buf.readUInt32BE(off + 1) : off + 1;
+  }
+
+  /** Gives the value of the column at `off` to `take`; returns the offset of the next column. */
+  private read(off: number, take: (value: TupleValue) => void): number {
+    const kind = this.buf[off];
+    if (kind !== COL_TEXT) {
+      take(kind === COL_NULL ? null : UNCHANGED_TOAST);
+      return off + 1;
+    }
+    const length = this.buf.readUInt32BE(off + 1);
+    take(this.buf.toString('utf8', off + 5, off + 5 + length));
+    return off + 5 + length;
+  }
+}
