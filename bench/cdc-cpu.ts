@@ -18,7 +18,8 @@ export interface CpuSplit {
   wall: number;
 }
 
-function ticksOf(procs: Map<number, ProcTimes>, root: number): Map<number, number> {
+/** CPU ticks of a cluster's processes (the postmaster `root` and its children), by pid. */
+export function ticksOf(procs: Map<number, ProcTimes>, root: number): Map<number, number> {
   const out = new Map<number, number>();
   for (const [pid, t] of procs) if (pid === root || t.ppid === root) out.set(pid, t.self);
   return out;

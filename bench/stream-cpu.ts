@@ -23,6 +23,8 @@ import { BENCH_SETTINGS } from './settings';
 import { buildPgbenchDatabase, runLoad } from './cdc-pgbench';
 import { arg } from './bench-helpers';
 import { allProcesses, postmasterPid, TICKS } from './proc-times';
+import { ticksOf } from './cdc-cpu';
+import type { OperationsConfig } from '../common/stream';
 import { ReplicationStream } from '../activities/stream/replication-stream';
 import { FrameReader } from '../activities/stream/frame-reader';
 import { decodePgOutput } from '../activities/stream/pgoutput-decoder';
@@ -37,9 +39,10 @@ import { parseLsn } from '../common/lsn';
 const SLOT = 'stream_cpu';
 const PUBLICATIONS = 'stream_cpu_rows,stream_cpu_history';
 const CHUNK_BYTES = 64 * 1024;
-const OPERATIONS = {
-  operations: ['insert', 'update', 'delete', 'truncate'] as const,
-  tables: { 'public.pgbench_history': { operations: ['insert', 'truncate'] as const } },
+/** What pgferry's benchmark spec replicates: pgbench_history (no key) gets only inserts and truncates. */
+const OPERATIONS: OperationsConfig = {
+  operations: ['insert', 'update', 'delete', 'truncate'],
+  tables: { 'public.pgbench_history': { operations: ['insert', 'truncate'] } },
 };
 
 /** The recorded backlog as the socket would carry it: CopyData messages of XLogData frames, in 64 KiB chunks. */
@@ -105,7 +108,7 @@ async function replay(chunks: Buffer[], source: Client, target: Client, round: n
   stream.submit({ stream: socket as never, query: (() => undefined) as never });
   const reader = new FrameReader(stream);
   const mapping = await StreamMapping.load(source, undefined, 'error');
-  const relations = new RelationCache(source, target, { operations: [...OPERATIONS.operations], tables: { 'public.pgbench_history': { operations: ['insert', 'truncate'] } } }, mapping);
+  const relations = new RelationCache(source, target, OPERATIONS, mapping);
   const migrationId = `stream-cpu-${round}`;
   await recordStreamStart(target, migrationId, SLOT, '0/0');
   const applier = new TargetApplier(target, migrationId, 0n);
@@ -150,10 +153,7 @@ async function replay(chunks: Buffer[], source: Client, target: Client, round: n
 }
 
 function clusterTicks(cluster: PgCluster): number {
-  const root = postmasterPid(cluster);
-  let ticks = 0;
-  for (const [pid, t] of allProcesses()) if (pid === root || t.ppid === root) ticks += t.self;
-  return ticks;
+  return [...ticksOf(allProcesses(), postmasterPid(cluster)).values()].reduce((a, t) => a + t, 0);
 }
 
 async function main(): Promise<void> {

@@ -361,6 +361,8 @@ describe('rows kept as bytes (as the stream receives them)', () => {
         batch.add(t, change);
       }
       if (name === 'streamed_keyed') batch.add(t, streamed(upd(t, { ...row(7), t: 'updated ☃' })));
+      // The rows go as bytes: their row set is a finished binary array, not an array of decoded values.
+      expect(batch.plan().some((s) => s.values.some((v) => Buffer.isBuffer(v)))).toBe(true);
       await applyBatch(batch);
       const expected = Array.from({ length: 50 }, (_, i) => ({ ...row(i + 1), n: '-0.0000000000000000000000000000015', ...(name === 'streamed_keyed' && i === 6 ? { t: 'updated ☃' } : {}) }));
       expect(await sql(`${readBack} FROM ${name} ORDER BY ${name}.id`)).toEqual(expected);

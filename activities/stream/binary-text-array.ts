@@ -21,46 +21,18 @@ const MAX_UTF8_PER_UNIT = 3;
 const SHORT_VALUE_BYTES = 32;
 
 export function binaryTextArray(values: ReadonlyArray<string | null>): Buffer {
-  if (values.length === 0) {
-    const empty = Buffer.alloc(HEADER_BYTES);
-    empty.writeInt32BE(TEXT_OID, 8);
-    return empty;
-  }
-  // Sized for ASCII, plus room for the longest value's worst case: ASCII data never grows it.
-  let size = HEADER_BYTES + DIMENSION_BYTES;
+  // Sized for ASCII, plus room for the longest value's worst case: ASCII data never grows it
+  // (add() asks for a value's worst case, which the slack covers for any value).
+  let ascii = 0;
   let longest = 0;
   for (let i = 0; i < values.length; i += 1) {
     const length = values[i]?.length ?? 0;
-    size += 4 + length;
+    ascii += 4 + length;
     if (length > longest) longest = length;
   }
-  let buf: Buffer = Buffer.allocUnsafe(size + (MAX_UTF8_PER_UNIT - 1) * longest);
-  let at = HEADER_BYTES + DIMENSION_BYTES;
-  let after = size - at; // what the values not yet written take in ASCII
-  let hasNull = 0;
-  for (let i = 0; i < values.length; i += 1) {
-    const value = values[i];
-    if (value === null) {
-      buf.writeInt32BE(-1, at);
-      at += 4;
-      after -= 4;
-      hasNull = 1;
-      continue;
-    }
-    after -= 4 + value.length;
-    // Room for this value's worst case and the values after it in ASCII.
-    const needed = at + 4 + MAX_UTF8_PER_UNIT * value.length + after;
-    if (needed > buf.length) buf = grown(buf, at, needed);
-    const written = buf.write(value, at + 4, 'utf8');
-    buf.writeInt32BE(written, at);
-    at += 4 + written;
-  }
-  buf.writeInt32BE(1, 0); // one dimension
-  buf.writeInt32BE(hasNull, 4);
-  buf.writeInt32BE(TEXT_OID, 8);
-  buf.writeInt32BE(values.length, 12);
-  buf.writeInt32BE(1, 16); // lower bound, as in SQL
-  return buf.subarray(0, at);
+  const builder = new TextArrayBuilder(ascii + (MAX_UTF8_PER_UNIT - 1) * longest);
+  for (let i = 0; i < values.length; i += 1) builder.add(values[i]);
+  return builder.finish();
 }
 
 /** A bigger buffer with the first `used` bytes of `buf` (non-ASCII text took more than its length). */
@@ -71,9 +43,9 @@ function grown(buf: Buffer, used: number, needed: number): Buffer {
 }
 
 /**
- * The same format written element by element, for a batch's rows kept as the bytes pgoutput
- * sent (raw-row-change.ts): their values are copied from the frames as they are, never turned
- * into JS strings and encoded back. Strings can be mixed in (rows that were decoded).
+ * The array written element by element: strings (encoded here), or the bytes of rows kept as
+ * pgoutput sent them (raw-row-change.ts), copied as they are, never turned into JS strings and
+ * encoded back.
  */
 export class TextArrayBuilder {
   private buf: Buffer;
@@ -118,7 +90,12 @@ export class TextArrayBuilder {
 
   /** The parameter (the builder is done with). */
   finish(): Buffer {
-    if (this.count === 0) return binaryTextArray([]);
+    if (this.count === 0) {
+      // No dimensions: flags 0, then the element type.
+      const empty = Buffer.alloc(HEADER_BYTES);
+      empty.writeInt32BE(TEXT_OID, 8);
+      return empty;
+    }
     this.buf.writeInt32BE(1, 0); // one dimension
     this.buf.writeInt32BE(this.hasNull, 4);
     this.buf.writeInt32BE(TEXT_OID, 8);

@@ -13,9 +13,9 @@
  * https://www.postgresql.org/docs/15/protocol-logical-replication.html
  */
 import { pgTimeToUnixMicros } from '../../common/lsn';
-import { UNCHANGED_TOAST, type PgOutputMessage, type RelationColumn, type TupleValue } from './pgoutput-types';
+import { COL_BINARY, COL_NULL, COL_TEXT, COL_UNCHANGED_TOAST, UNCHANGED_TOAST, type PgOutputMessage, type RelationColumn, type TupleValue } from './pgoutput-types';
 import { describeByte } from './protocol-byte';
-import { COL_BINARY, COL_NULL, COL_TEXT, COL_UNCHANGED_TOAST, RawRowChange } from './raw-row-change';
+import { RawRowChange } from './raw-row-change';
 
 // Message tags and tuple submessage / column kinds, as byte values.
 const BEGIN = 0x42; // B
@@ -135,13 +135,9 @@ function decodeRelation(r: Reader): PgOutputMessage {
 
 /** An insert, or an update with only its new row, as a RawRowChange; other updates decoded as usual. */
 function decodeRowAsBytes(r: Reader, tag: number): PgOutputMessage {
-  const at = r.off;
+  if (r.buffer[r.off + 4] !== NEW_TUPLE) return decodeBody(r, tag); // the submessage after the relation id
   const relationId = r.u32();
-  const kind = r.u8();
-  if (kind !== NEW_TUPLE) {
-    r.off = at;
-    return decodeBody(r, tag);
-  }
+  r.u8();
   const tupleAt = r.off;
   const complete = skipTuple(r);
   return new RawRowChange(tag === INSERT ? 'insert' : 'update', relationId, r.buffer, tupleAt, complete);

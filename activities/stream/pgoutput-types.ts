@@ -16,6 +16,12 @@ export type TupleValue = string | null | typeof UNCHANGED_TOAST;
 /** Marker for pgoutput's `u` kind: the value did not change and is not in the message. */
 export const UNCHANGED_TOAST: unique symbol = Symbol('unchanged-toast');
 
+/** TupleData column kinds, as byte values. */
+export const COL_NULL = 0x6e; // n
+export const COL_UNCHANGED_TOAST = 0x75; // u
+export const COL_TEXT = 0x74; // t
+export const COL_BINARY = 0x62; // b
+
 export interface RelationColumn {
   name: string;
   /** Part of the replica identity key (flag bit 1). */

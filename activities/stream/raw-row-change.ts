@@ -16,12 +16,7 @@
  * a kind byte: `n` NULL, `u` unchanged TOAST, `t` int32 length and the text.
  */
 import type { TextArrayBuilder } from './binary-text-array';
-import { UNCHANGED_TOAST, type TupleValue } from './pgoutput-types';
-
-export const COL_NULL = 0x6e; // n
-export const COL_UNCHANGED_TOAST = 0x75; // u
-export const COL_TEXT = 0x74; // t
-export const COL_BINARY = 0x62; // b
+import { COL_NULL, COL_TEXT, UNCHANGED_TOAST, type TupleValue } from './pgoutput-types';
 
 export class RawRowChange {
   private decoded?: TupleValue[];
@@ -42,7 +37,7 @@ export class RawRowChange {
   get newTuple(): TupleValue[] {
     if (!this.decoded) {
       const values = new Array<TupleValue>(this.columnCount);
-      for (let i = 0, off = this.at + 2; i < values.length; i += 1) off = this.read(off, (value) => (values[i] = value));
+      for (let i = 0, off = this.at + 2; i < values.length; i += 1, off = this.next(off)) values[i] = this.valueAt(off);
       this.decoded = values;
     }
     return this.decoded;
@@ -55,10 +50,8 @@ export class RawRowChange {
   /** One column's value (a key column: the batch nets by it). */
   value(column: number): TupleValue {
     let off = this.at + 2;
-    for (let i = 0; i < column; i += 1) off = this.skip(off);
-    let value: TupleValue = null;
-    this.read(off, (v) => (value = v));
-    return value;
+    for (let i = 0; i < column; i += 1) off = this.next(off);
+    return this.valueAt(off);
   }
 
   /** Adds each column's value to `builders[column]`, for the columns that have one. Call only on a complete row. */
@@ -80,19 +73,14 @@ export class RawRowChange {
   }
 
   /** The offset of the column after the one at `off`. */
-  private skip(off: number): number {
+  private next(off: number): number {
     return this.buf[off] === COL_TEXT ? off + 5 + this.buf.readUInt32BE(off + 1) : off + 1;
   }
 
-  /** Gives the value of the column at `off` to `take`; returns the offset of the next column. */
-  private read(off: number, take: (value: TupleValue) => void): number {
+  /** The value of the column at `off`. */
+  private valueAt(off: number): TupleValue {
     const kind = this.buf[off];
-    if (kind !== COL_TEXT) {
-      take(kind === COL_NULL ? null : UNCHANGED_TOAST);
-      return off + 1;
-    }
-    const length = this.buf.readUInt32BE(off + 1);
-    take(this.buf.toString('utf8', off + 5, off + 5 + length));
-    return off + 5 + length;
+    if (kind !== COL_TEXT) return kind === COL_NULL ? null : UNCHANGED_TOAST;
+    return this.buf.toString('utf8', off + 5, off + 5 + this.buf.readUInt32BE(off + 1));
   }
 }

@@ -298,6 +298,17 @@ describe('ChangeBatch with rows kept as bytes (what the stream feeds it)', () =>
     });
   }
 
+  it('writes complete rows from their bytes, never from decoded values', () => {
+    for (const t of [keyed(), keyless()]) {
+      const b = new ChangeBatch();
+      for (let i = 1; i <= 3; i += 1) b.add(t, streamed(ins(String(i), i === 2 ? null : `v${i}`, 'x')));
+      const [rows] = b.plan();
+      // Row sets built from bytes are finished binary arrays; decoded rows would be value arrays.
+      expect(rows.values.every((v) => Buffer.isBuffer(v))).toBe(true);
+      expect(rows.values.map((v) => Buffer.from(v as Buffer))).toEqual([binaryTextArray(['1', '2', '3']), binaryTextArray(['v1', null, 'v3']), binaryTextArray(['x', 'x', 'x'])]);
+    }
+  });
+
   it('rejects a row of the wrong width or without a key value as it rejects decoded ones', () => {
     const b = new ChangeBatch();
     expect(() => b.add(keyed(), streamed(ins('1', 'a')))).toThrow(/"public"."t" has 2 columns where the target table has 3/);
