@@ -41,6 +41,15 @@ export async function slotPosition(source: PgCluster, db: string, slot: string):
   return row && row.confirmed !== null ? { current: Number(row.current), confirmed: Number(row.confirmed) } : undefined;
 }
 
+/**
+ * How much WAL a walsender starting on the slot reads before the first change it sends:
+ * confirmed_flush_lsn - restart_lsn (it decodes from restart_lsn, skipping what was confirmed).
+ */
+export async function slotRereadBytes(source: PgCluster, db: string, slot: string): Promise<number | undefined> {
+  const [row] = await source.query<{ reread: string | null }>(`SELECT (confirmed_flush_lsn - restart_lsn)::text AS reread FROM pg_replication_slots WHERE slot_name = $1`, db, [slot]);
+  return row?.reread != null ? Number(row.reread) : undefined;
+}
+
 /** Whether a walsender is serving the slot (a paused contender has none: native's DISABLE, pgferry's closed connection). */
 export async function slotActive(source: PgCluster, db: string, slot: string): Promise<boolean> {
   const [row] = await source.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', db, [slot]);
