@@ -51,6 +51,19 @@ function tcpSockets(): { local: number; remote: number; tx: number; rx: number }
   return out;
 }
 
+/** TCP segments sent by this host so far (/proc/net/snmp OutSegs; on loopback every segment is also received here). */
+export function tcpSegmentsSent(): number {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Tcp:'));
+  const [names, values] = lines.map((l) => l.split(/\s+/));
+  return Number(values[names.indexOf('OutSegs')]);
+}
+
+/** CPU ticks the kernel spent in interrupts and soft interrupts (network receive on loopback), which /proc/<pid>/stat charges to no process. */
+export function interruptTicks(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return f[5] + f[6];
+}
+
 /** Samples the queues of connections to `port` every SAMPLE_MS until stop(). */
 export function sampleSocketQueues(port: number): { stop(): SocketQueueSummary } {
   const t: QueueTotals = { samples: 0, sendSum: 0, sendPeak: 0, receiveSum: 0, receivePeak: 0 };
