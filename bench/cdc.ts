@@ -26,7 +26,7 @@ import { nativeReplication } from './cdc-native';
 import { buildPgbenchDatabase, compareCounts, runLoad } from './cdc-pgbench';
 import { failureChain, pgferryContender } from './cdc-pgferry';
 import { BENCH_SETTINGS } from './settings';
-import { interruptTicks, sampleSocketQueues, tcpSegmentsSent } from './socket-queues';
+import { interruptTicks, tcpSegmentsSent } from './net-counters';
 import { ProcessTitleSampler, type KindTotals } from './process-titles';
 import { drainTps, renderCdcReport, type CdcResult, type DrainResult } from './cdc-report';
 import { arg } from './bench-helpers';
@@ -103,10 +103,10 @@ async function drain(ctx: CdcContext, c: CdcContender, seconds: number, result: 
   if (appliedWhilePausedBytes) console.log(`    applied while paused: ${pausedMoves(samples, load.endedAt - load.seconds * 1000)}`);
   const sent = await sentPosition(ctx.source, ctx.db, c.slot());
   const reread = await slotRereadBytes(ctx.source, ctx.db, c.slot());
-  const kinds = { source: new ProcessTitleSampler(postmasterPid(ctx.source)), target: new ProcessTitleSampler(postmasterPid(ctx.target)) };
+  // Titles once a second: the drain's processes live through it, and sampling costs the 2 cores the contenders share.
+  const kinds = { source: new ProcessTitleSampler(postmasterPid(ctx.source), 1000), target: new ProcessTitleSampler(postmasterPid(ctx.target), 1000) };
   kinds.source.start();
   kinds.target.start();
-  const queues = sampleSocketQueues(ctx.source.port);
   const segmentsBefore = tcpSegmentsSent();
   const interruptsBefore = interruptTicks();
   const benchBefore = process.cpuUsage();
@@ -116,13 +116,10 @@ async function drain(ctx: CdcContext, c: CdcContender, seconds: number, result: 
   const drainMs = await waitConfirmed(ctx.source, ctx.db, c.slot(), load.endLsn, resumedAt, CATCH_UP_TIMEOUT_MS);
   const cpuSeconds = cpu.stop();
   const byKind = { source: kinds.source.stop(), target: kinds.target.stop() };
-  const q = queues.stop();
   const segments = tcpSegmentsSent() - segmentsBefore;
   const interrupts = (interruptTicks() - interruptsBefore) / TICKS;
   const benchCpu = process.cpuUsage(benchBefore);
   console.log(`    TCP segments sent ${segments} (${(segments / (load.transactions || 1)).toFixed(2)} per transaction); interrupts ${interrupts.toFixed(2)} CPU-s; this benchmark process ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(2)} CPU-s`);
-  const kb = (n: number) => `${(n / 1024).toFixed(0)} kB`;
-  console.log(`    source sockets: walsender send queue mean ${kb(q.sendMean)} (peak ${kb(q.sendPeak)}), client receive queue mean ${kb(q.receiveMean)} (peak ${kb(q.receivePeak)}), ${q.samples} samples`);
   console.log(`    slot re-read at resume: ${reread === undefined ? '?' : (reread / 1048576).toFixed(1)} MB; source ${kindsLine(byKind.source)}; target ${kindsLine(byKind.target)}`);
   const sentBeforeResumeBytes = Math.max(0, sent - after.confirmed);
   const d: DrainResult = { round, load, backlogBytes: load.endLsn - after.confirmed, appliedWhilePausedBytes, sentBeforeResumeBytes, drainMs, cpu: cpuSeconds, peakRssBytes: c.peakRssBytes?.(), mismatches: [] };

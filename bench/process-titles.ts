@@ -59,11 +59,15 @@ export class ProcessTitleSampler {
   private readonly byKind = new Map<string, { ticks: number; system: number; faults: number }>();
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly postmaster: number) {}
+  /** `sampleMs`: how often titles are read (each read walks every process in /proc). */
+  constructor(
+    private readonly postmaster: number,
+    private readonly sampleMs = SAMPLE_MS,
+  ) {}
 
   start(): void {
     for (const [pid, c] of postmasterChildren(this.postmaster)) this.last.set(pid, c); // what ran before is not counted
-    this.timer = setInterval(() => this.sample(), SAMPLE_MS);
+    this.timer = setInterval(() => this.sample(), this.sampleMs);
   }
 
   stop(): KindTotals[] {
