@@ -28,6 +28,7 @@ import type { OperationsConfig } from '../common/stream';
 import { ReplicationStream } from '../activities/stream/replication-stream';
 import { FrameReader } from '../activities/stream/frame-reader';
 import { decodePgOutput } from '../activities/stream/pgoutput-decoder';
+import { messageBytes, XLOG_DATA_HEADER } from '../activities/stream/pgoutput-types';
 import { RelationCache } from '../activities/stream/relation-cache';
 import { StreamMapping } from '../activities/stream/stream-mapping';
 import { BatchWindow } from '../activities/stream/batch-window';
@@ -126,14 +127,14 @@ async function replay(chunks: Buffer[], source: Client, target: Client, round: n
     }
     const now = Date.now();
     if (frame?.kind === 'xlogdata') {
-      const message = decodePgOutput(frame.payload, true);
+      const message = decodePgOutput(frame.data, true, XLOG_DATA_HEADER);
       if (message.tag === 'begin') transaction.begin(message.finalLsn, 0n);
       else if (message.tag === 'commit') {
         if (transaction.commit()) window.transactionEnded(message.endLsn, now);
       } else if (message.tag === 'relation') await relations.learn(message);
       else if (message.tag === 'insert' || message.tag === 'update' || message.tag === 'delete') {
         window.batch.add(relations.table(message.relationId), message);
-        window.received(frame.payload.length);
+        window.received(messageBytes(frame));
       } else if (message.tag === 'truncate') window.batch.truncate(message.relationIds.map((id) => relations.table(id)), message.restartIdentity);
     }
     if (window.next(now, { inTransaction: transaction.open, waiting: 0, commitNow: false }) === 'commit') {

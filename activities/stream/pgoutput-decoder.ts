@@ -52,17 +52,18 @@ const NOT_REQUESTED: Record<string, string> = {
 };
 
 /**
- * Decodes one whole pgoutput message; throws on unknown tags, truncation or trailing bytes.
+ * Decodes one whole pgoutput message, `payload` from `start` on (an XLogData frame's message
+ * starts at XLOG_DATA_HEADER); throws on unknown tags, truncation or trailing bytes.
  * `rowsAsBytes`: an insert, or an update that sent only its new row, comes back as a
  * RawRowChange (its row checked, kept as bytes; the change stream's choice) instead of values.
  */
-export function decodePgOutput(payload: Buffer, rowsAsBytes = false): PgOutputMessage {
-  if (payload.length === 0) throw new Error('empty pgoutput message');
-  const r = new Reader(payload);
+export function decodePgOutput(payload: Buffer, rowsAsBytes = false, start = 0): PgOutputMessage {
+  if (payload.length <= start) throw new Error('empty pgoutput message');
+  const r = reader.reset(payload, start); // one reader for every message: decoding never nests
   const tag = r.u8();
   const message = rowsAsBytes && (tag === INSERT || tag === UPDATE) ? decodeRowAsBytes(r, tag) : decodeBody(r, tag);
   if (r.off !== payload.length) {
-    throw new Error(`pgoutput message ${describeByte(tag)} has ${payload.length - r.off} unexpected trailing bytes (decoded ${r.off} of ${payload.length})`);
+    throw new Error(`pgoutput message ${describeByte(tag)} has ${payload.length - r.off} unexpected trailing bytes (decoded ${r.off - start} of ${payload.length - start})`);
   }
   return message;
 }
@@ -193,7 +194,16 @@ function namespace(name: string): string {
 /** A cursor over one message; every read checks bounds so a short message fails clearly. */
 class Reader {
   off = 0;
-  constructor(private readonly buf: Buffer) {}
+  private start = 0;
+  private buf: Buffer = Buffer.alloc(0);
+
+  /** Starts reading the message at `start` of `buf`. */
+  reset(buf: Buffer, start: number): this {
+    this.buf = buf;
+    this.start = start;
+    this.off = start;
+    return this;
+  }
 
   get buffer(): Buffer {
     return this.buf;
@@ -202,7 +212,7 @@ class Reader {
   private need(n: number): number {
     const at = this.off;
     if (at + n > this.buf.length) {
-      throw new Error(`pgoutput message ${describeByte(this.buf[0])} is truncated: needs ${n} bytes at offset ${at}, has ${this.buf.length - at}`);
+      throw new Error(`pgoutput message ${describeByte(this.buf[this.start])} is truncated: needs ${n} bytes at offset ${at - this.start}, has ${this.buf.length - at}`);
     }
     this.off = at + n;
     return at;
@@ -231,7 +241,7 @@ class Reader {
   cstring(): string {
     const start = this.off;
     const end = this.buf.indexOf(0, start);
-    if (end < 0) throw new Error(`pgoutput message ${describeByte(this.buf[0])} is truncated: unterminated string at offset ${start}`);
+    if (end < 0) throw new Error(`pgoutput message ${describeByte(this.buf[this.start])} is truncated: unterminated string at offset ${start - this.start}`);
     this.off = end + 1;
     return this.buf.toString('utf8', start, end);
   }
@@ -255,3 +265,5 @@ class Reader {
     if (got !== byte) throw new Error(`pgoutput ${what}: expected ${describeByte(byte)} tuple, got ${describeByte(got)}`);
   }
 }
+
+const reader = new Reader();

@@ -131,7 +131,20 @@ export type PgOutputMessage =
 export interface XLogData {
   kind: 'xlogdata';
   walStart: bigint;
-  payload: Buffer;
+  /**
+   * The whole CopyData payload: the XLogData header, then from XLOG_DATA_HEADER on one pgoutput
+   * message. Not a view of the message alone: at ~200,000 frames a second, each view is an
+   * object the collector has to deal with.
+   */
+  data: Buffer;
+}
+
+/** Where an XLogData frame's pgoutput message starts: after 'w', its start and end of WAL and its send time. */
+export const XLOG_DATA_HEADER = 1 + 8 + 8 + 8;
+
+/** The length of an XLogData frame's pgoutput message. */
+export function messageBytes(frame: XLogData): number {
+  return frame.data.length - XLOG_DATA_HEADER;
 }
 
 /** Primary keepalive (`k`). */

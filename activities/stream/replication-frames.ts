@@ -8,14 +8,13 @@
  * https://www.postgresql.org/docs/15/protocol-replication.html
  */
 import { pgTimeToUnixMicros, unixMicrosToPgTime } from '../../common/lsn';
-import type { CopyBothFrame } from './pgoutput-types';
+import { XLOG_DATA_HEADER, type CopyBothFrame } from './pgoutput-types';
 import { describeByte } from './protocol-byte';
 
 const XLOG_DATA = 0x77; // 'w'
 const KEEPALIVE = 0x6b; // 'k'
 const STATUS_UPDATE = 0x72; // 'r'
 
-const XLOG_HEADER = 1 + 8 + 8 + 8;
 const KEEPALIVE_LENGTH = 1 + 8 + 8 + 1;
 const STATUS_UPDATE_LENGTH = 1 + 8 + 8 + 8 + 8 + 1;
 
@@ -24,13 +23,9 @@ export function parseCopyBothFrame(buf: Buffer): CopyBothFrame {
   if (buf.length === 0) throw new Error('empty CopyData frame in replication stream');
   const kind = buf[0];
   if (kind === XLOG_DATA) {
-    if (buf.length < XLOG_HEADER) throw new Error(`truncated XLogData frame: ${buf.length} bytes, header needs ${XLOG_HEADER}`);
-    return {
-      kind: 'xlogdata',
-      walStart: buf.readBigUInt64BE(1),
-      // A view, not a copy: the frame is ours alone once replication-stream.ts handed it out.
-      payload: buf.subarray(XLOG_HEADER),
-    };
+    if (buf.length < XLOG_DATA_HEADER) throw new Error(`truncated XLogData frame: ${buf.length} bytes, header needs ${XLOG_DATA_HEADER}`);
+    // The frame as handed out, not a copy: it is ours alone once replication-stream.ts handed it out.
+    return { kind: 'xlogdata', walStart: buf.readBigUInt64BE(1), data: buf };
   }
   if (kind === KEEPALIVE) {
     if (buf.length !== KEEPALIVE_LENGTH) throw new Error(`malformed primary keepalive frame: ${buf.length} bytes, expected ${KEEPALIVE_LENGTH}`);

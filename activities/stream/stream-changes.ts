@@ -45,7 +45,7 @@ import { FrameReader } from './frame-reader';
 import { ReplicationStream } from './replication-stream';
 import { formatLsn, parseLsn } from '../../common/lsn';
 import { decodePgOutput } from './pgoutput-decoder';
-import type { PrimaryKeepalive, LogicalMessage, XLogData } from './pgoutput-types';
+import { messageBytes, XLOG_DATA_HEADER, type PrimaryKeepalive, type LogicalMessage, type XLogData } from './pgoutput-types';
 import { RelationCache } from './relation-cache';
 import { StreamMeter } from './stream-meter';
 import { StreamMetrics } from '../metrics';
@@ -221,7 +221,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
           onKeepalive(frame, now);
         } else if (frame?.kind === 'xlogdata') {
           if (frame.walStart > meter.received) meter.received = frame.walStart;
-          const message = decodePgOutput(frame.payload, true); // rows kept as bytes: raw-row-change.ts
+          const message = decodePgOutput(frame.data, true, XLOG_DATA_HEADER); // rows kept as bytes: raw-row-change.ts
           switch (message.tag) {
             case 'begin':
               if (hold.blocks(message.finalLsn)) {
@@ -248,8 +248,8 @@ export function makeStreamChanges(deps: ActivityDeps) {
               if (!transaction.skipping) {
                 const change = gates.admit(message, transaction.finalLsn); // none: the copy holds it already
                 if (change) addChange(relations.table(message.relationId), change);
-                batchWindow.received(frame.payload.length);
-                pace.take(frame.payload.length);
+                batchWindow.received(messageBytes(frame));
+                pace.take(messageBytes(frame));
               }
               break;
             case 'truncate':
@@ -397,7 +397,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
           relationIds.map((id) => relations.table(id)),
           restartIdentity,
         );
-        pace.take(frame.payload.length);
+        pace.take(messageBytes(frame));
       }
 
       /** A logical message: a DDL command, the cutover marker, or the lag heartbeat read back. True: the stream stops here. */

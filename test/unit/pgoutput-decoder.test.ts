@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PG_EPOCH_MICROS } from '../../common/lsn';
 import { decodePgOutput } from '../../activities/stream/pgoutput-decoder';
-import { UNCHANGED_TOAST, type TupleValue } from '../../activities/stream/pgoutput-types';
+import { UNCHANGED_TOAST, XLOG_DATA_HEADER, type TupleValue } from '../../activities/stream/pgoutput-types';
 import { RawRowChange } from '../../activities/stream/raw-row-change';
 import { binaryTextArray, TextArrayBuilder } from '../../activities/stream/binary-text-array';
 
@@ -280,5 +280,41 @@ describe('decodePgOutput with rows kept as bytes (the change stream)', () => {
     expect(() => decodePgOutput(new Msg('I').uint32(1).byte('N').int16(1).byte('t').int32(10).raw(Buffer.from('abc')).build(), true)).toThrow(/truncated: needs 10 bytes/);
     expect(() => decodePgOutput(new Msg('I').uint32(1).byte('N').tuple(['1']).byte(0).build(), true)).toThrow(/1 unexpected trailing bytes/);
     expect(() => decodePgOutput(new Msg('I').uint32(1).byte('K').tuple(['1']).build(), true)).toThrow(/insert: expected 'N'.*got 'K'/);
+  });
+});
+
+describe('decodePgOutput of a message inside a frame (from an offset)', () => {
+  const header = Buffer.from('w'.padEnd(XLOG_DATA_HEADER, '\u0001'));
+  const framed = (message: Buffer) => Buffer.concat([header, message]);
+
+  it('decodes every kind of message the same from its frame as on its own', () => {
+    const messages = [
+      new Msg('B').uint64(LSN_HIGH).int64(PG_MICROS).uint32(7).build(),
+      new Msg('C').byte(0).uint64(1n).uint64(2n).int64(PG_MICROS).build(),
+      new Msg('R').uint32(1).cstring('').cstring('t').byte('d').int16(0).build(),
+      new Msg('U').uint32(7).byte('K').tuple(['1', null]).byte('N').tuple(['2', 'b']).build(),
+      new Msg('D').uint32(7).byte('K').tuple(['2', null]).build(),
+      new Msg('M').byte(1).uint64(LSN_HIGH).cstring('pgferry').int32(3).raw(Buffer.from('abc')).build(),
+    ];
+    for (const m of messages) expect(decodePgOutput(framed(m), false, XLOG_DATA_HEADER)).toEqual(decodePgOutput(m));
+  });
+
+  it('keeps a row as bytes of the frame, read from where the message starts', () => {
+    const values: TupleValue[] = ['42', null, UTF8];
+    const row = decodePgOutput(framed(new Msg('I').uint32(9).byte('N').tuple(values).build()), true, XLOG_DATA_HEADER) as RawRowChange;
+    expect(row).toBeInstanceOf(RawRowChange);
+    expect(row).toMatchObject({ tag: 'insert', relationId: 9, newTuple: values });
+    expect([0, 1, 2].map((c) => row.value(c))).toEqual(values);
+  });
+
+  it('reports truncation and trailing bytes with offsets in the message, not the frame', () => {
+    expect(() => decodePgOutput(framed(new Msg('B').uint64(1n).build()), false, XLOG_DATA_HEADER)).toThrow(/'B'.*truncated: needs 8 bytes at offset 9, has 0/);
+    expect(() => decodePgOutput(framed(new Msg('O').uint64(1n).cstring('x').byte(0).build()), false, XLOG_DATA_HEADER)).toThrow(/1 unexpected trailing bytes \(decoded 11 of 12\)/);
+    expect(() => decodePgOutput(header, false, XLOG_DATA_HEADER)).toThrow(/empty pgoutput message/);
+  });
+
+  it('decodes the next message cleanly after one that failed half way', () => {
+    expect(() => decodePgOutput(framed(new Msg('I').uint32(1).byte('N').int16(1).byte('t').int32(10).build()), true, XLOG_DATA_HEADER)).toThrow(/truncated/);
+    expect(decodePgOutput(new Msg('D').uint32(7).byte('K').tuple(['2']).build())).toEqual({ tag: 'delete', relationId: 7, oldKind: 'key', oldTuple: ['2'] });
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn, pgTimeToUnixMicros, PG_EPOCH_MICROS, unixMicrosToPgTime } from '../../common/lsn';
 import { parseCopyBothFrame, standbyStatusUpdate } from '../../activities/stream/replication-frames';
+import { messageBytes, XLOG_DATA_HEADER } from '../../activities/stream/pgoutput-types';
 
 const UNIX_MICROS = BigInt(Date.parse('2026-01-02T03:04:05.678Z')) * 1000n + 901n;
 const PG_MICROS = UNIX_MICROS - 946_684_800_000_000n;
@@ -64,13 +65,17 @@ describe('parseCopyBothFrame', () => {
     const payload = Buffer.from('B\u0000payload ☃');
     const buf = Buffer.concat([Buffer.from('w'), u64(0x16_b374d848n), u64(2n ** 63n + 7n), i64(PG_MICROS), payload]);
     const frame = parseCopyBothFrame(buf);
-    expect(frame).toEqual({ kind: 'xlogdata', walStart: 0x16_b374d848n, payload });
+    expect(frame).toEqual({ kind: 'xlogdata', walStart: 0x16_b374d848n, data: buf });
+    // the frame as received, not a copy; its message from XLOG_DATA_HEADER on
+    expect(frame.kind === 'xlogdata' && frame.data).toBe(buf);
+    expect(frame.kind === 'xlogdata' && frame.data.subarray(XLOG_DATA_HEADER)).toEqual(payload);
+    expect(frame.kind === 'xlogdata' && messageBytes(frame)).toBe(payload.length);
   });
 
   it('parses XLogData with an empty payload', () => {
     const frame = parseCopyBothFrame(Buffer.concat([Buffer.from('w'), u64(1n), u64(2n), i64(0n)]));
     expect(frame).toMatchObject({ kind: 'xlogdata', walStart: 1n });
-    expect(frame.kind === 'xlogdata' && frame.payload.length).toBe(0);
+    expect(frame.kind === 'xlogdata' && messageBytes(frame)).toBe(0);
   });
 
   it('parses keepalives with and without a reply request', () => {
