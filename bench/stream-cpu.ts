@@ -28,7 +28,7 @@ import type { OperationsConfig } from '../common/stream';
 import { ReplicationStream } from '../activities/stream/replication-stream';
 import { FrameReader } from '../activities/stream/frame-reader';
 import { decodePgOutput } from '../activities/stream/pgoutput-decoder';
-import { messageBytes, XLOG_DATA_HEADER } from '../activities/stream/pgoutput-types';
+import { messageBytes } from '../activities/stream/pgoutput-types';
 import { RelationCache } from '../activities/stream/relation-cache';
 import { StreamMapping } from '../activities/stream/stream-mapping';
 import { BatchWindow } from '../activities/stream/batch-window';
@@ -127,7 +127,7 @@ async function replay(chunks: Buffer[], source: Client, target: Client, round: n
     }
     const now = Date.now();
     if (frame?.kind === 'xlogdata') {
-      const message = decodePgOutput(frame.data, true, XLOG_DATA_HEADER);
+      const message = decodePgOutput(frame.data, true, frame.at, frame.end);
       if (message.tag === 'begin') transaction.begin(message.finalLsn, 0n);
       else if (message.tag === 'commit') {
         if (transaction.commit()) window.transactionEnded(message.endLsn, now);

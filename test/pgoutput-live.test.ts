@@ -9,7 +9,7 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../common/lsn';
 import { decodePgOutput } from '../activities/stream/pgoutput-decoder';
-import { UNCHANGED_TOAST, XLOG_DATA_HEADER, type CommitMessage, type PgOutputMessage, type TupleValue, type XLogData } from '../activities/stream/pgoutput-types';
+import { UNCHANGED_TOAST, type CommitMessage, type PgOutputMessage, type TupleValue, type XLogData } from '../activities/stream/pgoutput-types';
 import { parseCopyBothFrame, standbyStatusUpdate } from '../activities/stream/replication-frames';
 import { ReplicationStream } from '../activities/stream/replication-stream';
 import { startPostgres, type PgCluster } from '../launch/postgres';
@@ -140,7 +140,7 @@ describe('pgoutput over a real replication stream', () => {
           return;
         }
         if (frame.walStart > written) written = frame.walStart;
-        received.push({ frame, msg: decodePgOutput(frame.data, false, XLOG_DATA_HEADER) });
+        received.push({ frame, msg: decodePgOutput(frame.data, false, frame.at, frame.end) });
       } catch (err) {
         failure ??= err as Error;
       }

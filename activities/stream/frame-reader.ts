@@ -20,6 +20,16 @@ export interface FrameSource {
   on(event: 'error', listener: (err: Error) => void): unknown;
 }
 
+/** A source that hands out frames in place, without a buffer per frame (ReplicationStream). */
+interface InPlaceFrameSource extends FrameSource {
+  next(): boolean;
+  readonly frameBuf: Buffer;
+  readonly frameStart: number;
+  readonly frameEnd: number;
+}
+
+const inPlace = (s: FrameSource): s is InPlaceFrameSource => typeof (s as Partial<InPlaceFrameSource>).next === 'function';
+
 /**
  * How long a wait lets data gather after the first of it arrives, before the stream loop reads.
  * Reading each segment the moment it lands is what makes a caught-up stream expensive: the
@@ -37,11 +47,13 @@ export class FrameReader {
   private ended = false;
   private failure: unknown;
   private wake?: (gather: boolean) => void;
+  private readonly inPlace?: InPlaceFrameSource;
 
   constructor(
     private readonly stream: FrameSource,
     private readonly gatherMs = READ_GATHER_MS,
   ) {
+    if (inPlace(stream)) this.inPlace = stream;
     stream.on('readable', () => this.wake?.(true));
     stream.on('end', () => {
       this.ended = true;
@@ -96,8 +108,13 @@ export class FrameReader {
   /** A frame already received, without waiting: the fast path while catching up. */
   take(): CopyBothFrame | undefined {
     if (this.failure) throw this.failure;
-    const chunk = this.stream.read();
-    if (chunk !== null) return parseCopyBothFrame(chunk);
+    const source = this.inPlace;
+    if (source) {
+      if (source.next()) return parseCopyBothFrame(source.frameBuf, source.frameStart, source.frameEnd);
+    } else {
+      const chunk = this.stream.read();
+      if (chunk !== null) return parseCopyBothFrame(chunk);
+    }
     if (this.ended) {
       const err = new Error('Connection terminated: the source ended the replication stream') as Error & { code: string };
       err.code = '08006';

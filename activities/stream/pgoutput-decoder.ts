@@ -52,18 +52,18 @@ const NOT_REQUESTED: Record<string, string> = {
 };
 
 /**
- * Decodes one whole pgoutput message, `payload` from `start` on (an XLogData frame's message
- * starts at XLOG_DATA_HEADER); throws on unknown tags, truncation or trailing bytes.
+ * Decodes one whole pgoutput message, payload[start, end) (an XLogData frame's `at` and `end`);
+ * throws on unknown tags, truncation or trailing bytes.
  * `rowsAsBytes`: an insert, or an update that sent only its new row, comes back as a
  * RawRowChange (its row checked, kept as bytes; the change stream's choice) instead of values.
  */
-export function decodePgOutput(payload: Buffer, rowsAsBytes = false, start = 0): PgOutputMessage {
-  if (payload.length <= start) throw new Error('empty pgoutput message');
-  const r = reader.reset(payload, start); // one reader for every message: decoding never nests
+export function decodePgOutput(payload: Buffer, rowsAsBytes = false, start = 0, end = payload.length): PgOutputMessage {
+  if (end <= start) throw new Error('empty pgoutput message');
+  const r = reader.reset(payload, start, end); // one reader for every message: decoding never nests
   const tag = r.u8();
   const message = rowsAsBytes && (tag === INSERT || tag === UPDATE) ? decodeRowAsBytes(r, tag) : decodeBody(r, tag);
-  if (r.off !== payload.length) {
-    throw new Error(`pgoutput message ${describeByte(tag)} has ${payload.length - r.off} unexpected trailing bytes (decoded ${r.off - start} of ${payload.length - start})`);
+  if (r.off !== end) {
+    throw new Error(`pgoutput message ${describeByte(tag)} has ${end - r.off} unexpected trailing bytes (decoded ${r.off - start} of ${end - start})`);
   }
   return message;
 }
@@ -195,12 +195,14 @@ function namespace(name: string): string {
 class Reader {
   off = 0;
   private start = 0;
+  private end = 0;
   private buf: Buffer = Buffer.alloc(0);
 
-  /** Starts reading the message at `start` of `buf`. */
-  reset(buf: Buffer, start: number): this {
+  /** Starts reading the message buf[start, end). */
+  reset(buf: Buffer, start: number, end: number): this {
     this.buf = buf;
     this.start = start;
+    this.end = end;
     this.off = start;
     return this;
   }
@@ -211,8 +213,8 @@ class Reader {
 
   private need(n: number): number {
     const at = this.off;
-    if (at + n > this.buf.length) {
-      throw new Error(`pgoutput message ${describeByte(this.buf[this.start])} is truncated: needs ${n} bytes at offset ${at - this.start}, has ${this.buf.length - at}`);
+    if (at + n > this.end) {
+      throw new Error(`pgoutput message ${describeByte(this.buf[this.start])} is truncated: needs ${n} bytes at offset ${at - this.start}, has ${this.end - at}`);
     }
     this.off = at + n;
     return at;
@@ -241,7 +243,7 @@ class Reader {
   cstring(): string {
     const start = this.off;
     const end = this.buf.indexOf(0, start);
-    if (end < 0) throw new Error(`pgoutput message ${describeByte(this.buf[this.start])} is truncated: unterminated string at offset ${start - this.start}`);
+    if (end < 0 || end >= this.end) throw new Error(`pgoutput message ${describeByte(this.buf[this.start])} is truncated: unterminated string at offset ${start - this.start}`);
     this.off = end + 1;
     return this.buf.toString('utf8', start, end);
   }

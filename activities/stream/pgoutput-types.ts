@@ -132,19 +132,20 @@ export interface XLogData {
   kind: 'xlogdata';
   walStart: bigint;
   /**
-   * The whole CopyData payload: the XLogData header, then from XLOG_DATA_HEADER on one pgoutput
-   * message. Not a view of the message alone: at ~200,000 frames a second, each view is an
-   * object the collector has to deal with.
+   * The bytes the frame was received in: its pgoutput message is data[at, end). Not a view of
+   * the message: at ~200,000 frames a second, each view is an object the collector deals with.
    */
   data: Buffer;
+  at: number;
+  end: number;
 }
 
-/** Where an XLogData frame's pgoutput message starts: after 'w', its start and end of WAL and its send time. */
+/** The XLogData header before the pgoutput message: 'w', its start and end of WAL, its send time. */
 export const XLOG_DATA_HEADER = 1 + 8 + 8 + 8;
 
 /** The length of an XLogData frame's pgoutput message. */
 export function messageBytes(frame: XLogData): number {
-  return frame.data.length - XLOG_DATA_HEADER;
+  return frame.end - frame.at;
 }
 
 /** Primary keepalive (`k`). */

@@ -18,22 +18,23 @@ const STATUS_UPDATE = 0x72; // 'r'
 const KEEPALIVE_LENGTH = 1 + 8 + 8 + 1;
 const STATUS_UPDATE_LENGTH = 1 + 8 + 8 + 8 + 8 + 1;
 
-/** Parses one whole CopyData payload (as ReplicationStream.read() hands them out). */
-export function parseCopyBothFrame(buf: Buffer): CopyBothFrame {
-  if (buf.length === 0) throw new Error('empty CopyData frame in replication stream');
-  const kind = buf[0];
+/** Parses one whole CopyData payload, buf[start, end) (ReplicationStream hands them out in place). */
+export function parseCopyBothFrame(buf: Buffer, start = 0, end = buf.length): CopyBothFrame {
+  const length = end - start;
+  if (length <= 0) throw new Error('empty CopyData frame in replication stream');
+  const kind = buf[start];
   if (kind === XLOG_DATA) {
-    if (buf.length < XLOG_DATA_HEADER) throw new Error(`truncated XLogData frame: ${buf.length} bytes, header needs ${XLOG_DATA_HEADER}`);
-    // The frame as handed out, not a copy: it is ours alone once replication-stream.ts handed it out.
-    return { kind: 'xlogdata', walStart: buf.readBigUInt64BE(1), data: buf };
+    if (length < XLOG_DATA_HEADER) throw new Error(`truncated XLogData frame: ${length} bytes, header needs ${XLOG_DATA_HEADER}`);
+    // The bytes as received, not a copy: they are ours alone once replication-stream.ts handed them out.
+    return { kind: 'xlogdata', walStart: buf.readBigUInt64BE(start + 1), data: buf, at: start + XLOG_DATA_HEADER, end };
   }
   if (kind === KEEPALIVE) {
-    if (buf.length !== KEEPALIVE_LENGTH) throw new Error(`malformed primary keepalive frame: ${buf.length} bytes, expected ${KEEPALIVE_LENGTH}`);
+    if (length !== KEEPALIVE_LENGTH) throw new Error(`malformed primary keepalive frame: ${length} bytes, expected ${KEEPALIVE_LENGTH}`);
     return {
       kind: 'keepalive',
-      walEnd: buf.readBigUInt64BE(1),
-      sendTimeMicros: pgTimeToUnixMicros(buf.readBigInt64BE(9)),
-      replyRequested: buf[17] !== 0,
+      walEnd: buf.readBigUInt64BE(start + 1),
+      sendTimeMicros: pgTimeToUnixMicros(buf.readBigInt64BE(start + 9)),
+      replyRequested: buf[start + 17] !== 0,
     };
   }
   throw new Error(`unknown replication CopyData message type ${describeByte(kind)}: expected 'w' (XLogData) or 'k' (keepalive)`);

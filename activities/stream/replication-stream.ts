@@ -5,7 +5,7 @@
  * a slice and a push per frame, and a read back out of the Readable's queue. In a drain the
  * stream carries ~200,000 frames a second, and that machinery was a tenth of the worker's CPU
  * and a good part of its garbage. Here each frame is one view of the socket's chunk (a frame
- * that straddles two chunks is copied once), handed out by `read()` only when the stream loop
+ * that straddles two chunks is copied once), handed out by `next()` only when the stream loop
  * asks: the socket is read no faster than frames are taken, so a slow target leaves the backlog
  * in the source's WAL, not in the worker's memory.
  *
@@ -60,11 +60,17 @@ export class ReplicationStream extends EventEmitter implements Submittable {
     connection.query(this.text);
   }
 
+  /** After next() returned true: the CopyData payload is frameBuf[frameStart, frameEnd). */
+  frameBuf: Buffer = EMPTY;
+  frameStart = 0;
+  frameEnd = 0;
+
   /**
-   * The next CopyData payload, or null when none is buffered (wait for 'readable'). The buffer
-   * is a view the caller owns: nothing here writes to it again.
+   * Moves to the next CopyData payload, in place (frameBuf, frameStart, frameEnd: no view is
+   * made, the stream loop's hot path); false when none is buffered (wait for 'readable'). The
+   * bytes are the caller's: nothing here writes to them again.
    */
-  read(): Buffer | null {
+  next(): boolean {
     for (;;) {
       const available = this.chunk.length - this.offset;
       if (available >= MESSAGE_HEADER) {
@@ -74,14 +80,22 @@ export class ReplicationStream extends EventEmitter implements Submittable {
           const type = this.chunk[at];
           if (type === COPY_DATA) {
             this.offset = end;
-            return this.chunk.subarray(at + MESSAGE_HEADER, end);
+            this.frameBuf = this.chunk;
+            this.frameStart = at + MESSAGE_HEADER;
+            this.frameEnd = end;
+            return true;
           }
-          if (!this.control(type, end)) return null;
+          if (!this.control(type, end)) return false;
           continue;
         }
       }
-      if (!this.receive()) return null;
+      if (!this.receive()) return false;
     }
+  }
+
+  /** The next CopyData payload as a buffer of its own (a view), or null when none is buffered. */
+  read(): Buffer | null {
+    return this.next() ? this.frameBuf.subarray(this.frameStart, this.frameEnd) : null;
   }
 
   /** Sends one CopyData message (a standby status update); held until the copy has started. */

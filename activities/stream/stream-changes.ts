@@ -45,7 +45,7 @@ import { FrameReader } from './frame-reader';
 import { ReplicationStream } from './replication-stream';
 import { formatLsn, parseLsn } from '../../common/lsn';
 import { decodePgOutput } from './pgoutput-decoder';
-import { messageBytes, XLOG_DATA_HEADER, type PrimaryKeepalive, type LogicalMessage, type XLogData } from './pgoutput-types';
+import { messageBytes, type PrimaryKeepalive, type LogicalMessage, type XLogData } from './pgoutput-types';
 import { RelationCache } from './relation-cache';
 import { StreamMeter } from './stream-meter';
 import { StreamMetrics } from '../metrics';
@@ -221,7 +221,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
           onKeepalive(frame, now);
         } else if (frame?.kind === 'xlogdata') {
           if (frame.walStart > meter.received) meter.received = frame.walStart;
-          const message = decodePgOutput(frame.data, true, XLOG_DATA_HEADER); // rows kept as bytes: raw-row-change.ts
+          const message = decodePgOutput(frame.data, true, frame.at, frame.end); // rows kept as bytes: raw-row-change.ts
           switch (message.tag) {
             case 'begin':
               if (hold.blocks(message.finalLsn)) {

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FrameReader } from '../../activities/stream/frame-reader';
@@ -27,6 +28,35 @@ describe('FrameReader', () => {
     stream.write(keepalive(2n));
     expect(await next(reader, 100)).toMatchObject({ kind: 'keepalive', walEnd: 1n });
     expect(await next(reader, 100)).toMatchObject({ kind: 'keepalive', walEnd: 2n });
+  });
+
+  it('takes frames in place from a source that hands them out so (ReplicationStream), never as buffers of their own', async () => {
+    const xlog = Buffer.concat([Buffer.from('w'), Buffer.alloc(24), Buffer.from('message')]);
+    const bytes = Buffer.concat([keepalive(3n), xlog]);
+    const frames = [
+      [0, 18],
+      [18, bytes.length],
+    ];
+    const source = Object.assign(new EventEmitter(), {
+      frameBuf: bytes,
+      frameStart: 0,
+      frameEnd: 0,
+      next() {
+        const f = frames.shift();
+        if (!f) return false;
+        [this.frameStart, this.frameEnd] = f;
+        return true;
+      },
+      read(): Buffer | null {
+        throw new Error('read() is the slow path');
+      },
+    });
+    const reader = new FrameReader(source);
+    expect(reader.take()).toMatchObject({ kind: 'keepalive', walEnd: 3n });
+    const frame = reader.take();
+    expect(frame).toMatchObject({ kind: 'xlogdata', at: 18 + 25, end: bytes.length });
+    expect(frame?.kind === 'xlogdata' && frame.data).toBe(bytes);
+    expect(reader.take()).toBeUndefined();
   });
 
   it('gives up after the time limit when nothing arrives, and wakes up as soon as a frame does', async () => {

@@ -313,6 +313,24 @@ describe('decodePgOutput of a message inside a frame (from an offset)', () => {
     expect(() => decodePgOutput(header, false, XLOG_DATA_HEADER)).toThrow(/empty pgoutput message/);
   });
 
+  it('reads nothing past the end of its message, though the bytes go on (the next frame)', () => {
+    const values: TupleValue[] = ['1', 'two'];
+    const insert = new Msg('I').uint32(9).byte('N').tuple(values).build();
+    const next = new Msg('C').byte(0).uint64(1n).uint64(2n).int64(0n).build();
+    const chunk = Buffer.concat([header, insert, next]);
+    const end = XLOG_DATA_HEADER + insert.length;
+    const row = decodePgOutput(chunk, true, XLOG_DATA_HEADER, end) as RawRowChange;
+    expect(row.newTuple).toEqual(values);
+    expect(decodePgOutput(chunk, false, XLOG_DATA_HEADER, end)).toEqual({ tag: 'insert', relationId: 9, newTuple: values });
+    // cut short inside the row: truncated, although the following bytes could be read
+    expect(() => decodePgOutput(chunk, true, XLOG_DATA_HEADER, end - 2)).toThrow(/truncated: needs 3 bytes/);
+    expect(() => decodePgOutput(chunk, false, XLOG_DATA_HEADER, end - 2)).toThrow(/truncated: needs 3 bytes/);
+    // a string whose NUL lies past the end is unterminated
+    const origin = new Msg('O').uint64(1n).cstring('name').build();
+    const withOrigin = Buffer.concat([origin, next]);
+    expect(() => decodePgOutput(withOrigin, false, 0, origin.length - 1)).toThrow(/unterminated string/);
+  });
+
   it('decodes the next message cleanly after one that failed half way', () => {
     expect(() => decodePgOutput(framed(new Msg('I').uint32(1).byte('N').int16(1).byte('t').int32(10).build()), true, XLOG_DATA_HEADER)).toThrow(/truncated/);
     expect(decodePgOutput(new Msg('D').uint32(7).byte('K').tuple(['2']).build())).toEqual({ tag: 'delete', relationId: 7, oldKind: 'key', oldTuple: ['2'] });

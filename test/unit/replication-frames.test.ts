@@ -65,11 +65,25 @@ describe('parseCopyBothFrame', () => {
     const payload = Buffer.from('B\u0000payload ☃');
     const buf = Buffer.concat([Buffer.from('w'), u64(0x16_b374d848n), u64(2n ** 63n + 7n), i64(PG_MICROS), payload]);
     const frame = parseCopyBothFrame(buf);
-    expect(frame).toEqual({ kind: 'xlogdata', walStart: 0x16_b374d848n, data: buf });
-    // the frame as received, not a copy; its message from XLOG_DATA_HEADER on
+    expect(frame).toEqual({ kind: 'xlogdata', walStart: 0x16_b374d848n, data: buf, at: XLOG_DATA_HEADER, end: buf.length });
+    // the bytes as received, not a copy; its message from `at` to `end`
     expect(frame.kind === 'xlogdata' && frame.data).toBe(buf);
-    expect(frame.kind === 'xlogdata' && frame.data.subarray(XLOG_DATA_HEADER)).toEqual(payload);
+    expect(frame.kind === 'xlogdata' && frame.data.subarray(frame.at, frame.end)).toEqual(payload);
     expect(frame.kind === 'xlogdata' && messageBytes(frame)).toBe(payload.length);
+  });
+
+  it('parses a frame in place, inside the bytes of others', () => {
+    const xlog = Buffer.concat([Buffer.from('w'), u64(9n), u64(10n), i64(0n), Buffer.from('I-message')]);
+    const keepalive = Buffer.concat([Buffer.from('k'), u64(11n), i64(PG_MICROS), Buffer.from([1])]);
+    const chunk = Buffer.concat([Buffer.from('junk'), xlog, keepalive, Buffer.from('more')]);
+    const frame = parseCopyBothFrame(chunk, 4, 4 + xlog.length);
+    expect(frame).toMatchObject({ kind: 'xlogdata', walStart: 9n, at: 4 + XLOG_DATA_HEADER, end: 4 + xlog.length });
+    expect(frame.kind === 'xlogdata' && frame.data.toString('utf8', frame.at, frame.end)).toBe('I-message');
+    const at = 4 + xlog.length;
+    expect(parseCopyBothFrame(chunk, at, at + keepalive.length)).toEqual({ kind: 'keepalive', walEnd: 11n, sendTimeMicros: UNIX_MICROS, replyRequested: true });
+    expect(() => parseCopyBothFrame(chunk, at, at + keepalive.length - 1)).toThrow(/malformed primary keepalive frame: 17 bytes/);
+    expect(() => parseCopyBothFrame(chunk, 4, 4 + 20)).toThrow(/truncated XLogData frame: 20 bytes/);
+    expect(() => parseCopyBothFrame(chunk, 4, 4)).toThrow(/empty CopyData frame/);
   });
 
   it('parses XLogData with an empty payload', () => {

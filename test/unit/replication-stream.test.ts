@@ -67,6 +67,27 @@ describe('ReplicationStream', () => {
     }
   });
 
+  it('hands out the same payloads in place with next(), in the bytes they were received in', async () => {
+    const frames = ['w-first', 'k', 'x'.repeat(150_000), 'w-last']; // one spans chunks of 64 KiB
+    const bytes = Buffer.concat([COPY_BOTH_RESPONSE, ...frames.map(copyData)]);
+    for (const cut of [3, 4096, 65_536, bytes.length]) {
+      const { conn, stream } = start();
+      const got: string[] = [];
+      const chunks = new Set<Buffer>();
+      for (let at = 0; at < bytes.length; at += cut) {
+        conn.feed(bytes.subarray(at, at + cut));
+        await tick();
+        while (stream.next()) {
+          got.push(stream.frameBuf.toString('utf8', stream.frameStart, stream.frameEnd));
+          chunks.add(stream.frameBuf);
+        }
+      }
+      expect(got).toEqual(frames);
+      // whole chunks: several frames share one when the bytes came together
+      if (cut === bytes.length) expect(chunks.size).toBe(1);
+    }
+  });
+
   it("says 'readable' when bytes arrive, and keeps the frames it has not handed out", async () => {
     const { conn, stream } = start();
     let readable = 0;
