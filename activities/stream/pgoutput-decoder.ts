@@ -39,6 +39,8 @@ const MESSAGE_TRANSACTIONAL = 1;
 const COLUMN_IS_KEY = 1;
 
 /** Tags pgoutput only sends for options pgferry never sets. */
+const EMPTY = Buffer.alloc(0);
+
 const NOT_REQUESTED: Record<string, string> = {
   S: 'stream start',
   E: 'stream stop',
@@ -60,12 +62,16 @@ const NOT_REQUESTED: Record<string, string> = {
 export function decodePgOutput(payload: Buffer, rowsAsBytes = false, start = 0, end = payload.length): PgOutputMessage {
   if (end <= start) throw new Error('empty pgoutput message');
   const r = reader.reset(payload, start, end); // one reader for every message: decoding never nests
-  const tag = r.u8();
-  const message = rowsAsBytes && (tag === INSERT || tag === UPDATE) ? decodeRowAsBytes(r, tag) : decodeBody(r, tag);
-  if (r.off !== end) {
-    throw new Error(`pgoutput message ${describeByte(tag)} has ${end - r.off} unexpected trailing bytes (decoded ${r.off - start} of ${end - start})`);
+  try {
+    const tag = r.u8();
+    const message = rowsAsBytes && (tag === INSERT || tag === UPDATE) ? decodeRowAsBytes(r, tag) : decodeBody(r, tag);
+    if (r.off !== end) {
+      throw new Error(`pgoutput message ${describeByte(tag)} has ${end - r.off} unexpected trailing bytes (decoded ${r.off - start} of ${end - start})`);
+    }
+    return message;
+  } finally {
+    r.release(); // the reader outlives the message: it must not keep its bytes
   }
-  return message;
 }
 
 function decodeBody(r: Reader, tag: number): PgOutputMessage {
@@ -196,7 +202,12 @@ class Reader {
   off = 0;
   private start = 0;
   private end = 0;
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
+
+  /** Lets go of the message's bytes. */
+  release(): void {
+    this.buf = EMPTY;
+  }
 
   /** Starts reading the message buf[start, end). */
   reset(buf: Buffer, start: number, end: number): this {

@@ -4,8 +4,8 @@
  * pg-copy-streams' `both` does this job generically: a Duplex in object mode, a buffer list,
  * a slice and a push per frame, and a read back out of the Readable's queue. In a drain the
  * stream carries ~200,000 frames a second, and that machinery was a tenth of the worker's CPU
- * and a good part of its garbage. Here each frame is one view of the socket's chunk (a frame
- * that straddles two chunks is copied once), handed out by `next()` only when the stream loop
+ * and a good part of its garbage. Here each frame is read in place in the socket's chunk (a
+ * frame that straddles two chunks is copied once), handed out by `next()` only when the stream loop
  * asks: the socket is read no faster than frames are taken, so a slow target leaves the backlog
  * in the source's WAL, not in the worker's memory.
  *
@@ -47,6 +47,10 @@ export class ReplicationStream extends EventEmitter implements Submittable {
   private copying = false;
   private unsent: Buffer[] = [];
   private readonly onReadable = () => this.emit('readable');
+  /** After next() returned true: the CopyData payload is frameBuf[frameStart, frameEnd). */
+  frameBuf: Buffer = EMPTY;
+  frameStart = 0;
+  frameEnd = 0;
 
   /** `text`: the START_REPLICATION command. */
   constructor(private readonly text: string) {
@@ -59,11 +63,6 @@ export class ReplicationStream extends EventEmitter implements Submittable {
     this.giveSocketBack = takeSocket(connection.stream, this.onReadable);
     connection.query(this.text);
   }
-
-  /** After next() returned true: the CopyData payload is frameBuf[frameStart, frameEnd). */
-  frameBuf: Buffer = EMPTY;
-  frameStart = 0;
-  frameEnd = 0;
 
   /**
    * Moves to the next CopyData payload, in place (frameBuf, frameStart, frameEnd: no view is
