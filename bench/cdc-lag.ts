@@ -124,6 +124,8 @@ const CONFIRMED_SQL = `SELECT (confirmed_flush_lsn - '0/0')::text AS confirmed F
 /** Between polls of a wait for a position: never longer than this, never shorter than that. */
 const POLL_MAX_MS = 20;
 const POLL_MIN_MS = 2;
+/** Until the slot moves there is no rate to go by. */
+const POLL_UNTIL_MOVED_MS = 10;
 
 /**
  * How long to wait before the next poll: a quarter of the time the rest should take at the rate
@@ -133,7 +135,7 @@ const POLL_MIN_MS = 2;
  * 3 s drain.
  */
 export function nextPollMs(remainingBytes: number, movedBytes: number, elapsedMs: number): number {
-  if (movedBytes <= 0 || elapsedMs <= 0) return 10;
+  if (movedBytes <= 0 || elapsedMs <= 0) return POLL_UNTIL_MOVED_MS;
   const etaMs = remainingBytes / (movedBytes / elapsedMs);
   return Math.min(POLL_MAX_MS, Math.max(POLL_MIN_MS, Math.floor(etaMs / 4)));
 }
@@ -152,15 +154,16 @@ export async function waitConfirmed(source: PgCluster, db: string, slot: string,
     for (;;) {
       const { rows: [r] } = await client.query<{ confirmed: string | null }>(CONFIRMED_SQL, [slot]);
       const now = Date.now();
+      let wait = POLL_UNTIL_MOVED_MS;
       if (r && r.confirmed !== null) {
         last = Number(r.confirmed);
         if (last >= lsn) return now - since;
         first ??= { confirmed: last, at: now };
+        wait = nextPollMs(lsn - last, last - first.confirmed, now - first.at);
       }
       if (now - since > timeoutMs) {
         throw new Error(`slot ${slot} did not confirm the end of the load within ${(timeoutMs / 1000).toFixed(0)} s: ${last !== undefined ? `${((lsn - last) / 1048576).toFixed(1)} MB still to go` : 'no such slot'}`);
       }
-      const wait = last !== undefined && first ? nextPollMs(lsn - last, last - first.confirmed, now - first.at) : 10;
       await new Promise((r) => setTimeout(r, wait));
     }
   } finally {

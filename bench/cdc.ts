@@ -20,14 +20,13 @@ import { startTemporalServer, type TemporalServer } from '../launch/temporal';
 import { repoRoot } from '../launch/repo-root';
 import type { CdcContender, CdcContext } from './cdc-contender';
 import { countCpu } from './cdc-cpu';
-import { pidByCommandLine, postmasterPid, TICKS } from './proc-times';
-import { currentLsn, sampleLag, sentPosition, slotPosition, slotRereadBytes, summarize, waitConfirmed, type LagSample } from './cdc-lag';
+import { pidByCommandLine } from './proc-times';
+import { currentLsn, sampleLag, sentPosition, slotPosition, summarize, waitConfirmed, type LagSample } from './cdc-lag';
 import { nativeReplication } from './cdc-native';
 import { buildPgbenchDatabase, compareCounts, runLoad } from './cdc-pgbench';
 import { failureChain, pgferryContender } from './cdc-pgferry';
 import { BENCH_SETTINGS } from './settings';
-import { interruptTicks, tcpSegmentsSent } from './net-counters';
-import { ProcessTitleSampler, type KindTotals } from './process-titles';
+import { watchDrain } from './drain-diagnostics';
 import { drainTps, renderCdcReport, type CdcResult, type DrainResult } from './cdc-report';
 import { arg } from './bench-helpers';
 
@@ -73,14 +72,6 @@ function pausedMoves(samples: LagSample[], loadStartedAt: number): string {
   return moves.join(', ');
 }
 
-/** A cluster's CPU seconds by kind of process (user+system, of which system), the busiest first. */
-function kindsLine(kinds: KindTotals[]): string {
-  return kinds
-    .filter((k) => k.seconds >= 0.05)
-    .map((k) => `${k.kind} ${k.seconds.toFixed(2)} (sys ${k.systemSeconds.toFixed(2)})`)
-    .join(', ');
-}
-
 /** (2) The load with the apply paused, then the backlog drained. */
 async function drain(ctx: CdcContext, c: CdcContender, seconds: number, result: CdcResult, round: number): Promise<void> {
   await settle(ctx, c.slot());
@@ -102,25 +93,13 @@ async function drain(ctx: CdcContext, c: CdcContender, seconds: number, result: 
   const appliedWhilePausedBytes = Math.max(0, after.confirmed - Math.max(before.confirmed, load.startLsn));
   if (appliedWhilePausedBytes) console.log(`    applied while paused: ${pausedMoves(samples, load.endedAt - load.seconds * 1000)}`);
   const sent = await sentPosition(ctx.source, ctx.db, c.slot());
-  const reread = await slotRereadBytes(ctx.source, ctx.db, c.slot());
-  // Titles once a second: the drain's processes live through it, and sampling costs the 2 cores the contenders share.
-  const kinds = { source: new ProcessTitleSampler(postmasterPid(ctx.source), 1000), target: new ProcessTitleSampler(postmasterPid(ctx.target), 1000) };
-  kinds.source.start();
-  kinds.target.start();
-  const segmentsBefore = tcpSegmentsSent();
-  const interruptsBefore = interruptTicks();
-  const benchBefore = process.cpuUsage();
+  const watch = await watchDrain(ctx.source, ctx.target, ctx.db, c.slot());
   const cpu = countCpu(ctx.source, ctx.target, { worker: c.workerPid?.(), temporal: ctx.temporalPid });
   const resumedAt = Date.now();
   await c.resume();
   const drainMs = await waitConfirmed(ctx.source, ctx.db, c.slot(), load.endLsn, resumedAt, CATCH_UP_TIMEOUT_MS);
   const cpuSeconds = cpu.stop();
-  const byKind = { source: kinds.source.stop(), target: kinds.target.stop() };
-  const segments = tcpSegmentsSent() - segmentsBefore;
-  const interrupts = (interruptTicks() - interruptsBefore) / TICKS;
-  const benchCpu = process.cpuUsage(benchBefore);
-  console.log(`    TCP segments sent ${segments} (${(segments / (load.transactions || 1)).toFixed(2)} per transaction); interrupts ${interrupts.toFixed(2)} CPU-s; this benchmark process ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(2)} CPU-s`);
-  console.log(`    slot re-read at resume: ${reread === undefined ? '?' : (reread / 1048576).toFixed(1)} MB; source ${kindsLine(byKind.source)}; target ${kindsLine(byKind.target)}`);
+  for (const line of watch.stop(load.transactions)) console.log(`    ${line}`);
   const sentBeforeResumeBytes = Math.max(0, sent - after.confirmed);
   const d: DrainResult = { round, load, backlogBytes: load.endLsn - after.confirmed, appliedWhilePausedBytes, sentBeforeResumeBytes, drainMs, cpu: cpuSeconds, peakRssBytes: c.peakRssBytes?.(), mismatches: [] };
   result.drains.push(d);

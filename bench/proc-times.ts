@@ -56,8 +56,19 @@ export function allProcesses(): Map<number, ProcTimes> {
 
 /** Busy ticks of the whole machine since boot, from /proc/stat: user, nice, system, irq, softirq and steal (all but idle and iowait). */
 export function machineBusyTicks(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const f = machineTicks();
   return f.slice(0, 8).reduce((a, b) => a + b, 0) - f[3] - f[4];
+}
+
+/** Ticks the kernel spent in interrupts and soft interrupts (network receive on loopback), which /proc/<pid>/stat charges to no process. */
+export function interruptTicks(): number {
+  const f = machineTicks();
+  return f[5] + f[6];
+}
+
+/** /proc/stat's first line: user, nice, system, idle, iowait, irq, softirq, steal, ... ticks. */
+function machineTicks(): number[] {
+  return readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
 }
 
 /** The same in CPU seconds. */

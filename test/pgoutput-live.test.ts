@@ -128,9 +128,9 @@ describe('pgoutput over a real replication stream', () => {
     let clock: bigint | undefined = undefined; // undefined: the current time
     let failure: Error | undefined;
     stream.on('error', (err: Error) => (failure ??= err));
-    const onFrame = (chunk: Buffer) => {
+    const onFrame = () => {
       try {
-        const frame = parseCopyBothFrame(chunk);
+        const frame = parseCopyBothFrame(stream.frameBuf, stream.frameStart, stream.frameEnd);
         if (frame.kind === 'keepalive') {
           keepalives++;
           if (frame.replyRequested && !ending) {
@@ -146,7 +146,7 @@ describe('pgoutput over a real replication stream', () => {
       }
     };
     stream.on('readable', () => {
-      for (let chunk = stream.read(); chunk !== null; chunk = stream.read()) onFrame(chunk);
+      while (stream.next()) onFrame();
     });
 
     const isLast = (m: PgOutputMessage) => m.tag === 'message' && !m.transactional;

@@ -13,22 +13,18 @@
 import type { CopyBothFrame } from './pgoutput-types';
 import { parseCopyBothFrame } from './replication-frames';
 
-/** Where the frames come from: a ReplicationStream, or any Readable in object mode with one CopyData payload per chunk. */
+/**
+ * Where the frames come from: a ReplicationStream. It hands each CopyData payload out in place,
+ * frameBuf[frameStart, frameEnd) after next() returned true, without a buffer per frame.
+ */
 export interface FrameSource {
-  read(): Buffer | null;
-  on(event: 'readable' | 'end', listener: () => void): unknown;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-}
-
-/** A source that hands out frames in place, without a buffer per frame (ReplicationStream). */
-interface InPlaceFrameSource extends FrameSource {
   next(): boolean;
   readonly frameBuf: Buffer;
   readonly frameStart: number;
   readonly frameEnd: number;
+  on(event: 'readable' | 'end', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
 }
-
-const inPlace = (s: FrameSource): s is InPlaceFrameSource => typeof (s as Partial<InPlaceFrameSource>).next === 'function';
 
 /**
  * How long a wait lets data gather after the first of it arrives, before the stream loop reads.
@@ -47,13 +43,11 @@ export class FrameReader {
   private ended = false;
   private failure: unknown;
   private wake?: (gather: boolean) => void;
-  private readonly inPlace?: InPlaceFrameSource;
 
   constructor(
     private readonly stream: FrameSource,
     private readonly gatherMs = READ_GATHER_MS,
   ) {
-    if (inPlace(stream)) this.inPlace = stream;
     stream.on('readable', () => this.wake?.(true));
     stream.on('end', () => {
       this.ended = true;
@@ -108,13 +102,8 @@ export class FrameReader {
   /** A frame already received, without waiting: the fast path while catching up. */
   take(): CopyBothFrame | undefined {
     if (this.failure) throw this.failure;
-    const source = this.inPlace;
-    if (source) {
-      if (source.next()) return parseCopyBothFrame(source.frameBuf, source.frameStart, source.frameEnd);
-    } else {
-      const chunk = this.stream.read();
-      if (chunk !== null) return parseCopyBothFrame(chunk);
-    }
+    const s = this.stream;
+    if (s.next()) return parseCopyBothFrame(s.frameBuf, s.frameStart, s.frameEnd);
     if (this.ended) {
       const err = new Error('Connection terminated: the source ended the replication stream') as Error & { code: string };
       err.code = '08006';

@@ -92,11 +92,6 @@ export class ReplicationStream extends EventEmitter implements Submittable {
     }
   }
 
-  /** The next CopyData payload as a buffer of its own (a view), or null when none is buffered. */
-  read(): Buffer | null {
-    return this.next() ? this.frameBuf.subarray(this.frameStart, this.frameEnd) : null;
-  }
-
   /** Sends one CopyData message (a standby status update); held until the copy has started. */
   write(payload: Buffer): boolean {
     const message = Buffer.allocUnsafe(MESSAGE_HEADER + payload.length);

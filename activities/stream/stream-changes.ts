@@ -248,8 +248,9 @@ export function makeStreamChanges(deps: ActivityDeps) {
               if (!transaction.skipping) {
                 const change = gates.admit(message, transaction.finalLsn); // none: the copy holds it already
                 if (change) addChange(relations.table(message.relationId), change);
-                batchWindow.received(messageBytes(frame));
-                pace.take(messageBytes(frame));
+                const bytes = messageBytes(frame);
+                batchWindow.received(bytes);
+                pace.take(bytes);
               }
               break;
             case 'truncate':

@@ -1,0 +1,28 @@
+/**
+ * A FrameSource (frame-reader.ts) over a Readable in object mode carrying one CopyData payload
+ * per chunk: unit tests write frames to a PassThrough and the reader takes them in place, as it
+ * does from a ReplicationStream.
+ */
+import type { Readable } from 'node:stream';
+import type { FrameSource } from '../../activities/stream/frame-reader';
+
+export function frameSourceOf(readable: Readable): FrameSource {
+  const source = {
+    frameBuf: Buffer.alloc(0) as Buffer,
+    frameStart: 0,
+    frameEnd: 0,
+    next(): boolean {
+      const chunk = readable.read() as Buffer | null;
+      if (chunk === null) return false;
+      source.frameBuf = chunk;
+      source.frameStart = 0;
+      source.frameEnd = chunk.length;
+      return true;
+    },
+    on(event: string, listener: (...args: any[]) => void) {
+      readable.on(event, listener);
+      return source;
+    },
+  };
+  return source as FrameSource;
+}
