@@ -6,7 +6,7 @@ import type { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeBatch } from '../activities/stream/change-batch';
 import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValue, type UpdateMessage } from '../activities/stream/pgoutput-types';
-import { readTargetColumns, type ApplyTable } from '../activities/stream/target-table';
+import { keyOrderOf, readTargetColumns, type ApplyTable } from '../activities/stream/target-table';
 import type { Operation } from '../common/spec';
 import { startPostgres, type PgCluster } from '../launch/postgres';
 import { RawRowChange } from '../activities/stream/raw-row-change';
@@ -50,7 +50,8 @@ async function table(schema: string, name: string, key: string[], operations = A
   const columns = await readTargetColumns(client, schema, name);
   const keyColumns = key.map((k) => columns.findIndex((c) => c.name === k));
   if (keyColumns.includes(-1)) throw new Error(`no key column ${key.join(',')} in ${name}`);
-  return { schema, name, columns, keyColumns, operations, partitioned: columns.partitioned };
+  const keyOrder = keyOrderOf(columns, columns, keyColumns);
+  return { schema, name, columns, keyColumns, operations, partitioned: columns.partitioned, ...(keyOrder ? { keyOrder } : {}) };
 }
 
 /** A tuple in the table's column order; columns not given are NULL. */
@@ -105,6 +106,56 @@ describe('readTargetColumns', () => {
     expect(columns.generated).toEqual(['g']);
     expect(columns.partitioned).toBe(false);
     await expect(readTargetColumns(client, 'public', 'nope')).rejects.toThrow('table "public"."nope" does not exist in the target');
+  });
+
+  it('lets upserts go in key order only where the order of rows cannot matter', async () => {
+    await sql(`CREATE TABLE ko_int (id bigint PRIMARY KEY, v text);
+               CREATE TABLE ko_uuid (id uuid PRIMARY KEY, v text);
+               CREATE TABLE ko_text (id text PRIMARY KEY, v text);
+               CREATE TABLE ko_pair (a int, b int, PRIMARY KEY (a, b));
+               CREATE TABLE ko_unique (id int PRIMARY KEY, code text UNIQUE);
+               CREATE TABLE ko_exclude (id int PRIMARY KEY, c circle, EXCLUDE USING gist (c WITH &&));
+               CREATE TABLE ko_always (id int PRIMARY KEY, v text);
+               CREATE TABLE ko_origin (id int PRIMARY KEY, v text);
+               CREATE TABLE ko_parts (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+               CREATE TABLE ko_parts_1 PARTITION OF ko_parts FOR VALUES FROM (0) TO (100);
+               CREATE FUNCTION ko_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+               CREATE TRIGGER ko_t BEFORE INSERT ON ko_always FOR EACH ROW EXECUTE FUNCTION ko_noop();
+               ALTER TABLE ko_always ENABLE ALWAYS TRIGGER ko_t;
+               CREATE TRIGGER ko_t BEFORE INSERT ON ko_origin FOR EACH ROW EXECUTE FUNCTION ko_noop();`);
+    const orderOf = async (name: string, key = ['id']) => (await table('public', name, key)).keyOrder ?? 'none';
+    expect(await orderOf('ko_int')).toBe('number');
+    expect(await orderOf('ko_uuid')).toBe('text');
+    expect(await orderOf('ko_text')).toBe('none'); // a collation's order is not JS's
+    expect(await orderOf('ko_pair', ['a', 'b'])).toBe('none');
+    expect(await orderOf('ko_unique')).toBe('none');
+    expect(await orderOf('ko_exclude')).toBe('none');
+    expect(await orderOf('ko_always')).toBe('none'); // fires during the apply
+    expect(await orderOf('ko_origin')).toBe('number'); // does not (session_replication_role = replica)
+    expect(await orderOf('ko_parts')).toBe('none'); // partitions may have unique indexes of their own
+    expect((await readTargetColumns(client, 'public', 'ko_unique')).reorderable).toBe(false);
+  });
+});
+
+describe('upserts in key order', () => {
+  it('writes every row of a shuffled batch, integer and uuid keys alike', async () => {
+    await sql('CREATE TABLE kos (id int PRIMARY KEY, v text); CREATE TABLE kou (id uuid PRIMARY KEY, v text)');
+    await sql("INSERT INTO kos SELECT g, 'old' FROM generate_series(1, 500) g");
+    const [kos, kou] = [await table('public', 'kos', ['id']), await table('public', 'kou', ['id'])];
+    expect([kos.keyOrder, kou.keyOrder]).toEqual(['number', 'text']);
+    const ids = Array.from({ length: 1000 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
+    const uuids = ids.map((i) => md5(String(i)).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5'));
+    const batch = new ChangeBatch();
+    ids.forEach((id, i) => {
+      batch.add(kos, ins(kos, { id: String(id), v: `new ${id}` }));
+      batch.add(kou, ins(kou, { id: uuids[i], v: `new ${id}` }));
+    });
+    await applyBatch(batch);
+    expect(await sql("SELECT count(*)::int AS n, count(*) FILTER (WHERE v = 'new ' || id)::int AS right FROM kos")).toEqual([{ n: 1000, right: 1000 }]);
+    expect(await sql("SELECT count(*)::int AS n, count(DISTINCT v)::int AS distinct FROM kou WHERE v LIKE 'new %'")).toEqual([{ n: 1000, distinct: 1000 }]);
+    // The empty table took its rows in the order they came: the uuids' order, not the batch's.
+    const stored = (await sql<{ id: string }>('SELECT id::text FROM kou ORDER BY ctid')).map((r) => r.id);
+    expect(stored).toEqual([...uuids].sort());
   });
 });
 

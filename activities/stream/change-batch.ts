@@ -34,7 +34,7 @@ import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValu
 import { binaryTextArray, TextArrayBuilder } from './binary-text-array';
 import { RawRowChange } from './raw-row-change';
 import { allInOrder } from './queued-queries';
-import { tableSql, updatable, type ApplyTable, type MatchCode } from './target-table';
+import { tableSql, updatable, type ApplyTable, type KeyOrder, type MatchCode } from './target-table';
 
 export type RowChange = InsertMessage | UpdateMessage | DeleteMessage;
 
@@ -469,13 +469,13 @@ function planKeyed(table: ApplyTable, states: Map<string, KeyState>, out: Planne
   const sql = tableSql(table);
   const keys = table.keyColumns;
   const deleted: string[][] = keys.map(() => []);
-  const full: Row[] = [];
+  const full: KeyState[] = [];
   const partial = new Map<string, { set: number[]; states: KeyState[] }>();
   for (const state of states.values()) {
     if (state.deleted) for (let j = 0; j < keys.length; j += 1) deleted[j].push(keyPart(state.key, j));
     if (!state.row) continue;
     if (state.full) {
-      full.push(state.row);
+      full.push(state);
       continue;
     }
     const set = setColumns(table, rowValues(state.row), false);
@@ -489,12 +489,26 @@ function planKeyed(table: ApplyTable, states: Map<string, KeyState>, out: Planne
   if (deleted[0].length > 0) out.push({ table: target, what: 'delete', text: sql.deleteKeys(), values: deleted, rows: deleted[0].length });
   if (full.length > 0) {
     const all = table.columns.map((_, i) => i);
-    out.push({ table: target, what: 'upsert', text: sql.insertRows(), values: byColumn(full, all), rows: full.length });
+    const rows = (table.keyOrder ? inKeyOrder(full, table.keyOrder) : full).map((s) => s.row!);
+    out.push({ table: target, what: 'upsert', text: sql.insertRows(), values: byColumn(rows, all), rows: rows.length });
   }
   for (const { set, states: group } of partial.values()) {
     const values = [...keys.map((_, j) => group.map((s) => keyPart(s.key, j))), ...byColumn(group.map((s) => rowValues(s.row!)), set)];
     out.push({ table: target, what: 'update', text: sql.updateRows(set), values, rows: group.length, mustAffect: group.length });
   }
+}
+
+/**
+ * Full rows of a one-column key, sorted by it (ApplyTable.keyOrder): the upsert then finds the
+ * target's index and heap pages in order. Numbers are parsed once, not per comparison.
+ */
+function inKeyOrder(states: KeyState[], order: KeyOrder): KeyState[] {
+  if (order === 'text') return states.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const keys = states.map((s) => Number(s.key));
+  return keys
+    .map((_, i) => i)
+    .sort((a, b) => keys[a] - keys[b])
+    .map((i) => states[i]);
 }
 
 function keyChangeStatement(table: ApplyTable, oldKey: Key, row: TupleValue[]): PlannedStatement {

@@ -12,7 +12,7 @@ import { FailureType } from '../../common/failure-types';
 import type { Operation } from '../../common/spec';
 import type { OperationsConfig } from '../../common/stream';
 import type { RelationMessage } from './pgoutput-types';
-import { readTargetColumns, type ApplyTable } from './target-table';
+import { keyOrderOf, readTargetColumns, type ApplyTable } from './target-table';
 import type { StreamMapping } from './stream-mapping';
 
 /** A column as compared across definitions: its name and type as format_type prints it. */
@@ -94,6 +94,8 @@ export class RelationCache {
       );
     }
     const table: ApplyTable = { schema: target.schema, name: target.name, columns, keyColumns, operations, partitioned: targetColumns.partitioned };
+    const keyOrder = keyOrderOf(targetColumns, columns, keyColumns);
+    if (keyOrder) table.keyOrder = keyOrder;
     if (selection && (keep.length < message.columns.length || selection.where)) {
       table.source = { keep: keep.length < message.columns.length ? keep : undefined };
       if (selection.where) {

@@ -268,6 +268,40 @@ describe('ChangeBatch at scale', () => {
   });
 });
 
+describe('ChangeBatch upserts in key order', () => {
+  const upsertedKeys = (t: ApplyTable, keys: string[]) => {
+    const b = new ChangeBatch();
+    for (const k of keys) b.add(t, ins(k, `v${k}`, 'x'));
+    const [upsert] = b.plan();
+    expect(upsert.what).toBe('upsert');
+    // Every column's array in the same order: the rows stay whole.
+    expect(upsert.values[1]).toEqual((upsert.values[0] as string[]).map((k) => `v${k}`));
+    return upsert.values[0];
+  };
+
+  it('sorts an integer key by number, not as text, when the table allows it', () => {
+    const keys = ['10', '9', '-3', '100', '2', '9007199254740993'];
+    expect(upsertedKeys(keyed({ keyOrder: 'number' }), keys)).toEqual(['-3', '2', '9', '10', '100', '9007199254740993']);
+  });
+
+  it('sorts a uuid key as its text', () => {
+    const uuids = ['f0000000-0000-4000-8000-000000000000', '0a000000-0000-4000-8000-000000000000', '09000000-0000-4000-8000-000000000000'];
+    const t = keyed({ columns: [col('id', 'uuid'), col('v'), col('big')], keyOrder: 'text' });
+    expect(upsertedKeys(t, uuids)).toEqual([uuids[2], uuids[1], uuids[0]]);
+  });
+
+  it('keeps the order the final states arose in otherwise (another unique index may care)', () => {
+    expect(upsertedKeys(keyed(), ['10', '9', '100'])).toEqual(['10', '9', '100']);
+  });
+
+  it('sorts rows kept as bytes the same way', () => {
+    const t = keyed({ keyOrder: 'number' });
+    const b = new ChangeBatch();
+    for (const k of ['3', '1', '2']) b.add(t, streamed(ins(k, `v${k}`, 'x')));
+    expect(Buffer.from(b.plan()[0].values[0] as Buffer)).toEqual(binaryTextArray(['1', '2', '3']));
+  });
+});
+
 /** A plan with every row set as the binary array the target gets. */
 const asSent = (plan: PlannedStatement[]) =>
   plan.map((p) => ({ ...p, values: p.values.map((v) => (Array.isArray(v) ? binaryTextArray(v as Array<string | null>) : v)) }));
