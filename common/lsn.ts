@@ -26,6 +26,26 @@ export function formatLsn(lsn: bigint): string {
   return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & LOW_32).toString(16).toUpperCase()}`;
 }
 
+/** Exact integers below 2^53: a high 32-bit half under 2^21. */
+const SAFE_HIGH = 0x200000;
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * The unsigned 64-bit big-endian integer at buf[at]. Buffer.readBigUInt64BE makes four BigInts
+ * per read (two halves, a shift, a sum); below 2^53 (every LSN a server reaches in practice)
+ * this makes one. The change stream reads a few per source transaction.
+ */
+export function readUInt64BE(buf: Buffer, at: number): bigint {
+  const high = buf.readUInt32BE(at);
+  return high < SAFE_HIGH ? BigInt(high * TWO_32 + buf.readUInt32BE(at + 4)) : buf.readBigUInt64BE(at);
+}
+
+/** The signed 64-bit big-endian integer at buf[at] (protocol times), as readUInt64BE. */
+export function readInt64BE(buf: Buffer, at: number): bigint {
+  const high = buf.readInt32BE(at);
+  return high >= -SAFE_HIGH && high < SAFE_HIGH ? BigInt(high * TWO_32 + buf.readUInt32BE(at + 4)) : buf.readBigInt64BE(at);
+}
+
 /** Protocol time (µs since 2000-01-01 UTC) → µs since the Unix epoch. */
 export function pgTimeToUnixMicros(pgMicros: bigint): bigint {
   return pgMicros + PG_EPOCH_MICROS;

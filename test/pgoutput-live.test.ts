@@ -13,6 +13,7 @@ import { UNCHANGED_TOAST, type CommitMessage, type PgOutputMessage, type TupleVa
 import { parseCopyBothFrame, standbyStatusUpdate } from '../activities/stream/replication-frames';
 import { ReplicationStream } from '../activities/stream/replication-stream';
 import { startPostgres, type PgCluster } from '../launch/postgres';
+import { walStartOf } from './support/frame-source';
 
 // Random base64 (~1.6 MB): far above the TOAST threshold and incompressible, so it is stored
 // out of line and an update that does not touch it sends `u` (unchanged TOAST) for it.
@@ -139,7 +140,7 @@ describe('pgoutput over a real replication stream', () => {
           }
           return;
         }
-        if (frame.walStart > written) written = frame.walStart;
+        if (walStartOf(frame) > written) written = walStartOf(frame);
         received.push({ frame, msg: decodePgOutput(frame.data, false, frame.at, frame.end) });
       } catch (err) {
         failure ??= err as Error;
@@ -248,9 +249,9 @@ describe('pgoutput over a real replication stream', () => {
     // Relation/Type frames carry 0 (as can a Begin), so a reader must take progress from Commit
     // messages, never from walStart alone.
     for (const { frame, msg } of received) {
-      if (msg.tag === 'commit') expect(frame.walStart).toBe(msg.endLsn);
-      if (msg.tag === 'relation' || msg.tag === 'type') expect(frame.walStart).toBe(0n);
-      else if (msg.tag !== 'begin') expect(frame.walStart).toBeGreaterThan(startLsn);
+      if (msg.tag === 'commit') expect(walStartOf(frame)).toBe(msg.endLsn);
+      if (msg.tag === 'relation' || msg.tag === 'type') expect(walStartOf(frame)).toBe(0n);
+      else if (msg.tag !== 'begin') expect(walStartOf(frame)).toBeGreaterThan(startLsn);
     }
 
     // "Apply" everything: confirm the last commit, with a recognisable client clock, then keep

@@ -12,7 +12,7 @@
  * Options and message flow (proto_version 1, no streaming or two-phase):
  * https://www.postgresql.org/docs/15/protocol-logical-replication.html
  */
-import { pgTimeToUnixMicros } from '../../common/lsn';
+import { pgTimeToUnixMicros, readInt64BE, readUInt64BE } from '../../common/lsn';
 import { COL_BINARY, COL_NULL, COL_TEXT, COL_UNCHANGED_TOAST, UNCHANGED_TOAST, type PgOutputMessage, type RelationColumn, type TupleValue } from './pgoutput-types';
 import { describeByte } from './protocol-byte';
 import { RawRowChange } from './raw-row-change';
@@ -244,10 +244,10 @@ class Reader {
     return this.buf.readInt32BE(this.need(4));
   }
   u64(): bigint {
-    return this.buf.readBigUInt64BE(this.need(8));
+    return readUInt64BE(this.buf, this.need(8));
   }
   i64(): bigint {
-    return this.buf.readBigInt64BE(this.need(8));
+    return readInt64BE(this.buf, this.need(8));
   }
 
   /** A NUL-terminated UTF-8 string. */

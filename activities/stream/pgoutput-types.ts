@@ -124,13 +124,13 @@ export type PgOutputMessage =
   | LogicalMessage;
 
 /**
- * XLogData (`w`): a chunk of the stream carrying one pgoutput message. The frame's other two
- * fields (the server's end of WAL and its clock) are not read: keepalives carry both, and
- * three 64-bit reads per change were a good part of the stream's allocation.
+ * XLogData (`w`): a chunk of the stream carrying one pgoutput message. Its header (the
+ * message's WAL start, the server's end of WAL and its clock) is not read: commits carry
+ * their end, keepalives the server's end and clock, and a 64-bit read per frame was a good part
+ * of the stream's allocation.
  */
 export interface XLogData {
   kind: 'xlogdata';
-  walStart: bigint;
   /**
    * The bytes the frame was received in: its pgoutput message is data[at, end). Not a view of
    * the message: at ~200,000 frames a second, each view is an object the collector deals with.

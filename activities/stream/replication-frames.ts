@@ -7,7 +7,7 @@
  * The three messages are specified under START_REPLICATION in
  * https://www.postgresql.org/docs/15/protocol-replication.html
  */
-import { pgTimeToUnixMicros, unixMicrosToPgTime } from '../../common/lsn';
+import { pgTimeToUnixMicros, readInt64BE, readUInt64BE, unixMicrosToPgTime } from '../../common/lsn';
 import { XLOG_DATA_HEADER, type CopyBothFrame } from './pgoutput-types';
 import { describeByte } from './protocol-byte';
 
@@ -26,14 +26,14 @@ export function parseCopyBothFrame(buf: Buffer, start = 0, end = buf.length): Co
   if (kind === XLOG_DATA) {
     if (length < XLOG_DATA_HEADER) throw new Error(`truncated XLogData frame: ${length} bytes, header needs ${XLOG_DATA_HEADER}`);
     // The bytes as received, not a copy: they are ours alone once replication-stream.ts handed them out.
-    return { kind: 'xlogdata', walStart: buf.readBigUInt64BE(start + 1), data: buf, at: start + XLOG_DATA_HEADER, end };
+    return { kind: 'xlogdata', data: buf, at: start + XLOG_DATA_HEADER, end };
   }
   if (kind === KEEPALIVE) {
     if (length !== KEEPALIVE_LENGTH) throw new Error(`malformed primary keepalive frame: ${length} bytes, expected ${KEEPALIVE_LENGTH}`);
     return {
       kind: 'keepalive',
-      walEnd: buf.readBigUInt64BE(start + 1),
-      sendTimeMicros: pgTimeToUnixMicros(buf.readBigInt64BE(start + 9)),
+      walEnd: readUInt64BE(buf, start + 1),
+      sendTimeMicros: pgTimeToUnixMicros(readInt64BE(buf, start + 9)),
       replyRequested: buf[start + 17] !== 0,
     };
   }

@@ -220,7 +220,6 @@ export function makeStreamChanges(deps: ActivityDeps) {
         if (frame?.kind === 'keepalive') {
           onKeepalive(frame, now);
         } else if (frame?.kind === 'xlogdata') {
-          if (frame.walStart > meter.received) meter.received = frame.walStart;
           const message = decodePgOutput(frame.data, true, frame.at, frame.end); // rows kept as bytes: raw-row-change.ts
           switch (message.tag) {
             case 'begin':
@@ -231,6 +230,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
               if (transaction.begin(message.finalLsn, meter.applied)) meter.receivedTransaction(message.finalLsn, message.commitTimeMicros);
               break;
             case 'commit': {
+              if (message.endLsn > meter.received) meter.received = message.endLsn;
               const applied = transaction.commit();
               ddl?.endTransaction();
               if (applied) batchWindow.transactionEnded(message.endLsn, now);

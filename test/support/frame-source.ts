@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { FrameSource } from '../../activities/stream/frame-reader';
+import { XLOG_DATA_HEADER, type XLogData } from '../../activities/stream/pgoutput-types';
 
 export function frameSourceOf(readable: Readable): FrameSource {
   const source = {
@@ -25,4 +26,9 @@ export function frameSourceOf(readable: Readable): FrameSource {
     },
   };
   return source as FrameSource;
+}
+
+/** An XLogData frame's WAL start (its header's first field, which the stream itself never reads). */
+export function walStartOf(frame: XLogData): bigint {
+  return frame.data.readBigUInt64BE(frame.at - XLOG_DATA_HEADER + 1);
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { formatLsn, parseLsn, pgTimeToUnixMicros, PG_EPOCH_MICROS, unixMicrosToPgTime } from '../../common/lsn';
+import { formatLsn, parseLsn, pgTimeToUnixMicros, PG_EPOCH_MICROS, readInt64BE, readUInt64BE, unixMicrosToPgTime } from '../../common/lsn';
 import { parseCopyBothFrame, standbyStatusUpdate } from '../../activities/stream/replication-frames';
 import { messageBytes, XLOG_DATA_HEADER } from '../../activities/stream/pgoutput-types';
+import { walStartOf } from '../support/frame-source';
 
 const UNIX_MICROS = BigInt(Date.parse('2026-01-02T03:04:05.678Z')) * 1000n + 901n;
 const PG_MICROS = UNIX_MICROS - 946_684_800_000_000n;
@@ -60,12 +61,30 @@ describe('LSN', () => {
   });
 });
 
+describe('64-bit reads', () => {
+  it('read every value exactly as Buffer does, on both sides of 2^53', () => {
+    const unsigned = [0n, 1n, 0xffff_ffffn, 0x1_0000_0000n, 0x16_b374d848n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n + 7n, 2n ** 64n - 1n];
+    for (const v of unsigned) {
+      const b = Buffer.alloc(11);
+      b.writeBigUInt64BE(v, 3);
+      expect(readUInt64BE(b, 3)).toBe(v);
+    }
+    const signed = [0n, -1n, 1n, -(2n ** 32n), 2n ** 53n - 1n, -(2n ** 53n), -(2n ** 53n) - 1n, 2n ** 53n, 2n ** 63n - 1n, -(2n ** 63n), PG_MICROS];
+    for (const v of signed) {
+      const b = Buffer.alloc(8);
+      b.writeBigInt64BE(v);
+      expect(readInt64BE(b, 0)).toBe(v);
+    }
+  });
+});
+
 describe('parseCopyBothFrame', () => {
   it('parses XLogData and keeps the payload bytes', () => {
     const payload = Buffer.from('B\u0000payload ☃');
     const buf = Buffer.concat([Buffer.from('w'), u64(0x16_b374d848n), u64(2n ** 63n + 7n), i64(PG_MICROS), payload]);
     const frame = parseCopyBothFrame(buf);
-    expect(frame).toEqual({ kind: 'xlogdata', walStart: 0x16_b374d848n, data: buf, at: XLOG_DATA_HEADER, end: buf.length });
+    expect(frame).toEqual({ kind: 'xlogdata', data: buf, at: XLOG_DATA_HEADER, end: buf.length });
+    expect(frame.kind === 'xlogdata' && walStartOf(frame)).toBe(0x16_b374d848n);
     // the bytes as received, not a copy; its message from `at` to `end`
     expect(frame.kind === 'xlogdata' && frame.data).toBe(buf);
     expect(frame.kind === 'xlogdata' && frame.data.subarray(frame.at, frame.end)).toEqual(payload);
@@ -77,7 +96,8 @@ describe('parseCopyBothFrame', () => {
     const keepalive = Buffer.concat([Buffer.from('k'), u64(11n), i64(PG_MICROS), Buffer.from([1])]);
     const chunk = Buffer.concat([Buffer.from('junk'), xlog, keepalive, Buffer.from('more')]);
     const frame = parseCopyBothFrame(chunk, 4, 4 + xlog.length);
-    expect(frame).toMatchObject({ kind: 'xlogdata', walStart: 9n, at: 4 + XLOG_DATA_HEADER, end: 4 + xlog.length });
+    expect(frame).toMatchObject({ kind: 'xlogdata', at: 4 + XLOG_DATA_HEADER, end: 4 + xlog.length });
+    expect(frame.kind === 'xlogdata' && walStartOf(frame)).toBe(9n);
     expect(frame.kind === 'xlogdata' && frame.data.toString('utf8', frame.at, frame.end)).toBe('I-message');
     const at = 4 + xlog.length;
     expect(parseCopyBothFrame(chunk, at, at + keepalive.length)).toEqual({ kind: 'keepalive', walEnd: 11n, sendTimeMicros: UNIX_MICROS, replyRequested: true });
@@ -88,7 +108,8 @@ describe('parseCopyBothFrame', () => {
 
   it('parses XLogData with an empty payload', () => {
     const frame = parseCopyBothFrame(Buffer.concat([Buffer.from('w'), u64(1n), u64(2n), i64(0n)]));
-    expect(frame).toMatchObject({ kind: 'xlogdata', walStart: 1n });
+    expect(frame).toMatchObject({ kind: 'xlogdata', at: XLOG_DATA_HEADER, end: XLOG_DATA_HEADER });
+    expect(frame.kind === 'xlogdata' && walStartOf(frame)).toBe(1n);
     expect(frame.kind === 'xlogdata' && messageBytes(frame)).toBe(0);
   });
 

@@ -93,6 +93,31 @@ describe('ReplicationStream', () => {
     }
   });
 
+  it('copies a frame cut at the end of a chunk alone, and reads on in place in the chunk that completed it', async () => {
+    const { conn, stream } = start();
+    const two = copyData('two');
+    // Each in memory of its own (Buffer.alloc is never pooled), to tell where a frame was read.
+    const unpooled = (parts: Buffer[]) => {
+      const joined = Buffer.concat(parts);
+      const out = Buffer.alloc(joined.length);
+      joined.copy(out);
+      return out;
+    };
+    const a = unpooled([COPY_BOTH_RESPONSE, copyData('one'), two.subarray(0, 6)]);
+    const b = unpooled([two.subarray(6), copyData('three'), copyData('four')]);
+    const seen: Array<{ text: string; buf: Buffer }> = [];
+    for (const chunk of [a, b]) {
+      conn.feed(chunk);
+      await tick();
+      while (stream.next()) seen.push({ text: stream.frameBuf.toString('utf8', stream.frameStart, stream.frameEnd), buf: stream.frameBuf });
+    }
+    expect(seen.map((f) => f.text)).toEqual(['one', 'two', 'three', 'four']);
+    expect(seen[0].buf.buffer).toBe(a.buffer);
+    expect(seen[1].buf.length).toBe(two.length); // the cut frame, and nothing of what followed it
+    expect(seen[2].buf.buffer).toBe(b.buffer);
+    expect(seen[3].buf.buffer).toBe(b.buffer);
+  });
+
   it("says 'readable' when bytes arrive, and keeps the frames it has not handed out", async () => {
     const { conn, stream } = start();
     let readable = 0;
