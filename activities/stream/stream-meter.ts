@@ -11,7 +11,7 @@ export class StreamMeter {
   applied = 0n;
   /** Confirmed to the source as flushed: `applied`, or further when the rest was not ours. */
   confirmed = 0n;
-  /** Last WAL position received. */
+  /** The end of the last source transaction received (sent to the source as `written`). */
   received = 0n;
   /** The source's current end of WAL (pg_current_wal_lsn), read now and then. */
   sourceEnd = 0n;

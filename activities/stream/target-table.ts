@@ -75,7 +75,12 @@ export type TargetColumns = ApplyColumn[] & { generated: string[]; partitioned: 
 /** How a one-column key sorts the way the target's index does, near enough to find pages in order. */
 export type KeyOrder = 'number' | 'text';
 
-const KEY_ORDERS: Record<string, KeyOrder> = { smallint: 'number', integer: 'number', bigint: 'number', uuid: 'text' };
+const KEY_ORDERS = new Map<string, KeyOrder>([
+  ['smallint', 'number'],
+  ['integer', 'number'],
+  ['bigint', 'number'],
+  ['uuid', 'text'],
+]);
 
 /**
  * Whether upserts into the table go in key order: a one-column integer or uuid key on a
@@ -84,7 +89,7 @@ const KEY_ORDERS: Record<string, KeyOrder> = { smallint: 'number', integer: 'num
  */
 export function keyOrderOf(target: TargetColumns, columns: ApplyColumn[], keyColumns: number[]): KeyOrder | undefined {
   if (!target.reorderable || keyColumns.length !== 1) return undefined;
-  return KEY_ORDERS[columns[keyColumns[0]].type];
+  return KEY_ORDERS.get(columns[keyColumns[0]].type);
 }
 
 interface ColumnRow {
