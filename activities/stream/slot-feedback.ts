@@ -17,9 +17,13 @@ export class SlotFeedback {
     private readonly meter: Pick<StreamMeter, 'received' | 'confirmed' | 'statusSentAt'>,
   ) {}
 
-  /** Sends the positions now. */
+  /**
+   * Sends the positions now. Written is never behind flushed: a quiet stream confirms up to the
+   * server's end of WAL (keepalives) past the last transaction it received.
+   */
   send(replyRequested = false): void {
-    this.write(standbyStatusUpdate({ written: this.meter.received, flushed: this.meter.confirmed, applied: this.meter.confirmed, replyRequested }));
+    const { received, confirmed } = this.meter;
+    this.write(standbyStatusUpdate({ written: received > confirmed ? received : confirmed, flushed: confirmed, applied: confirmed, replyRequested }));
     this.meter.statusSentAt = Date.now();
   }
 
