@@ -38,9 +38,10 @@ const TRUNCATE_RESTART_IDENTITY = 2;
 const MESSAGE_TRANSACTIONAL = 1;
 const COLUMN_IS_KEY = 1;
 
-/** Tags pgoutput only sends for options pgferry never sets. */
+/** What the reader holds between messages: no message's bytes. */
 const EMPTY = Buffer.alloc(0);
 
+/** Tags pgoutput only sends for options pgferry never sets. */
 const NOT_REQUESTED: Record<string, string> = {
   S: 'stream start',
   E: 'stream stop',

@@ -65,7 +65,7 @@ export interface SourceSide {
 /**
  * The target's columns, plus the stored generated ones pgoutput never sends (computed there).
  * `reorderable`: the order of rows within one statement cannot matter to the table: it is a
- * plain table with one unique or exclusion index (the key's, when there is a key) and no
+ * plain table with at most one unique or exclusion index (the key's) and no
  * trigger that fires during the apply (ENABLE ALWAYS or ENABLE REPLICA). With a second unique
  * index, the order can (two rows passing a value between them); checked per row, such a
  * violation would make the batch replay change by change (change-batch.ts).
