@@ -226,16 +226,18 @@ describe('runtime control', () => {
     expect((await runCli(['start', spec, '--id', id], h.cliEnv)).code).toBe(0);
     await waitFor('the stream to run', async () => (await status(id)).progress?.stream?.state === 'streaming', 180_000, 300);
     const targetRows = async () => Number((await h.target.query<{ n: string }>('SELECT count(*) AS n FROM events', 'live'))[0].n);
+    // Paused, the stream closes its replication connection: the source's walsender does not go on decoding.
+    const slotActive = async () => (await h.source.query<{ active: boolean }>(`SELECT bool_or(active) AS active FROM pg_replication_slots WHERE database = 'live'`))[0].active;
+    // One transaction per row: a source transaction reaches the target in one commit.
+    const insertRows = (from: number, to: number) => h.source.query(`DO $$ BEGIN FOR i IN ${from}..${to} LOOP INSERT INTO events VALUES (i, md5(i::text)); COMMIT; END LOOP; END $$`, 'live');
 
     expect((await runCli(['pause', id], h.cliEnv)).code).toBe(0);
-    await sleep(1_500);
-    // One transaction per row: a source transaction reaches the target in one commit.
-    await h.source.query(`DO $$ BEGIN FOR i IN 101..700 LOOP INSERT INTO events VALUES (i, md5(i::text)); COMMIT; END LOOP; END $$`, 'live');
+    // The pause reaches the stream at its next poll of the workflow (a second; longer on a busy host).
+    await waitFor('the paused stream to close its replication connection', async () => !(await slotActive()), 15_000, 100);
+    await insertRows(101, 1000);
     await sleep(3_000);
     expect(await targetRows()).toBe(100);
     expect((await status(id)).progress).toMatchObject({ phase: 'streaming', paused: true, stream: { state: 'paused' } });
-    // Paused, the stream closes its replication connection: the source's walsender does not go on decoding.
-    const slotActive = async () => (await h.source.query<{ active: boolean }>(`SELECT bool_or(active) AS active FROM pg_replication_slots WHERE database = 'live'`))[0].active;
     expect(await slotActive()).toBe(false);
 
     expect((await runCli(['resume', id], h.cliEnv)).code).toBe(0);
@@ -248,8 +250,18 @@ describe('runtime control', () => {
     expect(rate).toBeGreaterThan(100 * 0.6);
     expect(rate).toBeLessThan(100 * 1.4);
 
+    // Paused in the middle of a backlog (hundreds of transactions still in the slot): the
+    // stream stops at the next transaction's end, not when the backlog runs out.
+    expect((await runCli(['pause', id], h.cliEnv)).code).toBe(0);
+    await waitFor('the stream to stop in the middle of its backlog', async () => !(await slotActive()), 4_000, 100);
+    const atPause = await targetRows();
+    await sleep(2_000);
+    expect(await targetRows()).toBe(atPause);
+    expect(atPause).toBeLessThan(1000);
+    expect((await runCli(['resume', id], h.cliEnv)).code).toBe(0);
+
     expect((await runCli(['throttle', id, '--phase', 'incremental', '--unlimited'], h.cliEnv)).code).toBe(0);
-    await waitFor('the backlog to drain', async () => (await targetRows()) === 700, 15_000, 100);
+    await waitFor('the backlog to drain', async () => (await targetRows()) === 1000, 15_000, 100);
     const cutover = await runCli(['cutover', id], h.cliEnv);
     expect(cutover.code).toBe(0);
     expect(cutover.stdout).toContain('0 mismatches');

@@ -202,7 +202,10 @@ export function makeStreamChanges(deps: ActivityDeps) {
         }
         const idle = nothingPending();
         if (idle && control.stopReached(meter.applied)) return stopped();
-        if (idle && control.paused) {
+        if (control.paused && !transaction.open) {
+          // Between source transactions: what was received is committed, then nothing more is
+          // read (waiting for the stream to be idle would not pause it until a backlog ran out).
+          if (!idle) await commitReceived();
           await whilePaused();
           continue;
         }
@@ -355,6 +358,12 @@ export function makeStreamChanges(deps: ActivityDeps) {
         slot = undefined;
         stashed = undefined; // a Begin a hold stopped in front of: the source sends it again
         await closeQuietly(client);
+      }
+
+      /** Commits every complete source transaction received and waits for it: nothing is left pending. */
+      async function commitReceived(): Promise<void> {
+        if (batchWindow.holdsTransactions) await commit(batchWindow.endLsn, true);
+        else await applier.settle();
       }
 
       /** Paused between transactions: nothing read and no walsender (the slot keeps the backlog); the lag and reports go on. */
