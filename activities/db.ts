@@ -6,15 +6,33 @@ import type { ResolvedConnection } from './credentials';
  * Connects and returns a client whose background errors (a dropped socket while idle) are
  * recorded instead of crashing the worker process: the next query on it fails and the
  * activity's retry takes over. `settings` are session settings sent with the connection
- * (no round trip of their own).
+ * (no round trip of their own). Its values print exactly (EXACT_TEXT_SQL).
  */
 export async function openClient(conn: ResolvedConnection, purpose: string, settings: Record<string, string> = {}): Promise<Client> {
   const options = startupOptions(settings);
   const client = new Client({ ...conn.pgConfig, application_name: `pgferry ${purpose}`.slice(0, 63), ...(options ? { options } : {}) });
   client.on('error', () => undefined);
   await client.connect();
+  await client.query(EXACT_TEXT_SQL);
   return client;
 }
+
+/**
+ * How every pgferry session prints values: exactly, and in a form any server reads back the
+ * same. Values travel as text in text-format COPY and in the change stream, and checksums hash
+ * each side's text of a row; a database or role may set these otherwise (extra_float_digits = 0
+ * rounds a float8 to 15 digits, DateStyle 'SQL, DMY' prints 02/01/2026, which an MDY session
+ * reads as 1 February, sql_standard intervals lose their signs' meaning, node-postgres itself
+ * parses timestamps in ISO form only). PostgreSQL's logical replication connections set the same
+ * (libpqwalreceiver). A SET, not a startup option: `DateStyle = 'ISO'` then keeps the database's
+ * field order (a startup option resets it to the server's), so row filters read their date
+ * literals as in the database's own sessions. The time zone is left to the database; a
+ * comparison aligns it (validate/text-forms.ts).
+ */
+export const EXACT_TEXT_SQL = `SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET bytea_output = 'hex'`;
+
+/** The same for a replication connection's walsender, which prints the change stream's values (field order does not matter there). */
+export const EXACT_TEXT_OPTIONS: Record<string, string> = { DateStyle: 'ISO', IntervalStyle: 'postgres', extra_float_digits: '3', bytea_output: 'hex' };
 
 /**
  * Settings of pgferry's sessions that write where pgferry itself may have made the database
@@ -67,7 +85,12 @@ export function qualified(t: { schema: string; name: string }): string {
  * commands (CREATE_REPLICATION_SLOT, START_REPLICATION) as well as plain SQL.
  */
 export async function openReplicationClient(conn: ResolvedConnection, purpose: string): Promise<Client> {
-  const client = new Client({ ...conn.pgConfig, replication: 'database', application_name: `pgferry ${purpose}`.slice(0, 63) } as ConstructorParameters<typeof Client>[0]);
+  const client = new Client({
+    ...conn.pgConfig,
+    replication: 'database',
+    application_name: `pgferry ${purpose}`.slice(0, 63),
+    options: startupOptions(EXACT_TEXT_OPTIONS),
+  } as ConstructorParameters<typeof Client>[0]);
   client.on('error', () => undefined);
   await client.connect();
   return client;

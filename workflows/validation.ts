@@ -32,7 +32,7 @@ export async function validateTables(run: MigrationRun, tables: TableRef[]): Pro
     });
   const batches: (typeof expected)[] = [];
   for (let i = 0; i < expected.length; i += VALIDATION_BATCH) batches.push(expected.slice(i, i + VALIDATION_BATCH));
-  const check = (tables: typeof expected) => acts.validateTables({ target: spec.target, retry: spec.retry, mode: spec.validation, tables });
+  const check = (tables: typeof expected) => acts.validateTables({ source: spec.source, target: spec.target, retry: spec.retry, mode: spec.validation, tables });
   // Batches side by side, as many as tables are copied at once. Every recorded history that
   // validates ran the patched() branch of this (its one-by-one branch is gone): the marker stays
   // so that workers still running patched('parallel-validation') replay runs of this code.

@@ -11,6 +11,7 @@ import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { quoteIdent } from '../db';
 import { checksumSql } from './checksum';
+import { printLikeSource } from './text-forms';
 import { countAll, SCAN_SETTINGS } from './validate-tables';
 
 export interface CompareTablesInput extends Endpoints {
@@ -31,6 +32,7 @@ export function makeCompareTables(deps: ActivityDeps) {
         async () => {
           src = await openClient(source, 'validate', SCAN_SETTINGS);
           tgt = await openClient(target, 'validate', SCAN_SETTINGS);
+          await printLikeSource(src, tgt);
           if (input.mode === 'count') {
             const expected = await countAll(src, input.tables.map((t) => ({ schema: t.schema, name: t.name, where: t.where, rows: 0 })));
             const actual = await countAll(tgt, input.tables.map((t, i) => ({ ...(t.target ?? t), rows: expected[i].actualRows })));

@@ -6,11 +6,12 @@
 import { Context } from '@temporalio/activity';
 import type { Client, QueryResult } from 'pg';
 import { displayName, type TableValidation } from '../../common/plan';
-import { resolveConnection } from '../credentials';
+import { resolveConnection, type ResolvedConnection } from '../credentials';
 import { closeInBackground, openClient, qualified } from '../db';
 import type { ActivityDeps, Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { checksumSql } from './checksum';
+import { printInZone, sourceTimeZone } from './text-forms';
 
 /**
  * Session settings of validation connections. Counting and hashing rows gains nothing from JIT
@@ -32,7 +33,7 @@ export interface ExpectedTable {
   where?: string;
 }
 
-export interface ValidateInput extends Pick<Endpoints, 'target' | 'retry'> {
+export interface ValidateInput extends Pick<Endpoints, 'target' | 'retry'>, Partial<Pick<Endpoints, 'source'>> {
   mode: 'count' | 'checksum';
   tables: ExpectedTable[];
 }
@@ -40,6 +41,8 @@ export interface ValidateInput extends Pick<Endpoints, 'target' | 'retry'> {
 export function makeValidateTables(deps: ActivityDeps) {
   return async function validateTables(input: ValidateInput): Promise<TableValidation[]> {
     const target = resolveConnection(input.target, deps.env);
+    // Absent in runs started before checksums printed times in the source's zone.
+    const source = input.source && resolveConnection(input.source, deps.env);
     let current = input.tables[0];
     let client: Client | undefined;
     // A checksum of a big table takes a while: the heartbeat says the worker is alive meanwhile.
@@ -47,10 +50,12 @@ export function makeValidateTables(deps: ActivityDeps) {
     const beat = setInterval(() => ctx.heartbeat(current ? displayName(current) : undefined), 1_000);
     try {
       return await guarded(
-        { doing: () => `validate ${current ? displayName(current) : 'tables'} on target ${target.label}`, secrets: target.secrets, retry: input.retry },
+        { doing: () => `validate ${current ? displayName(current) : 'tables'} on target ${target.label}`, secrets: [...target.secrets, ...(source?.secrets ?? [])], retry: input.retry },
         async () => {
           client = await openClient(target, 'validate', SCAN_SETTINGS);
           if (input.mode === 'count') return countAll(client, input.tables);
+          // The expected checksums were read in the source's time zone: print the target's rows in it too.
+          if (source) await printInZone(client, await zoneOf(source));
           const results: TableValidation[] = [];
           for (const table of input.tables) {
             current = table;
@@ -64,6 +69,16 @@ export function makeValidateTables(deps: ActivityDeps) {
       closeInBackground(client);
     }
   };
+}
+
+/** The time zone the source's sessions print in (as the copy's, which read the expected checksums). */
+async function zoneOf(source: ResolvedConnection): Promise<string> {
+  const client = await openClient(source, 'validate');
+  try {
+    return await sourceTimeZone(client);
+  } finally {
+    closeInBackground(client);
+  }
 }
 
 /**

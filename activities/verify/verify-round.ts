@@ -43,6 +43,7 @@ import { beginUnderSnapshot } from '../snapshot-transaction';
 import { SCAN_SETTINGS } from '../validate/validate-tables';
 import type { ResolvedConnection } from '../credentials';
 import { chunkChecksums, differingKeys, replaceChunk, rowsOf } from './chunk-compare';
+import { printInZone, sourceTimeZone } from '../validate/text-forms';
 import { takeConsistentPoint, type ConsistentPoint } from './consistent-point';
 import { HoldRequester } from './hold-requester';
 import { chunkLabel, planVerifyTable, type VerifyTable } from './verify-plan';
@@ -109,6 +110,8 @@ export function makeVerifyRound(deps: ActivityDeps) {
         await beginUnderSnapshot(planner, first.point.snapshot);
         const plannerTarget = track(await openClient(target, 'verify'));
         await beginUnderSnapshot(plannerTarget, first.targetSnapshot!);
+        const zone = await sourceTimeZone(planner); // the target's sessions print in it (text-forms.ts)
+        await printInZone(plannerTarget, zone);
         progress.stage = 'plan chunks';
         const tables: VerifyTable[] = [];
         for (const ref of refs) {
@@ -127,6 +130,7 @@ export function makeVerifyRound(deps: ActivityDeps) {
             const tgt = track(await openClient(target, 'verify', SCAN_SETTINGS));
             await beginUnderSnapshot(src, first.point.snapshot);
             await beginUnderSnapshot(tgt, first.targetSnapshot!);
+            await printInZone(tgt, zone);
             return { src, tgt };
           }),
         );
@@ -179,6 +183,7 @@ export function makeVerifyRound(deps: ActivityDeps) {
           await beginUnderSnapshot(src, second.point.snapshot);
           const tgt = second.target;
           await tgt.query('SET LOCAL session_replication_role = replica');
+          await printInZone(tgt, zone);
           for (const d of differing) {
             progress.table = displayName(d.t.source);
             const again = await chunkChecksums(src, tgt, d.t, d.range);
