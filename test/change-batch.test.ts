@@ -247,11 +247,13 @@ describe('tables with a key', () => {
   });
 
   it('keeps the value PostgreSQL quotes in a data error out of the message', async () => {
+    await sql('CREATE TABLE kd (id int PRIMARY KEY, d date)');
+    const kd = await table('public', 'kd', ['id']);
     const batch = new ChangeBatch();
-    batch.add(kv, ins(kv, { id: 'SECRET-not-a-number', v: 'x' }));
+    batch.add(kd, ins(kd, { id: '1', d: 'SECRET-not-a-date' }));
     const err = (await applyBatch(batch).catch((e: Error) => e)) as Error & { code?: string };
-    expect(err.message).toBe('upsert in "public"."kv" (1 row(s)) failed: invalid input syntax for type integer: "…"');
-    expect(err.code).toBe('22P02');
+    expect(err.message).toBe('upsert in "public"."kd" (1 row(s)) failed: invalid input syntax for type date: "…"');
+    expect(err.code).toBe('22007');
   });
 });
 
@@ -418,6 +420,39 @@ describe('rows kept as bytes (as the stream receives them)', () => {
       const expected = Array.from({ length: 50 }, (_, i) => ({ ...row(i + 1), n: '-0.0000000000000000000000000000015', ...(name === 'streamed_keyed' && i === 6 ? { t: 'updated ☃' } : {}) }));
       expect(await sql(`${readBack} FROM ${name} ORDER BY ${name}.id`)).toEqual(expected);
     }
+  });
+});
+
+describe('integer columns (bound as integers, not text)', () => {
+  it('writes every integer exactly, at the ends of each range, by key and without one, decoded and as bytes', async () => {
+    await sql(`CREATE TABLE ints_keyed (k bigint PRIMARY KEY, s smallint, i integer, b bigint, d text);
+               CREATE TABLE ints_keyless (k bigint, s smallint, i integer, b bigint, d text)`);
+    const rows = [
+      { k: '-9223372036854775808', s: '-32768', i: '-2147483648', b: '-9223372036854775808', d: 'min' },
+      { k: '9223372036854775807', s: '32767', i: '2147483647', b: '9223372036854775807', d: 'max' },
+      { k: '9007199254740993', s: '0', i: '-1', b: '-9007199254740993', d: 'past 2^53' },
+      { k: '1', s: null, i: null, b: null, d: 'nulls' },
+    ];
+    const readBack = 'SELECT k::text, s::text, i::text, b::text, d';
+    for (const name of ['ints_keyed', 'ints_keyless']) {
+      const t = await table('public', name, name === 'ints_keyed' ? ['k'] : []);
+      const batch = new ChangeBatch();
+      rows.forEach((r, n) => batch.add(t, n % 2 ? streamed(ins(t, r)) : ins(t, r)));
+      await applyBatch(batch);
+      expect(await sql(`${readBack} FROM ${name} ORDER BY d`)).toEqual([...rows].sort((a, b) => a.d.localeCompare(b.d)));
+    }
+    // Updates and deletes find rows by a bigint key beyond 2^53, a key change included.
+    const t = await table('public', 'ints_keyed', ['k']);
+    const change = new ChangeBatch();
+    change.add(t, upd(t, { ...rows[2], i: '123' }));
+    change.add(t, upd(t, { ...rows[0], k: '-9223372036854775807' }, { k: rows[0].k }));
+    change.add(t, del(t, { k: rows[1].k }));
+    await applyBatch(change);
+    expect(await sql('SELECT k::text, i::text FROM ints_keyed ORDER BY k')).toEqual([
+      { k: '-9223372036854775807', i: '-2147483648' },
+      { k: '1', i: null },
+      { k: '9007199254740993', i: '123' },
+    ]);
   });
 });
 

@@ -21,9 +21,9 @@
  * changes keep their order and each update or delete changes exactly one matching row, as
  * the apply worker does; consecutive inserts still go as one statement.
  *
- * Values stay PostgreSQL text (pgoutput's form), bound as one text[] per column
- * (binary-text-array.ts) and cast in SQL to the target's column types: JS numbers or dates
- * would lose precision. Error messages name tables and counts, never row values: they end up
+ * Values are bound as one array per column (column-array.ts): integers as integers, parsed
+ * exactly from their text; everything else stays PostgreSQL text (pgoutput's form), cast in SQL
+ * to the target's column types: JS numbers or dates would lose precision. Error messages name tables and counts, never row values: they end up
  * in logs and Temporal history.
  */
 import type { Client, QueryResult } from 'pg';
@@ -31,7 +31,7 @@ import { tableKey } from '../../common/plan';
 import type { TableChangeCounts } from '../../common/stream';
 import { qualified } from '../db';
 import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValue, type UpdateMessage } from './pgoutput-types';
-import { binaryTextArray, TextArrayBuilder } from './binary-text-array';
+import { columnArray, columnArrayBuilder, wireFormOf, type ColumnArrayBuilder } from './column-array';
 import { RawRowChange } from './raw-row-change';
 import { allInOrder } from './queued-queries';
 import { tableSql, updatable, type ApplyTable, type KeyOrder, type MatchCode } from './target-table';
@@ -435,25 +435,35 @@ function overlay(base: TupleValue[], over: TupleValue[]): TupleValue[] {
 }
 
 /**
- * One text[] per column: the shape the unnest statements take. Values as arrays (execute()
- * encodes them), or, when rows kept as bytes are among them, as finished binary arrays with
- * those bytes copied in.
+ * One array parameter per column, in the column's wire form (column-array.ts): the shape the
+ * unnest statements take. Rows kept as bytes have their values copied (or, integers, parsed)
+ * straight into the arrays.
  */
-function byColumn(rows: Row[], columns: number[]): unknown[] {
+function byColumn(table: ApplyTable, rows: Row[], columns: number[]): Buffer[] {
   if (!rows.some((row) => row instanceof RawRowChange)) {
     return columns.map((c) => {
-      const values = new Array<TupleValue>(rows.length);
-      for (let i = 0; i < rows.length; i += 1) values[i] = (rows[i] as TupleValue[])[c];
-      return values;
+      const values = new Array<string | null>(rows.length);
+      for (let i = 0; i < rows.length; i += 1) values[i] = (rows[i] as TupleValue[])[c] as string | null;
+      return columnArray(wireFormOf(table.columns[c]), values);
     });
   }
-  const builders = new Array<TextArrayBuilder | undefined>(Math.max(0, ...columns) + 1);
-  for (const c of columns) builders[c] = new TextArrayBuilder(rows.length * 8);
+  const builders = new Array<ColumnArrayBuilder | undefined>(Math.max(0, ...columns) + 1);
+  for (const c of columns) builders[c] = columnArrayBuilder(wireFormOf(table.columns[c]), rows.length);
   for (const row of rows) {
     if (row instanceof RawRowChange) row.appendTo(builders);
     else for (const c of columns) builders[c]!.add(row[c] as string | null);
   }
   return columns.map((c) => builders[c]!.finish());
+}
+
+/** The key columns' parameters for these keys (DELETE, UPDATE). */
+function keyArrays(table: ApplyTable, keys: Key[]): Buffer[] {
+  return table.keyColumns.map((c, j) =>
+    columnArray(
+      wireFormOf(table.columns[c]),
+      keys.map((key) => keyPart(key, j)),
+    ),
+  );
 }
 
 /** Columns an UPDATE sets: the ones sent, minus identity columns that only take DEFAULT. */
@@ -467,12 +477,11 @@ function setColumns(table: ApplyTable, row: TupleValue[], withKeys: boolean): nu
 
 function planKeyed(table: ApplyTable, states: Map<string, KeyState>, out: PlannedStatement[]): void {
   const sql = tableSql(table);
-  const keys = table.keyColumns;
-  const deleted: string[][] = keys.map(() => []);
+  const deleted: Key[] = [];
   const full: KeyState[] = [];
   const partial = new Map<string, { set: number[]; states: KeyState[] }>();
   for (const state of states.values()) {
-    if (state.deleted) for (let j = 0; j < keys.length; j += 1) deleted[j].push(keyPart(state.key, j));
+    if (state.deleted) deleted.push(state.key);
     if (!state.row) continue;
     if (state.full) {
       full.push(state);
@@ -486,14 +495,14 @@ function planKeyed(table: ApplyTable, states: Map<string, KeyState>, out: Planne
     else partial.set(shape, { set, states: [state] });
   }
   const target = sql.target;
-  if (deleted[0].length > 0) out.push({ table: target, what: 'delete', text: sql.deleteKeys(), values: deleted, rows: deleted[0].length });
+  if (deleted.length > 0) out.push({ table: target, what: 'delete', text: sql.deleteKeys(), values: keyArrays(table, deleted), rows: deleted.length });
   if (full.length > 0) {
     const all = table.columns.map((_, i) => i);
     const rows = (table.keyOrder ? inKeyOrder(full, table.keyOrder) : full).map((s) => s.row!);
-    out.push({ table: target, what: 'upsert', text: sql.insertRows(), values: byColumn(rows, all), rows: rows.length });
+    out.push({ table: target, what: 'upsert', text: sql.insertRows(), values: byColumn(table, rows, all), rows: rows.length });
   }
   for (const { set, states: group } of partial.values()) {
-    const values = [...keys.map((_, j) => group.map((s) => keyPart(s.key, j))), ...byColumn(group.map((s) => rowValues(s.row!)), set)];
+    const values = [...keyArrays(table, group.map((s) => s.key)), ...byColumn(table, group.map((s) => rowValues(s.row!)), set)];
     out.push({ table: target, what: 'update', text: sql.updateRows(set), values, rows: group.length, mustAffect: group.length });
   }
 }
@@ -514,7 +523,7 @@ function inKeyOrder(states: KeyState[], order: KeyOrder): KeyState[] {
 function keyChangeStatement(table: ApplyTable, oldKey: Key, row: TupleValue[]): PlannedStatement {
   const sql = tableSql(table);
   const set = setColumns(table, row, true);
-  const values = [...table.keyColumns.map((_, j) => [keyPart(oldKey, j)]), ...set.map((c) => [row[c]])];
+  const values = [...keyArrays(table, [oldKey]), ...byColumn(table, [row], set)];
   return { table: sql.target, what: 'update', text: sql.updateRows(set), values, rows: 1, mustAffect: 1 };
 }
 
@@ -524,7 +533,7 @@ function planKeyless(table: ApplyTable, changes: KeylessChange[], out: PlannedSt
   for (const change of changes) {
     if (change.kind === 'insert') {
       const all = table.columns.map((_, i) => i);
-      out.push({ table: target, what: 'insert', text: sql.insertRows(), values: byColumn(change.rows, all), rows: change.rows.length });
+      out.push({ table: target, what: 'insert', text: sql.insertRows(), values: byColumn(table, change.rows, all), rows: change.rows.length });
       continue;
     }
     const { match, values } = matchRow(table, change.old);
@@ -582,7 +591,7 @@ function statementName(text: string): string | undefined {
 async function execute(client: Pick<Client, 'query'>, statement: PlannedStatement): Promise<void> {
   let result: QueryResult;
   try {
-    const values = statement.values.map((v) => (Array.isArray(v) ? binaryTextArray(v as Array<string | null>) : v));
+    const values = statement.values;
     result = await client.query({ text: statement.text, values, name: values.length > 0 ? statementName(statement.text) : undefined });
   } catch (err) {
     throw applyError(statement, err);

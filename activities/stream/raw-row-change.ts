@@ -7,7 +7,7 @@
  * is an array and a string per value (pgbench's account update: 8 objects, ~430 bytes); here it
  * is this object and a view of the frame, whose bytes live outside the JS heap. In a drain the
  * collector's copying was ~40 % of the worker's main thread. The values also go to the target
- * as they came (TextArrayBuilder copies the bytes), never decoded and encoded back.
+ * as they came (the column's array builder copies the bytes, or parses an integer's), never decoded and encoded back.
  *
  * Anything that needs the values (row filters, key ranges, projections, a partial row merged
  * into another) reads `newTuple`, decoded on first use: the change then behaves like any other.
@@ -15,7 +15,7 @@
  * TupleData layout (protocol-logicalrep-message-formats): int16 column count, then per column
  * a kind byte: `n` NULL, `u` unchanged TOAST, `t` int32 length and the text.
  */
-import type { TextArrayBuilder } from './binary-text-array';
+import type { ColumnArrayBuilder } from './column-array';
 import { COL_NULL, COL_TEXT, UNCHANGED_TOAST, type TupleValue } from './pgoutput-types';
 
 export class RawRowChange {
@@ -55,7 +55,7 @@ export class RawRowChange {
   }
 
   /** Adds each column's value to `builders[column]`, for the columns that have one. Call only on a complete row. */
-  appendTo(builders: Array<TextArrayBuilder | undefined>): void {
+  appendTo(builders: Array<ColumnArrayBuilder | undefined>): void {
     const buf = this.buf;
     const count = buf.readUInt16BE(this.at);
     let off = this.at + 2;

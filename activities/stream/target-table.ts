@@ -1,19 +1,20 @@
 /**
  * What applying changes needs to know about a target table: its columns as pgoutput sends them
- * (no generated columns), the exact target type of each (values travel as text and are cast to
- * it), and whether `=` works on that type (REPLICA IDENTITY FULL tables find rows by comparing
+ * (no generated columns), the exact target type of each (values are cast to it; integers travel
+ * as integers, the rest as text: column-array.ts), and whether `=` works on that type (REPLICA IDENTITY FULL tables find rows by comparing
  * every column; types without a btree equality, like json, point or xml, compare as text).
  * TableSql holds the statements that write such a table, one text per statement shape.
  */
 import type { Client } from 'pg';
 import type { Operation } from '../../common/spec';
 import { qualified, quoteIdent } from '../db';
+import { arrayType, wireFormOf } from './column-array';
 import type { RowFilterSpec } from './row-filter';
 
 export interface ApplyColumn {
   name: string;
   /**
-   * format_type(atttypid, atttypmod) on the target: the cast applied to the text value. It is
+   * format_type(atttypid, atttypmod) on the target: the cast applied to the value. It is
    * schema-qualified only when the type is not on the search_path, so read it on a connection
    * with the apply connection's search_path.
    */
@@ -188,10 +189,9 @@ const MAX_CACHED_SHAPES = 1_000;
 
 /**
  * The SQL that writes one target table, built once per statement shape and cached: applying
- * changes then costs no string building per row. Values always travel as text (pgoutput's
- * form) and are cast to the target column's type in SQL: no precision is lost on the way.
- * Row sets are bound as one text[] per column and expanded with unnest, so a statement is
- * the same text, and one round trip, whatever the number of rows.
+ * changes then costs no string building per row. Row sets are bound as one array per column
+ * (integers as integers, everything else as text cast in SQL: column-array.ts) and expanded
+ * with unnest, so a statement is the same text, and one round trip, whatever the number of rows.
  */
 export class TableSql {
   /** The quoted, schema-qualified name (statements and error messages). */
@@ -215,7 +215,7 @@ export class TableSql {
     return this.cached('I', () => {
       const all = this.table.columns.map((_, i) => i);
       const keys = this.table.keyColumns;
-      let sql = `INSERT INTO ${this.target} (${this.names.join(', ')}) OVERRIDING SYSTEM VALUE SELECT ${this.casts(all, 'p')} FROM ${unnest(all.length, 'p')}`;
+      let sql = `INSERT INTO ${this.target} (${this.names.join(', ')}) OVERRIDING SYSTEM VALUE SELECT ${this.casts(all, 'p')} FROM ${this.unnest(all, 'p')}`;
       if (keys.length > 0) {
         const set = all.filter((i) => !keys.includes(i) && updatable(this.table.columns[i])).map((i) => `${this.names[i]} = EXCLUDED.${this.names[i]}`);
         sql += ` ON CONFLICT (${keys.map((i) => this.names[i]).join(', ')}) DO ${set.length > 0 ? `UPDATE SET ${set.join(', ')}` : 'NOTHING'}`;
@@ -226,7 +226,7 @@ export class TableSql {
 
   /** DELETE of the unnested keys ($1..$k: the key columns in keyColumns order). */
   deleteKeys(): string {
-    return this.cached('D', () => `DELETE FROM ${this.dmlTarget} AS t USING ${unnest(this.table.keyColumns.length, 'k')} WHERE ${this.keyJoin()}`);
+    return this.cached('D', () => `DELETE FROM ${this.dmlTarget} AS t USING ${this.unnest(this.table.keyColumns, 'k')} WHERE ${this.keyJoin()}`);
   }
 
   /**
@@ -237,7 +237,7 @@ export class TableSql {
     return this.cached(`U${set.join(',')}`, () => {
       const keys = this.table.keyColumns.length;
       const assignments = set.map((c, j) => `${this.names[c]} = u.s${j + 1}::${this.table.columns[c].type}`);
-      const from = `unnest(${params(keys + set.length, 1)}) AS u(${[...aliases(keys, 'k'), ...aliases(set.length, 's')].join(', ')})`;
+      const from = `unnest(${this.params([...this.table.keyColumns, ...set])}) AS u(${[...aliases(keys, 'k'), ...aliases(set.length, 's')].join(', ')})`;
       return `UPDATE ${this.dmlTarget} AS t SET ${assignments.join(', ')} FROM ${from} WHERE ${this.keyJoin()}`;
     });
   }
@@ -281,6 +281,15 @@ export class TableSql {
     return columns.map((c, j) => `u.${prefix}${j + 1}::${this.table.columns[c].type}`).join(', ');
   }
 
+  /** One array parameter per column ($1 on), typed as the column's values travel (column-array.ts). */
+  private params(columns: number[]): string {
+    return columns.map((c, i) => `$${i + 1}::${arrayType(wireFormOf(this.table.columns[c]))}`).join(', ');
+  }
+
+  private unnest(columns: number[], prefix: string): string {
+    return `unnest(${this.params(columns)}) AS u(${aliases(columns.length, prefix).join(', ')})`;
+  }
+
   private cached(shape: string, build: () => string): string {
     let sql = this.shapes.get(shape);
     if (sql === undefined) {
@@ -308,14 +317,7 @@ export function tableSql(table: ApplyTable): TableSql {
   return sql;
 }
 
-function params(count: number, first: number): string {
-  return Array.from({ length: count }, (_, i) => `$${first + i}::text[]`).join(', ');
-}
-
 function aliases(count: number, prefix: string): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
 }
 
-function unnest(count: number, prefix: string): string {
-  return `unnest(${params(count, 1)}) AS u(${aliases(count, prefix).join(', ')})`;
-}
