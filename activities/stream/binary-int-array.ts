@@ -6,8 +6,9 @@
  * (measured on 8,000-row pgbench statements: a history insert 3.3 µs a row against 4.0 with
  * its four integers as text; bench/RESULTS-levers.md, sixteenth pass).
  *
- * Layout as binary-text-array.ts, with the element type's OID and each element's fixed size.
+ * Layout: binary-array.ts, with each element's fixed size.
  */
+import { BinaryArrayBuilder } from './binary-array';
 
 export type IntForm = 'int2' | 'int4' | 'int8';
 
@@ -16,19 +17,13 @@ const ELEMENT: Record<IntForm, { oid: number; bytes: number }> = {
   int4: { oid: 23, bytes: 4 },
   int8: { oid: 20, bytes: 8 },
 };
-const HEADER_BYTES = 4 + 4 + 4 + 4 + 4;
 /** Up to this many digits a value is exact as a JS number (below 2^53); longer int8 values go through BigInt. */
 const EXACT_DIGITS = 15;
 const MINUS = 0x2d;
 const ZERO = 0x30;
 const TWO_32 = 2 ** 32;
 
-export class IntArrayBuilder {
-  private buf: Buffer;
-  private at = HEADER_BYTES;
-  private count = 0;
-  private hasNull = 0;
-  private readonly oid: number;
+export class IntArrayBuilder extends BinaryArrayBuilder {
   private readonly bytes: number;
 
   /** `expected`: how many values will come (the buffer grows if more do). */
@@ -36,16 +31,8 @@ export class IntArrayBuilder {
     private readonly form: IntForm,
     expected = 64,
   ) {
-    ({ oid: this.oid, bytes: this.bytes } = ELEMENT[form]);
-    this.buf = Buffer.allocUnsafe(HEADER_BYTES + expected * (4 + this.bytes));
-  }
-
-  addNull(): void {
-    this.room(4);
-    this.buf.writeInt32BE(-1, this.at);
-    this.at += 4;
-    this.count += 1;
-    this.hasNull = 1;
+    super(ELEMENT[form].oid, expected * (4 + ELEMENT[form].bytes));
+    this.bytes = ELEMENT[form].bytes;
   }
 
   /** The value's text, `length` bytes of `source` from `start`. */
@@ -78,17 +65,6 @@ export class IntArrayBuilder {
     this.write(negative ? -n : n);
   }
 
-  /** The parameter (the builder is done with). */
-  finish(): Buffer {
-    this.buf.writeInt32BE(this.count === 0 ? 0 : 1, 0); // no dimensions when empty
-    this.buf.writeInt32BE(this.hasNull, 4);
-    this.buf.writeInt32BE(this.oid, 8);
-    if (this.count === 0) return this.buf.subarray(0, 12);
-    this.buf.writeInt32BE(this.count, 12);
-    this.buf.writeInt32BE(1, 16); // lower bound, as in SQL
-    return this.buf.subarray(0, this.at);
-  }
-
   /** A value beyond 15 digits (int8 only), or one that is not plain digits: exactly, or a clear error. */
   private addBig(text: string): void {
     if (!/^-?\d+$/.test(text)) throw new Error(`a value for an ${this.form} column is not an integer's text (${text.length} characters)`);
@@ -98,7 +74,7 @@ export class IntArrayBuilder {
     this.buf.writeInt32BE(8, this.at);
     this.buf.writeBigInt64BE(value, this.at + 4);
     this.at += 12;
-    this.count += 1;
+    this.added();
   }
 
   private write(value: number): void {
@@ -113,13 +89,6 @@ export class IntArrayBuilder {
       buf.writeUInt32BE(value - high * TWO_32, at + 8);
     } else buf.writeInt16BE(value, at + 4);
     this.at = at + 4 + this.bytes;
-    this.count += 1;
-  }
-
-  private room(bytes: number): void {
-    if (this.at + bytes <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.at + bytes, this.buf.length * 2));
-    this.buf.copy(bigger, 0, 0, this.at);
-    this.buf = bigger;
+    this.added();
   }
 }

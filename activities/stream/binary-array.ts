@@ -1,0 +1,62 @@
+/**
+ * A one-dimensional array parameter in PostgreSQL's binary array format, the one `array_recv`
+ * reads: the change stream binds a batch's rows as one array per column (column-array.ts), tens
+ * of thousands of values a batch. node-postgres sends a Buffer parameter as binary, so the values
+ * go into one buffer as they are: no literal to quote, escape or parse.
+ *
+ * Layout (src/backend/utils/adt/arrayfuncs.c, array_recv): int32 number of dimensions,
+ * int32 flags (1: has NULLs), OID of the element type; per dimension int32 length and int32
+ * lower bound; then per element int32 byte length (-1: NULL) and the bytes. An empty array
+ * has no dimensions. Subclasses write the elements (binary-text-array.ts, binary-int-array.ts).
+ */
+
+const HEADER_BYTES = 4 + 4 + 4;
+const DIMENSION_BYTES = 4 + 4;
+
+export abstract class BinaryArrayBuilder {
+  protected buf: Buffer;
+  protected at = HEADER_BYTES + DIMENSION_BYTES;
+  private count = 0;
+  private hasNull = 0;
+
+  /** `elementOid`: the element type; `expectedBytes`: room for the elements (the buffer grows if they need more). */
+  constructor(
+    private readonly elementOid: number,
+    expectedBytes: number,
+  ) {
+    this.buf = Buffer.allocUnsafe(HEADER_BYTES + DIMENSION_BYTES + expectedBytes);
+  }
+
+  addNull(): void {
+    this.room(4);
+    this.buf.writeInt32BE(-1, this.at);
+    this.at += 4;
+    this.count += 1;
+    this.hasNull = 1;
+  }
+
+  /** The parameter (the builder is done with). */
+  finish(): Buffer {
+    const empty = this.count === 0;
+    this.buf.writeInt32BE(empty ? 0 : 1, 0); // dimensions
+    this.buf.writeInt32BE(this.hasNull, 4);
+    this.buf.writeInt32BE(this.elementOid, 8);
+    if (empty) return this.buf.subarray(0, HEADER_BYTES);
+    this.buf.writeInt32BE(this.count, 12);
+    this.buf.writeInt32BE(1, 16); // lower bound, as in SQL
+    return this.buf.subarray(0, this.at);
+  }
+
+  /** An element was written (its length word and bytes, from `at` on, which the caller moved). */
+  protected added(): void {
+    this.count += 1;
+  }
+
+  /** Makes room for `bytes` more at `at`. */
+  protected room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.at + bytes, this.buf.length * 2));
+    this.buf.copy(bigger, 0, 0, this.at);
+    this.buf = bigger;
+  }
+}
