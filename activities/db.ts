@@ -1,12 +1,12 @@
 /** Opening `pg` connections for activities, with the guard every long-lived client needs. */
-import { Client, escapeIdentifier } from 'pg';
+import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import type { ResolvedConnection } from './credentials';
 
 /**
  * Connects and returns a client whose background errors (a dropped socket while idle) are
  * recorded instead of crashing the worker process: the next query on it fails and the
  * activity's retry takes over. `settings` are session settings sent with the connection
- * (no round trip of their own). Its values print exactly (EXACT_TEXT_SQL).
+ * (no round trip of their own). Its values print exactly (EXACT_TEXT).
  */
 export async function openClient(conn: ResolvedConnection, purpose: string, settings: Record<string, string> = {}): Promise<Client> {
   const options = startupOptions(settings);
@@ -29,10 +29,11 @@ export async function openClient(conn: ResolvedConnection, purpose: string, sett
  * literals as in the database's own sessions. The time zone is left to the database; a
  * comparison aligns it (validate/text-forms.ts).
  */
-export const EXACT_TEXT_SQL = `SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET bytea_output = 'hex'`;
+export const EXACT_TEXT: Record<string, string> = { DateStyle: 'ISO', IntervalStyle: 'postgres', extra_float_digits: '3', bytea_output: 'hex' };
 
-/** The same for a replication connection's walsender, which prints the change stream's values (field order does not matter there). */
-export const EXACT_TEXT_OPTIONS: Record<string, string> = { DateStyle: 'ISO', IntervalStyle: 'postgres', extra_float_digits: '3', bytea_output: 'hex' };
+const EXACT_TEXT_SQL = Object.entries(EXACT_TEXT)
+  .map(([name, value]) => `SET ${name} = ${escapeLiteral(value)}`)
+  .join('; ');
 
 /**
  * Settings of pgferry's sessions that write where pgferry itself may have made the database
@@ -89,7 +90,7 @@ export async function openReplicationClient(conn: ResolvedConnection, purpose: s
     ...conn.pgConfig,
     replication: 'database',
     application_name: `pgferry ${purpose}`.slice(0, 63),
-    options: startupOptions(EXACT_TEXT_OPTIONS),
+    options: startupOptions(EXACT_TEXT), // the walsender prints the stream's values (field order does not matter there)
   } as ConstructorParameters<typeof Client>[0]);
   client.on('error', () => undefined);
   await client.connect();

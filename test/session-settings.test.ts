@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MigrationProgress, MigrationReport } from '../common/plan';
+import type { VerificationRecord } from '../common/verification';
 import { runCli, startHarness, waitFor, writeSpec, type Harness } from './support/harness';
 import { replicationLeftovers } from './support/write-load';
 
@@ -50,6 +51,8 @@ describe('session settings of the databases', () => {
     await h?.close();
   });
 
+  /** One online verification round (pgferry verify), its record. */
+  const verify = async (id: string) => JSON.parse((await runCli(['verify', id, '--json'], h.cliEnv)).stdout) as VerificationRecord;
   const status = async (id: string) => JSON.parse((await runCli(['status', id, '--json'], h.cliEnv)).stdout) as { progress?: MigrationProgress };
 
   it('change nothing in the values streamed, and validation compares them exactly', async () => {
@@ -64,6 +67,8 @@ describe('session settings of the databases', () => {
     expect(expected[3].v).toContain('1.2000000000000002'); // the test's own reading is exact
     await waitFor('the changes to be applied', async () => JSON.stringify(await h.target.query(ROWS_SQL, 'odd')) === JSON.stringify(expected), 30_000, 200).catch(() => undefined);
     expect(await h.target.query(ROWS_SQL, 'odd')).toEqual(expected);
+    // Online verification compares the same text: times printed in the source's zone on both sides.
+    expect(await verify(id)).toMatchObject({ clean: true, differingChunks: 0 });
 
     const cutover = await runCli(['cutover', id], h.cliEnv);
     expect(cutover.code).toBe(0);
@@ -81,6 +86,7 @@ describe('session settings of the databases', () => {
     await waitFor('the stream to run', async () => (await status(id)).progress?.stream?.state === 'streaming', 180_000, 300);
     // The target differs in the 17th digit only: under both databases' extra_float_digits = 0 both print 0.3.
     await h.target.query(`UPDATE kinds SET f8 = 0.3 WHERE id = 1`, 'odd2');
+    expect(await verify(id)).toMatchObject({ clean: false, differingChunks: 1 });
     await runCli(['cutover', id], h.cliEnv);
     await expect(h.client.workflow.getHandle(id).result()).rejects.toMatchObject({ cause: { message: expect.stringContaining('validation failed for 1 table(s): public.kinds') } });
   });

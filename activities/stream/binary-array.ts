@@ -27,11 +27,17 @@ export abstract class BinaryArrayBuilder {
     this.buf = Buffer.allocUnsafe(HEADER_BYTES + DIMENSION_BYTES + expectedBytes);
   }
 
+  /** A value's text, `length` bytes of `source` from `start` (a frame's bytes, as pgoutput sent them). */
+  abstract addBytes(source: Buffer, start: number, length: number): void;
+
+  /** A value's text as a string (decoded, or a key), or NULL. */
+  abstract add(value: string | null): void;
+
   addNull(): void {
     this.room(4);
     this.buf.writeInt32BE(-1, this.at);
     this.at += 4;
-    this.count += 1;
+    this.added();
     this.hasNull = 1;
   }
 

@@ -22,6 +22,9 @@ const EXACT_DIGITS = 15;
 const MINUS = 0x2d;
 const ZERO = 0x30;
 const TWO_32 = 2 ** 32;
+const INTEGER_TEXT = /^-?\d+$/;
+const INT8_MIN = -(2n ** 63n);
+const INT8_MAX = 2n ** 63n - 1n;
 
 export class IntArrayBuilder extends BinaryArrayBuilder {
   private readonly bytes: number;
@@ -35,44 +38,30 @@ export class IntArrayBuilder extends BinaryArrayBuilder {
     this.bytes = ELEMENT[form].bytes;
   }
 
-  /** The value's text, `length` bytes of `source` from `start`. */
+  /** The fast path of a drain: the digits read from the frame's bytes, no string made. */
   addBytes(source: Buffer, start: number, length: number): void {
-    let i = start;
     const end = start + length;
-    const negative = source[i] === MINUS;
-    if (negative) i += 1;
-    if (end - i > EXACT_DIGITS || end === i) return this.addBig(source.toString('latin1', start, end));
+    const first = source[start] === MINUS ? start + 1 : start;
+    if (end - first > EXACT_DIGITS || end === first) return this.add(source.toString('latin1', start, end));
     let value = 0;
-    for (; i < end; i += 1) {
+    for (let i = first; i < end; i += 1) {
       const digit = source[i] - ZERO;
-      if (digit < 0 || digit > 9) return this.addBig(source.toString('latin1', start, end));
+      if (digit < 0 || digit > 9) return this.add(source.toString('latin1', start, end)); // add() says what is wrong
       value = value * 10 + digit;
     }
-    this.write(negative ? -value : value);
+    this.write(first > start ? -value : value);
   }
 
   add(value: string | null): void {
     if (value === null) return this.addNull();
-    const negative = value.charCodeAt(0) === MINUS;
-    const first = negative ? 1 : 0;
-    if (value.length - first > EXACT_DIGITS || value.length === first) return this.addBig(value);
-    let n = 0;
-    for (let i = first; i < value.length; i += 1) {
-      const digit = value.charCodeAt(i) - ZERO;
-      if (digit < 0 || digit > 9) return this.addBig(value);
-      n = n * 10 + digit;
-    }
-    this.write(negative ? -n : n);
-  }
-
-  /** A value beyond 15 digits (int8 only), or one that is not plain digits: exactly, or a clear error. */
-  private addBig(text: string): void {
-    if (!/^-?\d+$/.test(text)) throw new Error(`a value for an ${this.form} column is not an integer's text (${text.length} characters)`);
-    const value = BigInt(text);
-    if (this.form !== 'int8' || value < -(2n ** 63n) || value >= 2n ** 63n) throw new Error(`a value for an ${this.form} column is out of its range`);
+    if (!INTEGER_TEXT.test(value)) throw new Error(`a value for an ${this.form} column is not an integer's text (${value.length} characters)`);
+    if (value.length - (value[0] === '-' ? 1 : 0) <= EXACT_DIGITS) return this.write(Number(value));
+    // Beyond 2^53: only an int8 holds such a value.
+    const big = BigInt(value);
+    if (this.form !== 'int8' || big < INT8_MIN || big > INT8_MAX) throw new Error(`a value for an ${this.form} column is out of its range`);
     this.room(4 + 8);
     this.buf.writeInt32BE(8, this.at);
-    this.buf.writeBigInt64BE(value, this.at + 4);
+    this.buf.writeBigInt64BE(big, this.at + 4);
     this.at += 12;
     this.added();
   }

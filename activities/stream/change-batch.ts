@@ -31,7 +31,8 @@ import { tableKey } from '../../common/plan';
 import type { TableChangeCounts } from '../../common/stream';
 import { qualified } from '../db';
 import { UNCHANGED_TOAST, type DeleteMessage, type InsertMessage, type TupleValue, type UpdateMessage } from './pgoutput-types';
-import { columnArray, columnArrayBuilder, wireFormOf, type ColumnArrayBuilder } from './column-array';
+import type { BinaryArrayBuilder } from './binary-array';
+import { columnArray, columnArrayBuilder, wireFormOf } from './column-array';
 import { RawRowChange } from './raw-row-change';
 import { allInOrder } from './queued-queries';
 import { tableSql, updatable, type ApplyTable, type KeyOrder, type MatchCode } from './target-table';
@@ -447,7 +448,7 @@ function byColumn(table: ApplyTable, rows: Row[], columns: number[]): Buffer[] {
       return columnArray(wireFormOf(table.columns[c]), values);
     });
   }
-  const builders = new Array<ColumnArrayBuilder | undefined>(Math.max(0, ...columns) + 1);
+  const builders = new Array<BinaryArrayBuilder | undefined>(Math.max(0, ...columns) + 1);
   for (const c of columns) builders[c] = columnArrayBuilder(wireFormOf(table.columns[c]), rows.length);
   for (const row of rows) {
     if (row instanceof RawRowChange) row.appendTo(builders);
@@ -591,8 +592,8 @@ function statementName(text: string): string | undefined {
 async function execute(client: Pick<Client, 'query'>, statement: PlannedStatement): Promise<void> {
   let result: QueryResult;
   try {
-    const values = statement.values;
-    result = await client.query({ text: statement.text, values, name: values.length > 0 ? statementName(statement.text) : undefined });
+    const { text, values } = statement;
+    result = await client.query({ text, values, name: values.length > 0 ? statementName(text) : undefined });
   } catch (err) {
     throw applyError(statement, err);
   }

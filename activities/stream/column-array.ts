@@ -6,6 +6,7 @@
  * way, and no type needs a binary form of its own here. The source's and the target's column
  * types are the same (relation-cache.ts checks), so the form is read off the target's type.
  */
+import type { BinaryArrayBuilder } from './binary-array';
 import { binaryTextArray, TextArrayBuilder } from './binary-text-array';
 import { IntArrayBuilder, type IntForm } from './binary-int-array';
 
@@ -27,16 +28,8 @@ export function arrayType(form: WireForm): string {
   return `${form}[]`;
 }
 
-/** What RawRowChange.appendTo and byColumn fill: one value after another, in a form's array. */
-export interface ColumnArrayBuilder {
-  addNull(): void;
-  addBytes(source: Buffer, start: number, length: number): void;
-  add(value: string | null): void;
-  finish(): Buffer;
-}
-
-/** A builder for `rows` values of a column of this form. */
-export function columnArrayBuilder(form: WireForm, rows: number): ColumnArrayBuilder {
+/** A builder for `rows` values of a column of this form (RawRowChange.appendTo and byColumn fill it). */
+export function columnArrayBuilder(form: WireForm, rows: number): BinaryArrayBuilder {
   return form === 'text' ? new TextArrayBuilder(rows * 8) : new IntArrayBuilder(form, rows);
 }
 

@@ -15,7 +15,7 @@
  * TupleData layout (protocol-logicalrep-message-formats): int16 column count, then per column
  * a kind byte: `n` NULL, `u` unchanged TOAST, `t` int32 length and the text.
  */
-import type { ColumnArrayBuilder } from './column-array';
+import type { BinaryArrayBuilder } from './binary-array';
 import { COL_NULL, COL_TEXT, UNCHANGED_TOAST, type TupleValue } from './pgoutput-types';
 
 export class RawRowChange {
@@ -55,7 +55,7 @@ export class RawRowChange {
   }
 
   /** Adds each column's value to `builders[column]`, for the columns that have one. Call only on a complete row. */
-  appendTo(builders: Array<ColumnArrayBuilder | undefined>): void {
+  appendTo(builders: Array<BinaryArrayBuilder | undefined>): void {
     const buf = this.buf;
     const count = buf.readUInt16BE(this.at);
     let off = this.at + 2;

@@ -289,8 +289,7 @@ export function makeStreamChanges(deps: ActivityDeps) {
         const ready = !transaction.open ? hold.readyToHold() : undefined;
         if (ready) {
           if (ready.position !== undefined) await commit(ready.position, true);
-          else if (batchWindow.holdsTransactions) await commit(batchWindow.endLsn, true);
-          else await applier.settle();
+          else await commitReceived();
           const ack = hold.held(meter.applied);
           if (ack) await holdListener!.answer(ack);
           return true;

@@ -76,12 +76,6 @@ export type TargetColumns = ApplyColumn[] & { generated: string[]; partitioned: 
 /** How a one-column key sorts the way the target's index does, near enough to find pages in order. */
 export type KeyOrder = 'number' | 'text';
 
-const KEY_ORDERS = new Map<string, KeyOrder>([
-  ['smallint', 'number'],
-  ['integer', 'number'],
-  ['bigint', 'number'],
-  ['uuid', 'text'],
-]);
 
 /**
  * Whether upserts into the table go in key order: a one-column integer or uuid key on a
@@ -90,7 +84,9 @@ const KEY_ORDERS = new Map<string, KeyOrder>([
  */
 export function keyOrderOf(target: TargetColumns, columns: ApplyColumn[], keyColumns: number[]): KeyOrder | undefined {
   if (!target.reorderable || keyColumns.length !== 1) return undefined;
-  return KEY_ORDERS.get(columns[keyColumns[0]].type);
+  const key = columns[keyColumns[0]];
+  if (wireFormOf(key) !== 'text') return 'number'; // an integer type
+  return key.type === 'uuid' ? 'text' : undefined;
 }
 
 interface ColumnRow {

@@ -1,6 +1,6 @@
 /**
  * Checksums hash each side's text of a row (checksum.ts). Every pgferry session prints values
- * exactly and the same way (db.ts, EXACT_TEXT_SQL), all but one setting: the time zone, in
+ * exactly and the same way (db.ts, EXACT_TEXT), all but one setting: the time zone, in
  * which timestamptz values print. It is the database's own on each side (a row filter reads
  * its literals in it, in the copy as in the comparison), so a comparing session on the target
  * takes the source's: a source in Europe/Berlin and a target in UTC hold the same instants,
