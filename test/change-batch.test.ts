@@ -11,6 +11,7 @@ import type { Operation } from '../common/spec';
 import { startPostgres, type PgCluster } from '../launch/postgres';
 import { RawRowChange } from '../activities/stream/raw-row-change';
 import { streamed } from './support/streamed-change';
+import { TimeArrayBuilder, type TimeForm } from '../activities/stream/binary-time-array';
 
 const U: typeof UNCHANGED_TOAST = UNCHANGED_TOAST;
 const ALL: ReadonlySet<Operation> = new Set(['insert', 'update', 'delete', 'truncate']);
@@ -247,13 +248,29 @@ describe('tables with a key', () => {
   });
 
   it('keeps the value PostgreSQL quotes in a data error out of the message', async () => {
-    await sql('CREATE TABLE kd (id int PRIMARY KEY, d date)');
+    await sql('CREATE TABLE kd (id int PRIMARY KEY, n numeric)');
     const kd = await table('public', 'kd', ['id']);
     const batch = new ChangeBatch();
-    batch.add(kd, ins(kd, { id: '1', d: 'SECRET-not-a-date' }));
+    batch.add(kd, ins(kd, { id: '1', n: 'SECRET-not-a-number' }));
     const err = (await applyBatch(batch).catch((e: Error) => e)) as Error & { code?: string };
-    expect(err.message).toBe('upsert in "public"."kd" (1 row(s)) failed: invalid input syntax for type date: "…"');
-    expect(err.code).toBe('22007');
+    expect(err.message).toBe('upsert in "public"."kd" (1 row(s)) failed: invalid input syntax for type numeric: "…"');
+    expect(err.code).toBe('22P02');
+  });
+
+  it('refuses a value the worker binds in binary as the target would, naming the table, quoting nothing', async () => {
+    await sql('CREATE TABLE kb (id int PRIMARY KEY, d date)');
+    const kb = await table('public', 'kb', ['id']);
+    for (const [values, message, code] of [
+      [{ id: '1', d: 'SECRET-not-a-date' }, "upsert in \"public\".\"kb\" (1 row(s)) failed: a value for a date column is not in the ISO form pgferry's sessions print (17 characters)", '22007'],
+      [{ id: '99999999999', d: null }, 'upsert in "public"."kb" (1 row(s)) failed: a value for an int4 column is out of its range', '22003'],
+    ] as const) {
+      const batch = new ChangeBatch();
+      batch.add(kb, ins(kb, values));
+      const err = (await applyBatch(batch).catch((e: Error) => e)) as Error & { code?: string };
+      expect(err.message).toBe(message);
+      expect(err.code).toBe(code);
+    }
+    expect(await sql('SELECT count(*)::int AS n FROM kb')).toEqual([{ n: 0 }]);
   });
 });
 
@@ -452,6 +469,90 @@ describe('integer columns (bound as integers, not text)', () => {
       { k: '-9223372036854775807', i: '-2147483648' },
       { k: '1', i: null },
       { k: '9007199254740993', i: '123' },
+    ]);
+  });
+});
+
+describe('date and time columns (bound in binary, not text)', () => {
+  /** Random values over each type's whole range, as SQL, with the ends and calendar corners besides. */
+  const GENERATED: Record<TimeForm, string> = {
+    date: `SELECT date '2000-01-01' + (floor(random() * 2147483494)::bigint - 2451545)::int FROM generate_series(1, 2000)
+           UNION ALL SELECT unnest('{4714-11-24 BC, 0001-01-01 BC, 0001-12-31 BC, 0001-01-01, 1582-10-15, 1900-02-28, 1900-03-01, 2000-02-29, 10000-01-01, 5874897-12-31, infinity, -infinity}'::date[])`,
+    timestamp: `SELECT timestamp '2000-01-01' + make_interval(days => (floor(random() * 109000000) - 2451545)::int)
+                  + interval '1 microsecond' * CASE i % 3 WHEN 0 THEN 0 WHEN 1 THEN floor(random() * 86400000) * 1000 ELSE floor(random() * 86400000000) END
+                FROM generate_series(1, 2000) AS i
+           UNION ALL SELECT unnest('{"4714-11-24 00:00:00 BC", "0001-12-31 23:59:59.999999 BC", "1999-12-31 23:59:59.999999", "2000-01-01 00:00:00.5", "294276-12-31 23:59:59.999999", infinity, -infinity}'::timestamp[])`,
+    timestamptz: `SELECT (timestamp '2000-01-01' + make_interval(days => (floor(random() * 109000000) - 2451545)::int)
+                  + interval '1 microsecond' * CASE i % 3 WHEN 0 THEN 0 WHEN 1 THEN floor(random() * 86400000) * 1000 ELSE floor(random() * 86400000000) END) AT TIME ZONE 'UTC'
+                FROM generate_series(1, 2000) AS i
+           UNION ALL SELECT unnest('{"4714-11-24 12:00:00+00 BC", "1800-06-01 12:00:00+00", "1930-06-01 12:00:00+00", "1970-06-01 12:00:00+00", "2026-07-01 12:00:00.000001+00", "294276-12-30 23:59:59.999999+00", infinity, -infinity}'::timestamptz[])`,
+  };
+
+  function built(form: TimeForm, texts: string[], asBytes: boolean): Buffer {
+    const builder = new TimeArrayBuilder(form, texts.length);
+    for (const text of texts) {
+      if (!asBytes) builder.add(text);
+      else {
+        const bytes = Buffer.from(`#${text}#`, 'latin1'); // the value inside a frame
+        builder.addBytes(bytes, 1, bytes.length - 2);
+      }
+    }
+    return builder.finish();
+  }
+
+  it("reads every value the server prints, over each type's whole range and in any time zone, as the server reads its text", async () => {
+    // Zones with offsets in minutes and in seconds (local mean times before 1900, Monrovia until 1972, Amsterdam until 1937).
+    const zones = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kathmandu', 'Africa/Monrovia', 'Europe/Amsterdam', 'Pacific/Chatham'];
+    await sql(`SET DateStyle = 'ISO, DMY'`); // as every pgferry session (activities/db.ts)
+    try {
+      for (const form of ['date', 'timestamp', 'timestamptz'] as const) {
+        for (const zone of form === 'timestamptz' ? zones : ['UTC']) {
+          await sql(`SET TIME ZONE '${zone}'`);
+          const texts = (await sql<{ v: string }>(`SELECT v::text AS v FROM (${GENERATED[form]}) AS g(v)`)).map((r) => r.v);
+          if (zone === 'Africa/Monrovia') expect(texts.some((t) => /[+-]\d\d:\d\d:\d\d( BC)?$/.test(t))).toBe(true); // offsets with seconds were met
+          for (const asBytes of [false, true]) {
+            const [r] = await sql(
+              `SELECT count(*)::int AS n, count(*) FILTER (WHERE a IS DISTINCT FROM b)::int AS differ FROM unnest($1::${form}[], $2::text[]::${form}[]) AS u(a, b)`,
+              [built(form, texts, asBytes), texts],
+            );
+            expect(r, `${form} in ${zone}`).toEqual({ n: texts.length, differ: 0 });
+          }
+        }
+      }
+    } finally {
+      await sql(`SET TIME ZONE 'UTC'; RESET DateStyle`);
+    }
+  });
+
+  it('writes and finds rows by date and time values, precisions kept, by key and without one, decoded and as bytes', async () => {
+    await sql(`CREATE TABLE times_keyed (k timestamptz PRIMARY KEY, d date, ts timestamp(3), tz timestamptz(0), note text);
+               CREATE TABLE times_keyless (k timestamptz, d date, ts timestamp(3), tz timestamptz(0), note text)`);
+    const rows = [
+      { k: '2026-12-06 17:00:00.123456+00', d: '2026-12-06', ts: '2026-12-06 17:00:00.123', tz: '2026-12-06 17:00:01+00', note: 'a' },
+      { k: '0044-03-15 12:00:00+00 BC', d: '0044-03-15 BC', ts: '0044-03-15 12:00:00 BC', tz: '0044-03-15 12:00:00+00 BC', note: 'b' },
+      { k: '12026-01-01 00:00:00+00', d: 'infinity', ts: '-infinity', tz: 'infinity', note: 'c' },
+      { k: '2026-06-01 00:00:00+00', d: null, ts: null, tz: null, note: 'd' },
+    ];
+    const readBack = 'SELECT k::text, d::text, ts::text, tz::text, note';
+    for (const name of ['times_keyed', 'times_keyless']) {
+      const t = await table('public', name, name === 'times_keyed' ? ['k'] : []);
+      expect(t.columns.map((c) => c.type)).toEqual(['timestamp with time zone', 'date', 'timestamp(3) without time zone', 'timestamp(0) with time zone', 'text']);
+      const batch = new ChangeBatch();
+      rows.forEach((r, n) => batch.add(t, n % 2 ? streamed(ins(t, r)) : ins(t, r)));
+      await applyBatch(batch);
+      expect(await sql(`${readBack} FROM ${name} ORDER BY note`)).toEqual(rows);
+    }
+    // Updates and deletes find rows by a timestamptz key, given in another offset; a key changes.
+    const t = await table('public', 'times_keyed', ['k']);
+    const change = new ChangeBatch();
+    change.add(t, upd(t, { ...rows[0], k: '2026-12-06 22:45:00.123456+05:45', note: 'a2' }));
+    change.add(t, streamed(upd(t, { ...rows[1], k: '0044-03-15 12:00:01+00 BC' }, { k: rows[1].k })));
+    change.add(t, del(t, { k: '12025-12-31 19:00:00-05' }));
+    await applyBatch(change);
+    expect(await sql('SELECT k::text, note FROM times_keyed ORDER BY k')).toEqual([
+      { k: '0044-03-15 12:00:01+00 BC', note: 'b' },
+      { k: '2026-06-01 00:00:00+00', note: 'd' },
+      { k: '2026-12-06 17:00:00.123456+00', note: 'a2' },
     ]);
   });
 });

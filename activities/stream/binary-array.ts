@@ -10,7 +10,16 @@
  * has no dimensions. Subclasses write the elements (binary-text-array.ts, binary-int-array.ts).
  */
 
+/**
+ * A value the builder cannot write (its text is not in the form its type prints in): an
+ * SQLSTATE as the target would give for it, and a message that does not quote the value.
+ */
+export function valueError(message: string, code: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}
+
 const HEADER_BYTES = 4 + 4 + 4;
+const TWO_32 = 2 ** 32;
 const DIMENSION_BYTES = 4 + 4;
 
 export abstract class BinaryArrayBuilder {
@@ -56,6 +65,13 @@ export abstract class BinaryArrayBuilder {
   /** An element was written (its length word and bytes, from `at` on, which the caller moved). */
   protected added(): void {
     this.count += 1;
+  }
+
+  /** An int64 at `at`, from a whole number of at most 2^53 in magnitude (exact as a JS number). */
+  protected writeInt64(value: number, at: number): void {
+    const high = Math.floor(value / TWO_32); // two's complement: the high word floors, the low one is what is left
+    this.buf.writeInt32BE(high, at);
+    this.buf.writeUInt32BE(value - high * TWO_32, at + 4);
   }
 
   /** Makes room for `bytes` more at `at`. */

@@ -8,26 +8,28 @@
  *
  * Layout: binary-array.ts, with each element's fixed size.
  */
-import { BinaryArrayBuilder } from './binary-array';
+import { BinaryArrayBuilder, valueError } from './binary-array';
 
 export type IntForm = 'int2' | 'int4' | 'int8';
 
-const ELEMENT: Record<IntForm, { oid: number; bytes: number }> = {
-  int2: { oid: 21, bytes: 2 },
-  int4: { oid: 23, bytes: 4 },
-  int8: { oid: 20, bytes: 8 },
+const ELEMENT: Record<IntForm, { oid: number; bytes: number; max: number }> = {
+  int2: { oid: 21, bytes: 2, max: 2 ** 15 - 1 },
+  int4: { oid: 23, bytes: 4, max: 2 ** 31 - 1 },
+  int8: { oid: 20, bytes: 8, max: Number.MAX_SAFE_INTEGER }, // larger ones go through BigInt
 };
+const INVALID_TEXT = '22P02';
+const OUT_OF_RANGE = '22003';
 /** Up to this many digits a value is exact as a JS number (below 2^53); longer int8 values go through BigInt. */
 const EXACT_DIGITS = 15;
 const MINUS = 0x2d;
 const ZERO = 0x30;
-const TWO_32 = 2 ** 32;
 const INTEGER_TEXT = /^-?\d+$/;
 const INT8_MIN = -(2n ** 63n);
 const INT8_MAX = 2n ** 63n - 1n;
 
 export class IntArrayBuilder extends BinaryArrayBuilder {
   private readonly bytes: number;
+  private readonly max: number;
 
   /** `expected`: how many values will come (the buffer grows if more do). */
   constructor(
@@ -36,6 +38,7 @@ export class IntArrayBuilder extends BinaryArrayBuilder {
   ) {
     super(ELEMENT[form].oid, expected * (4 + ELEMENT[form].bytes));
     this.bytes = ELEMENT[form].bytes;
+    this.max = ELEMENT[form].max;
   }
 
   /** The fast path of a drain: the digits read from the frame's bytes, no string made. */
@@ -54,11 +57,11 @@ export class IntArrayBuilder extends BinaryArrayBuilder {
 
   add(value: string | null): void {
     if (value === null) return this.addNull();
-    if (!INTEGER_TEXT.test(value)) throw new Error(`a value for an ${this.form} column is not an integer's text (${value.length} characters)`);
+    if (!INTEGER_TEXT.test(value)) throw valueError(`a value for an ${this.form} column is not an integer's text (${value.length} characters)`, INVALID_TEXT);
     if (value.length - (value[0] === '-' ? 1 : 0) <= EXACT_DIGITS) return this.write(Number(value));
     // Beyond 2^53: only an int8 holds such a value.
     const big = BigInt(value);
-    if (this.form !== 'int8' || big < INT8_MIN || big > INT8_MAX) throw new Error(`a value for an ${this.form} column is out of its range`);
+    if (this.form !== 'int8' || big < INT8_MIN || big > INT8_MAX) throw this.outOfRange();
     this.room(4 + 8);
     this.buf.writeInt32BE(8, this.at);
     this.buf.writeBigInt64BE(big, this.at + 4);
@@ -67,17 +70,19 @@ export class IntArrayBuilder extends BinaryArrayBuilder {
   }
 
   private write(value: number): void {
+    if (value > this.max || value < -this.max - 1) throw this.outOfRange();
     this.room(4 + this.bytes);
     const buf = this.buf;
     const at = this.at;
     buf.writeInt32BE(this.bytes, at);
     if (this.bytes === 4) buf.writeInt32BE(value, at + 4);
-    else if (this.bytes === 8) {
-      const high = Math.floor(value / TWO_32); // two's complement: the high word floors, the low one is what is left
-      buf.writeInt32BE(high, at + 4);
-      buf.writeUInt32BE(value - high * TWO_32, at + 8);
-    } else buf.writeInt16BE(value, at + 4);
+    else if (this.bytes === 8) this.writeInt64(value, at + 4);
+    else buf.writeInt16BE(value, at + 4);
     this.at = at + 4 + this.bytes;
     this.added();
+  }
+
+  private outOfRange(): Error {
+    return valueError(`a value for an ${this.form} column is out of its range`, OUT_OF_RANGE);
   }
 }

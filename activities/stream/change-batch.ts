@@ -457,6 +457,19 @@ function byColumn(table: ApplyTable, rows: Row[], columns: number[]): Buffer[] {
   return columns.map((c) => builders[c]!.finish());
 }
 
+/**
+ * A statement with its parameters. A value the arrays refuse (column-array.ts: text not in the
+ * form its type prints in) fails as the target's own refusal would: naming the statement and
+ * the table, with an SQLSTATE, and not quoting the value.
+ */
+function withValues(statement: Omit<PlannedStatement, 'values'>, values: () => unknown[]): PlannedStatement {
+  try {
+    return { ...statement, values: values() };
+  } catch (err) {
+    throw applyError(statement, err);
+  }
+}
+
 /** The key columns' parameters for these keys (DELETE, UPDATE). */
 function keyArrays(table: ApplyTable, keys: Key[]): Buffer[] {
   return table.keyColumns.map((c, j) =>
@@ -496,15 +509,15 @@ function planKeyed(table: ApplyTable, states: Map<string, KeyState>, out: Planne
     else partial.set(shape, { set, states: [state] });
   }
   const target = sql.target;
-  if (deleted.length > 0) out.push({ table: target, what: 'delete', text: sql.deleteKeys(), values: keyArrays(table, deleted), rows: deleted.length });
+  if (deleted.length > 0) out.push(withValues({ table: target, what: 'delete', text: sql.deleteKeys(), rows: deleted.length }, () => keyArrays(table, deleted)));
   if (full.length > 0) {
     const all = table.columns.map((_, i) => i);
     const rows = (table.keyOrder ? inKeyOrder(full, table.keyOrder) : full).map((s) => s.row!);
-    out.push({ table: target, what: 'upsert', text: sql.insertRows(), values: byColumn(table, rows, all), rows: rows.length });
+    out.push(withValues({ table: target, what: 'upsert', text: sql.insertRows(), rows: rows.length }, () => byColumn(table, rows, all)));
   }
   for (const { set, states: group } of partial.values()) {
-    const values = [...keyArrays(table, group.map((s) => s.key)), ...byColumn(table, group.map((s) => rowValues(s.row!)), set)];
-    out.push({ table: target, what: 'update', text: sql.updateRows(set), values, rows: group.length, mustAffect: group.length });
+    const values = () => [...keyArrays(table, group.map((s) => s.key)), ...byColumn(table, group.map((s) => rowValues(s.row!)), set)];
+    out.push(withValues({ table: target, what: 'update', text: sql.updateRows(set), rows: group.length, mustAffect: group.length }, values));
   }
 }
 
@@ -524,8 +537,8 @@ function inKeyOrder(states: KeyState[], order: KeyOrder): KeyState[] {
 function keyChangeStatement(table: ApplyTable, oldKey: Key, row: TupleValue[]): PlannedStatement {
   const sql = tableSql(table);
   const set = setColumns(table, row, true);
-  const values = [...keyArrays(table, [oldKey]), ...byColumn(table, [row], set)];
-  return { table: sql.target, what: 'update', text: sql.updateRows(set), values, rows: 1, mustAffect: 1 };
+  const values = () => [...keyArrays(table, [oldKey]), ...byColumn(table, [row], set)];
+  return withValues({ table: sql.target, what: 'update', text: sql.updateRows(set), rows: 1, mustAffect: 1 }, values);
 }
 
 function planKeyless(table: ApplyTable, changes: KeylessChange[], out: PlannedStatement[]): void {
@@ -534,7 +547,7 @@ function planKeyless(table: ApplyTable, changes: KeylessChange[], out: PlannedSt
   for (const change of changes) {
     if (change.kind === 'insert') {
       const all = table.columns.map((_, i) => i);
-      out.push({ table: target, what: 'insert', text: sql.insertRows(), values: byColumn(table, change.rows, all), rows: change.rows.length });
+      out.push(withValues({ table: target, what: 'insert', text: sql.insertRows(), rows: change.rows.length }, () => byColumn(table, change.rows, all)));
       continue;
     }
     const { match, values } = matchRow(table, change.old);
@@ -611,7 +624,7 @@ async function execute(client: Pick<Client, 'query'>, statement: PlannedStatemen
  * PostgreSQL's DETAIL (it can hold a row). Data exceptions (class 22) quote the offending value
  * in the message itself, so the quoted part goes too.
  */
-function applyError(statement: PlannedStatement, err: unknown): Error {
+function applyError(statement: Pick<PlannedStatement, 'what' | 'table' | 'rows'>, err: unknown): Error {
   const e = (err ?? {}) as { message?: string; code?: string; column?: string; constraint?: string };
   let message = e.message ?? String(err);
   if (e.code?.startsWith('22')) message = message.replace(/"[\s\S]*"/, '"…"');

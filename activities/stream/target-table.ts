@@ -8,7 +8,7 @@
 import type { Client } from 'pg';
 import type { Operation } from '../../common/spec';
 import { qualified, quoteIdent } from '../db';
-import { arrayType, wireFormOf } from './column-array';
+import { arrayType, isIntForm, wireFormOf } from './column-array';
 import type { RowFilterSpec } from './row-filter';
 
 export interface ApplyColumn {
@@ -85,7 +85,7 @@ export type KeyOrder = 'number' | 'text';
 export function keyOrderOf(target: TargetColumns, columns: ApplyColumn[], keyColumns: number[]): KeyOrder | undefined {
   if (!target.reorderable || keyColumns.length !== 1) return undefined;
   const key = columns[keyColumns[0]];
-  if (wireFormOf(key) !== 'text') return 'number'; // an integer type
+  if (isIntForm(wireFormOf(key))) return 'number';
   return key.type === 'uuid' ? 'text' : undefined;
 }
 

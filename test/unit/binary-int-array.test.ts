@@ -47,6 +47,9 @@ describe('IntArrayBuilder', () => {
     expect(() => fromStrings('int4', ['12a'])).toThrow("a value for an int4 column is not an integer's text (3 characters)");
     expect(() => fromStrings('int8', ['9223372036854775808'])).toThrow('a value for an int8 column is out of its range');
     expect(() => fromBytes('int4', [''])).toThrow('not an integer');
-    expect(() => fromStrings('int4', ['2147483648'])).toThrow(RangeError);
+    expect(() => fromStrings('int4', ['2147483648'])).toThrow('a value for an int4 column is out of its range');
+    expect(() => fromBytes('int2', ['-32769'])).toThrow('a value for an int2 column is out of its range');
+    expect(() => fromStrings('int4', ['x'])).toThrow(expect.objectContaining({ code: '22P02' }));
+    expect(() => fromStrings('int2', ['40000'])).toThrow(expect.objectContaining({ code: '22003' }));
   });
 });
