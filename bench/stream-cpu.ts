@@ -95,6 +95,11 @@ class RecordedSocket extends EventEmitter {
   get done(): boolean {
     return this.next >= this.chunks.length;
   }
+  /** A recorded backlog: the next chunk is always there, as a socket's full read-ahead (ReplicationStream.full). */
+  get readableLength(): number {
+    return this.done ? 0 : this.chunks[this.next].length;
+  }
+  readonly readableHighWaterMark = 16 * 1024;
   pause(): void {}
   resume(): void {}
   write(): boolean {

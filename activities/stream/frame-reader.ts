@@ -19,6 +19,11 @@ import { parseCopyBothFrame } from './replication-frames';
  */
 export interface FrameSource {
   next(): boolean;
+  /**
+   * Node holds as much received data as it reads ahead (the socket's high-water mark), and
+   * reads no more from the socket until some is taken: the source is ahead of the reader.
+   */
+  readonly full: boolean;
   readonly frameBuf: Buffer;
   readonly frameStart: number;
   readonly frameEnd: number;
@@ -36,6 +41,12 @@ export interface FrameSource {
  * 2.1-3.1 s of system CPU and the reader 2.3-2.9 s; waiting 2 ms after the first byte,
  * 0.8-1.2 s and 0.3 s, and the backlog went through faster. 2 ms is nothing next to a batch's
  * 100 ms age limit.
+ *
+ * Only a trickle is left to gather, though: data that arrives as a full read-ahead (the source
+ * is ahead of the reader, as in a backlog) is read at once. Waiting then gathers nothing, since
+ * Node reads no more until some is taken, and in a drain it stalled the stream loop 2 ms a
+ * 64 KiB chunk (bench/RESULTS-levers.md, seventeenth pass: 49,000-54,000 against
+ * 64,000-69,000 transactions a second).
  */
 export const READ_GATHER_MS = 2;
 
@@ -61,8 +72,8 @@ export class FrameReader {
 
   /**
    * Waits until a frame may be there (or the stream ended or failed), at most `timeoutMs`.
-   * Data arriving ends the wait READ_GATHER_MS later (see there); an end, an error or a
-   * nudge ends it on the next turn of the event loop.
+   * A trickle of data arriving ends the wait READ_GATHER_MS later (see there); a full
+   * read-ahead, an end, an error or a nudge ends it on the next turn of the event loop.
    *
    * Either way the wait ends from the event loop, on purpose: a wake straight from the
    * 'readable' event resumes the stream loop inside the socket's read callback, the loop
@@ -83,7 +94,7 @@ export class FrameReader {
       };
       const timer = setTimeout(done, timeoutMs);
       this.wake = (gather) => {
-        if (gather && this.gatherMs > 0) {
+        if (gather && this.gatherMs > 0 && !this.stream.full) {
           if (!scheduled && gathering === undefined) gathering = setTimeout(done, this.gatherMs);
           return;
         }

@@ -92,6 +92,12 @@ export class ReplicationStream extends EventEmitter implements Submittable {
     }
   }
 
+  /** Node's buffer of the socket is at its high-water mark: it reads no more until we do (FrameSource.full). */
+  get full(): boolean {
+    const socket = this.socket;
+    return socket !== undefined && socket.readableLength >= socket.readableHighWaterMark;
+  }
+
   /** Sends one CopyData message (a standby status update); held until the copy has started. */
   write(payload: Buffer): boolean {
     const message = Buffer.allocUnsafe(MESSAGE_HEADER + payload.length);

@@ -9,6 +9,10 @@ import { XLOG_DATA_HEADER, type XLogData } from '../../activities/stream/pgoutpu
 
 export function frameSourceOf(readable: Readable): FrameSource {
   const source = {
+    /** Object mode: its high-water mark counts frames (16 by default). */
+    get full(): boolean {
+      return readable.readableLength >= readable.readableHighWaterMark;
+    },
     frameBuf: Buffer.alloc(0) as Buffer,
     frameStart: 0,
     frameEnd: 0,

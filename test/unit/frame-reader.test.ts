@@ -39,6 +39,7 @@ describe('FrameReader', () => {
       [18, bytes.length],
     ];
     const source = Object.assign(new EventEmitter(), {
+      full: false,
       frameBuf: bytes,
       frameStart: 0,
       frameEnd: 0,
@@ -96,6 +97,26 @@ describe('FrameReader', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(reader.take()).toMatchObject({ walEnd: 1n });
     expect(reader.take()).toMatchObject({ walEnd: 2n }); // both read in one go
+  });
+
+  it('reads a full read-ahead at once: the source is ahead, and waiting would gather nothing more', async () => {
+    // Object mode, high-water mark 2: two frames fill what Node reads ahead.
+    const stream = new PassThrough({ objectMode: true, highWaterMark: 2 });
+    const reader = new FrameReader(frameSourceOf(stream), 5_000);
+    const started = Date.now();
+    const waiting = reader.wait(10_000);
+    stream.write(keepalive(1n));
+    stream.write(keepalive(2n));
+    await waiting;
+    expect(Date.now() - started).toBeLessThan(1_000);
+    // One frame is a trickle: that one gathers.
+    const trickle = new PassThrough({ objectMode: true, highWaterMark: 2 });
+    const gathering = new FrameReader(frameSourceOf(trickle), 100);
+    const again = Date.now();
+    const waitingAgain = gathering.wait(10_000);
+    trickle.write(keepalive(3n));
+    await waitingAgain;
+    expect(Date.now() - again).toBeGreaterThanOrEqual(95);
   });
 
   it('does not let an end of the stream or a nudge wait for more data', async () => {
