@@ -22,7 +22,7 @@ describe('batch window (source transactions gathered into one target transaction
     expect(w.next(1_000 + MAX_BATCH_AGE_MS, between)).toBe('commit');
   });
 
-  it('never commits in the middle of a source transaction; a full one is applied in pieces', () => {
+  it('never commits in the middle of a source transaction; a big one is applied in pieces', () => {
     const w = new BatchWindow();
     w.transactionEnded(0x100n, 1_000);
     const inside = { ...between, inTransaction: true };
@@ -32,6 +32,29 @@ describe('batch window (source transactions gathered into one target transaction
     w.pieceApplied();
     expect(w.next(1_001, inside)).toBe('read');
     expect(w.next(1_001, { ...inside, waiting: MAX_BATCH_CHANGES })).toBe('apply-piece');
+  });
+
+  it('reads a small source transaction to its end when the batch fills inside it, then commits', () => {
+    const w = new BatchWindow();
+    const inside = { ...between, inTransaction: true };
+    // Small transactions filled the batch to just under its limit...
+    w.received(MAX_BATCH_BYTES - 100);
+    w.transactionEnded(0x100n, 1_000);
+    expect(w.next(1_001, between)).toBe('read');
+    // ...and the next one takes it over: read on to its end, not applied as a piece.
+    w.received(200);
+    expect(w.next(1_002, inside)).toBe('read');
+    w.transactionEnded(0x200n, 1_003);
+    expect(w.next(1_003, between)).toBe('commit');
+    // A transaction that grows to a quarter of a batch in a full window is applied in pieces.
+    w.take();
+    w.received(MAX_BATCH_BYTES - 100);
+    w.transactionEnded(0x300n, 1_004);
+    expect(w.next(1_004, between)).toBe('read');
+    w.received(MAX_BATCH_BYTES / 4 - 1);
+    expect(w.next(1_005, inside)).toBe('read');
+    w.received(1);
+    expect(w.next(1_005, inside)).toBe('apply-piece');
   });
 
   it('commits at once when full or asked to (DDL), between transactions', () => {
