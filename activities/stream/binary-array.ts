@@ -7,7 +7,8 @@
  * Layout (src/backend/utils/adt/arrayfuncs.c, array_recv): int32 number of dimensions,
  * int32 flags (1: has NULLs), OID of the element type; per dimension int32 length and int32
  * lower bound; then per element int32 byte length (-1: NULL) and the bytes. An empty array
- * has no dimensions. Subclasses write the elements (binary-text-array.ts, binary-int-array.ts).
+ * has no dimensions. Subclasses write the elements (binary-text-array.ts, binary-int-array.ts,
+ * binary-time-array.ts).
  */
 
 /**
@@ -19,8 +20,8 @@ export function valueError(message: string, code: string): Error & { code: strin
 }
 
 const HEADER_BYTES = 4 + 4 + 4;
-const TWO_32 = 2 ** 32;
 const DIMENSION_BYTES = 4 + 4;
+const TWO_32 = 2 ** 32;
 
 export abstract class BinaryArrayBuilder {
   protected buf: Buffer;

@@ -49,6 +49,8 @@ class NotIsoText extends Error {}
 
 export class TimeArrayBuilder extends BinaryArrayBuilder {
   private readonly bytes: number;
+  /** One cursor for every value (no object per value in a drain). */
+  private readonly text = new IsoReader();
 
   /** `expected`: how many values will come (the buffer grows if more do). */
   constructor(
@@ -80,7 +82,7 @@ export class TimeArrayBuilder extends BinaryArrayBuilder {
     if (isInfinity(s, start, end, true)) return this.writeExtreme(-1);
     const bc = end - start > BC.length && s.compare(BC, 0, BC.length, end - BC.length, end) === 0;
     if (bc) end -= BC.length;
-    const text = new IsoReader(s, start, end);
+    const text = this.text.over(s, start, end);
     let year = text.digitsUntil(DASH, 4);
     if (bc) year = 1 - year; // 1 BC is year 0 (astronomical numbering), as date2j counts
     const month = text.twoDigits();
@@ -160,11 +162,17 @@ export function daysSince1970(year: number, month: number, day: number): number 
 
 /** A cursor over a value's ISO text that throws NotIsoText at the first thing out of place. */
 class IsoReader {
-  constructor(
-    private readonly s: Buffer,
-    private i: number,
-    private readonly end: number,
-  ) {}
+  private s: Buffer = Buffer.alloc(0);
+  private i = 0;
+  private end = 0;
+
+  /** Reads `s` from `start` to `end` from now on. */
+  over(s: Buffer, start: number, end: number): this {
+    this.s = s;
+    this.i = start;
+    this.end = end;
+    return this;
+  }
 
   /** At least `min` digits up to `stop` (consumed). */
   digitsUntil(stop: number, min: number): number {
