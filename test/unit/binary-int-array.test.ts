@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fromBytes as bytesInto, fromStrings as stringsInto } from '../support/array-builder-input';
 import { IntArrayBuilder, type IntForm } from '../../activities/stream/binary-int-array';
 import { paramValues } from '../support/array-param';
 
@@ -8,23 +9,9 @@ const EXTREMES: Record<IntForm, string[]> = {
   int8: ['0', '-1', '9007199254740991', '9007199254740993', '-9007199254740993', '999999999999999', '1000000000000000', '-9223372036854775808', '9223372036854775807', '4294967296', '-4294967296', '-4294967297'],
 };
 
-function fromStrings(form: IntForm, values: Array<string | null>): Buffer {
-  const b = new IntArrayBuilder(form, 2); // small: the buffer has to grow
-  for (const v of values) b.add(v);
-  return b.finish();
-}
-
-function fromBytes(form: IntForm, values: Array<string | null>): Buffer {
-  const b = new IntArrayBuilder(form, 2);
-  const frame = Buffer.from(`xx${values.map((v) => v ?? '').join('|')}yy`, 'latin1');
-  let at = 2;
-  for (const v of values) {
-    if (v === null) b.addNull();
-    else b.addBytes(frame, at, v.length);
-    at += (v ?? '').length + 1;
-  }
-  return b.finish();
-}
+// Small builders: their buffers have to grow.
+const fromStrings = (form: IntForm, values: Array<string | null>) => stringsInto(new IntArrayBuilder(form, 2), values);
+const fromBytes = (form: IntForm, values: Array<string | null>) => bytesInto(new IntArrayBuilder(form, 2), values);
 
 describe('IntArrayBuilder', () => {
   for (const form of ['int2', 'int4', 'int8'] as const) {

@@ -1,23 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { fromBytes as bytesInto, fromStrings as stringsInto } from '../support/array-builder-input';
 import { daysSince1970, TimeArrayBuilder, type TimeForm } from '../../activities/stream/binary-time-array';
 
-function fromStrings(form: TimeForm, values: Array<string | null>): Buffer {
-  const b = new TimeArrayBuilder(form, 2); // small: the buffer has to grow
-  for (const v of values) b.add(v);
-  return b.finish();
-}
-
-function fromBytes(form: TimeForm, values: Array<string | null>): Buffer {
-  const b = new TimeArrayBuilder(form, 2);
-  const frame = Buffer.from(`xx${values.map((v) => v ?? '').join('|')}yy`, 'latin1');
-  let at = 2;
-  for (const v of values) {
-    if (v === null) b.addNull();
-    else b.addBytes(frame, at, v.length);
-    at += (v ?? '').length + 1;
-  }
-  return b.finish();
-}
+// Small builders: their buffers have to grow.
+const fromStrings = (form: TimeForm, values: Array<string | null>) => stringsInto(new TimeArrayBuilder(form, 2), values);
+const fromBytes = (form: TimeForm, values: Array<string | null>) => bytesInto(new TimeArrayBuilder(form, 2), values);
 
 /** The elements as the integers PostgreSQL stores (days, or microseconds since 2000-01-01), or null. */
 function elements(param: Buffer): Array<bigint | number | null> {
