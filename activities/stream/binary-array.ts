@@ -68,6 +68,20 @@ export abstract class BinaryArrayBuilder {
     this.count += 1;
   }
 
+  /**
+   * Adds an element of `bytes` bytes: makes room, writes its length word and moves past it.
+   * Returns where its bytes go; write them through `this.buf` read after this call (the buffer
+   * may have grown into a new one).
+   */
+  protected element(bytes: number): number {
+    this.room(4 + bytes);
+    const at = this.at;
+    this.buf.writeInt32BE(bytes, at);
+    this.at = at + 4 + bytes;
+    this.added();
+    return at + 4;
+  }
+
   /** An int64 at `at`, from a whole number of at most 2^53 in magnitude (exact as a JS number). */
   protected writeInt64(value: number, at: number): void {
     const high = Math.floor(value / TWO_32); // two's complement: the high word floors, the low one is what is left

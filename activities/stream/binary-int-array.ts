@@ -62,24 +62,16 @@ export class IntArrayBuilder extends BinaryArrayBuilder {
     // Beyond 2^53: only an int8 holds such a value.
     const big = BigInt(value);
     if (this.form !== 'int8' || big < INT8_MIN || big > INT8_MAX) throw this.outOfRange();
-    this.room(4 + 8);
-    this.buf.writeInt32BE(8, this.at);
-    this.buf.writeBigInt64BE(big, this.at + 4);
-    this.at += 12;
-    this.added();
+    const at = this.element(8);
+    this.buf.writeBigInt64BE(big, at);
   }
 
   private write(value: number): void {
     if (value > this.max || value < -this.max - 1) throw this.outOfRange();
-    this.room(4 + this.bytes);
-    const buf = this.buf;
-    const at = this.at;
-    buf.writeInt32BE(this.bytes, at);
-    if (this.bytes === 4) buf.writeInt32BE(value, at + 4);
-    else if (this.bytes === 8) this.writeInt64(value, at + 4);
-    else buf.writeInt16BE(value, at + 4);
-    this.at = at + 4 + this.bytes;
-    this.added();
+    const at = this.element(this.bytes);
+    if (this.bytes === 4) this.buf.writeInt32BE(value, at);
+    else if (this.bytes === 8) this.writeInt64(value, at);
+    else this.buf.writeInt16BE(value, at);
   }
 
   private outOfRange(): Error {

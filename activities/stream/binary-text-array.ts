@@ -40,16 +40,12 @@ export class TextArrayBuilder extends BinaryArrayBuilder {
 
   /** `length` bytes of `source` from `start`: a value as the client encoding's bytes. */
   addBytes(source: Buffer, start: number, length: number): void {
-    this.room(4 + length);
-    this.buf.writeInt32BE(length, this.at);
+    const at = this.element(length);
+    const to = this.buf;
     if (length <= SHORT_VALUE_BYTES) {
       // Most values are a few bytes (numbers, dates, keys): Buffer.copy's checks cost more than the copy.
-      const to = this.buf;
-      const at = this.at + 4;
       for (let i = 0; i < length; i += 1) to[at + i] = source[start + i];
-    } else source.copy(this.buf, this.at + 4, start, start + length);
-    this.at += 4 + length;
-    this.added();
+    } else source.copy(to, at, start, start + length);
   }
 
   add(value: string | null): void {

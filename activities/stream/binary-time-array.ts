@@ -48,7 +48,6 @@ const INVALID_DATETIME_FORMAT = '22007';
 class NotIsoText extends Error {}
 
 export class TimeArrayBuilder extends BinaryArrayBuilder {
-  private readonly bytes: number;
   /** One cursor for every value (no object per value in a drain). */
   private readonly text = new IsoReader();
 
@@ -58,7 +57,6 @@ export class TimeArrayBuilder extends BinaryArrayBuilder {
     expected = 64,
   ) {
     super(ELEMENT[form].oid, expected * (4 + ELEMENT[form].bytes));
-    this.bytes = ELEMENT[form].bytes;
   }
 
   add(value: string | null): void {
@@ -110,32 +108,23 @@ export class TimeArrayBuilder extends BinaryArrayBuilder {
   }
 
   private writeDate(days: number): void {
-    this.room(4 + 4);
-    this.buf.writeInt32BE(4, this.at);
-    this.buf.writeInt32BE(days, this.at + 4);
-    this.at += 8;
-    this.added();
+    const at = this.element(4);
+    this.buf.writeInt32BE(days, at);
   }
 
   private writeTimestamp(micros: number): void {
-    this.room(4 + 8);
-    this.buf.writeInt32BE(8, this.at);
-    this.writeInt64(micros, this.at + 4);
-    this.at += 12;
-    this.added();
+    const at = this.element(8);
+    this.writeInt64(micros, at);
   }
 
   private writeBigTimestamp(micros: bigint): void {
-    this.room(4 + 8);
-    this.buf.writeInt32BE(8, this.at);
-    this.buf.writeBigInt64BE(micros, this.at + 4);
-    this.at += 12;
-    this.added();
+    const at = this.element(8);
+    this.buf.writeBigInt64BE(micros, at);
   }
 
   /** ±infinity: the type's greatest or least integer (DT_NOEND / DT_NOBEGIN, DATEVAL_NOEND / DATEVAL_NOBEGIN). */
   private writeExtreme(sign: 1 | -1): void {
-    if (this.bytes === 4) return this.writeDate(sign > 0 ? 2 ** 31 - 1 : -(2 ** 31));
+    if (this.form === 'date') return this.writeDate(sign > 0 ? 2 ** 31 - 1 : -(2 ** 31));
     this.writeBigTimestamp(sign > 0 ? 2n ** 63n - 1n : -(2n ** 63n));
   }
 }
