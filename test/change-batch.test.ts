@@ -68,6 +68,26 @@ function del(t: ApplyTable, old: Record<string, TupleValue>, oldKind: 'key' | 'o
   return { tag: 'delete', relationId: 1, oldKind, oldTuple: tuple(t, old) };
 }
 
+/**
+ * Applies `rows` as inserts into a table (every other one as the stream receives it: bytes, not
+ * decoded) and returns the element types of the array parameters the statement bound (0: not an
+ * array), i.e. the form each column travelled in.
+ */
+async function insertRows(name: string, key: string[], rows: Array<Record<string, TupleValue>>): Promise<number[]> {
+  const t = await table('public', name, key);
+  const batch = new ChangeBatch();
+  rows.forEach((r, n) => batch.add(t, n % 2 ? streamed(ins(t, r)) : ins(t, r)));
+  const bound: number[][] = [];
+  const recording = {
+    query: ((config: { values?: unknown[] }, ...rest: unknown[]) => {
+      if (config.values?.length) bound.push(config.values.map((v) => (Buffer.isBuffer(v) ? v.readUInt32BE(8) : 0)));
+      return (client.query as (...a: unknown[]) => unknown)(config, ...rest);
+    }) as Client['query'],
+  };
+  await applyBatch(batch, recording);
+  return bound[0];
+}
+
 /** A client.query that counts the statements sent through it. */
 function counting(c: Client): Pick<Client, 'query'> & { statements: number } {
   const counter = {
@@ -452,10 +472,8 @@ describe('integer columns (bound as integers, not text)', () => {
     ];
     const readBack = 'SELECT k::text, s::text, i::text, b::text, d';
     for (const name of ['ints_keyed', 'ints_keyless']) {
-      const t = await table('public', name, name === 'ints_keyed' ? ['k'] : []);
-      const batch = new ChangeBatch();
-      rows.forEach((r, n) => batch.add(t, n % 2 ? streamed(ins(t, r)) : ins(t, r)));
-      await applyBatch(batch);
+      // int8[], int2[], int4[], int8[], text[]
+      expect(await insertRows(name, name === 'ints_keyed' ? ['k'] : [], rows)).toEqual([20, 21, 23, 20, 25]);
       expect(await sql(`${readBack} FROM ${name} ORDER BY d`)).toEqual([...rows].sort((a, b) => a.d.localeCompare(b.d)));
     }
     // Updates and deletes find rows by a bigint key beyond 2^53, a key change included.
@@ -535,11 +553,11 @@ describe('date and time columns (bound in binary, not text)', () => {
     ];
     const readBack = 'SELECT k::text, d::text, ts::text, tz::text, note';
     for (const name of ['times_keyed', 'times_keyless']) {
-      const t = await table('public', name, name === 'times_keyed' ? ['k'] : []);
+      const key = name === 'times_keyed' ? ['k'] : [];
+      const t = await table('public', name, key);
       expect(t.columns.map((c) => c.type)).toEqual(['timestamp with time zone', 'date', 'timestamp(3) without time zone', 'timestamp(0) with time zone', 'text']);
-      const batch = new ChangeBatch();
-      rows.forEach((r, n) => batch.add(t, n % 2 ? streamed(ins(t, r)) : ins(t, r)));
-      await applyBatch(batch);
+      // timestamptz[], date[], timestamp[], timestamptz[] (precisions and all), text[]
+      expect(await insertRows(name, key, rows)).toEqual([1184, 1082, 1114, 1184, 25]);
       expect(await sql(`${readBack} FROM ${name} ORDER BY note`)).toEqual(rows);
     }
     // Updates and deletes find rows by a timestamptz key, given in another offset; a key changes.

@@ -172,6 +172,21 @@ describe('ReplicationStream', () => {
     expect(readOne(stream)).toBeNull(); // nothing more, ever
   });
 
+  it("says it is full while Node holds the socket's high-water mark of unread bytes (FrameReader reads those at once)", async () => {
+    const { conn, stream } = start();
+    conn.feed(COPY_BOTH_RESPONSE);
+    await tick();
+    expect(drain(stream)).toEqual([]);
+    conn.feed(copyData('a trickle'));
+    await tick();
+    expect(stream.full).toBe(false);
+    conn.feed(copyData('x'.repeat(conn.socket.readableHighWaterMark)));
+    await tick();
+    expect(stream.full).toBe(true);
+    expect(drain(stream)).toHaveLength(2);
+    expect(stream.full).toBe(false);
+  });
+
   it('reports node-postgres errors (a failed query, a dropped connection) as error events', () => {
     const { stream } = start();
     const errors: string[] = [];
