@@ -18,6 +18,7 @@
  *
  * `--db pgbench [--scale N]`: pgbench alone (default scale 100: one 1.25 GiB table and its key).
  * `--spec YAML`: lines added to pgferry's default spec (such as `copy: { splitLargerThan: off }`).
+ * `--spec-b YAML`: also runs `pgferry B` with these lines instead. Rounds alternate the tools' order.
  *
  * `--titles`: each run also prints the source's and the target's CPU by kind of process, from
  * process titles sampled every 100 ms (bench/process-titles.ts): backends by the command they
@@ -112,9 +113,12 @@ async function main(): Promise<void> {
   const runs = Number(arg('--runs') ?? '1');
   const only = arg('--only')?.split(',');
   const extraSpec = arg('--spec');
+  const variantSpec = arg('--spec-b');
   const tools = ALL_TOOLS.filter((t) => (only ? only.includes(t.name) : [pgferry.name, dumpPipePsql.name].includes(t.name))).map((t) =>
     t === pgferry && extraSpec ? pgferryTool(pgferry.name, `${extraSpec}\n`) : t,
   );
+  // A second pgferry, alternating with the first, to weigh a setting against the default on the same host minute by minute.
+  if (variantSpec !== undefined) tools.splice(1, 0, pgferryTool('pgferry B', `${variantSpec}\n`));
   const statements = process.argv.includes('--statements');
   const statementStats: Record<string, string> = statements ? { log_statement_stats: 'on', log_min_error_statement: 'log', log_line_prefix: '' } : {};
   const timeline = process.argv.includes('--timeline');
@@ -134,7 +138,7 @@ async function main(): Promise<void> {
     await source.query('CHECKPOINT');
     const groups = { source: postmasterPid(source), target: postmasterPid(target), temporal: temporalPid(temporal.address) };
     for (let run = 0; run < runs; run++) {
-      for (const tool of tools) {
+      for (const tool of run % 2 === 0 ? tools : [...tools].reverse()) {
         await recreateDatabase(target, db);
         const ctx = { source, target, db, temporalAddress: temporal.address, jobs: arg('--jobs') === undefined ? undefined : Number(arg('--jobs')) };
         const prepared: Prepared | undefined = await tool.prepare?.(ctx);

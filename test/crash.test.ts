@@ -15,11 +15,14 @@ CREATE TABLE events_nokey (n int, payload text);
 INSERT INTO events_nokey SELECT i % 1000, repeat(md5(i::text), 4) FROM generate_series(1, 300000) i;
 ${[1, 2, 3, 4, 5]
   .map(
-    (i) => `CREATE TABLE part${i} (id bigint PRIMARY KEY, body text, amount numeric(12,2));
-INSERT INTO part${i} SELECT g, repeat(md5(g::text), 3), g / 7.0 FROM generate_series(1, 250000) g;`,
+    // Each part refers to the one before: the copy adds a key once both are in (early-foreign-keys.ts).
+    (i) => `CREATE TABLE part${i} (id bigint PRIMARY KEY, body text, amount numeric(12,2)${i > 1 ? `, prev bigint REFERENCES part${i - 1} (id)` : ''});
+INSERT INTO part${i} SELECT g, repeat(md5(g::text), 3), g / 7.0${i > 1 ? ', g' : ''} FROM generate_series(1, 250000) g;`,
   )
   .join('\n')}
 `;
+
+const FOREIGN_KEYS = `SELECT conrelid::regclass::text AS tbl, conname AS name, pg_get_constraintdef(oid) AS def, convalidated AS checked FROM pg_constraint WHERE contype = 'f' ORDER BY 1, 2`;
 
 describe('worker crash during the data phase', () => {
   let h: Harness;
@@ -39,7 +42,11 @@ describe('worker crash during the data phase', () => {
     await h?.close();
   });
 
-  /** Starts a one-lane full migration of `db` and kills the worker once some tables are copied and others not. */
+  /**
+   * Starts a one-lane full migration of `db` and kills the worker once some tables are copied
+   * and others not, and the copy has added a foreign key: a table copied again must drop it
+   * first (its TRUNCATE would be refused).
+   */
   async function killMidCopy(db: string): Promise<{ workflowId: string; atKill: MigrationProgress }> {
     // One table at a time, so the kill lands between finished and unfinished tables.
     const spec = writeSpec({ source: h.source.url(db), target: h.target.url(db), parallelism: { tables: 1 }, precheck: { ignore: ['tables-without-key'] } });
@@ -52,8 +59,10 @@ describe('worker crash during the data phase', () => {
       'some tables copied and others not',
       async () => {
         const p = await handle.query(progressQuery);
-        if (p.phase === 'data' && p.tablesDone >= 2 && p.tablesDone < p.tablesTotal) atKill = p;
-        return atKill !== undefined;
+        if (p.phase !== 'data' || p.tablesDone < 2 || p.tablesDone >= p.tablesTotal) return false;
+        if (!(await h.target.query(FOREIGN_KEYS, db)).length) return false;
+        atKill = p;
+        return true;
       },
       120_000,
       50,
@@ -69,6 +78,7 @@ describe('worker crash during the data phase', () => {
     const [dups] = await h.target.query<{ n: string }>('SELECT count(*) AS n FROM events_nokey', db);
     const [rows] = await h.source.query<{ n: string }>('SELECT count(*) AS n FROM events_nokey', db);
     expect(Number(dups.n)).toBe(Number(rows.n));
+    expect(await h.target.query(FOREIGN_KEYS, db)).toEqual(await h.source.query(FOREIGN_KEYS, db));
   }
 
   it('resumes on a new worker, keeps what was copied (the source took no writes) and ends with exact data', async () => {

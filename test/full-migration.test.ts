@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { activityResults } from './support/activity-results';
 import type { MigrationReport } from '../common/plan';
 import { buildProbeSql } from './support/build-probe';
 import { REPO, runCli, startHarness, tableChecksums, waitFor, writeSpec, type Harness } from './support/harness';
@@ -70,17 +71,7 @@ describe('full migration', () => {
   });
 
   it('restores the schema dump taken while the precheck ran (pg_dump ran once)', async () => {
-    const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
-    const events = history.events ?? [];
-    const typeOf = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name]));
-    const results = new Map(
-      events
-        .filter((e) => e.activityTaskCompletedEventAttributes)
-        .map((e) => {
-          const done = e.activityTaskCompletedEventAttributes!;
-          return [typeOf.get(String(done.scheduledEventId)), defaultPayloadConverter.fromPayload<Record<string, unknown>>(done.result!.payloads![0])];
-        }),
-    );
+    const results = await activityResults(h.client.workflow.getHandle(workflowId));
     expect(results.get('dumpSchemaEarly')).toMatchObject({ kept: true, bytes: expect.any(Number) });
     expect(results.get('applyPreData')).toMatchObject({ alreadyDone: false, reusedEarlyDump: true });
   });

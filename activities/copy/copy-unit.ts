@@ -28,6 +28,7 @@ import { copyGroups, type Groupable } from './copy-groups';
 import { readCopyColumns, type CopyColumns } from './columns';
 import { existingIndexNames, readIndexStatements, type IndexStatement } from './table-indexes';
 import { findUnitRecord, hasUnitRecords, lockUnit, recordUnit } from './unit-marker';
+import { addForeignKeys, dropStatements, readForeignKeys, readyKeys, tablesIn, type ForeignKey } from './early-foreign-keys';
 import { CopyControlPoller } from './copy-control';
 import { CopyMetrics } from '../metrics';
 import { throttledStream } from '../rate/throttled-stream';
@@ -96,8 +97,10 @@ export function makeCopyUnit(deps: ActivityDeps) {
               const client = (src = await openClient(source, 'copy'));
               await beginUnderSnapshot(client, input.snapshot);
               const columns = await readCopyColumns(client, unit.tables);
-              const indexes = input.fresh && !unit.chunk ? await readIndexStatements(client, unit.tables) : new Map<string, IndexStatement[]>();
-              return { client, columns, indexes };
+              const whole = input.fresh && !unit.chunk; // this unit builds the tables' indexes, keys and foreign keys
+              const indexes = whole ? await readIndexStatements(client, unit.tables) : new Map<string, IndexStatement[]>();
+              const foreignKeys = whole ? await readForeignKeys(client, unit.tables) : [];
+              return { client, columns, indexes, foreignKeys };
             })(),
             (async () => {
               const client = (tgt = await openClient(target, 'copy', indexBuildSettings(input.indexBuild)));
@@ -112,7 +115,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
             })(),
             control.start(),
           ] as const);
-          const { columns, indexes } = read;
+          const { columns, indexes, foreignKeys } = read;
           const { recorded, record } = found;
           const [from, into] = [read.client, found.client];
           const workers = new BuildWorkers(input.indexBuild, control);
@@ -145,7 +148,10 @@ export function makeCopyUnit(deps: ActivityDeps) {
           const copying: CopyContext = { checksum: input.checksum, live, gate: control.gate, workers, metrics, onTable: (table) => (current = table) };
           const results: TableCopyResult[] = [];
           for (const group of copyGroups(planned)) results.push(...(await copyTables(from, into, group, copying)));
-          if (recorded) await recordUnit(into, input.progressWorkflowId, unit.id, input.snapshot, results);
+          if (recorded) {
+            await addReadyForeignKeys(into, foreignKeys, input);
+            await recordUnit(into, input.progressWorkflowId, unit.id, input.snapshot, results);
+          }
           await into.query('COMMIT');
           await from.query('COMMIT');
           await started;
@@ -171,6 +177,16 @@ export function makeCopyUnit(deps: ActivityDeps) {
       await closeQuietly(tgt);
     }
   };
+}
+
+/**
+ * The foreign keys whose other end is in already (early-foreign-keys.ts): added now, beside the
+ * copies still running, instead of by post-data after the last one.
+ */
+async function addReadyForeignKeys(tgt: Client, keys: ForeignKey[], input: CopyUnitInput): Promise<void> {
+  if (!keys.length) return;
+  const committed = await tablesIn(tgt, input.progressWorkflowId, [input.snapshot, ...(input.keepRecordsFrom ?? [])]);
+  await addForeignKeys(tgt, readyKeys(keys, new Set(input.unit.tables.map(tableKey)), committed));
 }
 
 /** What the heartbeat shows: the table being copied, rows and bytes so far, or the index being built. */
@@ -330,6 +346,8 @@ async function tableStatements(tgt: Client, table: TableRef, plan: TablePlan): P
     before.push(`CREATE TEMP TABLE pgferry_stage (LIKE ${destination}) ON COMMIT DROP`);
     into = 'pgferry_stage';
   } else if (plan.truncate) {
+    // Copied again: foreign keys an earlier unit added would refuse the TRUNCATE or check every row.
+    if (plan.recopy) before.push(...(await dropStatements(tgt, table)));
     before.push(`TRUNCATE ONLY ${name}`);
   }
   // FREEZE is allowed when the table was truncated in this transaction: it saves the target
