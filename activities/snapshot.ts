@@ -26,10 +26,14 @@ import { owningWorkflow } from './owning-workflow';
 import { dropSlotIfExists } from './replication/slots';
 import { holdDdlGate } from './replication/ddl-gate';
 
-/** Heartbeat often: a cancel (which releases the snapshot) arrives only with a heartbeat reply. */
-const HEARTBEAT_MS = 1_000;
-/** Check the connection now and then, so a dead one is noticed and the holder retried. */
-const KEEPALIVE_EVERY = 5;
+/**
+ * Heartbeat often: a cancel (which releases the snapshot) arrives only with a heartbeat reply,
+ * and every migration's end waits for it (with a beat a second, 0-1 s after the last copy; the
+ * worker sends up to 4 a second: worker/run-worker.ts).
+ */
+const HEARTBEAT_MS = 250;
+/** Check the connection about every 5 s, so a dead one is noticed and the holder retried. */
+const KEEPALIVE_EVERY = 20;
 
 export interface HoldSnapshotInput extends Pick<Endpoints, 'source' | 'retry'> {
   /** Incremental migrations: export the snapshot by creating a replication slot. */
