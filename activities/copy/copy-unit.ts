@@ -28,7 +28,7 @@ import { copyGroups, type Groupable } from './copy-groups';
 import { readCopyColumns, type CopyColumns } from './columns';
 import { existingIndexNames, readIndexStatements, type IndexStatement } from './table-indexes';
 import { findUnitRecord, hasUnitRecords, lockUnit, recordUnit } from './unit-marker';
-import { addForeignKeys, dropStatements, readForeignKeys, readyKeys, tablesIn, type ForeignKey } from './early-foreign-keys';
+import { addForeignKeys, dropStatements, otherEnds, readForeignKeys, readyKeys, tablesIn, type ForeignKey } from './early-foreign-keys';
 import { CopyControlPoller } from './copy-control';
 import { CopyMetrics } from '../metrics';
 import { throttledStream } from '../rate/throttled-stream';
@@ -185,8 +185,9 @@ export function makeCopyUnit(deps: ActivityDeps) {
  */
 async function addReadyForeignKeys(tgt: Client, keys: ForeignKey[], input: CopyUnitInput): Promise<void> {
   if (!keys.length) return;
-  const committed = await tablesIn(tgt, input.progressWorkflowId, [input.snapshot, ...(input.keepRecordsFrom ?? [])]);
-  await addForeignKeys(tgt, readyKeys(keys, new Set(input.unit.tables.map(tableKey)), committed));
+  const copied = new Set(input.unit.tables.map(tableKey));
+  const committed = await tablesIn(tgt, input.progressWorkflowId, [input.snapshot, ...(input.keepRecordsFrom ?? [])], otherEnds(keys, copied));
+  await addForeignKeys(tgt, readyKeys(keys, copied, committed));
 }
 
 /** What the heartbeat shows: the table being copied, rows and bytes so far, or the index being built. */

@@ -56,7 +56,9 @@ export async function readForeignKeys(source: Client, tables: TableName[]): Prom
        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_catalog.pg_class f ON f.oid = k.confrelid
        JOIN pg_catalog.pg_namespace fn ON fn.oid = f.relnamespace
-      WHERE k.contype = 'f' AND k.conparentid = 0 AND c.relkind = 'r' AND f.relkind = 'r'
+      WHERE k.contype = 'f' AND c.relkind = 'r' AND f.relkind = 'r'
+        -- conparentid (PostgreSQL 11+) through to_jsonb: a PostgreSQL 10 source has no such column
+        AND coalesce((pg_catalog.to_jsonb(k)->>'conparentid')::oid, 0) = 0
         AND (k.conrelid = ANY($1::regclass[]) OR k.confrelid = ANY($1::regclass[]))`,
     [tables.map(qualified)],
   );
@@ -69,17 +71,26 @@ export async function readForeignKeys(source: Client, tables: TableName[]): Prom
 }
 
 /**
- * Tables copied whole by units of this migration that committed under one of `snapshots` (the
- * copy's, and the lost ones whose work it keeps). A split table's chunks do not count.
+ * Which of `tables` units of this migration copied whole and committed under one of
+ * `snapshots` (the copy's, and the lost ones whose work it keeps). A split table's chunks do
+ * not count.
  */
-export async function tablesIn(target: Client, workflowId: string, snapshots: string[]): Promise<Set<string>> {
+export async function tablesIn(target: Client, workflowId: string, snapshots: string[], tables: TableName[]): Promise<Set<string>> {
+  if (!tables.length) return new Set();
   const { rows } = await target.query<TableName>(
     `SELECT DISTINCT r->>'schema' AS schema, r->>'name' AS name
        FROM ${MARKER_SCHEMA}.units u, pg_catalog.jsonb_array_elements(u.results) r
-      WHERE u.workflow_id = $1 AND u.snapshot = ANY($2::text[]) AND NOT r ? 'chunk'`,
-    [workflowId, snapshots],
+      WHERE u.workflow_id = $1 AND u.snapshot = ANY($2::text[]) AND NOT r ? 'chunk'
+        AND (r->>'schema', r->>'name') IN (SELECT * FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[])))`,
+    [workflowId, snapshots, tables.map((t) => t.schema), tables.map((t) => t.name)],
   );
   return new Set(rows.map(tableKey));
+}
+
+/** The tables at the other ends of `keys` that are not among `copied`. */
+export function otherEnds(keys: ForeignKey[], copied: Set<string>): TableName[] {
+  const ends = new Map(keys.flatMap((k) => [k.table, k.references]).filter((t) => !copied.has(tableKey(t))).map((t) => [tableKey(t), t]));
+  return [...ends.values()];
 }
 
 /** The keys whose two ends are in: `copied` by this unit, or `committed` before. In lock order. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readyKeys, type ForeignKey } from '../../activities/copy/early-foreign-keys';
+import { otherEnds, readyKeys, type ForeignKey } from '../../activities/copy/early-foreign-keys';
 import { tableKey } from '../../common/plan';
 
 const t = (name: string) => ({ schema: 'public', name });
@@ -25,5 +25,13 @@ describe('readyKeys', () => {
     const one = readyKeys(all, keys('c'), keys('a', 'b'));
     const two = readyKeys([...all].reverse(), keys('c'), keys('a', 'b'));
     expect(two).toEqual(one);
+  });
+});
+
+describe('otherEnds', () => {
+  it('lists each table at the far end of a key once, leaving out those the unit copied', () => {
+    const all = [key('orders', 'customers'), key('lines', 'orders'), key('orders', 'customers', 'second'), key('orders', 'orders')];
+    expect(otherEnds(all, keys('orders'))).toEqual([t('customers'), t('lines')]);
+    expect(otherEnds([key('orders', 'orders')], keys('orders'))).toEqual([]);
   });
 });
