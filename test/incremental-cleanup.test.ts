@@ -137,7 +137,9 @@ describe('incremental migration cleanup', () => {
     expect((await runCli(['start', spec('t5', { incremental: { historyBudget: 60 } }), '--id', workflowId], h.cliEnv)).code).toBe(0);
     await streaming(workflowId);
     const child = h.client.workflow.getHandle(`${workflowId}/stream`);
-    const firstRun = (await child.describe()).runId;
+    // The phase says streaming once the workflow has asked for its child; the server starts it right after.
+    let firstRun: string | undefined;
+    await waitFor('the stream workflow', async () => (firstRun = (await child.describe().catch(() => undefined))?.runId) !== undefined, 30_000, 100);
     for (let i = 0; i < 40; i += 1) {
       await h.source.query(`INSERT INTO items VALUES (${20000 + i}, 'during run ${i}')`, 'app');
       await child.signal('pauseStream', { paused: false }); // each signal costs history events
