@@ -106,25 +106,22 @@ export function readyKeys(keys: ForeignKey[], copied: Set<string>, committed: Se
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * Adds `keys` in the unit's open transaction, each in a savepoint; returns how many went in
- * (the others, a failed check or a lock held too long, are left to post-data).
+ * Adds `keys` in the unit's open transaction, each in a savepoint: one that fails its check or
+ * waits past the lock timeout is rolled back and left to post-data.
  */
-export async function addForeignKeys(target: Client, keys: ForeignKey[]): Promise<number> {
-  if (!keys.length) return 0;
-  let added = 0;
+export async function addForeignKeys(target: Client, keys: ForeignKey[]): Promise<void> {
+  if (!keys.length) return;
   // Lasts until the unit commits, right after: the keys are its last statements but its record.
   await target.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
   for (const key of keys) {
     await target.query(`SAVEPOINT ${SAVEPOINT}`);
     try {
       await target.query(key.sql);
-      added += 1;
     } catch {
       await target.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
     }
     await target.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
   }
-  return added;
 }
 
 /**
