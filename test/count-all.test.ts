@@ -1,11 +1,16 @@
 // Validation's row counts (countAll): one statement per table in one round trip and one
 // transaction, answers in the tables' order, a row filter honoured, and a failed count that
-// leaves the session usable; and the validation session's plans: no parallel index-only scan.
+// leaves the session usable; the validation session's plans: no parallel index-only scan; and
+// validation's counts spread over sessions, answered in the tables' order.
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveConnection } from '../activities/credentials';
 import { closeQuietly, openClient } from '../activities/db';
-import { countAll, SCAN_SETTINGS } from '../activities/validate/validate-tables';
+import { COUNT_SETTINGS, countAll, makeValidateTables, SCAN_SETTINGS, type ValidateInput } from '../activities/validate/validate-tables';
+import { OWN_SESSION_ROWS } from '../activities/validate/count-groups';
 import { startPostgres, type PgCluster } from '../launch/postgres';
+import { waitFor } from './support/harness';
+import type { TableValidation } from '../common/plan';
 
 let pg: PgCluster;
 
@@ -60,4 +65,46 @@ it('counts an all-visible table without a parallel index scan', async () => {
   };
   expect(await plan({})).toMatch(/Parallel Index Only Scan/);
   expect(await plan(SCAN_SETTINGS)).not.toMatch(/Parallel Index/);
+});
+
+it('validates big tables in sessions of their own, each answer in the place of its table', async () => {
+  // Three tables big enough for a session of their own, between small ones; two counts are wrong.
+  for (const [name, rows] of [['big a', OWN_SESSION_ROWS + 5], ['big b', OWN_SESSION_ROWS], ['big c', OWN_SESSION_ROWS + 1]] as const) {
+    await pg.query(`CREATE TABLE "${name}" (id int PRIMARY KEY); INSERT INTO "${name}" SELECT generate_series(1, ${rows})`);
+  }
+  const tables = [
+    { schema: 'public', name: 'T 3', rows: 3 },
+    { schema: 'public', name: 'big a', rows: OWN_SESSION_ROWS + 5 },
+    { schema: 'public', name: 'T 7', rows: 6 },
+    { schema: 'public', name: 'big b', rows: OWN_SESSION_ROWS + 1 },
+    { schema: 'public', name: 'big c', rows: OWN_SESSION_ROWS + 1 },
+  ];
+  const validate = makeValidateTables({ env: {}, pgBinDir: '', tmpDir: '' });
+  const target = { host: pg.host, port: pg.port, database: 'postgres', user: 'postgres' };
+  const input: ValidateInput = { target, mode: 'count', tables, retry: { connectionMinutes: 1, otherMinutes: 1 } };
+  const results: TableValidation[] = await new MockActivityEnvironment().run(validate, input);
+  expect(results.map((r) => [r.name, r.actualRows, r.ok])).toEqual([
+    ['T 3', 3, true],
+    ['big a', OWN_SESSION_ROWS + 5, true],
+    ['T 7', 7, false],
+    ['big b', OWN_SESSION_ROWS, false],
+    ['big c', OWN_SESSION_ROWS + 1, true],
+  ]);
+  // No session is left behind (they close in the background: give them a moment).
+  await waitFor('the validation sessions to close', async () => Number((await pg.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'pgferry validate'"))[0].n) === 0);
+});
+
+it('counts a freshly keyed table by reading it, not its index', async () => {
+  await pg.query('CREATE TABLE keyed (id int PRIMARY KEY); INSERT INTO keyed SELECT generate_series(1, 100000)');
+  await pg.query('VACUUM ANALYZE keyed'); // all-visible: an index-only scan is what the planner would choose
+  const conn = resolveConnection({ host: pg.host, port: pg.port, database: 'postgres', user: 'postgres' }, {});
+  const client = await openClient(conn, 'test', COUNT_SETTINGS);
+  try {
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>('EXPLAIN SELECT count(*)::bigint AS n FROM ONLY public.keyed');
+    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(/Seq Scan/);
+    expect(plan).not.toMatch(/Index|Parallel/);
+  } finally {
+    await closeQuietly(client);
+  }
 });

@@ -12,6 +12,8 @@ import type { ActivityDeps, Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { checksumSql } from './checksum';
 import { printInZone, sourceTimeZone } from './text-forms';
+import { countGroups } from './count-groups';
+import { settleAll } from '../settle-all';
 
 /**
  * Session settings of validation connections. Counting and hashing rows gains nothing from JIT
@@ -23,6 +25,18 @@ import { printInZone, sourceTimeZone } from './text-forms';
  * twelfth pass). The largest size this setting takes (in 8 kB blocks, ~5.3 TB) turns them off.
  */
 export const SCAN_SETTINGS = { jit: 'off', min_parallel_index_scan_size: '715827882' };
+
+/**
+ * The row counts that end a migration: each by one process reading the table itself. Right
+ * after its copy a table is in the OS cache but not in shared buffers, and its indexes are
+ * neither: a sequential scan reads through a small ring of buffers, an index-only scan maps a
+ * shared buffer for every index page. On pgbench_accounts' 5 M rows right after its copy: 0.41 s
+ * by one process's sequential scan, 0.65-0.68 s by its index-only scan (the planner's choice),
+ * 0.32 s by a parallel sequential scan that keeps three processes busy. Big tables are counted
+ * side by side in sessions of their own instead (countSpread): the same use of the cores for
+ * less CPU (bench/RESULTS-levers.md, twentieth pass).
+ */
+export const COUNT_SETTINGS = { ...SCAN_SETTINGS, max_parallel_workers_per_gather: '0', enable_indexonlyscan: 'off', enable_indexscan: 'off', enable_bitmapscan: 'off' };
 
 export interface ExpectedTable {
   schema: string;
@@ -45,6 +59,7 @@ export function makeValidateTables(deps: ActivityDeps) {
     const source = input.source && resolveConnection(input.source, deps.env);
     let current = input.tables[0];
     let client: Client | undefined;
+    const sessions: Client[] = [];
     // A checksum of a big table takes a while: the heartbeat says the worker is alive meanwhile.
     const ctx = Context.current();
     const beat = setInterval(() => ctx.heartbeat(current ? displayName(current) : undefined), 1_000);
@@ -52,8 +67,8 @@ export function makeValidateTables(deps: ActivityDeps) {
       return await guarded(
         { doing: () => `validate ${current ? displayName(current) : 'tables'} on target ${target.label}`, secrets: [...target.secrets, ...(source?.secrets ?? [])], retry: input.retry },
         async () => {
+          if (input.mode === 'count') return countSpread(target, input.tables, (opened) => sessions.push(opened));
           client = await openClient(target, 'validate', SCAN_SETTINGS);
-          if (input.mode === 'count') return countAll(client, input.tables);
           // The expected checksums were read in the source's time zone: print the target's rows in it too.
           if (source) await printInZone(client, await zoneOf(source));
           const results: TableValidation[] = [];
@@ -67,6 +82,7 @@ export function makeValidateTables(deps: ActivityDeps) {
     } finally {
       clearInterval(beat);
       closeInBackground(client);
+      sessions.forEach(closeInBackground);
     }
   };
 }
@@ -79,6 +95,25 @@ async function zoneOf(source: ResolvedConnection): Promise<string> {
   } finally {
     closeInBackground(client);
   }
+}
+
+/**
+ * The tables' row counts, big tables each in a session of their own beside the rest
+ * (count-groups.ts), in the tables' order. Each session counts its tables at one moment; after
+ * a copy without a change stream nothing writes them, so the moments need not be the same.
+ */
+async function countSpread(target: ResolvedConnection, tables: ExpectedTable[], opened: (client: Client) => void): Promise<TableValidation[]> {
+  const groups = countGroups(tables.map((t) => t.rows));
+  const counted = await settleAll(
+    groups.map(async (positions) => {
+      const client = await openClient(target, 'validate', COUNT_SETTINGS);
+      opened(client);
+      return countAll(client, positions.map((i) => tables[i]));
+    }),
+  );
+  const results: TableValidation[] = new Array(tables.length);
+  groups.forEach((positions, g) => positions.forEach((i, k) => (results[i] = counted[g][k])));
+  return results;
 }
 
 /**
