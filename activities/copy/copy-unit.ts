@@ -28,7 +28,8 @@ import { copyGroups, type Groupable } from './copy-groups';
 import { readCopyColumns, type CopyColumns } from './columns';
 import { existingIndexNames, readIndexStatements, type IndexStatement } from './table-indexes';
 import { findUnitRecord, hasUnitRecords, lockUnit, recordUnit } from './unit-marker';
-import { addForeignKeys, dropStatements, otherEnds, readForeignKeys, readyKeys, tablesIn, type ForeignKey } from './early-foreign-keys';
+import { addForeignKeys, dropStatements as foreignKeyDrops, otherEnds, readForeignKeys, readyKeys, tablesIn, type ForeignKey } from './early-foreign-keys';
+import { addTriggers, dropStatements as triggerDrops, readTriggers } from './early-triggers';
 import { CopyControlPoller } from './copy-control';
 import { CopyMetrics } from '../metrics';
 import { throttledStream } from '../rate/throttled-stream';
@@ -97,10 +98,11 @@ export function makeCopyUnit(deps: ActivityDeps) {
               const client = (src = await openClient(source, 'copy'));
               await beginUnderSnapshot(client, input.snapshot);
               const columns = await readCopyColumns(client, unit.tables);
-              const whole = input.fresh && !unit.chunk; // this unit builds the tables' indexes, keys and foreign keys
+              const whole = input.fresh && !unit.chunk; // this unit builds the tables' indexes, keys, foreign keys and triggers
               const indexes = whole ? await readIndexStatements(client, unit.tables) : new Map<string, IndexStatement[]>();
               const foreignKeys = whole ? await readForeignKeys(client, unit.tables) : [];
-              return { client, columns, indexes, foreignKeys };
+              const triggers = whole ? await readTriggers(client, unit.tables) : [];
+              return { client, columns, indexes, foreignKeys, triggers };
             })(),
             (async () => {
               const client = (tgt = await openClient(target, 'copy', indexBuildSettings(input.indexBuild)));
@@ -115,7 +117,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
             })(),
             control.start(),
           ] as const);
-          const { columns, indexes, foreignKeys } = read;
+          const { columns, indexes, foreignKeys, triggers } = read;
           const { recorded, record } = found;
           const [from, into] = [read.client, found.client];
           const workers = new BuildWorkers(input.indexBuild, control);
@@ -150,6 +152,7 @@ export function makeCopyUnit(deps: ActivityDeps) {
           for (const group of copyGroups(planned)) results.push(...(await copyTables(from, into, group, copying)));
           if (recorded) {
             await addReadyForeignKeys(into, foreignKeys, input);
+            await addTriggers(into, triggers);
             await recordUnit(into, input.progressWorkflowId, unit.id, input.snapshot, results);
           }
           await into.query('COMMIT');
@@ -347,8 +350,9 @@ async function tableStatements(tgt: Client, table: TableRef, plan: TablePlan): P
     before.push(`CREATE TEMP TABLE pgferry_stage (LIKE ${destination}) ON COMMIT DROP`);
     into = 'pgferry_stage';
   } else if (plan.truncate) {
-    // Copied again: foreign keys an earlier unit added would refuse the TRUNCATE or check every row.
-    if (plan.recopy) before.push(...(await dropStatements(tgt, table)));
+    // Copied again: foreign keys an earlier unit added would refuse the TRUNCATE or check every
+    // row, and its triggers would fire for the TRUNCATE and every row.
+    if (plan.recopy) before.push(...(await foreignKeyDrops(tgt, table)), ...(await triggerDrops(tgt, table)));
     before.push(`TRUNCATE ONLY ${name}`);
   }
   // FREEZE is allowed when the table was truncated in this transaction: it saves the target

@@ -2,7 +2,8 @@
  * Post-data: the post-data section of the schema dump taken in pre-data (foreign keys,
  * triggers, rules, materialized view refreshes, and indexes on partitioned tables), restored
  * with `pg_restore -j N`. Indexes and keys of copied tables were already built by the copy
- * (activities/copy/table-indexes.ts), and pg_restore cannot work in one transaction, so the
+ * (activities/copy/table-indexes.ts), most foreign keys and triggers added by it
+ * (early-foreign-keys.ts, early-triggers.ts), and pg_restore cannot work in one transaction, so the
  * objects that already exist on the target are left out: that also makes a retry safe.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -65,7 +66,7 @@ export function makeApplyPostData(deps: ActivityDeps) {
         const entries = all.filter((e) => postData.has(e.dumpId));
         const skip = await alreadyRestored(entries, sourceClient, tgt);
         const left = entries.filter((e) => !skip.has(e.dumpId));
-        // Often nothing is left: the copy built every index and key (no foreign keys, triggers...).
+        // Often nothing is left: the copies built every index and key and added the foreign keys and triggers.
         if (!left.length) {
           await refreshMaterializedViews(all, sourceClient, tgt);
           return { objects: entries.length, skippedAsDone: skip.size };
