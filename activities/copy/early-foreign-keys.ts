@@ -25,6 +25,7 @@ import type { Client } from 'pg';
 import { tableKey } from '../../common/plan';
 import { MARKER_SCHEMA } from '../schema/step-marker';
 import { qualified, quoteIdent } from '../db';
+import { tryEach } from './try-each';
 
 type TableName = { schema: string; name: string };
 
@@ -39,7 +40,6 @@ export interface ForeignKey {
 
 /** How long a key waits for a lock held by another unit before it is left to post-data. */
 const LOCK_TIMEOUT = '3s';
-const SAVEPOINT = 'pgferry_foreign_key';
 
 /**
  * The foreign keys between plain tables with one end among `tables`, read from the source under
@@ -111,17 +111,9 @@ const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  */
 export async function addForeignKeys(target: Client, keys: ForeignKey[]): Promise<void> {
   if (!keys.length) return;
-  // Lasts until the unit commits, right after: the keys are its last statements but its record.
+  // Lasts until the unit commits, right after: the keys (and its tables' triggers) are its last statements but its record.
   await target.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-  for (const key of keys) {
-    await target.query(`SAVEPOINT ${SAVEPOINT}`);
-    try {
-      await target.query(key.sql);
-    } catch {
-      await target.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
-    }
-    await target.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
-  }
+  await tryEach(target, keys.map((k) => k.sql));
 }
 
 /**

@@ -22,6 +22,7 @@
  */
 import type { Client } from 'pg';
 import { qualified, quoteIdent } from '../db';
+import { tryEach } from './try-each';
 
 type TableName = { schema: string; name: string };
 
@@ -31,8 +32,6 @@ export interface Trigger {
   /** The statement pg_dump would write. */
   sql: string;
 }
-
-const SAVEPOINT = 'pgferry_trigger';
 
 /** The triggers of `tables` that the copy creates, read from the source under its snapshot. */
 export async function readTriggers(source: Client, tables: TableName[]): Promise<Trigger[]> {
@@ -54,18 +53,11 @@ export async function readTriggers(source: Client, tables: TableName[]): Promise
 
 /**
  * Creates `triggers` in the unit's open transaction, each in a savepoint: one that fails is
- * rolled back and left to post-data. The unit holds its tables' locks already: nothing waits.
+ * rolled back and left to post-data. No other unit locks this unit's tables before it commits
+ * (foreign keys are added only towards committed tables), so nothing waits here.
  */
 export async function addTriggers(target: Client, triggers: Trigger[]): Promise<void> {
-  for (const trigger of triggers) {
-    await target.query(`SAVEPOINT ${SAVEPOINT}`);
-    try {
-      await target.query(trigger.sql);
-    } catch {
-      await target.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
-    }
-    await target.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
-  }
+  await tryEach(target, triggers.map((t) => t.sql));
 }
 
 /**

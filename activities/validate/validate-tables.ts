@@ -99,8 +99,9 @@ async function zoneOf(source: ResolvedConnection): Promise<string> {
 
 /**
  * The tables' row counts, big tables each in a session of their own beside the rest
- * (count-groups.ts), in the tables' order. Each session counts its tables at one moment; after
- * a copy without a change stream nothing writes them, so the moments need not be the same.
+ * (count-groups.ts), in the tables' order. Each session counts its tables at one moment; nothing
+ * writes them during validation (a change stream starts after it), so the moments need not be
+ * the same.
  */
 async function countSpread(target: ResolvedConnection, tables: ExpectedTable[], opened: (client: Client) => void): Promise<TableValidation[]> {
   const groups = countGroups(tables.map((t) => t.rows));
