@@ -67,6 +67,17 @@ it('counts an all-visible table without a parallel index scan', async () => {
   expect(await plan(SCAN_SETTINGS)).not.toMatch(/Parallel Index/);
 });
 
+/** Validation's activity in count mode, against the test server; its sessions closed when it returns. */
+async function validateCounts(tables: ValidateInput['tables']): Promise<TableValidation[]> {
+  const validate = makeValidateTables({ env: {}, pgBinDir: '', tmpDir: '' });
+  const target = { host: pg.host, port: pg.port, database: 'postgres', user: 'postgres' };
+  const input: ValidateInput = { target, mode: 'count', tables, retry: { connectionMinutes: 1, otherMinutes: 1 } };
+  const results: TableValidation[] = await new MockActivityEnvironment().run(validate, input);
+  // No session is left behind (they close in the background: give them a moment).
+  await waitFor('the validation sessions to close', async () => Number((await pg.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'pgferry validate'"))[0].n) === 0);
+  return results;
+}
+
 it('validates big tables in sessions of their own, each answer in the place of its table', async () => {
   // Three tables big enough for a session of their own, between small ones; two counts are wrong.
   for (const [name, rows] of [['big a', OWN_SESSION_ROWS + 5], ['big b', OWN_SESSION_ROWS], ['big c', OWN_SESSION_ROWS + 1]] as const) {
@@ -79,10 +90,7 @@ it('validates big tables in sessions of their own, each answer in the place of i
     { schema: 'public', name: 'big b', rows: OWN_SESSION_ROWS + 1 },
     { schema: 'public', name: 'big c', rows: OWN_SESSION_ROWS + 1 },
   ];
-  const validate = makeValidateTables({ env: {}, pgBinDir: '', tmpDir: '' });
-  const target = { host: pg.host, port: pg.port, database: 'postgres', user: 'postgres' };
-  const input: ValidateInput = { target, mode: 'count', tables, retry: { connectionMinutes: 1, otherMinutes: 1 } };
-  const results: TableValidation[] = await new MockActivityEnvironment().run(validate, input);
+  const results = await validateCounts(tables);
   expect(results.map((r) => [r.name, r.actualRows, r.ok])).toEqual([
     ['T 3', 3, true],
     ['big a', OWN_SESSION_ROWS + 5, true],
@@ -90,21 +98,43 @@ it('validates big tables in sessions of their own, each answer in the place of i
     ['big b', OWN_SESSION_ROWS, false],
     ['big c', OWN_SESSION_ROWS + 1, true],
   ]);
-  // No session is left behind (they close in the background: give them a moment).
-  await waitFor('the validation sessions to close', async () => Number((await pg.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'pgferry validate'"))[0].n) === 0);
+});
+
+it('counts each big table in a session of its own and the small ones together', async () => {
+  // Each count says which session ran it: it counts as many rows as its backend's pid (mod 50,000) + 1.
+  await pg.query('CREATE TABLE pids (id int); INSERT INTO pids SELECT generate_series(1, 50000)');
+  const bySession = { schema: 'public', name: 'pids', where: 'id <= pg_catalog.pg_backend_pid() % 50000 + 1' };
+  const big = (n: number) => ({ ...bySession, rows: OWN_SESSION_ROWS + n });
+  const small = { ...bySession, rows: 10 };
+  const counted = (await validateCounts([small, big(1), big(2), small, big(3)])).map((r) => r.actualRows);
+  expect(counted[0]).toBe(counted[3]); // the small ones: one session
+  expect(new Set([counted[0], counted[1], counted[2], counted[4]]).size).toBe(4); // three more, a big table each
 });
 
 it('counts a freshly keyed table by reading it, not its index', async () => {
-  await pg.query('CREATE TABLE keyed (id int PRIMARY KEY); INSERT INTO keyed SELECT generate_series(1, 100000)');
-  await pg.query('VACUUM ANALYZE keyed'); // all-visible: an index-only scan is what the planner would choose
+  // Rows wide against their key, all-visible as a copy leaves them (COPY FREEZE in the transaction
+  // that made the table, then ANALYZE): counting them from the key is what the planner would choose.
+  await pg.query(`BEGIN; CREATE TABLE keyed (id int PRIMARY KEY, pad text DEFAULT repeat('x', 200));
+    COPY keyed (id) FROM PROGRAM 'seq 1 100000' (FREEZE); ANALYZE keyed; COMMIT`);
   const conn = resolveConnection({ host: pg.host, port: pg.port, database: 'postgres', user: 'postgres' }, {});
-  const client = await openClient(conn, 'test', COUNT_SETTINGS);
-  try {
-    const { rows } = await client.query<{ 'QUERY PLAN': string }>('EXPLAIN SELECT count(*)::bigint AS n FROM ONLY public.keyed');
-    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
-    expect(plan).toMatch(/Seq Scan/);
-    expect(plan).not.toMatch(/Index|Parallel/);
-  } finally {
-    await closeQuietly(client);
-  }
+  const plan = async (settings: Record<string, string>) => {
+    const client = await openClient(conn, 'test', settings);
+    try {
+      const { rows } = await client.query<{ 'QUERY PLAN': string }>('EXPLAIN SELECT count(*)::bigint AS n FROM ONLY public.keyed');
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    } finally {
+      await closeQuietly(client);
+    }
+  };
+  expect(await plan(SCAN_SETTINGS)).toMatch(/Index Only Scan/);
+  const counting = await plan(COUNT_SETTINGS);
+  expect(counting).toMatch(/Seq Scan/);
+  expect(counting).not.toMatch(/Index|Parallel/);
+  // And validation counts it so: one sequential scan, its key untouched (the sessions' statistics
+  // are flushed as they end, before validateCounts returns).
+  const scans = async () => (await pg.query<{ seq: string; idx: string }>("SELECT seq_scan AS seq, coalesce(idx_scan, 0) AS idx FROM pg_stat_user_tables WHERE relname = 'keyed'"))[0];
+  const before = await scans();
+  expect(await validateCounts([{ schema: 'public', name: 'keyed', rows: 100000 }])).toMatchObject([{ actualRows: 100000, ok: true }]);
+  const after = await scans();
+  expect([Number(after.seq) - Number(before.seq), Number(after.idx) - Number(before.idx)]).toEqual([1, 0]);
 });

@@ -3,8 +3,8 @@
  * triggers, rules, materialized view refreshes, and indexes on partitioned tables), restored
  * with `pg_restore -j N`. Indexes and keys of copied tables were already built by the copy
  * (activities/copy/table-indexes.ts), most foreign keys and triggers added by it
- * (early-foreign-keys.ts, early-triggers.ts), and pg_restore cannot work in one transaction, so the
- * objects that already exist on the target are left out: that also makes a retry safe.
+ * (early-foreign-keys.ts, early-triggers.ts), and pg_restore cannot work in one transaction,
+ * so the objects that already exist on the target are left out: that also makes a retry safe.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -17,8 +17,11 @@ export const OWN_SESSION_ROWS = 100_000;
  * together). Every position appears once; groups keep the tables' order inside.
  */
 export function countGroups(rows: readonly number[], maxSessions = MAX_COUNT_SESSIONS): number[][] {
+  if (!rows.length) return [];
   const big = rows.filter((n) => n >= OWN_SESSION_ROWS).length;
-  const sessions = Math.max(1, Math.min(maxSessions, big + (big < rows.length ? 1 : 0), rows.length));
+  // A session per big table and one for the rest: the first tables placed (the biggest) each
+  // find an empty group, so no group ends empty.
+  const sessions = Math.min(maxSessions, big + (big < rows.length ? 1 : 0));
   const groups = Array.from({ length: sessions }, () => ({ rows: 0, positions: [] as number[] }));
   const biggestFirst = rows.map((n, i) => i).sort((a, b) => rows[b] - rows[a] || a - b);
   for (const i of biggestFirst) {
@@ -26,5 +29,5 @@ export function countGroups(rows: readonly number[], maxSessions = MAX_COUNT_SES
     lightest.rows += rows[i];
     lightest.positions.push(i);
   }
-  return groups.filter((g) => g.positions.length).map((g) => g.positions.sort((a, b) => a - b));
+  return groups.map((g) => g.positions.sort((a, b) => a - b));
 }

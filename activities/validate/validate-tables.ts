@@ -58,8 +58,12 @@ export function makeValidateTables(deps: ActivityDeps) {
     // Absent in runs started before checksums printed times in the source's zone.
     const source = input.source && resolveConnection(input.source, deps.env);
     let current = input.tables[0];
-    let client: Client | undefined;
-    const sessions: Client[] = [];
+    const sessions: Client[] = []; // closed whatever happens
+    const open = async (settings: Record<string, string>) => {
+      const client = await openClient(target, 'validate', settings);
+      sessions.push(client);
+      return client;
+    };
     // A checksum of a big table takes a while: the heartbeat says the worker is alive meanwhile.
     const ctx = Context.current();
     const beat = setInterval(() => ctx.heartbeat(current ? displayName(current) : undefined), 1_000);
@@ -67,8 +71,8 @@ export function makeValidateTables(deps: ActivityDeps) {
       return await guarded(
         { doing: () => `validate ${current ? displayName(current) : 'tables'} on target ${target.label}`, secrets: [...target.secrets, ...(source?.secrets ?? [])], retry: input.retry },
         async () => {
-          if (input.mode === 'count') return countSpread(target, input.tables, (opened) => sessions.push(opened));
-          client = await openClient(target, 'validate', SCAN_SETTINGS);
+          if (input.mode === 'count') return countSpread(input.tables, () => open(COUNT_SETTINGS));
+          const client = await open(SCAN_SETTINGS);
           // The expected checksums were read in the source's time zone: print the target's rows in it too.
           if (source) await printInZone(client, await zoneOf(source));
           const results: TableValidation[] = [];
@@ -81,7 +85,6 @@ export function makeValidateTables(deps: ActivityDeps) {
       );
     } finally {
       clearInterval(beat);
-      closeInBackground(client);
       sessions.forEach(closeInBackground);
     }
   };
@@ -103,15 +106,9 @@ async function zoneOf(source: ResolvedConnection): Promise<string> {
  * writes them during validation (a change stream starts after it), so the moments need not be
  * the same.
  */
-async function countSpread(target: ResolvedConnection, tables: ExpectedTable[], opened: (client: Client) => void): Promise<TableValidation[]> {
+async function countSpread(tables: ExpectedTable[], open: () => Promise<Client>): Promise<TableValidation[]> {
   const groups = countGroups(tables.map((t) => t.rows));
-  const counted = await settleAll(
-    groups.map(async (positions) => {
-      const client = await openClient(target, 'validate', COUNT_SETTINGS);
-      opened(client);
-      return countAll(client, positions.map((i) => tables[i]));
-    }),
-  );
+  const counted = await settleAll(groups.map(async (positions) => countAll(await open(), positions.map((i) => tables[i]))));
   const results: TableValidation[] = new Array(tables.length);
   groups.forEach((positions, g) => positions.forEach((i, k) => (results[i] = counted[g][k])));
   return results;
