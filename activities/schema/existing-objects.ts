@@ -25,6 +25,12 @@ export async function readToc(deps: ActivityDeps, dumpFile: string, sections: st
   return parseToc(listing);
 }
 
+/** The whole listing and the post-data section's, read side by side. */
+export async function readListing(deps: ActivityDeps, dumpFile: string): Promise<{ all: TocEntry[]; postData: TocEntry[] }> {
+  const [all, postData] = await Promise.all([readToc(deps, dumpFile), readToc(deps, dumpFile, ['post-data'])]);
+  return { all, postData };
+}
+
 export function parseToc(listing: string): TocEntry[] {
   const entries: TocEntry[] = [];
   for (const line of listing.split('\n')) {

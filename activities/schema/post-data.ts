@@ -15,9 +15,9 @@ import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
 import { activityLifetime } from '../activity-lifetime';
 import { dumpFilterArgs, isPgferryEntry, restoreOwnershipArgs, type SchemaOptions } from './dump-options';
-import { loadDumpInto } from './step-marker';
+import { loadDumpInto, loadListing, type DumpListing } from './step-marker';
 import { owningWorkflow } from '../owning-workflow';
-import { alreadyRestored, readToc } from './existing-objects';
+import { alreadyRestored, readListing } from './existing-objects';
 import { refreshMaterializedViews } from './matview-refresh';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
 import { settleAll } from '../settle-all';
@@ -44,25 +44,18 @@ export function makeApplyPostData(deps: ActivityDeps) {
     try {
       return await guarded({ doing: `post-data schema from ${source.label} to ${target.label}`, secrets, retry: input.retry }, async () => {
         tgt = await openClient(target, 'post-data');
+        const workflowId = owningWorkflow().workflowId;
         const dumpFile = join(dir, 'schema.dump');
-        const saved = await loadDumpInto(tgt, owningWorkflow().workflowId, dumpFile);
-        const leftOut = new Set(saved?.skip ?? []);
-        if (!saved) {
-          // No pre-data step in this migration: dump the post-data section now.
-          run = startTool(deps, 'pg_dump', ['--section=post-data', '-Fc', '-f', dumpFile, ...dumpFilterArgs(input)], source.libpqEnv);
-          await run.done;
-        }
-
-        // The two listings and the source session do not wait for each other (~0.1 s of a
-        // step that sits between the copies and the end of every migration).
-        const [listed, postDataListed, sourceClient] = await settleAll([
-          readToc(deps, dumpFile),
-          readToc(deps, dumpFile, ['post-data']),
+        // Pre-data saved the dump's listing: the dump itself is read back only when something is left to restore.
+        const [found, sourceClient] = await settleAll([
+          readSavedListing(deps, tgt, workflowId, dumpFile, { filter: input, sourceEnv: source.libpqEnv }, (r) => (run = r)),
           (async () => (src = await openClient(source, 'post-data')))(),
         ] as const);
+        const { listing, leftOut } = found;
+        let dumpLoaded = found.dumpLoaded;
         // not selected (objects), or pgferry's own (publications, DDL capture)
-        const all = listed.filter((e) => !leftOut.has(e.dumpId) && !isPgferryEntry(e));
-        const postData = new Set(postDataListed.map((e) => e.dumpId));
+        const all = listing.all.filter((e) => !leftOut.has(e.dumpId) && !isPgferryEntry(e));
+        const postData = new Set(listing.postData.map((e) => e.dumpId));
         const entries = all.filter((e) => postData.has(e.dumpId));
         const skip = await alreadyRestored(entries, sourceClient, tgt);
         const left = entries.filter((e) => !skip.has(e.dumpId));
@@ -71,6 +64,8 @@ export function makeApplyPostData(deps: ActivityDeps) {
           await refreshMaterializedViews(all, sourceClient, tgt);
           return { objects: entries.length, skippedAsDone: skip.size };
         }
+        if (!dumpLoaded) dumpLoaded = (await loadDumpInto(tgt, workflowId, dumpFile)) !== undefined;
+        if (!dumpLoaded) throw new Error('the schema dump saved by pre-data is gone from the target bookkeeping');
         const listFile = join(dir, 'post-data.list');
         await writeFile(listFile, left.map((e) => e.line).join('\n') + '\n');
 
@@ -94,6 +89,31 @@ export function makeApplyPostData(deps: ActivityDeps) {
       await rm(dir, { recursive: true, force: true });
     }
   };
+}
+
+/**
+ * The dump's listing and the dump ids the selection left out: as pre-data saved them, or
+ * (no pre-data step in this migration, or a pre-data from before listings were saved) read
+ * from the dump, loaded back or taken now.
+ */
+async function readSavedListing(
+  deps: ActivityDeps,
+  tgt: Client,
+  workflowId: string,
+  dumpFile: string,
+  dumpNow: { filter: PostDataInput; sourceEnv: Record<string, string> },
+  onTool: (run: ToolRun) => void,
+): Promise<{ listing: DumpListing; leftOut: Set<number>; dumpLoaded: boolean }> {
+  const saved = await loadListing(tgt, workflowId);
+  if (saved) return { listing: saved, leftOut: new Set(saved.skip), dumpLoaded: false };
+  const dumped = await loadDumpInto(tgt, workflowId, dumpFile);
+  if (!dumped) {
+    // No pre-data step in this migration: dump the post-data section now.
+    const run = startTool(deps, 'pg_dump', ['--section=post-data', '-Fc', '-f', dumpFile, ...dumpFilterArgs(dumpNow.filter)], dumpNow.sourceEnv);
+    onTool(run);
+    await run.done;
+  }
+  return { listing: await readListing(deps, dumpFile), leftOut: new Set(dumped?.skip ?? []), dumpLoaded: true };
 }
 
 /**

@@ -21,14 +21,14 @@ import { owningWorkflow } from '../owning-workflow';
 import { restoreOwnershipArgs, type SchemaOptions } from './dump-options';
 import { runSchemaDump, schemaDumpArgs, type EarlyDumps } from './schema-dump';
 import { killQuietly, startTool, type ToolRun } from './run-tool';
-import { isStepDone, loadDumpInto, loadProgress, markerSql, progressSql, saveDump } from './step-marker';
+import { isStepDone, loadDumpInto, loadProgress, markerSql, progressSql, saveDump, saveListing } from './step-marker';
 import { lockBudget, type TransactionSplit } from './transaction-split';
 import { runSqlScript } from './run-sql-script';
 import type { ObjectsSpec } from '../../common/objects-spec';
 import { selectsEverything } from '../../common/selection';
 import { qualified, quoteIdent } from '../db';
 import type { ResolvedConnection } from '../credentials';
-import { readToc, type TocEntry } from './existing-objects';
+import { readListing, type TocEntry } from './existing-objects';
 import { readSelection } from '../objects/read-selection';
 import { planSchemaFilter, type SchemaFilter } from '../objects/schema-filter';
 import { withLargeObjects } from '../large-objects/dump-entries';
@@ -81,12 +81,15 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         const reusedEarlyDump = !committed && (await writeEarlyDump(early.take(workflowId, args), dumpFile));
         const reloaded = committed > 0 && (await loadDumpInto(tgt, workflowId, dumpFile)) !== undefined;
         if (!reusedEarlyDump && !reloaded) await runSchemaDump(deps, source, args, dumpFile, (run) => (dump = run));
+        // Listed beside the restore, and saved with it for post-data (step-marker.ts).
+        const listing = readListing(deps, dumpFile);
+        listing.catch(() => undefined); // awaited below
         let filter: SchemaFilter | undefined;
         let skip: number[] | undefined; // dump ids left out; undefined: restore everything
         const listFile = join(dir, 'pre-data.list');
         const selecting = input.objects !== undefined && !selectsEverything(input.objects);
         if (selecting || input.skipLargeObjects) {
-          const entries = await readToc(deps, dumpFile);
+          const entries = (await listing).all;
           if (selecting) filter = await selectionFilter(source, input, entries);
           // No selection reaches large objects: they are all kept or all left out.
           skip = input.skipLargeObjects === undefined ? filter!.skip : withLargeObjects(filter?.skip ?? [], entries, !input.skipLargeObjects);
@@ -114,6 +117,7 @@ export function makeApplyPreData(deps: ActivityDeps, early: EarlyDumps) {
         // and marking the step done would leave the target without its tables.
         if (ran === 0 && !committed) throw new Error('pg_restore wrote no pre-data script; nothing was applied');
         await tgt.query(dropColumnsSql(filter) + markerSql(workflowId, 'pre-data'));
+        await saveListing(tgt, workflowId, await listing);
         await tgt.query('COMMIT');
         return { alreadyDone: false, leftOut: filter?.leftOutByDependency, notSelected: filter?.notSelected, reusedEarlyDump };
       });

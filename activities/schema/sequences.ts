@@ -7,6 +7,37 @@ import type { Client } from 'pg';
 import { closeInBackground, openClient, WRITES_ON_READ_ONLY } from '../db';
 import { resolveBoth, type ActivityDeps, type Endpoints } from '../deps';
 import { guarded } from '../errors';
+import { settleAll } from '../settle-all';
+
+interface SequenceValues {
+  names: string[];
+  values: string[];
+  called: boolean[];
+}
+
+/** The sequences' values now (not under any snapshot: sequences are not transactional). */
+async function readValues(src: Client, oids: number[]): Promise<SequenceValues> {
+  const { rows } = await src.query<{ name: string; value: string; called: boolean }>(
+    `SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(sequencename) AS name,
+            coalesce(last_value, start_value)::text AS value, last_value IS NOT NULL AS called
+       FROM pg_catalog.pg_sequences
+      WHERE (schemaname, sequencename) IN (SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                                             WHERE c.oid = ANY($1::oid[]))`,
+    [oids],
+  );
+  return { names: rows.map((r) => r.name), values: rows.map((r) => r.value), called: rows.map((r) => r.called) };
+}
+
+/** Sets the target's sequences of these names; those that were not migrated are skipped. Returns how many were set. */
+async function setValues(tgt: Client, s: SequenceValues): Promise<number> {
+  const set = await tgt.query(
+    `SELECT pg_catalog.setval(pg_catalog.to_regclass(s.name), s.value, s.called)
+       FROM unnest($1::text[], $2::bigint[], $3::boolean[]) AS s(name, value, called)
+      WHERE pg_catalog.to_regclass(s.name) IS NOT NULL`,
+    [s.names, s.values, s.called],
+  );
+  return set.rowCount ?? 0;
+}
 
 /** Sequences read, and set, per statement. */
 const SEQUENCES_PER_STATEMENT = 500;
@@ -18,33 +49,22 @@ export function makeCopySequences(deps: ActivityDeps) {
     let tgt: Client | undefined;
     try {
       return await guarded({ doing: `copy sequence values from ${source.label} to ${target.label}`, secrets, retry: input.retry }, async () => {
-        src = await openClient(source, 'sequences');
-        tgt = await openClient(target, 'sequences', WRITES_ON_READ_ONLY); // a rollback sets the locked source's
+        // a rollback sets the locked source's sequences (WRITES_ON_READ_ONLY)
+        await settleAll([(async () => (src = await openClient(source, 'sequences')))(), (async () => (tgt = await openClient(target, 'sequences', WRITES_ON_READ_ONLY)))()] as const);
         // Reading or setting a sequence locks it until the statement's transaction ends: a few
         // hundred per statement, so thousands of them fit in a default lock table.
-        const { rows: names } = await src.query<{ oid: number }>(
+        const { rows: names } = await src!.query<{ oid: number }>(
           `SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind = 'S' AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', '_pgferry') ORDER BY c.oid`,
         );
-        let sequences = 0;
+        // The target sets one batch while the source reads the next.
+        let setting = Promise.resolve(0);
         for (let i = 0; i < names.length; i += SEQUENCES_PER_STATEMENT) {
-          const { rows } = await src.query<{ name: string; value: string; called: boolean }>(
-            `SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(sequencename) AS name,
-                    coalesce(last_value, start_value)::text AS value, last_value IS NOT NULL AS called
-               FROM pg_catalog.pg_sequences
-              WHERE (schemaname, sequencename) IN (SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                                                     WHERE c.oid = ANY($1::oid[]))`,
-            [names.slice(i, i + SEQUENCES_PER_STATEMENT).map((r) => r.oid)],
-          );
-          // Sequences that were not migrated are skipped.
-          const set = await tgt.query(
-            `SELECT pg_catalog.setval(pg_catalog.to_regclass(s.name), s.value, s.called)
-               FROM unnest($1::text[], $2::bigint[], $3::boolean[]) AS s(name, value, called)
-              WHERE pg_catalog.to_regclass(s.name) IS NOT NULL`,
-            [rows.map((r) => r.name), rows.map((r) => r.value), rows.map((r) => r.called)],
-          );
-          sequences += set.rowCount ?? 0;
+          const values = await readValues(src!, names.slice(i, i + SEQUENCES_PER_STATEMENT).map((r) => r.oid));
+          setting = setting.then(async (n) => n + (await setValues(tgt!, values)));
+          setting.catch(() => undefined); // awaited below, after the reads
         }
+        const sequences = await setting;
         return { sequences };
       });
     } finally {
