@@ -52,7 +52,6 @@ export function makeApplyPostData(deps: ActivityDeps) {
           (async () => (src = await openClient(source, 'post-data')))(),
         ] as const);
         const { listing, leftOut } = found;
-        let dumpLoaded = found.dumpLoaded;
         // not selected (objects), or pgferry's own (publications, DDL capture)
         const all = listing.all.filter((e) => !leftOut.has(e.dumpId) && !isPgferryEntry(e));
         const postData = new Set(listing.postData.map((e) => e.dumpId));
@@ -64,8 +63,7 @@ export function makeApplyPostData(deps: ActivityDeps) {
           await refreshMaterializedViews(all, sourceClient, tgt);
           return { objects: entries.length, skippedAsDone: skip.size };
         }
-        if (!dumpLoaded) dumpLoaded = (await loadDumpInto(tgt, workflowId, dumpFile)) !== undefined;
-        if (!dumpLoaded) throw new Error('the schema dump saved by pre-data is gone from the target bookkeeping');
+        if (!found.dumpLoaded && !(await loadDumpInto(tgt, workflowId, dumpFile))) throw new Error('the schema dump saved by pre-data is gone from the target bookkeeping');
         const listFile = join(dir, 'post-data.list');
         await writeFile(listFile, left.map((e) => e.line).join('\n') + '\n');
 

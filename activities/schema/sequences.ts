@@ -50,18 +50,21 @@ export function makeCopySequences(deps: ActivityDeps) {
     try {
       return await guarded({ doing: `copy sequence values from ${source.label} to ${target.label}`, secrets, retry: input.retry }, async () => {
         // a rollback sets the locked source's sequences (WRITES_ON_READ_ONLY)
-        await settleAll([(async () => (src = await openClient(source, 'sequences')))(), (async () => (tgt = await openClient(target, 'sequences', WRITES_ON_READ_ONLY)))()] as const);
+        const [from, into] = await settleAll([
+          (async () => (src = await openClient(source, 'sequences')))(),
+          (async () => (tgt = await openClient(target, 'sequences', WRITES_ON_READ_ONLY)))(),
+        ] as const);
         // Reading or setting a sequence locks it until the statement's transaction ends: a few
         // hundred per statement, so thousands of them fit in a default lock table.
-        const { rows: names } = await src!.query<{ oid: number }>(
+        const { rows: names } = await from.query<{ oid: number }>(
           `SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind = 'S' AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', '_pgferry') ORDER BY c.oid`,
         );
         // The target sets one batch while the source reads the next.
         let setting = Promise.resolve(0);
         for (let i = 0; i < names.length; i += SEQUENCES_PER_STATEMENT) {
-          const values = await readValues(src!, names.slice(i, i + SEQUENCES_PER_STATEMENT).map((r) => r.oid));
-          setting = setting.then(async (n) => n + (await setValues(tgt!, values)));
+          const values = await readValues(from, names.slice(i, i + SEQUENCES_PER_STATEMENT).map((r) => r.oid));
+          setting = setting.then(async (n) => n + (await setValues(into, values)));
           setting.catch(() => undefined); // awaited below, after the reads
         }
         const sequences = await setting;
