@@ -1,8 +1,9 @@
 // copySequences over several batches: the source reads one batch while the target sets the
-// one before; every migrated sequence ends at the source's value (called or not), and one the
-// target does not have is skipped.
+// one before (seen by holding a sequence on each side); every migrated sequence ends at the
+// source's value (called or not), and one the target does not have is skipped.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { waitFor } from './support/harness';
 import type { ConnectionRef } from '../common/connection';
 import { makeCopySequences } from '../activities/schema/sequences';
 import { startPostgres, type PgCluster } from '../launch/postgres';
@@ -24,10 +25,34 @@ afterAll(async () => {
   await Promise.all([source?.stop(), target?.stop()]);
 });
 
+const ref = (pg: PgCluster): ConnectionRef => ({ host: pg.host, port: pg.port, database: 'postgres', user: 'postgres' });
+const copySequences = () => new MockActivityEnvironment().run(makeCopySequences({ env: {}, pgBinDir: '', tmpDir: '' }), { source: ref(source), target: ref(target), retry: { connectionMinutes: 1, otherMinutes: 1 } });
+
+/** Whether the activity's session on this cluster waits for a lock. */
+async function waitsForLock(pg: PgCluster): Promise<boolean> {
+  const rows = await pg.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgferry sequences' AND wait_event_type = 'Lock'");
+  return rows.length > 0;
+}
+
+it('reads the next batch on the source while the target sets the one before', async () => {
+  // ALTER SEQUENCE holds its sequence until commit: the target's s_5 (first batch) and the
+  // source's s_1100 (third batch). Both sessions wait at once only if the reads go on while a set is under way.
+  const [onTarget, onSource] = await Promise.all([target.connect(), source.connect()]);
+  try {
+    await onTarget.query('BEGIN; ALTER SEQUENCE s_5 CACHE 1');
+    await onSource.query('BEGIN; ALTER SEQUENCE s_1100 CACHE 1');
+    const copied = copySequences();
+    copied.catch(() => undefined); // awaited below
+    await waitFor('the target to wait on s_5 while the source waits on s_1100', async () => (await waitsForLock(target)) && (await waitsForLock(source)), 20_000);
+    await Promise.all([onTarget.query('COMMIT'), onSource.query('COMMIT')]);
+    expect(await copied).toEqual({ sequences: SEQUENCES });
+  } finally {
+    await Promise.all([onTarget.end(), onSource.end()]);
+  }
+});
+
 it('sets every target sequence to the source value, batch after batch', async () => {
-  const ref = (pg: PgCluster): ConnectionRef => ({ host: pg.host, port: pg.port, database: 'postgres', user: 'postgres' });
-  const copy = makeCopySequences({ env: {}, pgBinDir: '', tmpDir: '' });
-  const result = await new MockActivityEnvironment().run(copy, { source: ref(source), target: ref(target), retry: { connectionMinutes: 1, otherMinutes: 1 } });
+  const result = await copySequences();
   expect(result).toEqual({ sequences: SEQUENCES });
   const values = `SELECT sequencename AS name, last_value AS value FROM pg_sequences WHERE sequencename LIKE 's\\_%' ORDER BY sequencename`;
   const [want, got] = await Promise.all([source.query(values), target.query(values)]);

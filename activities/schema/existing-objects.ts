@@ -25,10 +25,10 @@ export async function readToc(deps: ActivityDeps, dumpFile: string, sections: st
   return parseToc(listing);
 }
 
-/** The whole listing and the post-data section's, read side by side. */
-export async function readListing(deps: ActivityDeps, dumpFile: string): Promise<{ all: TocEntry[]; postData: TocEntry[] }> {
+/** The whole listing, and which of its entries are post-data (the two read side by side). */
+export async function readListing(deps: ActivityDeps, dumpFile: string): Promise<{ all: TocEntry[]; postData: number[] }> {
   const [all, postData] = await Promise.all([readToc(deps, dumpFile), readToc(deps, dumpFile, ['post-data'])]);
-  return { all, postData };
+  return { all, postData: postData.map((e) => e.dumpId) };
 }
 
 export function parseToc(listing: string): TocEntry[] {

@@ -54,7 +54,7 @@ export function makeApplyPostData(deps: ActivityDeps) {
         const { listing, leftOut } = found;
         // not selected (objects), or pgferry's own (publications, DDL capture)
         const all = listing.all.filter((e) => !leftOut.has(e.dumpId) && !isPgferryEntry(e));
-        const postData = new Set(listing.postData.map((e) => e.dumpId));
+        const postData = new Set(listing.postData);
         const entries = all.filter((e) => postData.has(e.dumpId));
         const skip = await alreadyRestored(entries, sourceClient, tgt);
         const left = entries.filter((e) => !skip.has(e.dumpId));

@@ -15,14 +15,19 @@ interface SequenceValues {
   called: boolean[];
 }
 
-/** The sequences' values now (not under any snapshot: sequences are not transactional). */
+/**
+ * The sequences' values now (not under any snapshot: sequences are not transactional). Read
+ * from the batch's oids, not through the pg_sequences view: filtered by name, the view read
+ * (and locked until the statement ended) every sequence of the database for each batch.
+ */
 async function readValues(src: Client, oids: number[]): Promise<SequenceValues> {
   const { rows } = await src.query<{ name: string; value: string; called: boolean }>(
-    `SELECT pg_catalog.quote_ident(schemaname) || '.' || pg_catalog.quote_ident(sequencename) AS name,
-            coalesce(last_value, start_value)::text AS value, last_value IS NOT NULL AS called
-       FROM pg_catalog.pg_sequences
-      WHERE (schemaname, sequencename) IN (SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                                             WHERE c.oid = ANY($1::oid[]))`,
+    `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name,
+            coalesce(v.last, s.seqstart)::text AS value, v.last IS NOT NULL AS called
+       FROM unnest($1::oid[]) AS o(oid)
+       JOIN pg_catalog.pg_class c ON c.oid = o.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid,
+       LATERAL (SELECT CASE WHEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT,USAGE') THEN pg_catalog.pg_sequence_last_value(c.oid) END AS last) v`,
     [oids],
   );
   return { names: rows.map((r) => r.name), values: rows.map((r) => r.value), called: rows.map((r) => r.called) };

@@ -7,8 +7,8 @@
  *   units    copy units committed, with their results, for the same reason;
  *   dumps    the schema dump taken under the snapshot, so post-data (maybe on another worker)
  *            restores from the same dump without reading the source catalog again;
- *   listings the dump's table of contents (`pg_restore -l`), all of it and its post-data
- *            section, read by pre-data beside its restore: post-data, at the end of every
+ *   listings the dump's table of contents (`pg_restore -l`) and which of its entries are
+ *            post-data, read by pre-data beside its restore: post-data, at the end of every
  *            migration, often finds everything built and then needs neither the dump nor
  *            pg_restore;
  *   progress how far a step too big for one transaction got (pre-data of thousands of
@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.steps (workflow_id text, step text, 
 CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.units (workflow_id text, unit_id int, snapshot text, results jsonb, PRIMARY KEY (workflow_id, unit_id));
 CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.dumps (workflow_id text PRIMARY KEY, dump bytea, skip int[], existing_schemas text[]);
 CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.progress (workflow_id text, step text, done bigint, PRIMARY KEY (workflow_id, step));
-CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.listings (workflow_id text PRIMARY KEY, all_entries text, post_data text);
+CREATE TABLE IF NOT EXISTS ${MARKER_SCHEMA}.listings (workflow_id text PRIMARY KEY, all_entries text, post_data int[]);
 `;
 
 export function markerSql(workflowId: string, step: string): string {
@@ -111,20 +111,18 @@ export async function loadDumpInto(target: Client, workflowId: string, file: str
   return { skip: rows[0].skip ?? [] };
 }
 
-/** A dump's table of contents: every entry, and the post-data section's. */
+/** A dump's table of contents: every entry, and the dump ids of the post-data section's. */
 export interface DumpListing {
   all: TocEntry[];
-  postData: TocEntry[];
+  postData: number[];
 }
 
-/** Saves the dump's listing, in the caller's transaction (pre-data's last). */
+/** Saves the dump's listing in pre-data's last transaction, whose marker (markerSql) made the bookkeeping. */
 export async function saveListing(target: Client, workflowId: string, listing: DumpListing): Promise<void> {
-  const text = (entries: TocEntry[]) => entries.map((e) => e.line).join('\n');
-  await target.query(BOOKKEEPING_DDL);
   await target.query(
     `INSERT INTO ${MARKER_SCHEMA}.listings (workflow_id, all_entries, post_data) VALUES ($1, $2, $3)
        ON CONFLICT (workflow_id) DO UPDATE SET all_entries = EXCLUDED.all_entries, post_data = EXCLUDED.post_data`,
-    [workflowId, text(listing.all), text(listing.postData)],
+    [workflowId, listing.all.map((e) => e.line).join('\n'), listing.postData],
   );
 }
 
@@ -134,12 +132,12 @@ export async function saveListing(target: Client, workflowId: string, listing: D
  */
 export async function loadListing(target: Client, workflowId: string): Promise<(DumpListing & { skip: number[] }) | undefined> {
   if (!(await bookkeepingExists(target, 'listings'))) return undefined;
-  const { rows } = await target.query<{ all_entries: string; post_data: string; skip: number[] | null }>(
+  const { rows } = await target.query<{ all_entries: string; post_data: number[]; skip: number[] | null }>(
     `SELECT l.all_entries, l.post_data, d.skip FROM ${MARKER_SCHEMA}.listings l JOIN ${MARKER_SCHEMA}.dumps d USING (workflow_id) WHERE l.workflow_id = $1`,
     [workflowId],
   );
   if (!rows[0]) return undefined;
-  return { all: parseToc(rows[0].all_entries), postData: parseToc(rows[0].post_data), skip: rows[0].skip ?? [] };
+  return { all: parseToc(rows[0].all_entries), postData: rows[0].post_data, skip: rows[0].skip ?? [] };
 }
 
 export async function dropMarkers(target: Client): Promise<void> {
