@@ -26,7 +26,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { startPostgres } from '../launch/postgres';
+import { startPostgres, type PgCluster } from '../launch/postgres';
 import { startTemporalServer } from '../launch/temporal';
 import { buildBigDatabase, buildTinyDatabase, FULL_SIZE } from './dataset';
 import { buildPgbenchDatabase } from './cdc-pgbench';
@@ -108,6 +108,14 @@ function printStatementCpu(cluster: string, log: string): void {
   for (const [cpu, sql] of each.sort((a, b) => b[0] - a[0]).slice(0, 8)) console.log(`    ${cpu.toFixed(2).padStart(7)} s  ${sql}`);
 }
 
+/** The target's WAL position and checkpoint count: how much WAL a run wrote. */
+async function targetWal(target: PgCluster): Promise<{ bytes: number; checkpoints: number; fpi: number }> {
+  const rows = await target.query(
+    "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::float8 AS bytes, (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)::int AS checkpoints, (SELECT wal_fpi FROM pg_stat_wal)::float8 AS fpi",
+  );
+  return { bytes: Number(rows[0].bytes), checkpoints: Number(rows[0].checkpoints), fpi: Number(rows[0].fpi) };
+}
+
 async function main(): Promise<void> {
   const db = arg('--db') ?? 'bench';
   const runs = Number(arg('--runs') ?? '1');
@@ -152,11 +160,13 @@ async function main(): Promise<void> {
         const startedAt = Date.now();
         const before = allProcesses();
         const machineBefore = machineBusySeconds();
+        const walBefore = await targetWal(target);
         const started = process.hrtime.bigint();
         await tool.run(ctx, prepared);
         const wall = Number(process.hrtime.bigint() - started) / 1e9;
         const after = allProcesses();
         const machine = machineBusySeconds() - machineBefore;
+        const walAfter = await targetWal(target);
         const byKind = samplers && { source: samplers.source.stop(), target: samplers.target.stop() };
         await prepared?.stop();
         const totals = Object.entries(pids).map(([name, pid]) => {
@@ -172,6 +182,7 @@ async function main(): Promise<void> {
         }
         for (const cluster of statements ? (['source', 'target'] as const) : []) printStatementCpu(cluster, readFileSync(logs[cluster]).subarray(logStart![cluster]).toString('utf8'));
         console.log(`${tool.name} on ${db}: wall ${wall.toFixed(1)} s, machine CPU ${machine.toFixed(1)} s: ${parts.map(([n, s]) => `${n} ${s.toFixed(1)}`).join(', ')}, rest ${(machine - known).toFixed(1)}`);
+        console.log(`  target WAL ${((walAfter.bytes - walBefore.bytes) / 2 ** 20).toFixed(0)} MiB, checkpoints ${walAfter.checkpoints - walBefore.checkpoints}, full-page images ${walAfter.fpi - walBefore.fpi}`);
         // System time and minor page faults: a fresh backend maps each shared buffer it touches (bench/RESULTS-levers.md, twelfth pass).
         console.log(`  of which system: ${totals.map((t) => `${t.name} ${t.systemSeconds.toFixed(1)} s (${(t.faults / 1000).toFixed(0)}k minor faults)`).join(', ')}`);
         for (const [cluster, kinds] of Object.entries(byKind ?? {})) {
