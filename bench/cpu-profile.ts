@@ -20,6 +20,9 @@
  * `--spec YAML`: lines added to pgferry's default spec (such as `copy: { splitLargerThan: off }`).
  * `--spec-b YAML`: also runs `pgferry B` with these lines instead. Rounds alternate the tools' order.
  *
+ * Every run also prints the WAL the target wrote, its checkpoints and full-page images (read
+ * outside the timed span; pg_stat_wal counts what backends have reported by then).
+ *
  * `--titles`: each run also prints the source's and the target's CPU by kind of process, from
  * process titles sampled every 100 ms (bench/process-titles.ts): backends by the command they
  * were running, parallel workers, checkpointer, WAL writer.
@@ -151,6 +154,8 @@ async function main(): Promise<void> {
         const ctx = { source, target, db, temporalAddress: temporal.address, jobs: arg('--jobs') === undefined ? undefined : Number(arg('--jobs')) };
         const prepared: Prepared | undefined = await tool.prepare?.(ctx);
         const pids: Record<string, number> = { ...groups, ...(prepared?.worker ? { worker: prepared.worker.pid } : {}) };
+        // Read before the CPU counters are: the session that reads it is not the tool's work.
+        const walBefore = await targetWal(target);
         const logStart = statements || timeline ? { source: statSync(logs.source).size, target: statSync(logs.target).size } : undefined;
         const samplers = titles ? { source: new ProcessTitleSampler(groups.source), target: new ProcessTitleSampler(groups.target) } : undefined;
         samplers?.source.start();
@@ -160,7 +165,6 @@ async function main(): Promise<void> {
         const startedAt = Date.now();
         const before = allProcesses();
         const machineBefore = machineBusySeconds();
-        const walBefore = await targetWal(target);
         const started = process.hrtime.bigint();
         await tool.run(ctx, prepared);
         const wall = Number(process.hrtime.bigint() - started) / 1e9;

@@ -24,10 +24,10 @@ async function readValues(src: Client, oids: number[]): Promise<SequenceValues> 
   const { rows } = await src.query<{ name: string; value: string; called: boolean }>(
     `SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name,
             coalesce(v.last, s.seqstart)::text AS value, v.last IS NOT NULL AS called
-       FROM unnest($1::oid[]) AS o(oid)
-       JOIN pg_catalog.pg_class c ON c.oid = o.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid,
-       LATERAL (SELECT CASE WHEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT,USAGE') THEN pg_catalog.pg_sequence_last_value(c.oid) END AS last) v`,
+       LATERAL (SELECT CASE WHEN pg_catalog.has_sequence_privilege(c.oid, 'SELECT,USAGE') THEN pg_catalog.pg_sequence_last_value(c.oid) END AS last) v
+      WHERE c.oid = ANY($1::oid[])`,
     [oids],
   );
   return { names: rows.map((r) => r.name), values: rows.map((r) => r.value), called: rows.map((r) => r.called) };
